@@ -1,0 +1,203 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Either, Fiber, TestClock } from "effect"
+import { Capabilities } from "../src/Capabilities.js"
+import { InvalidRequest, ProviderUnavailable, RateLimited } from "../src/ComputeError.js"
+import * as ComputeProvider from "../src/ComputeProvider.js"
+import { Session } from "../src/Session.js"
+import { TaskResult } from "../src/TaskResult.js"
+import type { ProviderId } from "../src/TaskSpec.js"
+import { Usage } from "../src/Usage.js"
+
+const capabilities = new Capabilities({
+  regions: ["iad" as never],
+  sizes: ["dev", "standard"],
+  unsupported: { gpu: "no GPUs here" },
+  startLatencySeconds: { cold: 1, warm: 0 }
+})
+
+/** A plugin whose `get` fails with the given errors in turn, then succeeds. */
+const scripted = (failures: ReadonlyArray<unknown>) => {
+  let calls = 0
+  const session = new Session({
+    id: "s-1",
+    provider: "scripted" as ProviderId,
+    taskId: "t-1" as never,
+    repository: "r" as never,
+    region: "iad" as never,
+    status: "running",
+    metadata: {}
+  })
+  const spi: ComputeProvider.Spi = {
+    id: "scripted" as ProviderId,
+    capabilities,
+    create: () =>
+      Effect.sync(() => {
+        calls++
+        return session
+      }).pipe(Effect.delay("1 second")),
+    get: () =>
+      Effect.suspend(() => {
+        const failure = failures[calls++]
+        return failure === undefined ? Effect.succeed(session) : Effect.fail(failure)
+      }),
+    start: () => Effect.succeed(session),
+    stop: () => Effect.succeed(session),
+    destroy: () => Effect.void,
+    exec: () => Effect.succeed(new TaskResult({ exitCode: 0, stdout: "", stderr: "", durationMs: 0 })),
+    list: () => Effect.succeed([session]),
+    usage: () =>
+      Effect.succeed(
+        new Usage({
+          sessionId: "s-1",
+          seconds: { provisioning: 0, running: 0, suspended: 0, stopped: 0 },
+          costMicroUsd: 0 as never
+        })
+      )
+  }
+  return { spi, calls: () => calls }
+}
+
+const serverError = new ProviderUnavailable({
+  module: "Test",
+  method: "get",
+  reason: "ServerError",
+  status: 503,
+  detail: "try again"
+})
+
+/** Runs `effect` while moving the TestClock forward until it completes; returns the result and elapsed ms. */
+const timed = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    const start = yield* Clock.currentTimeMillis
+    const fiber = yield* Effect.fork(Effect.either(effect))
+    for (let i = 0; i < 10_000; i++) {
+      yield* TestClock.adjust("100 millis")
+      const poll = yield* Fiber.poll(fiber)
+      if (poll._tag === "Some") break
+    }
+    const result = yield* Fiber.join(fiber)
+    return { result, elapsed: (yield* Clock.currentTimeMillis) - start }
+  })
+
+describe("ComputeProvider.make", () => {
+  it.effect("retries k < n retryable failures and then succeeds", () =>
+    Effect.gen(function* () {
+      const plugin = scripted([serverError, serverError, serverError])
+      const provider = yield* ComputeProvider.make(plugin.spi, { retry: { maxRetries: 5 } })
+      const { result } = yield* timed(provider.get("s-1"))
+      assert.isTrue(Either.isRight(result))
+      assert.strictEqual(plugin.calls(), 4)
+    })
+  )
+
+  it.effect("gives up after maxRetries retryable failures with the last error", () =>
+    Effect.gen(function* () {
+      const plugin = scripted(Array(10).fill(serverError))
+      const provider = yield* ComputeProvider.make(plugin.spi, { retry: { maxRetries: 2 } })
+      const { result } = yield* timed(provider.get("s-1"))
+      assert.isTrue(Either.isLeft(result) && result.left._tag === "ProviderUnavailable")
+      assert.strictEqual(plugin.calls(), 3)
+    })
+  )
+
+  it.effect("fails at once on a non-retryable failure", () =>
+    Effect.gen(function* () {
+      const invalid = new InvalidRequest({ module: "Test", method: "get", field: "id", expected: "an id" })
+      const plugin = scripted([invalid, invalid])
+      const provider = yield* ComputeProvider.make(plugin.spi)
+      const { result, elapsed } = yield* timed(provider.get("s-1"))
+      assert.isTrue(Either.isLeft(result) && result.left._tag === "InvalidRequest")
+      assert.strictEqual(plugin.calls(), 1)
+      assert.isBelow(elapsed, 200)
+    })
+  )
+
+  it.effect("honours the deadline: no retry waits past it", () =>
+    Effect.gen(function* () {
+      const plugin = scripted(Array(100).fill(serverError))
+      const provider = yield* ComputeProvider.make(plugin.spi, {
+        retry: { maxRetries: 100, baseDelay: "1 second", maxDelay: "4 seconds", deadline: "10 seconds" }
+      })
+      const { result, elapsed } = yield* timed(provider.get("s-1"))
+      assert.isTrue(Either.isLeft(result))
+      assert.isAtMost(elapsed, 10_100)
+      assert.isAbove(plugin.calls(), 2)
+    })
+  )
+
+  it.effect("waits at least retry-after before retrying a rate limit", () =>
+    Effect.gen(function* () {
+      const limited = new RateLimited({
+        module: "Test",
+        method: "get",
+        reason: "TooManyRequests",
+        retryAfterMillis: 7_000
+      })
+      const plugin = scripted([limited])
+      const provider = yield* ComputeProvider.make(plugin.spi, { retry: { baseDelay: "10 millis" } })
+      const { result, elapsed } = yield* timed(provider.get("s-1"))
+      assert.isTrue(Either.isRight(result))
+      assert.isAtLeast(elapsed, 7_000)
+    })
+  )
+
+  it.effect("normalises unknown failures into ProviderUnavailable", () =>
+    Effect.gen(function* () {
+      const plugin = scripted([new TypeError("socket hang up")])
+      const provider = yield* ComputeProvider.make(plugin.spi, { retry: { maxRetries: 0 } })
+      const result = yield* Effect.either(provider.get("s-1"))
+      assert.isTrue(Either.isLeft(result) && result.left._tag === "ProviderUnavailable")
+      if (Either.isLeft(result)) assert.include(result.left.message, "socket hang up")
+    })
+  )
+
+  it.effect("creates one session for concurrent creates of one task id", () =>
+    Effect.gen(function* () {
+      const plugin = scripted([])
+      const provider = yield* ComputeProvider.make(plugin.spi)
+      const task = { taskId: "t-1", repository: "r", size: "dev" as const }
+      const fiber = yield* Effect.fork(
+        Effect.all([provider.create(task), provider.create(task)], { concurrency: 2 })
+      )
+      yield* TestClock.adjust("2 seconds")
+      const [a, b] = yield* Fiber.join(fiber)
+      assert.strictEqual(a.id, b.id)
+      assert.strictEqual(plugin.calls(), 1)
+    })
+  )
+
+  it.effect("rejects a task the capabilities exclude, naming the field or the reason", () =>
+    Effect.gen(function* () {
+      const provider = yield* ComputeProvider.make(scripted([]).spi)
+      const region = yield* Effect.flip(
+        provider.create({ taskId: "t", repository: "r", region: "syd", size: "dev" })
+      )
+      assert.strictEqual(region._tag, "InvalidRequest")
+      if (region._tag === "InvalidRequest") {
+        assert.strictEqual(region.field, "region")
+        assert.include(region.expected, "iad")
+      }
+      const gpu = yield* Effect.flip(
+        provider.create({ taskId: "t", repository: "r", size: "dev", requiresGpu: true })
+      )
+      assert.strictEqual(gpu._tag, "Unsupported")
+      if (gpu._tag === "Unsupported") assert.strictEqual(gpu.providerReason, "no GPUs here")
+      const suspend = yield* Effect.flip(provider.suspend("s-1"))
+      assert.strictEqual(suspend._tag, "Unsupported")
+    })
+  )
+
+  it.effect("names the offending field of a bad TaskSpec", () =>
+    Effect.gen(function* () {
+      const provider = yield* ComputeProvider.make(scripted([]).spi)
+      const error = yield* Effect.flip(
+        provider.create({ taskId: "t", repository: "r", expectedDurationSeconds: -5 })
+      )
+      assert.strictEqual(error._tag, "InvalidRequest")
+      if (error._tag === "InvalidRequest") {
+        assert.strictEqual(error.field, "expectedDurationSeconds")
+        assert.include(error.expected, "positive")
+      }
+    })
+  )
+})
