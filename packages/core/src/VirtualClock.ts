@@ -20,6 +20,11 @@ export interface SimulationClock extends Clock.Clock {
   /** Marks work in flight (an HTTP request, say): a virtual clock does not move until it settles. */
   track<A>(promise: Promise<A>): Promise<A>
   trackEffect<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+  /**
+   * Waits for `promise` as work blocked on the clock, not in flight: a server handler inside a tracked request
+   * that waits for simulated time (a `wait` long-poll, a scripted `sleep 30`) must not stop time from moving.
+   */
+  idle<A>(promise: Promise<A>): Promise<A>
 }
 
 /** The clock in use, for code that needs `now()` and `sleepUntil` outside Effect. */
@@ -88,6 +93,7 @@ export class VirtualClock implements SimulationClock {
   private current: number
   private seq = 0
   private inFlight = 0
+  private blocked = 0
   /** Bumped whenever timers or in-flight work change, to detect quiescence. */
   private version = 0
   private readonly timers = new TimerQueue()
@@ -157,6 +163,15 @@ export class VirtualClock implements SimulationClock {
     })
   }
 
+  idle<A>(promise: Promise<A>): Promise<A> {
+    this.blocked++
+    this.version++
+    return promise.finally(() => {
+      this.blocked--
+      this.version++
+    })
+  }
+
   trackEffect<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return Effect.acquireUseRelease(
       Effect.sync(() => {
@@ -181,7 +196,7 @@ export class VirtualClock implements SimulationClock {
     let seen = this.version
     while (quiet < quietTurns) {
       await nextMacrotask()
-      if (this.inFlight === 0 && this.version === seen) quiet++
+      if (this.inFlight <= this.blocked && this.version === seen) quiet++
       else {
         quiet = 0
         seen = this.version
@@ -269,6 +284,9 @@ export class RealClock implements SimulationClock {
   }
   trackEffect<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return effect
+  }
+  idle<A>(promise: Promise<A>): Promise<A> {
+    return promise
   }
 }
 
