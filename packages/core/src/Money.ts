@@ -105,6 +105,14 @@ export const cost = (r: Rate, millis: number): MicroUsd => {
   return microUsd(Number(rounded))
 }
 
+/**
+ * Per-second billing of one interval of `millis` milliseconds: the interval is rounded up to whole seconds, with an
+ * optional minimum (EC2 Linux bills at least 60 s per launch). Simulators and providers both bill with this, so a
+ * provider's cost and a simulator's bill agree exactly.
+ */
+export const billPerSecond = (r: Rate, millis: number, minimumSeconds = 0): MicroUsd =>
+  costSeconds(r, Math.max(minimumSeconds, Math.ceil(millis / 1000)))
+
 /** Cost of whole seconds (per-second billing). */
 export const costSeconds = (r: Rate, seconds: number): MicroUsd => cost(r, seconds * 1000)
 

@@ -71,6 +71,14 @@ describe("Money", () => {
     params
   )
 
+  it("bills per second, rounding each interval up, with a minimum", () => {
+    const r = Money.rate("0.0416", "hour")
+    assert.strictEqual(Money.billPerSecond(r, 1), Money.costSeconds(r, 1))
+    assert.strictEqual(Money.billPerSecond(r, 1_001), Money.costSeconds(r, 2))
+    assert.strictEqual(Money.billPerSecond(r, 5_000, 60), Money.costSeconds(r, 60))
+    assert.strictEqual(Money.billPerSecond(r, 3_600_000, 60), 41_600)
+  })
+
   it("refuses fractional milliseconds and malformed decimals with a clear message", () => {
     assert.throws(() => Money.cost(Money.rate("1", "hour"), 1.5), /whole number of milliseconds/)
     assert.throws(() => Money.rate("1e-3", "hour"), /decimal string/)
