@@ -1,0 +1,109 @@
+/**
+ * The billing formulas both sides of every comparison share: what a Fly machine of a given guest costs per
+ * second in each state, and what an EC2 instance and its EBS root volume cost. Simulators bill with these and
+ * providers, policies and the bench estimate with them, so their numbers agree by construction.
+ */
+import * as Money from "./Money.js"
+import * as PricingCatalog from "./PricingCatalog.js"
+import type { SizePreset } from "./SizePreset.js"
+
+export interface FlyGuest {
+  readonly cpuKind: "shared" | "performance"
+  readonly cpus: number
+  readonly memoryMb: number
+}
+
+/** RAM included with one CPU of each kind, in MB. */
+export const includedMemoryMbPerCpu = { shared: 256, performance: 2048 } as const
+
+/** The seed's size presets on Fly (its dedicated-cpu names are Fly's performance CPUs today). */
+export const flyGuestBySize: Readonly<Record<SizePreset, FlyGuest>> = {
+  dev: { cpuKind: "shared", cpus: 1, memoryMb: 256 },
+  standard: { cpuKind: "shared", cpus: 2, memoryMb: 512 },
+  performance: { cpuKind: "performance", cpus: 1, memoryMb: 2048 },
+  "high-perf": { cpuKind: "performance", cpus: 2, memoryMb: 4096 }
+}
+
+/** Fly's regional multiplier, 1 where the catalog has none. */
+export const flyRegionMarkup = (region: string, catalog = PricingCatalog.fly): string =>
+  PricingCatalog.ratio(catalog, `region-markup:${region}`)
+
+/** A started machine: CPUs of its kind plus RAM beyond what they include, times the region's markup. */
+export const flyGuestRate = (guest: FlyGuest, region: string, catalog = PricingCatalog.fly): Money.Rate => {
+  const cpu = Money.scale(PricingCatalog.rate(catalog, `cpu:${guest.cpuKind}`), guest.cpus)
+  const extraMb = Math.max(0, guest.memoryMb - includedMemoryMbPerCpu[guest.cpuKind] * guest.cpus)
+  const memory = Money.scale(
+    Money.scale(PricingCatalog.rate(catalog, "memory:additional"), extraMb),
+    "0.0009765625" // 1/1024: MB → GB, exact
+  )
+  return Money.scale(Money.addRates(cpu, memory), flyRegionMarkup(region, catalog))
+}
+
+/** A stopped or suspended machine pays for its root filesystem only. */
+export const flyRootfsRate = (rootfsGb: number, catalog = PricingCatalog.fly): Money.Rate =>
+  Money.scale(PricingCatalog.rate(catalog, "rootfs:stopped"), rootfsGb)
+
+/** Assumed root filesystem size when a machine's config does not set one (Fly bills the image's rootfs). */
+export const defaultFlyRootfsGb = 1
+
+export const flyVolumeRate = (sizeGb: number, catalog = PricingCatalog.fly): Money.Rate =>
+  Money.scale(PricingCatalog.rate(catalog, "volume"), sizeGb)
+
+/** Fly machine states billed at the guest rate; created, stopped and suspended pay rootfs; destroyed nothing. */
+export const flyStateBilling = (state: string): "guest" | "rootfs" | "none" =>
+  state === "created" || state === "stopped" || state === "suspended"
+    ? "rootfs"
+    : state === "destroying" || state === "destroyed"
+      ? "none"
+      : "guest"
+
+export interface Ec2InstanceType {
+  readonly name: string
+  readonly vcpus: number
+  readonly memoryMib: number
+  readonly gpus: number
+}
+
+/** Instance types of the EC2 catalog with their shape (from the AWS instance type pages). */
+export const ec2InstanceTypes: Readonly<Record<string, Ec2InstanceType>> = {
+  "t3.medium": { name: "t3.medium", vcpus: 2, memoryMib: 4096, gpus: 0 },
+  "t3.large": { name: "t3.large", vcpus: 2, memoryMib: 8192, gpus: 0 },
+  "t3.xlarge": { name: "t3.xlarge", vcpus: 4, memoryMib: 16384, gpus: 0 },
+  "m6i.large": { name: "m6i.large", vcpus: 2, memoryMib: 8192, gpus: 0 },
+  "m7i.large": { name: "m7i.large", vcpus: 2, memoryMib: 8192, gpus: 0 },
+  "c6i.large": { name: "c6i.large", vcpus: 2, memoryMib: 4096, gpus: 0 },
+  "g4dn.xlarge": { name: "g4dn.xlarge", vcpus: 4, memoryMib: 16384, gpus: 1 }
+}
+
+/** ECS task sizes for the presets (CPU units of 1/1024 vCPU, MiB), matching the Fly guests. */
+export const ecsTaskBySize: Readonly<
+  Record<SizePreset, { readonly cpu: number; readonly memoryMib: number }>
+> = {
+  dev: { cpu: 256, memoryMib: 512 },
+  standard: { cpu: 512, memoryMib: 1024 },
+  performance: { cpu: 1024, memoryMib: 2048 },
+  "high-perf": { cpu: 2048, memoryMib: 4096 }
+}
+
+export const ec2InstanceRate = (instanceType: string, catalog = PricingCatalog.ec2): Money.Rate =>
+  PricingCatalog.rate(catalog, `instance:${instanceType}`)
+
+export const ebsRate = (sizeGib: number, catalog = PricingCatalog.ec2): Money.Rate =>
+  Money.scale(PricingCatalog.rate(catalog, "ebs:gp3"), sizeGib)
+
+/** EC2 Linux bills per second with a 60-second minimum per launch (so does EBS). */
+export const ec2MinimumSeconds = 60
+
+/** Default EBS root volume of the ECS-optimized AMI, GiB. */
+export const defaultEbsRootGib = 30
+
+/** What one EC2 instance costs over its lifetime (compute and root volume), billed per second with the minimum. */
+export const ec2InstanceCost = (
+  instanceType: string,
+  lifetimeMillis: number,
+  rootGib = defaultEbsRootGib,
+  catalog = PricingCatalog.ec2
+): { readonly compute: Money.MicroUsd; readonly ebs: Money.MicroUsd } => ({
+  compute: Money.billPerSecond(ec2InstanceRate(instanceType, catalog), lifetimeMillis, ec2MinimumSeconds),
+  ebs: Money.billPerSecond(ebsRate(rootGib, catalog), lifetimeMillis, ec2MinimumSeconds)
+})
