@@ -30,6 +30,8 @@ export class IdleDecision extends Schema.Class<IdleDecision>("IdleDecision")({
   afterMillis: Schema.NonNegative,
   /** Wake the machine again this long after it went to sleep, ahead of a predicted arrival. */
   prewarmAfterMillis: Schema.optional(Schema.NonNegative),
+  /** After a pre-warm with no arrival, sleep again after this long. */
+  prewarmKeepAliveMillis: Schema.optional(Schema.NonNegative),
   policy: Schema.String,
   reason: Schema.String
 }) {}
