@@ -1,0 +1,309 @@
+/**
+ * Idle policies: when an idle machine that can sleep should stop or suspend (ski rental, see
+ * ../shared/reference/routing-and-cost.md §1, §2, §8). Each is a Layer providing core's `IdlePolicy`.
+ */
+import { IdlePolicy } from "@hangar/core"
+import { Effect, Layer } from "effect"
+import { mulberry32 } from "./internal/Prng.js"
+
+const minute = 60_000
+
+const sleepAction = (input: IdlePolicy.IdleInput): "suspend" | "stop" =>
+  input.canSuspend ? "suspend" : "stop"
+
+/**
+ * Break-even idle time B = W / (r − s) in milliseconds, where W is the wake cost plus the value of the wait
+ * (`waitMicroUsdPerSecond` × wake latency). Infinite when sleeping saves nothing.
+ */
+export const breakEvenMillis = (
+  input: IdlePolicy.IdleInput,
+  waitMicroUsdPerSecond = 0,
+  wakeLatencySeconds = 0
+): number => {
+  const saving = input.runningMicroUsdPerSecond - input.sleepingMicroUsdPerSecond
+  if (saving <= 0) return Number.POSITIVE_INFINITY
+  const wakeCost = input.wakeCostMicroUsd + waitMicroUsdPerSecond * wakeLatencySeconds
+  return (wakeCost / saving) * 1000
+}
+
+const make = (service: IdlePolicy.Service) => Layer.succeed(IdlePolicy.IdlePolicy, service)
+
+/** P1: sleep after a fixed idle time (the industry defaults: 5, 10, 15 minutes). */
+export const fixedTimeout = (minutes: number) =>
+  make({
+    name: `fixed-${minutes}m`,
+    onArrival: () => Effect.void,
+    onIdle: (input) =>
+      Effect.succeed(
+        new IdlePolicy.IdleDecision({
+          action: sleepAction(input),
+          afterMillis: minutes * minute,
+          policy: `fixed-${minutes}m`,
+          reason: `idle for ${minutes} min`
+        })
+      )
+  })
+
+export interface BreakEvenOptions {
+  /** What a second of user-visible wait is worth, in micro-dollars (λ). */
+  readonly waitMicroUsdPerSecond: number
+  readonly wakeLatencySeconds: number
+}
+
+/** P2, deterministic: sleep after B = W/(r − s); at most 2× the per-gap optimum on every gap. */
+export const breakEven = (options: Partial<BreakEvenOptions> = {}) => {
+  const { waitMicroUsdPerSecond, wakeLatencySeconds } = {
+    waitMicroUsdPerSecond: 0,
+    wakeLatencySeconds: 0,
+    ...options
+  }
+  return make({
+    name: "break-even",
+    onArrival: () => Effect.void,
+    onIdle: (input) =>
+      Effect.sync(() => {
+        const b = breakEvenMillis(input, waitMicroUsdPerSecond, wakeLatencySeconds)
+        return Number.isFinite(b)
+          ? new IdlePolicy.IdleDecision({
+              action: sleepAction(input),
+              afterMillis: Math.round(b),
+              policy: "break-even",
+              reason: `break-even B = W/(r−s) = ${(b / 1000).toFixed(1)} s`
+            })
+          : new IdlePolicy.IdleDecision({
+              action: "keep",
+              afterMillis: 0,
+              policy: "break-even",
+              reason: "sleeping saves nothing"
+            })
+      })
+  })
+}
+
+/**
+ * P2, randomized: the sleep time is drawn from the density e^{t/B}/(B(e−1)) on [0, B] (inverse CDF
+ * t = B·ln(1 + u(e−1))); e/(e−1) ≈ 1.58× the optimum in expectation. Seeded.
+ */
+export const randomizedBreakEven = (options: Partial<BreakEvenOptions> & { readonly seed?: number } = {}) =>
+  Layer.sync(IdlePolicy.IdlePolicy, () => {
+    const random = mulberry32(options.seed ?? 1)
+    const lambda = options.waitMicroUsdPerSecond ?? 0
+    const latency = options.wakeLatencySeconds ?? 0
+    return {
+      name: "break-even-randomized",
+      onArrival: () => Effect.void,
+      onIdle: (input) =>
+        Effect.sync(() => {
+          const b = breakEvenMillis(input, lambda, latency)
+          if (!Number.isFinite(b)) {
+            return new IdlePolicy.IdleDecision({
+              action: "keep",
+              afterMillis: 0,
+              policy: "break-even-randomized",
+              reason: "sleeping saves nothing"
+            })
+          }
+          const t = b * Math.log(1 + random() * (Math.E - 1))
+          return new IdlePolicy.IdleDecision({
+            action: sleepAction(input),
+            afterMillis: Math.round(t),
+            policy: "break-even-randomized",
+            reason: `drawn ${(t / 1000).toFixed(1)} s from e^(t/B) on [0, B = ${(b / 1000).toFixed(1)} s]`
+          })
+        })
+    }
+  })
+
+export interface HistogramOptions {
+  readonly binMillis: number
+  readonly rangeMillis: number
+  readonly headPercentile: number
+  readonly tailPercentile: number
+  readonly margin: number
+  /** Below this many observed gaps, or with a coefficient of variation above `cvThreshold`, fall back. */
+  readonly minSamples: number
+  readonly cvThreshold: number
+  /** Share of out-of-range gaps above which the histogram is not trusted. */
+  readonly oobThreshold: number
+  /** Wake ahead of the predicted arrival by this much (Azure pre-warms 90 s early). */
+  readonly wakeLeadMillis: number
+}
+
+const defaultHistogram: HistogramOptions = {
+  binMillis: minute,
+  rangeMillis: 4 * 60 * minute,
+  headPercentile: 0.05,
+  tailPercentile: 0.99,
+  margin: 0.1,
+  minSamples: 10,
+  cvThreshold: 2,
+  oobThreshold: 0.5,
+  wakeLeadMillis: 90_000
+}
+
+/** Per-repository idle-gap histogram of 1-minute bins over a 4-hour range (Serverless in the Wild). */
+export class GapHistogram {
+  readonly bins: Array<number>
+  outOfRange = 0
+  count = 0
+  sum = 0
+  sumSquares = 0
+  constructor(readonly options: HistogramOptions) {
+    this.bins = Array.from({ length: Math.ceil(options.rangeMillis / options.binMillis) }, () => 0)
+  }
+  add(gapMillis: number): void {
+    this.count++
+    this.sum += gapMillis
+    this.sumSquares += gapMillis * gapMillis
+    const bin = Math.floor(gapMillis / this.options.binMillis)
+    if (bin >= this.bins.length) this.outOfRange++
+    else this.bins[bin] = (this.bins[bin] ?? 0) + 1
+  }
+  /** Upper edge of the bin holding the p-th percentile of in-range gaps. */
+  percentile(p: number): number {
+    const inRange = this.count - this.outOfRange
+    const target = Math.max(1, Math.ceil(p * inRange))
+    let seen = 0
+    for (let i = 0; i < this.bins.length; i++) {
+      seen += this.bins[i] ?? 0
+      if (seen >= target) return (i + 1) * this.options.binMillis
+    }
+    return this.options.rangeMillis
+  }
+  coefficientOfVariation(): number {
+    if (this.count < 2) return Number.POSITIVE_INFINITY
+    const mean = this.sum / this.count
+    const variance = Math.max(0, this.sumSquares / this.count - mean * mean)
+    return mean === 0 ? 0 : Math.sqrt(variance) / mean
+  }
+}
+
+/**
+ * P3, hybrid histogram with pre-warm: sleep right after a task when the head of the gap distribution is far
+ * enough out to pre-warm, wake at the 5th percentile less the margin and the wake lead, keep warm to the 99th
+ * percentile plus the margin; fall back to keeping warm for the whole range when the pattern is uncertain.
+ */
+export const histogram = (options: Partial<HistogramOptions> = {}) =>
+  Layer.sync(IdlePolicy.IdlePolicy, () => {
+    const settings = { ...defaultHistogram, ...options }
+    const histograms = new Map<string, GapHistogram>()
+    const histogramFor = (repository: string) => {
+      let h = histograms.get(repository)
+      if (h === undefined) {
+        h = new GapHistogram(settings)
+        histograms.set(repository, h)
+      }
+      return h
+    }
+    return {
+      name: "histogram",
+      onArrival: (arrival) => Effect.sync(() => histogramFor(arrival.repository).add(arrival.idleGapMillis)),
+      onIdle: (input) =>
+        Effect.sync(() => {
+          const h = histogramFor(input.repository)
+          const uncertain =
+            h.count < settings.minSamples ||
+            h.coefficientOfVariation() > settings.cvThreshold ||
+            h.outOfRange / Math.max(1, h.count) > settings.oobThreshold
+          if (uncertain) {
+            return new IdlePolicy.IdleDecision({
+              action: sleepAction(input),
+              afterMillis: settings.rangeMillis,
+              policy: "histogram",
+              reason: `pattern uncertain (${h.count} gaps); keep warm for the ${settings.rangeMillis / minute} min range`
+            })
+          }
+          const head = h.percentile(settings.headPercentile) * (1 - settings.margin)
+          const tail = h.percentile(settings.tailPercentile) * (1 + settings.margin)
+          const prewarm = head - settings.wakeLeadMillis
+          if (prewarm > 0) {
+            return new IdlePolicy.IdleDecision({
+              action: sleepAction(input),
+              afterMillis: 0,
+              prewarmAfterMillis: Math.round(prewarm),
+              prewarmKeepAliveMillis: Math.round(Math.max(0, tail - prewarm)),
+              policy: "histogram",
+              reason: `sleep now, pre-warm at ${(prewarm / minute).toFixed(1)} min (p5), keep to ${(tail / minute).toFixed(1)} min (p99)`
+            })
+          }
+          return new IdlePolicy.IdleDecision({
+            action: sleepAction(input),
+            afterMillis: Math.round(tail),
+            policy: "histogram",
+            reason: `keep warm to the p99 gap + 10% = ${(tail / minute).toFixed(1)} min`
+          })
+        })
+    }
+  })
+
+export interface LearningAugmentedOptions extends BreakEvenOptions {
+  /** Trust in the prediction, λ ∈ (0, 1]: small trusts more. */
+  readonly trust: number
+  /** Weight of the newest gap in the exponentially weighted moving average that predicts the next gap. */
+  readonly smoothing: number
+}
+
+/**
+ * P4 (Purohit, Svitkina, Kumar 2018): predict the next gap ŷ with an EWMA per repository; if ŷ ≥ B sleep at λB,
+ * else at B/λ. (1 + λ)-consistent and (1 + 1/λ)-robust.
+ */
+export const learningAugmented = (options: Partial<LearningAugmentedOptions> = {}) =>
+  Layer.sync(IdlePolicy.IdlePolicy, () => {
+    const settings = {
+      waitMicroUsdPerSecond: 0,
+      wakeLatencySeconds: 0,
+      trust: 0.5,
+      smoothing: 0.3,
+      ...options
+    }
+    const predictions = new Map<string, number>()
+    return {
+      name: `learning-augmented-${settings.trust}`,
+      onArrival: (arrival) =>
+        Effect.sync(() => {
+          const previous = predictions.get(arrival.repository)
+          predictions.set(
+            arrival.repository,
+            previous === undefined
+              ? arrival.idleGapMillis
+              : settings.smoothing * arrival.idleGapMillis + (1 - settings.smoothing) * previous
+          )
+        }),
+      onIdle: (input) =>
+        Effect.sync(() => {
+          const b = breakEvenMillis(input, settings.waitMicroUsdPerSecond, settings.wakeLatencySeconds)
+          const predicted = predictions.get(input.repository)
+          if (!Number.isFinite(b)) {
+            return new IdlePolicy.IdleDecision({
+              action: "keep",
+              afterMillis: 0,
+              policy: "learning-augmented",
+              reason: "sleeping saves nothing"
+            })
+          }
+          const longGap = predicted === undefined || predicted >= b
+          const after = longGap ? settings.trust * b : b / settings.trust
+          return new IdlePolicy.IdleDecision({
+            action: sleepAction(input),
+            afterMillis: Math.round(after),
+            policy: "learning-augmented",
+            reason: `predicted gap ${predicted === undefined ? "unknown" : `${(predicted / 1000).toFixed(0)} s`} ${longGap ? "≥" : "<"} B = ${(b / 1000).toFixed(1)} s: sleep at ${(after / 1000).toFixed(1)} s`
+          })
+        })
+    }
+  })
+
+/** Leave idle machines to the provider's own autostop (Fly Proxy). */
+export const platform = make({
+  name: "platform",
+  onArrival: () => Effect.void,
+  onIdle: () =>
+    Effect.succeed(
+      new IdlePolicy.IdleDecision({
+        action: "platform",
+        afterMillis: 0,
+        policy: "platform",
+        reason: "left to the platform's autostop"
+      })
+    )
+})

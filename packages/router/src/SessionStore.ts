@@ -1,0 +1,132 @@
+/**
+ * What the router knows about the sessions it dispatched, keyed by task id, so that a restarted router knows
+ * its sessions and reconciliation can tell owned compute from orphans. In memory by default; SQLite
+ * (@effect/sql-sqlite-node) to survive a restart.
+ */
+
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+
+export const SessionState = Schema.Literal("dispatching", "running", "idle", "asleep", "released")
+export type SessionState = typeof SessionState.Type
+
+export const SessionRecord = Schema.Struct({
+  taskId: Schema.String,
+  sessionId: Schema.String,
+  provider: Schema.String,
+  repository: Schema.String,
+  region: Schema.String,
+  state: SessionState,
+  /** The router instance that last touched the record (a restarted router adopts the others' records). */
+  owner: Schema.String,
+  updatedAtMillis: Schema.Number
+})
+export type SessionRecord = typeof SessionRecord.Type
+
+export class SessionStoreError extends Schema.TaggedError<SessionStoreError>(
+  "@hangar/router/SessionStoreError"
+)("SessionStoreError", { operation: Schema.String, detail: Schema.String }) {
+  override get message(): string {
+    return `session store ${this.operation} failed: ${this.detail}. Check the store's file and permissions.`
+  }
+}
+
+export interface Service {
+  readonly put: (record: SessionRecord) => Effect.Effect<void, SessionStoreError>
+  readonly get: (taskId: string) => Effect.Effect<Option.Option<SessionRecord>, SessionStoreError>
+  /** Every record not released. */
+  readonly live: () => Effect.Effect<ReadonlyArray<SessionRecord>, SessionStoreError>
+  /** Moves every record of a session (all tasks that ran on it) to `state`. */
+  readonly setSessionState: (
+    provider: string,
+    sessionId: string,
+    state: SessionState,
+    atMillis: number
+  ) => Effect.Effect<void, SessionStoreError>
+}
+
+export class SessionStore extends Context.Tag("@hangar/router/SessionStore")<SessionStore, Service>() {}
+
+export const layerMemory: Layer.Layer<SessionStore> = Layer.sync(SessionStore, () => {
+  const records = new Map<string, SessionRecord>()
+  return {
+    put: (record) => Effect.sync(() => void records.set(record.taskId, record)),
+    get: (taskId) => Effect.sync(() => Option.fromNullable(records.get(taskId))),
+    live: () => Effect.sync(() => [...records.values()].filter((r) => r.state !== "released")),
+    setSessionState: (provider, sessionId, state, atMillis) =>
+      Effect.sync(() => {
+        for (const [taskId, r] of records) {
+          if (r.provider === provider && r.sessionId === sessionId && r.state !== "released") {
+            records.set(taskId, { ...r, state, updatedAtMillis: atMillis })
+          }
+        }
+      })
+  }
+})
+
+const decodeRows = Schema.decodeUnknown(Schema.Array(SessionRecord))
+
+/** The store over a SQLite database (created if missing). */
+export const layerSql: Layer.Layer<SessionStore, SessionStoreError, SqlClient.SqlClient> = Layer.effect(
+  SessionStore,
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const fail = (operation: string) => (e: unknown) =>
+      new SessionStoreError({ operation, detail: e instanceof Error ? e.message : String(e) })
+    yield* sql`CREATE TABLE IF NOT EXISTS hangar_sessions (
+      task_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, provider TEXT NOT NULL, repository TEXT NOT NULL,
+      region TEXT NOT NULL, state TEXT NOT NULL, owner TEXT NOT NULL, updated_at_millis INTEGER NOT NULL
+    )`.pipe(Effect.mapError(fail("migrate")))
+    const select = (rows: ReadonlyArray<Record<string, unknown>>) =>
+      decodeRows(
+        rows.map((r) => ({
+          taskId: r.task_id,
+          sessionId: r.session_id,
+          provider: r.provider,
+          repository: r.repository,
+          region: r.region,
+          state: r.state,
+          owner: r.owner,
+          updatedAtMillis: r.updated_at_millis
+        }))
+      )
+    return {
+      put: (r) =>
+        sql`INSERT INTO hangar_sessions (task_id, session_id, provider, repository, region, state, owner, updated_at_millis)
+            VALUES (${r.taskId}, ${r.sessionId}, ${r.provider}, ${r.repository}, ${r.region}, ${r.state}, ${r.owner}, ${r.updatedAtMillis})
+            ON CONFLICT(task_id) DO UPDATE SET session_id = excluded.session_id, provider = excluded.provider,
+              repository = excluded.repository, region = excluded.region, state = excluded.state,
+              owner = excluded.owner, updated_at_millis = excluded.updated_at_millis`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fail("put"))
+        ),
+      get: (taskId) =>
+        sql`SELECT * FROM hangar_sessions WHERE task_id = ${taskId}`.pipe(
+          Effect.flatMap(select),
+          Effect.map((rows) => Option.fromNullable(rows[0])),
+          Effect.mapError(fail("get"))
+        ),
+      live: () =>
+        sql`SELECT * FROM hangar_sessions WHERE state != 'released' ORDER BY task_id`.pipe(
+          Effect.flatMap(select),
+          Effect.mapError(fail("live"))
+        ),
+      setSessionState: (provider, sessionId, state, atMillis) =>
+        sql`UPDATE hangar_sessions SET state = ${state}, updated_at_millis = ${atMillis}
+            WHERE provider = ${provider} AND session_id = ${sessionId} AND state != 'released'`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fail("setSessionState"))
+        )
+    }
+  })
+)
+
+/** The SQLite store in the file `filename`. */
+export const layerSqlite = (filename: string): Layer.Layer<SessionStore, SessionStoreError> =>
+  layerSql.pipe(
+    Layer.provide(SqliteClient.layer({ filename })),
+    Layer.mapError((e) =>
+      e instanceof SessionStoreError ? e : new SessionStoreError({ operation: "open", detail: String(e) })
+    )
+  )
