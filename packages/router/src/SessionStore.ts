@@ -6,7 +6,7 @@
 
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Cause, Context, Effect, Layer, Option, Schema } from "effect"
 
 export const SessionState = Schema.Literal("dispatching", "running", "idle", "asleep", "released")
 export type SessionState = typeof SessionState.Type
@@ -126,7 +126,13 @@ export const layerSql: Layer.Layer<SessionStore, SessionStoreError, SqlClient.Sq
 export const layerSqlite = (filename: string): Layer.Layer<SessionStore, SessionStoreError> =>
   layerSql.pipe(
     Layer.provide(SqliteClient.layer({ filename })),
-    Layer.mapError((e) =>
-      e instanceof SessionStoreError ? e : new SessionStoreError({ operation: "open", detail: String(e) })
-    )
+    Layer.catchAllCause((cause) => {
+      const failure = Cause.failureOption(cause)
+      const detail = Option.isSome(failure) ? String(failure.value) : Cause.pretty(cause)
+      return Layer.fail(
+        Option.isSome(failure) && failure.value instanceof SessionStoreError
+          ? failure.value
+          : new SessionStoreError({ operation: "open", detail: `${filename}: ${detail}` })
+      )
+    })
   )
