@@ -15,6 +15,8 @@ export const IdleInput = Schema.Struct({
   runningMicroUsdPerSecond: Schema.NonNegative,
   sleepingMicroUsdPerSecond: Schema.NonNegative,
   wakeCostMicroUsd: Schema.NonNegative,
+  /** How long a wake from sleep keeps a task waiting, in seconds (weighed by policies that value waiting). */
+  wakeSeconds: Schema.NonNegative,
   /** Whether the provider can suspend (memory kept) rather than only stop. */
   canSuspend: Schema.Boolean
 })

@@ -13,16 +13,12 @@ const sleepAction = (input: IdlePolicy.IdleInput): "suspend" | "stop" =>
 
 /**
  * Break-even idle time B = W / (r − s) in milliseconds, where W is the wake cost plus the value of the wait
- * (`waitMicroUsdPerSecond` × wake latency). Infinite when sleeping saves nothing.
+ * (`waitMicroUsdPerSecond` × the input's `wakeSeconds`). Infinite when sleeping saves nothing.
  */
-export const breakEvenMillis = (
-  input: IdlePolicy.IdleInput,
-  waitMicroUsdPerSecond = 0,
-  wakeLatencySeconds = 0
-): number => {
+export const breakEvenMillis = (input: IdlePolicy.IdleInput, waitMicroUsdPerSecond = 0): number => {
   const saving = input.runningMicroUsdPerSecond - input.sleepingMicroUsdPerSecond
   if (saving <= 0) return Number.POSITIVE_INFINITY
-  const wakeCost = input.wakeCostMicroUsd + waitMicroUsdPerSecond * wakeLatencySeconds
+  const wakeCost = input.wakeCostMicroUsd + waitMicroUsdPerSecond * input.wakeSeconds
   return (wakeCost / saving) * 1000
 }
 
@@ -45,24 +41,19 @@ export const fixedTimeout = (minutes: number) =>
   })
 
 export interface BreakEvenOptions {
-  /** What a second of user-visible wait is worth, in micro-dollars (λ). */
+  /** What a second of user-visible wait is worth, in micro-dollars (λ); the wait is the input's `wakeSeconds`. */
   readonly waitMicroUsdPerSecond: number
-  readonly wakeLatencySeconds: number
 }
 
 /** P2, deterministic: sleep after B = W/(r − s); at most 2× the per-gap optimum on every gap. */
 export const breakEven = (options: Partial<BreakEvenOptions> = {}) => {
-  const { waitMicroUsdPerSecond, wakeLatencySeconds } = {
-    waitMicroUsdPerSecond: 0,
-    wakeLatencySeconds: 0,
-    ...options
-  }
+  const { waitMicroUsdPerSecond } = { waitMicroUsdPerSecond: 0, ...options }
   return make({
     name: "break-even",
     onArrival: () => Effect.void,
     onIdle: (input) =>
       Effect.sync(() => {
-        const b = breakEvenMillis(input, waitMicroUsdPerSecond, wakeLatencySeconds)
+        const b = breakEvenMillis(input, waitMicroUsdPerSecond)
         return Number.isFinite(b)
           ? new IdlePolicy.IdleDecision({
               action: sleepAction(input),
@@ -88,13 +79,12 @@ export const randomizedBreakEven = (options: Partial<BreakEvenOptions> & { reado
   Layer.sync(IdlePolicy.IdlePolicy, () => {
     const random = mulberry32(options.seed ?? 1)
     const lambda = options.waitMicroUsdPerSecond ?? 0
-    const latency = options.wakeLatencySeconds ?? 0
     return {
       name: "break-even-randomized",
       onArrival: () => Effect.void,
       onIdle: (input) =>
         Effect.sync(() => {
-          const b = breakEvenMillis(input, lambda, latency)
+          const b = breakEvenMillis(input, lambda)
           if (!Number.isFinite(b)) {
             return new IdlePolicy.IdleDecision({
               action: "keep",
@@ -251,7 +241,6 @@ export const learningAugmented = (options: Partial<LearningAugmentedOptions> = {
   Layer.sync(IdlePolicy.IdlePolicy, () => {
     const settings = {
       waitMicroUsdPerSecond: 0,
-      wakeLatencySeconds: 0,
       trust: 0.5,
       smoothing: 0.3,
       ...options
@@ -271,7 +260,7 @@ export const learningAugmented = (options: Partial<LearningAugmentedOptions> = {
         }),
       onIdle: (input) =>
         Effect.sync(() => {
-          const b = breakEvenMillis(input, settings.waitMicroUsdPerSecond, settings.wakeLatencySeconds)
+          const b = breakEvenMillis(input, settings.waitMicroUsdPerSecond)
           const predicted = predictions.get(input.repository)
           if (!Number.isFinite(b)) {
             return new IdlePolicy.IdleDecision({

@@ -205,6 +205,7 @@ export const evaluateIdlePolicy = (
         runningMicroUsdPerSecond: run,
         sleepingMicroUsdPerSecond: state.microUsdPerSecond(task),
         wakeCostMicroUsd: run * state.wakeBilledSeconds,
+        wakeSeconds: state.wakeSeconds,
         canSuspend: platform.sleepStates.some((s) => s.name === "suspend")
       }
       const decision = Effect.runSync(policy.onIdle(input))

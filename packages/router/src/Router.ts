@@ -119,6 +119,7 @@ export const make = (
         runningMicroUsdPerSecond: prices.running,
         sleepingMicroUsdPerSecond: prices.sleeping,
         wakeCostMicroUsd: prices.wakeCost,
+        wakeSeconds: prices.wakeSeconds,
         canSuspend: provider.capabilities.unsupported.suspend === undefined
       } satisfies IdlePolicy.IdleInput
     }

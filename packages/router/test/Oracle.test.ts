@@ -156,12 +156,17 @@ describe("idle policies", () => {
     runningMicroUsdPerSecond: 10,
     sleepingMicroUsdPerSecond: 1,
     wakeCostMicroUsd: 900,
+    wakeSeconds: 2,
     canSuspend: true
   }
-  it("break-even sleeps after W/(r−s)", () => {
+  it("break-even sleeps after W/(r−s), the wait weighed at λ", () => {
     const decision = Effect.runSync(service(IdlePolicies.breakEven()).onIdle(input))
     assert.strictEqual(decision.afterMillis, 100_000)
     assert.strictEqual(decision.action, "suspend")
+    const weighed = Effect.runSync(
+      service(IdlePolicies.breakEven({ waitMicroUsdPerSecond: 450 })).onIdle(input)
+    )
+    assert.strictEqual(weighed.afterMillis, 200_000)
   })
   it("randomized break-even draws within [0, B], reproducibly for a seed", () => {
     const draw = (seed: number) =>
