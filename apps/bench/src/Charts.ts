@@ -1,0 +1,65 @@
+/** SVG charts drawn with vega-lite (compiled to vega, rendered headless to SVG). */
+import * as vega from "vega"
+import * as vegaLite from "vega-lite"
+
+export const render = async (spec: vegaLite.TopLevelSpec): Promise<string> => {
+  const compiled = vegaLite.compile(spec).spec
+  const view = new vega.View(vega.parse(compiled), { renderer: "none" })
+  const svg = await view.toSVG()
+  view.finalize()
+  return svg
+}
+
+/** Grouped bars: monthly cost of each scenario on each provider. */
+export const costPerScenario = (
+  rows: ReadonlyArray<{ scenario: string; provider: string; usdPerMonth: number }>
+) =>
+  render({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: "Monthly cost per scenario and provider (simulated, USD)",
+    width: 420,
+    height: 260,
+    data: { values: rows.map((r) => ({ ...r })) },
+    mark: "bar",
+    encoding: {
+      x: { field: "scenario", type: "nominal", title: null, axis: { labelAngle: 0 } },
+      xOffset: { field: "provider" },
+      y: { field: "usdPerMonth", type: "quantitative", title: "USD per month" },
+      color: { field: "provider", type: "nominal", title: "provider" }
+    }
+  })
+
+/** Scatter: cost against p95 start latency for every policy pair, Pareto front marked. */
+export const costVersusLatency = (
+  rows: ReadonlyArray<{
+    trace: string
+    policy: string
+    costUsd: number
+    p95StartSeconds: number
+    pareto: boolean
+  }>
+) =>
+  render({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: "Cost vs p95 start latency per routing × idle policy",
+    data: { values: rows.map((r) => ({ ...r, front: r.pareto ? "Pareto front" : "dominated" })) },
+    facet: { field: "trace", type: "nominal", title: null },
+    columns: 3,
+    spec: {
+      width: 220,
+      height: 180,
+      mark: { type: "point", filled: true },
+      encoding: {
+        x: {
+          field: "p95StartSeconds",
+          type: "quantitative",
+          title: "p95 start latency (s)",
+          scale: { type: "symlog" }
+        },
+        y: { field: "costUsd", type: "quantitative", title: "cost (USD)", scale: { zero: false } },
+        color: { field: "front", type: "nominal", title: null },
+        tooltip: [{ field: "policy" }, { field: "costUsd" }, { field: "p95StartSeconds" }]
+      }
+    },
+    resolve: { scale: { x: "independent", y: "independent" } }
+  })
