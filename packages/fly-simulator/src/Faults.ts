@@ -1,0 +1,54 @@
+/**
+ * Seeded fault rules: a matching request is answered with an error (429 with retry-after, 5xx, a capacity
+ * error) or delayed, with a probability drawn from the simulator's seed. A rule can target a region (an
+ * outage) and can expire after a number of hits.
+ */
+import { Schema } from "effect"
+import { SeededRandom } from "./model/Random.js"
+
+export const FaultRule = Schema.Struct({
+  /** Regular expression over "METHOD /path". */
+  match: Schema.String,
+  status: Schema.optional(Schema.Int.pipe(Schema.between(400, 599))),
+  error: Schema.optionalWith(Schema.String, { default: () => "injected fault" }),
+  retryAfterSeconds: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  latencyMs: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+  region: Schema.optional(Schema.String),
+  probability: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 1 }),
+  times: Schema.optional(Schema.Int.pipe(Schema.positive()))
+})
+export type FaultRule = typeof FaultRule.Type
+
+export const capacityErrors = {
+  insufficientResources: { status: 412, error: "insufficient resources available to fulfill request" },
+  insufficientMemory: { status: 409, error: "insufficient memory available to fulfill request" }
+} as const
+
+export class Faults {
+  private rules: Array<FaultRule & { hits: number }> = []
+  private readonly random: SeededRandom
+  constructor(seed: number) {
+    this.random = new SeededRandom(seed ^ 0x5eed)
+  }
+  add(rule: FaultRule): void {
+    this.rules.push({ ...rule, hits: 0 })
+  }
+  list(): ReadonlyArray<FaultRule> {
+    return this.rules.map(({ hits: _hits, ...rule }) => rule)
+  }
+  clear(): void {
+    this.rules = []
+  }
+  /** The rule that fires for this request, if any. */
+  match(method: string, path: string, region: string | undefined): FaultRule | undefined {
+    for (const rule of this.rules) {
+      if (rule.times !== undefined && rule.hits >= rule.times) continue
+      if (rule.region !== undefined && rule.region !== region) continue
+      if (!new RegExp(rule.match).test(`${method} ${path}`)) continue
+      if (this.random.next() >= rule.probability) continue
+      rule.hits++
+      return rule
+    }
+    return undefined
+  }
+}

@@ -1,0 +1,405 @@
+/**
+ * The Machines API routes (paths under /v1, Fly's bodies, status codes and `{"error": …}` shapes). Each route
+ * validates its parameters and body, calls the model, and serialises; nothing else happens here.
+ */
+
+import { Schema } from "effect"
+import type { FastifyInstance, FastifyRequest } from "fastify"
+import type { Bill } from "../model/Billing.js"
+import { type FlyModel, type Machine, type MachineConfig, SimError, type Volume } from "../model/FlyModel.js"
+import { BooleanFromString, decode, IntFromString } from "./Validation.js"
+
+const Guest = Schema.Struct({
+  cpu_kind: Schema.optionalWith(Schema.Literal("shared", "performance"), {
+    default: () => "shared" as const
+  }),
+  cpus: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 16)), { default: () => 1 }),
+  memory_mb: Schema.optionalWith(Schema.Int.pipe(Schema.between(256, 131072)), { default: () => 256 })
+})
+
+const Config = Schema.Struct(
+  {
+    image: Schema.NonEmptyString,
+    guest: Schema.optional(Guest),
+    env: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+    mounts: Schema.optional(
+      Schema.Array(
+        Schema.Struct(
+          { volume: Schema.String, path: Schema.String },
+          { key: Schema.String, value: Schema.Unknown }
+        )
+      )
+    ),
+    rootfs: Schema.optional(
+      Schema.Struct(
+        { size_gb: Schema.optional(Schema.Int.pipe(Schema.positive())) },
+        { key: Schema.String, value: Schema.Unknown }
+      )
+    )
+  },
+  { key: Schema.String, value: Schema.Unknown }
+)
+
+const CreateMachine = Schema.Struct({
+  config: Config,
+  name: Schema.optional(Schema.String.pipe(Schema.pattern(/^[a-zA-Z0-9_-]{1,63}$/))),
+  region: Schema.optional(Schema.String),
+  skip_launch: Schema.optional(Schema.Boolean),
+  lease_ttl: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  skip_service_registration: Schema.optional(Schema.Boolean)
+})
+
+const UpdateMachine = Schema.Struct({ config: Config, current_version: Schema.optional(Schema.String) })
+const CreateApp = Schema.Struct({
+  app_name: Schema.String,
+  org_slug: Schema.optionalWith(Schema.String, { default: () => "personal" }),
+  network: Schema.optional(Schema.String)
+})
+const AppParams = Schema.Struct({ app: Schema.String })
+const MachineParams = Schema.Struct({
+  app: Schema.String,
+  id: Schema.String.pipe(Schema.pattern(/^[0-9a-f]{14}$/))
+})
+const VolumeParams = Schema.Struct({ app: Schema.String, id: Schema.String })
+const StopBody = Schema.Struct({
+  signal: Schema.optional(Schema.String.pipe(Schema.pattern(/^SIG[A-Z0-9]+$/))),
+  timeout: Schema.optional(Schema.Union(Schema.String, Schema.Number))
+})
+const ExecBody = Schema.Struct({
+  command: Schema.optional(Schema.NonEmptyArray(Schema.String)),
+  cmd: Schema.optional(Schema.NonEmptyString),
+  timeout: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 3600)), { default: () => 30 }),
+  stdin: Schema.optional(Schema.String),
+  container: Schema.optional(Schema.String)
+})
+const ListMachinesQuery = Schema.Struct({
+  include_deleted: Schema.optional(BooleanFromString),
+  region: Schema.optional(Schema.String),
+  state: Schema.optional(Schema.String),
+  summary: Schema.optional(BooleanFromString)
+})
+const WaitQuery = Schema.Struct({
+  state: Schema.optionalWith(Schema.String, { default: () => "started" }),
+  timeout: Schema.optionalWith(IntFromString, { default: () => 60 }),
+  instance_id: Schema.optional(Schema.String),
+  version: Schema.optional(Schema.String),
+  from_event_id: Schema.optional(Schema.String)
+})
+const EventsQuery = Schema.Struct({
+  limit: Schema.optionalWith(IntFromString.pipe(Schema.between(1, 50)), { default: () => 20 })
+})
+const DeleteQuery = Schema.Struct({
+  force: Schema.optional(BooleanFromString),
+  kill: Schema.optional(BooleanFromString)
+})
+const LeaseBody = Schema.Struct({
+  ttl: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  description: Schema.optional(Schema.String)
+})
+const LeaseQuery = Schema.Struct({ ttl: Schema.optional(IntFromString.pipe(Schema.positive())) })
+const MetadataBody = Schema.Struct({ value: Schema.String })
+const MetadataParams = Schema.Struct({
+  app: Schema.String,
+  id: Schema.String,
+  key: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.-]{1,64}$/))
+})
+const CreateVolume = Schema.Struct({
+  name: Schema.String.pipe(Schema.pattern(/^[a-z0-9_]{1,30}$/)),
+  region: Schema.String,
+  size_gb: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 500)), { default: () => 1 }),
+  encrypted: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  snapshot_id: Schema.optional(Schema.String),
+  source_volume_id: Schema.optional(Schema.String)
+})
+const ExtendVolume = Schema.Struct({ size_gb: Schema.Int.pipe(Schema.between(1, 500)) })
+
+const iso = (millis: number) => new Date(millis).toISOString()
+
+export const machineJson = (m: Machine, summary = false) => ({
+  id: m.id,
+  name: m.name,
+  state: m.state,
+  region: m.region,
+  instance_id: m.instanceId,
+  private_ip: `fdaa:0:1::${m.id.slice(0, 4)}`,
+  image_ref: {
+    registry: "registry-1.docker.io",
+    repository: m.config.image.split(":")[0],
+    tag: m.config.image.split(":")[1] ?? "latest"
+  },
+  created_at: iso(m.createdAt),
+  updated_at: iso(m.updatedAt),
+  ...(summary
+    ? {}
+    : {
+        config: { ...m.config, metadata: m.metadata },
+        events: m.events.slice(-5).reverse(),
+        checks: []
+      }),
+  ...(m.lease === undefined ? {} : { nonce: m.lease.nonce })
+})
+
+const volumeJson = (v: Volume) => ({
+  id: v.id,
+  name: v.name,
+  state: v.state,
+  size_gb: v.sizeGb,
+  region: v.region,
+  encrypted: v.encrypted,
+  attached_machine_id: v.attachedMachineId ?? null,
+  created_at: iso(v.createdAt),
+  zone: `${v.region}-1`,
+  fstype: "ext4"
+})
+
+const nonceOf = (request: FastifyRequest) => {
+  const header = request.headers["fly-machine-lease-nonce"]
+  return Array.isArray(header) ? header[0] : header
+}
+
+export interface RouteContext {
+  readonly model: FlyModel
+  readonly billing: () => Bill
+}
+
+export const register = (server: FastifyInstance, { model }: RouteContext): void => {
+  const machine = (request: FastifyRequest) => {
+    const { app, id } = decode(MachineParams, request.params, "path")
+    return model.machine(app, id)
+  }
+
+  server.get("/v1/apps", async () => {
+    const apps = [...model.apps.values()]
+    return {
+      total_apps: apps.length,
+      apps: apps.map((a) => ({
+        name: a.name,
+        machine_count: model.listMachines(a.name, {}).length,
+        network: "default"
+      }))
+    }
+  })
+  server.post("/v1/apps", async (request, reply) => {
+    const body = decode(CreateApp, request.body, "body")
+    const app = model.createApp(body.app_name, body.org_slug)
+    return reply.code(201).send({ name: app.name, organization: { slug: app.org } })
+  })
+  server.get("/v1/apps/:app", async (request) => {
+    const app = model.app(decode(AppParams, request.params, "path").app)
+    return { name: app.name, organization: { slug: app.org }, status: "deployed" }
+  })
+  server.delete("/v1/apps/:app", async (request, reply) => {
+    model.deleteApp(decode(AppParams, request.params, "path").app)
+    return reply.code(202).send()
+  })
+
+  server.get("/v1/apps/:app/machines", async (request) => {
+    const { app } = decode(AppParams, request.params, "path")
+    const query = decode(ListMachinesQuery, request.query, "query")
+    return model
+      .listMachines(app, {
+        ...(query.include_deleted === undefined ? {} : { includeDeleted: query.include_deleted }),
+        ...(query.region === undefined ? {} : { region: query.region }),
+        ...(query.state === undefined ? {} : { states: query.state.split(",") })
+      })
+      .map((m) => machineJson(m, query.summary === true))
+  })
+  server.post("/v1/apps/:app/machines", async (request) => {
+    const { app } = decode(AppParams, request.params, "path")
+    const body = decode(CreateMachine, request.body, "body")
+    const created = model.createMachine(app, {
+      config: body.config as MachineConfig,
+      ...(body.name === undefined ? {} : { name: body.name }),
+      ...(body.region === undefined ? {} : { region: body.region }),
+      ...(body.skip_launch === undefined ? {} : { skipLaunch: body.skip_launch }),
+      ...(body.lease_ttl === undefined ? {} : { leaseTtl: body.lease_ttl })
+    })
+    return machineJson(created)
+  })
+  server.get("/v1/apps/:app/machines/:id", async (request) => machineJson(machine(request)))
+  server.post("/v1/apps/:app/machines/:id", async (request) => {
+    const m = machine(request)
+    const body = decode(UpdateMachine, request.body, "body")
+    return machineJson(model.update(m, body.config as MachineConfig, nonceOf(request)))
+  })
+  server.delete("/v1/apps/:app/machines/:id", async (request) => {
+    const m = machine(request)
+    const query = decode(DeleteQuery, request.query, "query")
+    model.destroy(m, query.force === true || query.kill === true, nonceOf(request))
+    return { ok: true }
+  })
+  server.post("/v1/apps/:app/machines/:id/start", async (request) =>
+    model.start(machine(request), nonceOf(request))
+  )
+  server.post("/v1/apps/:app/machines/:id/stop", async (request) => {
+    const m = machine(request)
+    decode(StopBody, request.body, "body")
+    model.stop(m, nonceOf(request))
+    return { ok: true }
+  })
+  server.post("/v1/apps/:app/machines/:id/suspend", async (request) => {
+    model.suspend(machine(request), nonceOf(request))
+    return { ok: true }
+  })
+  server.post("/v1/apps/:app/machines/:id/restart", async (request) => {
+    model.restart(machine(request), nonceOf(request))
+    return { ok: true }
+  })
+  for (const [path, cordoned] of [
+    ["cordon", true],
+    ["uncordon", false]
+  ] as const) {
+    server.post(`/v1/apps/:app/machines/:id/${path}`, async (request) => {
+      model.cordon(machine(request), cordoned, nonceOf(request))
+      return { ok: true }
+    })
+  }
+  server.get("/v1/apps/:app/machines/:id/wait", async (request, reply) => {
+    const m = machine(request)
+    const query = decode(WaitQuery, request.query, "query")
+    if (query.timeout < 1 || query.timeout > 60) {
+      throw new SimError(400, "invalid_argument: timeout must be between 1 and 60 seconds")
+    }
+    const states = query.state.split(",")
+    for (const s of states) {
+      if (!["started", "stopped", "suspended", "destroyed", "failed", "settled"].includes(s)) {
+        throw new SimError(
+          400,
+          `invalid_argument: state ${s} is not one of started, stopped, suspended, destroyed, failed, settled`
+        )
+      }
+    }
+    const ok = await model.wait(m, states, query.timeout * 1000)
+    if (!ok)
+      return reply
+        .code(408)
+        .send({ error: "deadline_exceeded: machine did not reach the requested state in time" })
+    const last = m.events[m.events.length - 1]
+    return { ok: true, state: m.state, version: String(m.version), event_id: last?.id ?? "" }
+  })
+  server.post("/v1/apps/:app/machines/:id/exec", async (request) => {
+    const m = machine(request)
+    const body = decode(ExecBody, request.body, "body")
+    const command = body.command ?? body.cmd?.split(" ").filter((part) => part.length > 0)
+    if (command === undefined)
+      throw new SimError(400, "invalid_argument: body.command (string array) or body.cmd is required")
+    const outcome = await model.execute(m, command, body.timeout)
+    return {
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
+      exit_code: outcome.exitCode,
+      exit_signal: outcome.exitCode === 137 ? 9 : 0
+    }
+  })
+  server.get("/v1/apps/:app/machines/:id/events", async (request) => {
+    const m = machine(request)
+    const { limit } = decode(EventsQuery, request.query, "query")
+    return m.events.slice(-limit).reverse()
+  })
+  server.get("/v1/apps/:app/machines/:id/versions", async (request) => {
+    const m = machine(request)
+    return [{ version: String(m.version), user_config: m.config }]
+  })
+  server.get("/v1/apps/:app/machines/:id/metadata", async (request) => machine(request).metadata)
+  server.post("/v1/apps/:app/machines/:id/metadata/:key", async (request, reply) => {
+    const { app, id, key } = decode(MetadataParams, request.params, "path")
+    const m = model.machine(app, id)
+    m.metadata[key] = decode(MetadataBody, request.body, "body").value
+    return reply.code(204).send()
+  })
+  server.delete("/v1/apps/:app/machines/:id/metadata/:key", async (request, reply) => {
+    const { app, id, key } = decode(MetadataParams, request.params, "path")
+    const m = model.machine(app, id)
+    if (!(key in m.metadata)) throw new SimError(404, `metadata key ${key} not found`)
+    delete m.metadata[key]
+    return reply.code(204).send()
+  })
+  // Leases answer the status/data envelope Fly returns (not the flat `Lease` schema of the spec).
+  server.post("/v1/apps/:app/machines/:id/lease", async (request, reply) => {
+    const m = machine(request)
+    const body = decode(LeaseBody, request.body, "body")
+    const query = decode(LeaseQuery, request.query, "query")
+    const ttl = body.ttl ?? query.ttl ?? 30
+    const lease = model.acquireLease(m, ttl, body.description ?? "", nonceOf(request))
+    return reply.code(201).send({
+      status: "success",
+      data: {
+        nonce: lease.nonce,
+        expires_at: Math.floor(lease.expiresAt / 1000),
+        owner: "hangar",
+        description: lease.description,
+        version: String(m.version)
+      }
+    })
+  })
+  server.get("/v1/apps/:app/machines/:id/lease", async (request) => {
+    const m = machine(request)
+    if (m.lease === undefined || m.lease.expiresAt <= model.clock.now())
+      throw new SimError(404, "lease not found")
+    return {
+      status: "success",
+      data: {
+        nonce: m.lease.nonce,
+        expires_at: Math.floor(m.lease.expiresAt / 1000),
+        owner: "hangar",
+        description: m.lease.description,
+        version: String(m.version)
+      }
+    }
+  })
+  server.delete("/v1/apps/:app/machines/:id/lease", async (request) => {
+    model.releaseLease(machine(request), nonceOf(request))
+    return { status: "success", data: { ok: true } }
+  })
+
+  server.get("/v1/apps/:app/volumes", async (request) => {
+    const { app } = decode(AppParams, request.params, "path")
+    model.app(app)
+    return [...model.volumes.values()].filter((v) => v.app === app && v.state !== "destroyed").map(volumeJson)
+  })
+  server.post("/v1/apps/:app/volumes", async (request) => {
+    const { app } = decode(AppParams, request.params, "path")
+    const body = decode(CreateVolume, request.body, "body")
+    let size = body.size_gb
+    const source = body.source_volume_id === undefined ? undefined : model.volume(app, body.source_volume_id)
+    if (source !== undefined) size = Math.max(size, source.sizeGb)
+    if (body.snapshot_id !== undefined) throw new SimError(404, `snapshot ${body.snapshot_id} not found`)
+    return volumeJson(
+      model.createVolume(app, {
+        name: body.name,
+        region: body.region,
+        sizeGb: size,
+        encrypted: body.encrypted
+      })
+    )
+  })
+  server.get("/v1/apps/:app/volumes/:id", async (request) => {
+    const { app, id } = decode(VolumeParams, request.params, "path")
+    return volumeJson(model.volume(app, id))
+  })
+  server.delete("/v1/apps/:app/volumes/:id", async (request) => {
+    const { app, id } = decode(VolumeParams, request.params, "path")
+    const v = model.volume(app, id)
+    model.deleteVolume(v)
+    return volumeJson(v)
+  })
+  server.put("/v1/apps/:app/volumes/:id/extend", async (request) => {
+    const { app, id } = decode(VolumeParams, request.params, "path")
+    const v = model.volume(app, id)
+    const { needsRestart } = model.extendVolume(v, decode(ExtendVolume, request.body, "body").size_gb)
+    return { volume: volumeJson(v), needs_restart: needsRestart }
+  })
+  server.get("/v1/apps/:app/volumes/:id/snapshots", async (request) => {
+    const { app, id } = decode(VolumeParams, request.params, "path")
+    model.volume(app, id)
+    return []
+  })
+  server.get("/v1/platform/regions", async () => ({
+    Regions: model.regions.map((code) => ({
+      code,
+      name: code,
+      gateway_available: true,
+      requires_paid_plan: false
+    }))
+  }))
+}

@@ -1,0 +1,261 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Money, Pricing, VirtualClock } from "@hangar/core"
+import { FastCheck as fc } from "effect"
+import * as FlySimulator from "../src/FlySimulator.js"
+
+const token = "test-token"
+
+/** Bodies no route accepts: not an object, or an object whose known fields have the wrong types. */
+const invalidBody = fc.oneof(
+  fc.string({ minLength: 1 }),
+  fc.integer(),
+  fc.boolean(),
+  fc.array(fc.anything(), { minLength: 1 }),
+  fc.record({
+    app_name: fc.integer(),
+    config: fc.oneof(fc.integer(), fc.record({ image: fc.integer() })),
+    signal: fc.integer(),
+    command: fc.constant("not-an-array"),
+    ttl: fc.string(),
+    name: fc.integer(),
+    size_gb: fc.string()
+  })
+)
+const base = "http://fly-sim.internal/v1"
+
+const setup = async () => {
+  const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+  const sim = await FlySimulator.make({
+    clock,
+    seed: 7,
+    tokens: [{ token }, { token: "scoped", apps: ["other"] }]
+  })
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await VirtualClock.runToCompletion(
+      clock,
+      sim.fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) })
+      })
+    )
+    const text = await response.text()
+    return {
+      status: response.status,
+      json: text.length > 0 ? JSON.parse(text) : undefined,
+      headers: response.headers
+    }
+  }
+  return { clock, sim, call }
+}
+
+describe("fly-simulator", () => {
+  it("creates an app and a machine that boots, runs commands, suspends, resumes and is destroyed", async () => {
+    const { call, clock } = await setup()
+    assert.strictEqual(
+      (await call("POST", "/apps", { app_name: "hangar-web", org_slug: "personal" })).status,
+      201
+    )
+    const created = await call("POST", "/apps/hangar-web/machines", {
+      region: "iad",
+      config: { image: "hangar/agent:1", guest: { cpu_kind: "shared", cpus: 1, memory_mb: 256 } }
+    })
+    assert.strictEqual(created.status, 200)
+    assert.match(created.json.id, /^[0-9a-f]{14}$/)
+    const id = created.json.id
+    const waited = await call("GET", `/apps/hangar-web/machines/${id}/wait?state=started&timeout=60`)
+    assert.strictEqual(waited.json.state, "started")
+    const exec = await call("POST", `/apps/hangar-web/machines/${id}/exec`, { command: ["echo", "hi"] })
+    assert.deepStrictEqual([exec.json.stdout, exec.json.exit_code], ["hi\n", 0])
+    const before = clock.now()
+    const slept = await call("POST", `/apps/hangar-web/machines/${id}/exec`, {
+      command: ["sleep", "30"],
+      timeout: 60
+    })
+    assert.strictEqual(slept.json.exit_code, 0)
+    assert.isAtLeast(clock.now() - before, 30_000)
+    assert.strictEqual((await call("POST", `/apps/hangar-web/machines/${id}/suspend`)).status, 200)
+    assert.strictEqual(
+      (await call("GET", `/apps/hangar-web/machines/${id}/wait?state=suspended`)).json.state,
+      "suspended"
+    )
+    const resumed = await call("POST", `/apps/hangar-web/machines/${id}/start`)
+    assert.strictEqual(resumed.json.previous_state, "suspended")
+    await call("GET", `/apps/hangar-web/machines/${id}/wait?state=started`)
+    const events = await call("GET", `/apps/hangar-web/machines/${id}/events?limit=50`)
+    const statuses = events.json.map((e: { status: string }) => e.status).reverse()
+    assert.deepStrictEqual(statuses, [
+      "created",
+      "starting",
+      "started",
+      "suspending",
+      "suspended",
+      "starting",
+      "started"
+    ])
+    assert.strictEqual((await call("POST", `/apps/hangar-web/machines/${id}/stop`)).status, 200)
+    await call("GET", `/apps/hangar-web/machines/${id}/wait?state=stopped`)
+    assert.strictEqual((await call("DELETE", `/apps/hangar-web/machines/${id}`)).status, 200)
+    assert.strictEqual(
+      (await call("GET", `/apps/hangar-web/machines/${id}/wait?state=destroyed`)).json.state,
+      "destroyed"
+    )
+  })
+
+  it("answers what Fly answers: 401, 403 out of scope, 404, 409 name taken, 412 illegal start, 400 bad wait timeout, 408", async () => {
+    const { call, sim } = await setup()
+    const noAuth = await sim.fetch(`${base}/apps`)
+    assert.strictEqual(noAuth.status, 401)
+    assert.include(((await noAuth.json()) as { error: string }).error, "Bearer")
+    assert.strictEqual(
+      (await call("GET", "/apps/x/machines", undefined, { authorization: "Bearer scoped" })).status,
+      403
+    )
+    assert.strictEqual((await call("GET", "/apps/missing")).status, 404)
+    await call("POST", "/apps", { app_name: "a1" })
+    const config = { image: "img" }
+    const m = await call("POST", "/apps/a1/machines", { name: "one", config, skip_launch: true })
+    assert.strictEqual(m.json.state, "created")
+    assert.strictEqual((await call("POST", "/apps/a1/machines", { name: "one", config })).status, 409)
+    assert.strictEqual((await call("POST", `/apps/a1/machines/${m.json.id}/suspend`)).status, 412)
+    const badWait = await call("GET", `/apps/a1/machines/${m.json.id}/wait?timeout=90`)
+    assert.strictEqual(badWait.status, 400)
+    assert.include(badWait.json.error, "invalid_argument")
+    assert.strictEqual(
+      (await call("GET", `/apps/a1/machines/${m.json.id}/wait?state=started&timeout=2`)).status,
+      408
+    )
+  })
+
+  it("holds a lease: mutations without the nonce are refused, with it they pass", async () => {
+    const { call } = await setup()
+    await call("POST", "/apps", { app_name: "leased" })
+    const m = await call("POST", "/apps/leased/machines", { config: { image: "img" }, skip_launch: true })
+    const lease = await call("POST", `/apps/leased/machines/${m.json.id}/lease`, { ttl: 30 })
+    assert.strictEqual(lease.status, 201)
+    assert.strictEqual(lease.json.status, "success")
+    const nonce = lease.json.data.nonce
+    assert.strictEqual((await call("POST", `/apps/leased/machines/${m.json.id}/start`)).status, 409)
+    assert.strictEqual(
+      (await call("POST", `/apps/leased/machines/${m.json.id}/lease`, { ttl: 30 })).status,
+      409
+    )
+    const started = await call("POST", `/apps/leased/machines/${m.json.id}/start`, undefined, {
+      "fly-machine-lease-nonce": nonce
+    })
+    assert.strictEqual(started.status, 200)
+    const released = await call("DELETE", `/apps/leased/machines/${m.json.id}/lease`, undefined, {
+      "fly-machine-lease-nonce": nonce
+    })
+    assert.deepStrictEqual(released.json, { status: "success", data: { ok: true } })
+  })
+
+  it("volumes: encrypted by default, extend grows only, delete goes pending_destroy and stops billing", async () => {
+    const { call, clock, sim } = await setup()
+    await call("POST", "/apps", { app_name: "vols" })
+    const v = await call("POST", "/apps/vols/volumes", { name: "workspace", region: "iad", size_gb: 10 })
+    assert.isTrue(v.json.encrypted)
+    assert.strictEqual(
+      (await call("PUT", `/apps/vols/volumes/${v.json.id}/extend`, { size_gb: 5 })).status,
+      400
+    )
+    assert.strictEqual(
+      (await call("PUT", `/apps/vols/volumes/${v.json.id}/extend`, { size_gb: 20 })).json.volume.size_gb,
+      20
+    )
+    await clock.advanceBy(86_400_000)
+    const billedBefore = sim.billing().totalMicroUsd
+    assert.strictEqual(
+      (await call("DELETE", `/apps/vols/volumes/${v.json.id}`)).json.state,
+      "pending_destroy"
+    )
+    await clock.advanceBy(86_400_000)
+    assert.strictEqual(sim.billing().totalMicroUsd, billedBefore)
+    assert.strictEqual(billedBefore, Money.billPerSecond(Pricing.flyVolumeRate(20), 86_400_000))
+  })
+
+  it("bad bodies and parameters get a 4xx naming the field, never a 5xx, and change nothing", async () => {
+    const { call, sim } = await setup()
+    await call("POST", "/apps", { app_name: "fuzz" })
+    const m = await call("POST", "/apps/fuzz/machines", { config: { image: "img" }, skip_launch: true })
+    const routes: ReadonlyArray<readonly [string, string]> = [
+      ["POST", "/apps"],
+      ["POST", "/apps/fuzz/machines"],
+      ["POST", `/apps/fuzz/machines/${m.json.id}`],
+      ["POST", `/apps/fuzz/machines/${m.json.id}/exec`],
+      ["POST", `/apps/fuzz/machines/${m.json.id}/stop`],
+      ["POST", `/apps/fuzz/machines/${m.json.id}/lease`],
+      ["POST", "/apps/fuzz/volumes"]
+    ]
+    const stateBefore = JSON.stringify((await sim.server.inject({ url: "/_sim/state" })).json())
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...routes), invalidBody, async ([method, path], body) => {
+        const response = await call(method, path, body)
+        return response.status >= 400 && response.status < 500 && typeof response.json?.error === "string"
+      }),
+      { seed: 99, numRuns: 150 }
+    )
+    const stateAfter = JSON.stringify((await sim.server.inject({ url: "/_sim/state" })).json())
+    assert.strictEqual(stateAfter, stateBefore)
+    const named = await call("POST", "/apps/fuzz/volumes", { name: "w", region: "iad", size_gb: "ten" })
+    assert.include(named.json.error, "body.size_gb")
+  })
+
+  it("bills started time at the guest rate and stopped time at the rootfs rate, per second", async () => {
+    const { call, clock, sim } = await setup()
+    await call("POST", "/apps", { app_name: "bill" })
+    const guest = { cpu_kind: "performance", cpus: 1, memory_mb: 2048 }
+    const m = await call("POST", "/apps/bill/machines", { region: "lax", config: { image: "img", guest } })
+    await call("GET", `/apps/bill/machines/${m.json.id}/wait?state=started`)
+    await clock.advanceBy(3_600_000)
+    await call("POST", `/apps/bill/machines/${m.json.id}/stop`)
+    await call("GET", `/apps/bill/machines/${m.json.id}/wait?state=stopped`)
+    await clock.advanceBy(86_400_000)
+    const bill = sim.billing()
+    assert.strictEqual(
+      bill.totalMicroUsd,
+      bill.lines.reduce((sum, line) => sum + line.costMicroUsd, 0)
+    )
+    const rate = Pricing.flyGuestRate({ cpuKind: "performance", cpus: 1, memoryMb: 2048 }, "lax")
+    const started = bill.lines.filter((l) => l.state === "started")
+    assert.strictEqual(started.length, 1)
+    assert.strictEqual(
+      started[0]!.costMicroUsd,
+      Money.billPerSecond(rate, started[0]!.toMillis - started[0]!.fromMillis)
+    )
+    const stopped = bill.lines.find((l) => l.state === "stopped")!
+    assert.strictEqual(
+      stopped.costMicroUsd,
+      Money.billPerSecond(Pricing.flyRootfsRate(1), stopped.toMillis - stopped.fromMillis)
+    )
+  })
+
+  it("injects faults: 429 with retry-after, capacity errors, region outages", async () => {
+    const { call, sim } = await setup()
+    await call("POST", "/apps", { app_name: "faulty" })
+    sim.faults.add({
+      match: "^POST /v1/apps/faulty/machines$",
+      status: 429,
+      error: "rate limit exceeded",
+      retryAfterSeconds: 2,
+      times: 1,
+      probability: 1
+    })
+    const limited = await call("POST", "/apps/faulty/machines", { config: { image: "img" } })
+    assert.strictEqual(limited.status, 429)
+    assert.strictEqual(limited.headers.get("retry-after"), "2")
+    sim.faults.add({
+      match: "machines$",
+      region: "syd",
+      status: 412,
+      error: "insufficient resources available to fulfill request",
+      probability: 1
+    })
+    const outage = await call("POST", "/apps/faulty/machines", { region: "syd", config: { image: "img" } })
+    assert.strictEqual(outage.status, 412)
+    assert.strictEqual(
+      (await call("POST", "/apps/faulty/machines", { region: "iad", config: { image: "img" } })).status,
+      200
+    )
+  })
+})
