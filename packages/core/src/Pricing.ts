@@ -107,3 +107,45 @@ export const ec2InstanceCost = (
   compute: Money.billPerSecond(ec2InstanceRate(instanceType, catalog), lifetimeMillis, ec2MinimumSeconds),
   ebs: Money.billPerSecond(ebsRate(rootGib, catalog), lifetimeMillis, ec2MinimumSeconds)
 })
+
+/** One constant-state interval of a Fly machine and what it costs. */
+export interface FlyInterval {
+  readonly state: string
+  readonly fromMillis: number
+  readonly toMillis: number
+  readonly billedSeconds: number
+  readonly costMicroUsd: Money.MicroUsd
+}
+
+/**
+ * A Fly machine's bill from its state changes (oldest first, each `{ status, timestamp }` as the events API
+ * reports them), up to `nowMillis`: guest-billed states at the guest rate, created/stopped/suspended at the
+ * rootfs rate, each interval billed per second. The simulator bills with this and the provider estimates with
+ * it, from the same events.
+ */
+export const flyIntervals = (
+  guest: FlyGuest,
+  region: string,
+  rootfsGb: number,
+  changes: ReadonlyArray<{ readonly status: string; readonly timestamp: number }>,
+  nowMillis: number
+): Array<FlyInterval> => {
+  const guestRate = flyGuestRate(guest, region)
+  const rootfsRate = flyRootfsRate(rootfsGb)
+  const intervals: Array<FlyInterval> = []
+  for (let i = 0; i < changes.length; i++) {
+    const change = changes[i]!
+    const to = Math.min(changes[i + 1]?.timestamp ?? nowMillis, nowMillis)
+    const billing = flyStateBilling(change.status)
+    const millis = to - change.timestamp
+    if (billing === "none" || millis <= 0) continue
+    intervals.push({
+      state: change.status,
+      fromMillis: change.timestamp,
+      toMillis: to,
+      billedSeconds: Math.ceil(millis / 1000),
+      costMicroUsd: Money.billPerSecond(billing === "guest" ? guestRate : rootfsRate, millis)
+    })
+  }
+  return intervals
+}

@@ -45,31 +45,17 @@ export const machineLines = (
   rootfsGb: number,
   events: ReadonlyArray<Pick<MachineEvent, "status" | "timestamp">>,
   now: number
-): Array<LineItem> => {
-  const guestRate = Pricing.flyGuestRate(guest, region)
-  const rootfsRate = Pricing.flyRootfsRate(rootfsGb)
-  const lines: Array<LineItem> = []
-  for (let i = 0; i < events.length; i++) {
-    const event = events[i]!
-    const to = Math.min(events[i + 1]?.timestamp ?? now, now)
-    const billing = Pricing.flyStateBilling(event.status)
-    if (billing === "none" || to < event.timestamp) continue
-    const millis = to - event.timestamp
-    if (millis === 0) continue
-    const rate = billing === "guest" ? guestRate : rootfsRate
-    lines.push({
-      app,
-      resource: machineId,
-      kind: "machine",
-      state: event.status,
-      fromMillis: event.timestamp,
-      toMillis: to,
-      billedSeconds: Math.ceil(millis / 1000),
-      costMicroUsd: Money.billPerSecond(rate, millis)
-    })
-  }
-  return lines
-}
+): Array<LineItem> =>
+  Pricing.flyIntervals(guest, region, rootfsGb, events, now).map((interval) => ({
+    app,
+    resource: machineId,
+    kind: "machine",
+    state: interval.state,
+    fromMillis: interval.fromMillis,
+    toMillis: interval.toMillis,
+    billedSeconds: interval.billedSeconds,
+    costMicroUsd: interval.costMicroUsd
+  }))
 
 const add = (record: Record<string, number>, key: string, value: number) => {
   record[key] = (record[key] ?? 0) + value
