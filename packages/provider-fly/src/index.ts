@@ -1,1 +1,4 @@
-export {}
+/** @hangar/provider-fly: the Fly Machines API client and the FlyProvider plugin. */
+export * as FlyClient from "./FlyClient.js"
+export * as FlyProvider from "./FlyProvider.js"
+export * as FlySchemas from "./FlySchemas.js"

@@ -1,0 +1,139 @@
+/**
+ * A typed Machines API client on @effect/platform's HttpClient. Every response is decoded with Schema and every
+ * failure mapped into core's error union (401 → Unauthorized, 404 → SessionNotFound, capacity texts on 409/412
+ * → CapacityUnavailable, 429 → RateLimited with retry-after, 408 → Timeout, 5xx → ProviderUnavailable).
+ * The token is `Redacted` end to end; platform logs redact the authorization header.
+ */
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { ComputeError } from "@hangar/core"
+import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import * as FlySchemas from "./FlySchemas.js"
+
+export interface ClientOptions {
+  /** Default https://api.machines.dev (flyctl's FLY_FLAPS_BASE_URL). */
+  readonly baseUrl: string
+  readonly token: Redacted.Redacted<string>
+}
+
+type Method = "GET" | "POST" | "PUT" | "DELETE"
+
+const provider = "fly"
+
+const errorText = (response: HttpClientResponse.HttpClientResponse) =>
+  response.json.pipe(
+    Effect.flatMap(Schema.decodeUnknown(FlySchemas.ErrorBody)),
+    Effect.map((body) => body.error),
+    Effect.orElseSucceed(() => `HTTP ${response.status}`)
+  )
+
+/** Maps a non-2xx answer to the core error a caller can act on. */
+export const toError = (
+  method: string,
+  path: string,
+  status: number,
+  text: string,
+  retryAfter: string | undefined
+): ComputeError.ComputeError => {
+  const context = { module: "FlyClient", method, provider }
+  if (status === 401 || status === 403) {
+    return new ComputeError.Unauthorized({
+      ...context,
+      reason: status === 401 ? "InvalidCredentials" : "Forbidden",
+      detail: text
+    })
+  }
+  if (status === 404) {
+    return new ComputeError.SessionNotFound({ ...context, reason: "Unknown", sessionId: path })
+  }
+  if (status === 429) {
+    const seconds = Number(retryAfter)
+    return new ComputeError.RateLimited({
+      ...context,
+      reason: "TooManyRequests",
+      ...(Number.isFinite(seconds) ? { retryAfterMillis: seconds * 1000 } : {})
+    })
+  }
+  if (status === 408)
+    return new ComputeError.Timeout({
+      ...context,
+      reason: "WaitExpired",
+      timeoutMillis: 60_000,
+      lastError: text
+    })
+  if ((status === 409 || status === 412) && /insufficient|capacity|no capacity/i.test(text)) {
+    return new ComputeError.CapacityUnavailable({ ...context, reason: "InsufficientResources", detail: text })
+  }
+  if (status === 409 && /lease/i.test(text)) {
+    return new ComputeError.RateLimited({ ...context, reason: "Throttled", retryAfterMillis: 1_000 })
+  }
+  if (status >= 500)
+    return new ComputeError.ProviderUnavailable({ ...context, reason: "ServerError", status, detail: text })
+  const field = /(body|query|path)\.[a-z_.]+/.exec(text)?.[0] ?? path
+  return new ComputeError.InvalidRequest({
+    ...context,
+    reason: status === 409 || status === 412 ? "Conflict" : "InvalidField",
+    field,
+    expected: text
+  })
+}
+
+export interface Service {
+  readonly request: <A, I>(
+    method: Method,
+    path: string,
+    schema: Schema.Schema<A, I>,
+    options?: { readonly body?: unknown; readonly nonce?: string; readonly methodName?: string }
+  ) => Effect.Effect<A, ComputeError.ComputeError>
+}
+
+export class FlyClient extends Context.Tag("@hangar/provider-fly/FlyClient")<FlyClient, Service>() {}
+
+export const make = (options: ClientOptions): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const base = options.baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "")
+    const scheme = Redacted.value(options.token).startsWith("FlyV1 ") ? "" : "Bearer "
+    const client = (yield* HttpClient.HttpClient).pipe(
+      HttpClient.mapRequest((request) =>
+        request.pipe(
+          HttpClientRequest.prependUrl(`${base}/v1`),
+          HttpClientRequest.setHeader("authorization", `${scheme}${Redacted.value(options.token)}`),
+          HttpClientRequest.acceptJson
+        )
+      )
+    )
+    const request: Service["request"] = (method, path, schema, requestOptions = {}) =>
+      Effect.gen(function* () {
+        const name = requestOptions.methodName ?? `${method} ${path.replace(/\/[0-9a-f]{14}/g, "/{id}")}`
+        let req = HttpClientRequest.make(method)(path)
+        if (requestOptions.body !== undefined)
+          req = HttpClientRequest.bodyUnsafeJson(req, requestOptions.body)
+        if (requestOptions.nonce !== undefined)
+          req = HttpClientRequest.setHeader(req, "fly-machine-lease-nonce", requestOptions.nonce)
+        const response = yield* client.execute(req).pipe(
+          Effect.mapError(
+            (e) =>
+              new ComputeError.ProviderUnavailable({
+                module: "FlyClient",
+                method: name,
+                provider,
+                reason: "Transport",
+                detail: e.message.replaceAll(Redacted.value(options.token), "<redacted>")
+              })
+          )
+        )
+        if (response.status >= 200 && response.status < 300) {
+          if (response.status === 202 || response.status === 204)
+            return yield* Schema.decodeUnknown(schema)(undefined).pipe(Effect.orDie)
+          return yield* response.json.pipe(
+            Effect.flatMap(Schema.decodeUnknown(schema)),
+            Effect.mapError((e) => ComputeError.normalise(e, { module: "FlyClient", method: name, provider }))
+          )
+        }
+        const text = yield* errorText(response)
+        return yield* Effect.fail(toError(name, path, response.status, text, response.headers["retry-after"]))
+      }).pipe(Effect.scoped, Effect.withSpan(`FlyClient.${method}`, { attributes: { path } }))
+    return { request }
+  })
+
+export const layer = (options: ClientOptions): Layer.Layer<FlyClient, never, HttpClient.HttpClient> =>
+  Layer.effect(FlyClient, make(options))

@@ -1,0 +1,184 @@
+import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { VirtualClock } from "@hangar/core"
+import { Conformance } from "@hangar/core/testing"
+import { FlySimulator } from "@hangar/fly-simulator"
+import { Effect, Either, Layer, Redacted, Ref, Schema } from "effect"
+import * as FlyClient from "../src/FlyClient.js"
+import * as FlyProvider from "../src/FlyProvider.js"
+
+const secret = "fly-token-do-not-leak"
+
+/** The provider on an in-process simulator, on a virtual clock, with its conformance time control. */
+const onSimulator = (seed = 1, sim?: FlySimulator.Simulator) =>
+  Layer.unwrapEffect(
+    Effect.promise(async () => {
+      const clock =
+        (sim?.clock as VirtualClock.VirtualClock | undefined) ??
+        new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+      const simulator = sim ?? (await FlySimulator.make({ clock, seed, tokens: [{ token: secret }] }))
+      const provider = FlyProvider.layer({
+        token: Redacted.make(secret),
+        baseUrl: "http://fly-sim.internal",
+        fetch: simulator.fetch,
+        clock,
+        regions: ["iad", "lhr", "syd"],
+        autostop: "off"
+      })
+      return Layer.merge(
+        Layer.effect(Conformance.ProviderUnderTest, FlyProvider.FlyProvider).pipe(Layer.provide(provider)),
+        Conformance.layerFromTime({
+          drive: (effect) => VirtualClock.drive(clock, effect),
+          advance: (millis) => Effect.promise(() => clock.advanceBy(millis))
+        })
+      )
+    })
+  )
+
+Conformance.providerConformance("fly", onSimulator(), {
+  task: { repository: "conformance/web", region: "iad", size: "dev" }
+})
+
+describe("FlyClient", () => {
+  const capture = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    Effect.gen(function* () {
+      const seen = yield* Ref.make<ReadonlyArray<{ url: string; headers: Record<string, string> }>>([])
+      const http = HttpClient.make((request) =>
+        Effect.zipRight(
+          Ref.update(seen, (all) => [...all, { url: request.url, headers: { ...request.headers } }]),
+          Effect.succeed(
+            HttpClientResponse.fromWeb(
+              request,
+              new Response(JSON.stringify(body), {
+                status,
+                headers: { "content-type": "application/json", ...headers }
+              })
+            )
+          )
+        )
+      )
+      const client = yield* FlyClient.make({
+        baseUrl: "https://api.machines.dev",
+        token: Redacted.make(secret)
+      }).pipe(Effect.provideService(HttpClient.HttpClient, http))
+      return { client, seen }
+    })
+
+  it.effect("sends the bearer token, the lease nonce and the /v1 path", () =>
+    Effect.gen(function* () {
+      const { client, seen } = yield* capture(200, { ok: true })
+      yield* client
+        .request("POST", "/apps/a/machines/0123456789abcd/stop", Schema.Unknown, { nonce: "abc123" })
+        .pipe(Effect.ignore)
+      const [request] = yield* Ref.get(seen)
+      assert.strictEqual(request?.url, "https://api.machines.dev/v1/apps/a/machines/0123456789abcd/stop")
+      assert.strictEqual(request?.headers.authorization, `Bearer ${secret}`)
+      assert.strictEqual(request?.headers["fly-machine-lease-nonce"], "abc123")
+    })
+  )
+
+  for (const [status, body, headers, tag] of [
+    [401, { error: "unauthorized" }, {}, "Unauthorized"],
+    [404, { error: "machine not found" }, {}, "SessionNotFound"],
+    [412, { error: "insufficient resources available to fulfill request" }, {}, "CapacityUnavailable"],
+    [409, { error: "insufficient memory available to fulfill request" }, {}, "CapacityUnavailable"],
+    [429, { error: "rate limited" }, { "retry-after": "3" }, "RateLimited"],
+    [408, { error: "deadline_exceeded" }, {}, "Timeout"],
+    [503, { error: "unavailable" }, {}, "ProviderUnavailable"],
+    [400, { error: "invalid_argument: body.size_gb: Expected number" }, {}, "InvalidRequest"]
+  ] as const) {
+    it.effect(`maps ${status} to ${tag}, and the token never appears in the error`, () =>
+      Effect.gen(function* () {
+        const { client } = yield* capture(status, body, headers)
+        const result = yield* Effect.either(client.request("GET", "/apps/a", Schema.Unknown))
+        assert.isTrue(Either.isLeft(result))
+        if (Either.isLeft(result)) {
+          assert.strictEqual(result.left._tag, tag)
+          assert.notInclude(JSON.stringify(result.left), secret)
+          assert.notInclude(result.left.message, secret)
+          if (result.left._tag === "RateLimited") assert.strictEqual(result.left.retryAfterMillis, 3000)
+          if (result.left._tag === "InvalidRequest") assert.strictEqual(result.left.field, "body.size_gb")
+        }
+      })
+    )
+  }
+})
+
+describe("FlyProvider on the simulator", () => {
+  it.effect("one machine per repository and region, reused and woken; cost equals the simulator's bill", () =>
+    Effect.gen(function* () {
+      const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+      const sim = yield* Effect.promise(() =>
+        FlySimulator.make({ clock, seed: 3, tokens: [{ token: secret }] })
+      )
+      const provider = yield* Effect.provide(Conformance.ProviderUnderTest, onSimulator(3, sim))
+      const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+      const a = yield* drive(
+        provider.create({ taskId: "t1", repository: "acme/web", region: "lhr", size: "standard" })
+      )
+      const b = yield* drive(
+        provider.create({ taskId: "t2", repository: "acme/web", region: "lhr", size: "standard" })
+      )
+      const c = yield* drive(
+        provider.create({ taskId: "t3", repository: "acme/web", region: "syd", size: "standard" })
+      )
+      assert.strictEqual(a.id, b.id)
+      assert.notStrictEqual(a.id, c.id)
+      assert.strictEqual(a.metadata.app, "hangar-acme-web")
+      const result = yield* drive(provider.exec(a.id, ["work", "120"]))
+      assert.strictEqual(result.exitCode, 0)
+      assert.isAtLeast(result.durationMs, 120_000)
+      yield* drive(provider.sleep(a.id))
+      yield* Effect.promise(() => clock.advanceBy(3_600_000))
+      const again = yield* drive(provider.start(a.id))
+      assert.strictEqual(again.status, "running")
+      yield* drive(provider.stop(a.id))
+      yield* drive(provider.stop(c.id))
+      yield* Effect.promise(() => clock.advanceBy(600_000))
+      const usage = yield* drive(Effect.all([provider.usage(a.id), provider.usage(c.id)]))
+      const bill = sim.billing()
+      const machineTotal = Object.values(bill.byMachine).reduce((x, y) => x + y, 0)
+      assert.strictEqual(usage[0].costMicroUsd + usage[1].costMicroUsd, machineTotal)
+      assert.isAbove(usage[0].seconds.suspended, 3_500)
+      const unknownRegion = yield* Effect.flip(
+        drive(provider.create({ taskId: "t4", repository: "acme/web", region: "ord" }))
+      )
+      assert.strictEqual(unknownRegion._tag, "InvalidRequest")
+      assert.include(unknownRegion.message, "iad, lhr, syd")
+    })
+  )
+
+  it.effect("a capacity error from Fly is CapacityUnavailable, a 429 is retried until it passes", () =>
+    Effect.gen(function* () {
+      const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+      const sim = yield* Effect.promise(() =>
+        FlySimulator.make({ clock, seed: 4, tokens: [{ token: secret }] })
+      )
+      const provider = yield* Effect.provide(Conformance.ProviderUnderTest, onSimulator(4, sim))
+      sim.faults.add({
+        match: "^POST /v1/apps$",
+        status: 429,
+        error: "rate limited",
+        retryAfterSeconds: 2,
+        times: 2,
+        probability: 1
+      })
+      const session = yield* VirtualClock.drive(
+        clock,
+        provider.create({ taskId: "r1", repository: "acme/api", region: "iad" })
+      )
+      assert.strictEqual(session.status, "running")
+      sim.faults.add({
+        match: "^POST /v1/apps/[^/]+/machines$",
+        region: "syd",
+        status: 412,
+        error: "insufficient resources available to fulfill request",
+        probability: 1
+      })
+      const full = yield* Effect.flip(
+        VirtualClock.drive(clock, provider.create({ taskId: "r2", repository: "acme/api", region: "syd" }))
+      )
+      assert.strictEqual(full._tag, "CapacityUnavailable")
+    })
+  )
+})
