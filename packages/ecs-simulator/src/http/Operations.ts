@@ -1,0 +1,573 @@
+/**
+ * The awsJson1_1 operations: each validates its input with Schema (a bad field is an
+ * InvalidParameterException naming it), calls the model and serialises with timestamps in epoch seconds.
+ */
+import { Either, ParseResult, Schema } from "effect"
+import {
+  type ContainerDefinition,
+  EcsError,
+  type EcsModel,
+  type Instance,
+  type Task
+} from "../model/EcsModel.js"
+
+const Tag = Schema.Struct({ key: Schema.String, value: Schema.String })
+const KeyValue = Schema.Struct({ name: Schema.String, value: Schema.String })
+const Strategy = Schema.Array(
+  Schema.Struct({
+    capacityProvider: Schema.String,
+    weight: Schema.optional(Schema.Int),
+    base: Schema.optional(Schema.Int)
+  })
+)
+const ClusterRef = Schema.optional(Schema.String)
+
+const input = <A, I>(schema: Schema.Schema<A, I>, body: unknown, operation: string): A => {
+  const result = Schema.decodeUnknownEither(schema, { errors: "all" })(body ?? {})
+  if (Either.isRight(result)) return result.right
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(result.left)
+  throw new EcsError(
+    "InvalidParameterException",
+    `${operation}: ${issues.map((i) => `${i.path.join(".") || "(input)"}: ${i.message}`).join("; ")}`
+  )
+}
+
+const seconds = (millis: number | undefined) => (millis === undefined ? undefined : millis / 1000)
+
+const taskJson = (model: EcsModel, t: Task) => {
+  const instance = t.instance === undefined ? undefined : model.instances.get(t.instance)
+  return {
+    taskArn: t.arn,
+    clusterArn: model.clusters.get(t.cluster)?.arn,
+    taskDefinitionArn: t.definition.arn,
+    containerInstanceArn: instance?.arn,
+    lastStatus: t.lastStatus,
+    desiredStatus: t.desiredStatus,
+    launchType: "EC2",
+    capacityProviderName: t.capacityProvider,
+    cpu: String(t.definition.cpu),
+    memory: String(t.definition.memory),
+    createdAt: seconds(t.createdAt),
+    startedAt: seconds(t.startedAt),
+    stoppingAt: seconds(t.stoppingAt),
+    stoppedAt: seconds(t.stoppedAt),
+    stopCode: t.stopCode,
+    stoppedReason: t.stoppedReason,
+    startedBy: t.startedBy,
+    group: t.group,
+    enableExecuteCommand: t.enableExecuteCommand,
+    tags: t.tags,
+    containers: t.definition.containerDefinitions.map((c) => ({
+      name: c.name,
+      image: c.image,
+      lastStatus: t.lastStatus === "RUNNING" ? "RUNNING" : t.lastStatus === "STOPPED" ? "STOPPED" : "PENDING",
+      exitCode: t.exitCode,
+      taskArn: t.arn,
+      containerArn: `${t.arn.replace(":task/", ":container/")}/${c.name}`,
+      managedAgents: t.enableExecuteCommand
+        ? [{ name: "ExecuteCommandAgent", lastStatus: t.lastStatus === "RUNNING" ? "RUNNING" : "PENDING" }]
+        : []
+    })),
+    overrides: { containerOverrides: [] }
+  }
+}
+
+const instanceJson = (model: EcsModel, i: Instance) => {
+  let cpu = 0
+  let memory = 0
+  let gpus = 0
+  for (const arn of i.tasks) {
+    const t = model.tasks.get(arn)!
+    cpu += t.definition.cpu
+    memory += t.definition.memory
+    gpus += t.definition.gpus
+  }
+  const resources = (c: number, m: number, g: number) => [
+    { name: "CPU", type: "INTEGER", integerValue: c },
+    { name: "MEMORY", type: "INTEGER", integerValue: m },
+    ...(i.gpus > 0
+      ? [{ name: "GPU", type: "STRINGSET", stringSetValue: Array.from({ length: g }, (_, n) => `gpu-${n}`) }]
+      : [])
+  ]
+  return {
+    containerInstanceArn: i.arn,
+    ec2InstanceId: i.id,
+    capacityProviderName: i.capacityProvider,
+    status: i.status,
+    agentConnected: i.status === "ACTIVE",
+    runningTasksCount: [...i.tasks].filter((a) => model.tasks.get(a)?.lastStatus === "RUNNING").length,
+    pendingTasksCount: [...i.tasks].filter((a) => model.tasks.get(a)?.lastStatus !== "RUNNING").length,
+    registeredAt: seconds(i.registeredAt),
+    registeredResources: resources(i.cpu, i.memory, i.gpus),
+    remainingResources: resources(i.cpu - cpu, i.memory - memory, i.gpus - gpus),
+    attributes: [{ name: "ecs.instance-type", value: i.instanceType }]
+  }
+}
+
+const clusterJson = (model: EcsModel, name: string) => {
+  const c = model.clusters.get(name)!
+  return {
+    clusterArn: c.arn,
+    clusterName: c.name,
+    status: c.status,
+    capacityProviders: c.capacityProviders,
+    defaultCapacityProviderStrategy: c.defaultStrategy,
+    registeredContainerInstancesCount: [...model.instances.values()].filter(
+      (i) => i.cluster === name && i.status === "ACTIVE"
+    ).length,
+    runningTasksCount: [...model.tasks.values()].filter(
+      (t) => t.cluster === name && t.lastStatus === "RUNNING"
+    ).length,
+    pendingTasksCount: [...model.tasks.values()].filter(
+      (t) => t.cluster === name && ["PROVISIONING", "PENDING", "ACTIVATING"].includes(t.lastStatus)
+    ).length,
+    tags: c.tags
+  }
+}
+
+const definitionJson = (d: ReturnType<EcsModel["taskDefinition"]>) => ({
+  taskDefinitionArn: d.arn,
+  family: d.family,
+  revision: d.revision,
+  status: d.status,
+  cpu: String(d.cpu),
+  memory: String(d.memory),
+  containerDefinitions: d.containerDefinitions,
+  requiresCompatibilities: ["EC2"],
+  registeredAt: seconds(d.registeredAt)
+})
+
+export interface ExecSessions {
+  readonly open: (
+    task: Task,
+    command: ReadonlyArray<string>
+  ) => { sessionId: string; streamUrl: string; tokenValue: string }
+}
+
+export const operations = (
+  model: EcsModel,
+  exec: ExecSessions
+): Readonly<Record<string, (body: unknown) => unknown>> => ({
+  CreateCluster: (body) => {
+    const i = input(
+      Schema.Struct({
+        clusterName: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)), {
+          default: () => "default"
+        }),
+        tags: Schema.optional(Schema.Array(Tag))
+      }),
+      body,
+      "CreateCluster"
+    )
+    return { cluster: clusterJson(model, model.createCluster(i.clusterName, [...(i.tags ?? [])]).name) }
+  },
+  DescribeClusters: (body) => {
+    const i = input(
+      Schema.Struct({
+        clusters: Schema.optionalWith(Schema.Array(Schema.String), { default: () => ["default"] })
+      }),
+      body,
+      "DescribeClusters"
+    )
+    const clusters = []
+    const failures = []
+    for (const ref of i.clusters) {
+      const name = ref.split("/").pop()!
+      const c = model.clusters.get(name)
+      if (c === undefined) failures.push({ arn: ref, reason: "MISSING" })
+      else clusters.push(clusterJson(model, name))
+    }
+    return { clusters, failures }
+  },
+  DeleteCluster: (body) => {
+    const i = input(Schema.Struct({ cluster: Schema.String }), body, "DeleteCluster")
+    return { cluster: clusterJson(model, model.deleteCluster(i.cluster).name) }
+  },
+  RegisterTaskDefinition: (body) => {
+    const Container = Schema.Struct({
+      name: Schema.String,
+      image: Schema.String,
+      cpu: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+      memory: Schema.optional(Schema.Int.pipe(Schema.positive())),
+      memoryReservation: Schema.optional(Schema.Int.pipe(Schema.positive())),
+      essential: Schema.optional(Schema.Boolean),
+      command: Schema.optional(Schema.Array(Schema.String)),
+      environment: Schema.optional(Schema.Array(KeyValue)),
+      resourceRequirements: Schema.optional(
+        Schema.Array(
+          Schema.Struct({ type: Schema.Literal("GPU", "InferenceAccelerator"), value: Schema.String })
+        )
+      )
+    })
+    const i = input(
+      Schema.Struct({
+        family: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
+        containerDefinitions: Schema.Array(Container),
+        cpu: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(128, 10240))),
+        memory: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
+        networkMode: Schema.optional(Schema.Literal("bridge", "host", "awsvpc", "none")),
+        requiresCompatibilities: Schema.optional(Schema.Array(Schema.String)),
+        taskRoleArn: Schema.optional(Schema.String),
+        tags: Schema.optional(Schema.Array(Tag))
+      }),
+      body,
+      "RegisterTaskDefinition"
+    )
+    return {
+      taskDefinition: definitionJson(
+        model.registerTaskDefinition(
+          i.family,
+          i.containerDefinitions as ReadonlyArray<ContainerDefinition>,
+          i.cpu,
+          i.memory
+        )
+      )
+    }
+  },
+  DescribeTaskDefinition: (body) => {
+    const i = input(Schema.Struct({ taskDefinition: Schema.String }), body, "DescribeTaskDefinition")
+    return { taskDefinition: definitionJson(model.taskDefinition(i.taskDefinition)) }
+  },
+  DeregisterTaskDefinition: (body) => {
+    const i = input(Schema.Struct({ taskDefinition: Schema.String }), body, "DeregisterTaskDefinition")
+    const d = model.taskDefinition(i.taskDefinition)
+    d.status = "INACTIVE"
+    return { taskDefinition: definitionJson(d) }
+  },
+  CreateCapacityProvider: (body) => {
+    const i = input(
+      Schema.Struct({
+        name: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
+        autoScalingGroupProvider: Schema.Struct({
+          autoScalingGroupArn: Schema.String,
+          managedScaling: Schema.optional(
+            Schema.Struct(
+              {
+                status: Schema.optional(Schema.Literal("ENABLED", "DISABLED")),
+                targetCapacity: Schema.optional(Schema.Int)
+              },
+              { key: Schema.String, value: Schema.Unknown }
+            )
+          ),
+          managedTerminationProtection: Schema.optional(Schema.Literal("ENABLED", "DISABLED"))
+        }),
+        tags: Schema.optional(Schema.Array(Tag))
+      }),
+      body,
+      "CreateCapacityProvider"
+    )
+    const scaling = i.autoScalingGroupProvider.managedScaling
+    const p = model.createCapacityProvider(
+      i.name,
+      i.autoScalingGroupProvider.autoScalingGroupArn,
+      scaling?.targetCapacity ?? 100,
+      (scaling?.status ?? "ENABLED") === "ENABLED",
+      i.autoScalingGroupProvider.managedTerminationProtection === "ENABLED"
+    )
+    return {
+      capacityProvider: {
+        capacityProviderArn: p.arn,
+        name: p.name,
+        status: "ACTIVE",
+        autoScalingGroupProvider: i.autoScalingGroupProvider
+      }
+    }
+  },
+  PutClusterCapacityProviders: (body) => {
+    const i = input(
+      Schema.Struct({
+        cluster: Schema.String,
+        capacityProviders: Schema.Array(Schema.String),
+        defaultCapacityProviderStrategy: Strategy
+      }),
+      body,
+      "PutClusterCapacityProviders"
+    )
+    return {
+      cluster: clusterJson(
+        model,
+        model.putClusterCapacityProviders(i.cluster, i.capacityProviders, i.defaultCapacityProviderStrategy)
+          .name
+      )
+    }
+  },
+  DescribeCapacityProviders: (body) => {
+    const i = input(
+      Schema.Struct({ capacityProviders: Schema.optional(Schema.Array(Schema.String)) }),
+      body,
+      "DescribeCapacityProviders"
+    )
+    const all = [...model.capacityProviders.values()].filter(
+      (p) =>
+        i.capacityProviders === undefined ||
+        i.capacityProviders.includes(p.name) ||
+        i.capacityProviders.includes(p.arn)
+    )
+    return {
+      capacityProviders: all.map((p) => ({
+        capacityProviderArn: p.arn,
+        name: p.name,
+        status: "ACTIVE",
+        autoScalingGroupProvider: {
+          autoScalingGroupArn: model.groups.get(p.asg)?.arn,
+          managedScaling: {
+            status: p.managedScaling ? "ENABLED" : "DISABLED",
+            targetCapacity: p.targetCapacity
+          },
+          managedTerminationProtection: p.managedTerminationProtection ? "ENABLED" : "DISABLED"
+        }
+      })),
+      failures: []
+    }
+  },
+  RunTask: (body) => {
+    const i = input(
+      Schema.Struct({
+        cluster: ClusterRef,
+        taskDefinition: Schema.String,
+        count: Schema.optionalWith(Schema.Int, { default: () => 1 }),
+        launchType: Schema.optional(Schema.Literal("EC2")),
+        capacityProviderStrategy: Schema.optional(Strategy),
+        startedBy: Schema.optional(Schema.String.pipe(Schema.maxLength(128))),
+        group: Schema.optional(Schema.String),
+        clientToken: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
+        enableExecuteCommand: Schema.optional(Schema.Boolean),
+        overrides: Schema.optional(
+          Schema.Struct(
+            {
+              containerOverrides: Schema.optional(
+                Schema.Array(
+                  Schema.Struct({
+                    name: Schema.optional(Schema.String),
+                    command: Schema.optional(Schema.Array(Schema.String)),
+                    environment: Schema.optional(Schema.Array(KeyValue))
+                  })
+                )
+              )
+            },
+            { key: Schema.String, value: Schema.Unknown }
+          )
+        ),
+        tags: Schema.optional(Schema.Array(Tag)),
+        placementStrategy: Schema.optional(
+          Schema.Array(
+            Schema.Struct({
+              type: Schema.Literal("binpack", "spread", "random"),
+              field: Schema.optional(Schema.String)
+            })
+          )
+        )
+      }),
+      body,
+      "RunTask"
+    )
+    const override = i.overrides?.containerOverrides?.[0]
+    const result = model.runTask({
+      cluster: i.cluster ?? "default",
+      taskDefinition: i.taskDefinition,
+      count: i.count,
+      ...(i.launchType === undefined ? {} : { launchType: i.launchType }),
+      ...(i.capacityProviderStrategy === undefined
+        ? {}
+        : { capacityProviderStrategy: i.capacityProviderStrategy }),
+      ...(i.startedBy === undefined ? {} : { startedBy: i.startedBy }),
+      ...(i.group === undefined ? {} : { group: i.group }),
+      ...(i.clientToken === undefined ? {} : { clientToken: i.clientToken }),
+      ...(override?.environment === undefined ? {} : { environment: override.environment }),
+      ...(override?.command === undefined ? {} : { command: override.command }),
+      ...(i.enableExecuteCommand === undefined ? {} : { enableExecuteCommand: i.enableExecuteCommand }),
+      ...(i.tags === undefined ? {} : { tags: i.tags })
+    })
+    return { tasks: result.tasks.map((t) => taskJson(model, t)), failures: result.failures }
+  },
+  StopTask: (body) => {
+    const i = input(
+      Schema.Struct({
+        cluster: ClusterRef,
+        task: Schema.String,
+        reason: Schema.optional(Schema.String.pipe(Schema.maxLength(255)))
+      }),
+      body,
+      "StopTask"
+    )
+    return {
+      task: taskJson(model, model.stopTask(model.task(i.cluster, i.task), i.reason ?? "Task stopped by user"))
+    }
+  },
+  DescribeTasks: (body) => {
+    const i = input(
+      Schema.Struct({
+        cluster: ClusterRef,
+        tasks: Schema.Array(Schema.String).pipe(Schema.maxItems(100)),
+        include: Schema.optional(Schema.Array(Schema.String))
+      }),
+      body,
+      "DescribeTasks"
+    )
+    model.cluster(i.cluster)
+    const tasks = []
+    const failures = []
+    for (const ref of i.tasks) {
+      try {
+        const t = model.task(i.cluster, ref)
+        if (model.visible(t)) tasks.push(taskJson(model, t))
+        else failures.push({ arn: ref, reason: "MISSING" })
+      } catch {
+        failures.push({ arn: ref, reason: "MISSING" })
+      }
+    }
+    return { tasks, failures }
+  },
+  ListTasks: (body) => {
+    const i = input(
+      Schema.Struct({
+        cluster: ClusterRef,
+        startedBy: Schema.optional(Schema.String),
+        family: Schema.optional(Schema.String),
+        desiredStatus: Schema.optionalWith(Schema.Literal("RUNNING", "PENDING", "STOPPED"), {
+          default: () => "RUNNING" as const
+        }),
+        maxResults: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 100 }),
+        nextToken: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
+      }),
+      body,
+      "ListTasks"
+    )
+    const cluster = model.cluster(i.cluster)
+    const all = [...model.tasks.values()].filter(
+      (t) =>
+        t.cluster === cluster.name &&
+        model.visible(t) &&
+        t.desiredStatus === i.desiredStatus &&
+        (i.startedBy === undefined || t.startedBy === i.startedBy) &&
+        (i.family === undefined || t.definition.family === i.family)
+    )
+    const from = i.nextToken ?? 0
+    const page = all.slice(from, from + i.maxResults).map((t) => t.arn)
+    return {
+      taskArns: page,
+      ...(from + i.maxResults < all.length ? { nextToken: String(from + i.maxResults) } : {})
+    }
+  },
+  ListContainerInstances: (body) => {
+    const i = input(
+      Schema.Struct({
+        cluster: ClusterRef,
+        status: Schema.optional(
+          Schema.Literal(
+            "ACTIVE",
+            "DRAINING",
+            "REGISTERING",
+            "DEREGISTERING",
+            "REGISTRATION_FAILED",
+            "INACTIVE"
+          )
+        )
+      }),
+      body,
+      "ListContainerInstances"
+    )
+    const cluster = model.cluster(i.cluster)
+    const now = model.clock.now()
+    return {
+      containerInstanceArns: [...model.instances.values()]
+        .filter(
+          (x) =>
+            x.cluster === cluster.name &&
+            (i.status === undefined ? x.status !== "INACTIVE" : x.status === i.status)
+        )
+        .filter((x) => x.terminatedAt === undefined || now - x.terminatedAt <= model.timing.retention)
+        .map((x) => x.arn)
+    }
+  },
+  DescribeContainerInstances: (body) => {
+    const i = input(
+      Schema.Struct({
+        cluster: ClusterRef,
+        containerInstances: Schema.Array(Schema.String).pipe(Schema.maxItems(100))
+      }),
+      body,
+      "DescribeContainerInstances"
+    )
+    const cluster = model.cluster(i.cluster)
+    const containerInstances = []
+    const failures = []
+    for (const ref of i.containerInstances) {
+      const found = [...model.instances.values()].find(
+        (x) => x.cluster === cluster.name && (x.arn === ref || x.arn.endsWith(`/${ref}`) || x.id === ref)
+      )
+      if (found === undefined) failures.push({ arn: ref, reason: "MISSING" })
+      else containerInstances.push(instanceJson(model, found))
+    }
+    return { containerInstances, failures }
+  },
+  ExecuteCommand: (body) => {
+    const i = input(
+      Schema.Struct({
+        cluster: ClusterRef,
+        task: Schema.String,
+        container: Schema.optional(Schema.String),
+        command: Schema.NonEmptyString,
+        interactive: Schema.Boolean
+      }),
+      body,
+      "ExecuteCommand"
+    )
+    const task = model.task(i.cluster, i.task)
+    if (!task.enableExecuteCommand)
+      throw new EcsError(
+        "InvalidParameterException",
+        "The execute command failed because execute command was not enabled when the task was run."
+      )
+    if (task.lastStatus !== "RUNNING")
+      throw new EcsError(
+        "TargetNotConnectedException",
+        `The execute command failed because the task is ${task.lastStatus}.`
+      )
+    const container = task.definition.containerDefinitions[0]!
+    return {
+      clusterArn: model.clusters.get(task.cluster)?.arn,
+      taskArn: task.arn,
+      containerName: i.container ?? container.name,
+      containerArn: `${task.arn.replace(":task/", ":container/")}/${container.name}`,
+      interactive: i.interactive,
+      session: exec.open(
+        task,
+        i.command.split(" ").filter((s) => s.length > 0)
+      )
+    }
+  },
+  TagResource: (body) => {
+    const i = input(
+      Schema.Struct({ resourceArn: Schema.String, tags: Schema.Array(Tag) }),
+      body,
+      "TagResource"
+    )
+    const task = model.tasks.get(i.resourceArn)
+    const cluster = [...model.clusters.values()].find((c) => c.arn === i.resourceArn)
+    const target = task?.tags ?? cluster?.tags
+    if (target === undefined)
+      throw new EcsError(
+        "InvalidParameterException",
+        `The specified resource ${i.resourceArn} was not found.`
+      )
+    for (const tag of i.tags) {
+      const existing = target.findIndex((t) => t.key === tag.key)
+      if (existing >= 0) target.splice(existing, 1)
+      target.push(tag)
+    }
+    return {}
+  },
+  ListTagsForResource: (body) => {
+    const i = input(Schema.Struct({ resourceArn: Schema.String }), body, "ListTagsForResource")
+    const task = model.tasks.get(i.resourceArn)
+    const cluster = [...model.clusters.values()].find((c) => c.arn === i.resourceArn)
+    const tags = task?.tags ?? cluster?.tags
+    if (tags === undefined)
+      throw new EcsError(
+        "InvalidParameterException",
+        `The specified resource ${i.resourceArn} was not found.`
+      )
+    return { tags }
+  }
+})
