@@ -1,0 +1,504 @@
+/**
+ * The ECS-on-EC2 plugin on the unmodified @aws-sdk/client-ecs: one task per session, a task definition per size
+ * preset (GPU ones with resourceRequirements), clientTokens derived from the task id so retries never start two
+ * tasks, exec over ECS Exec's data channel. ECS tasks do not sleep: `sleep` stops the task (the workspace volume
+ * stays) and `start` runs a new task for the session. Built through core's `ComputeProvider.make`.
+ */
+import { createHash } from "node:crypto"
+import {
+  DescribeContainerInstancesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  type ECSClientConfig,
+  ExecuteCommandCommand,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  type Task
+} from "@aws-sdk/client-ecs"
+import {
+  Capabilities,
+  ComputeError,
+  ComputeProvider,
+  Money,
+  Pricing,
+  Region,
+  Session,
+  type SizePreset,
+  TaskResult,
+  type TaskSpec,
+  Usage,
+  type VirtualClock
+} from "@hangar/core"
+import { Clock, Config, Context, Duration, Effect, Layer } from "effect"
+import * as EcsErrors from "./EcsErrors.js"
+import * as SessionManagerChannel from "./SessionManagerChannel.js"
+
+export class EcsProvider extends Context.Tag("@hangar/provider-ecs/EcsProvider")<
+  EcsProvider,
+  ComputeProvider.ComputeProvider
+>() {}
+
+export interface Options {
+  readonly cluster: string
+  /** Capacity provider strategy; with none, tasks use launchType EC2 on the cluster's fixed instances. */
+  readonly capacityProviderStrategy?: ReadonlyArray<{ readonly capacityProvider: string }>
+  readonly image?: string
+  readonly awsRegion?: string
+  /** Hangar regions this cluster serves (a cluster is regional). */
+  readonly regions?: ReadonlyArray<string>
+  readonly endpoint?: string
+  readonly requestHandler?: ECSClientConfig["requestHandler"]
+  readonly credentials?: ECSClientConfig["credentials"]
+  readonly taskRoleArn?: string
+  readonly subnets?: ReadonlyArray<string>
+  readonly securityGroups?: ReadonlyArray<string>
+  /** The per-repository workspace volume: an EFS file system id, or EBS (default). */
+  readonly workspace?: { readonly kind: "ebs" } | { readonly kind: "efs"; readonly fileSystemId: string }
+  readonly familyPrefix?: string
+  readonly clock?: VirtualClock.SimulationClock
+  readonly retry?: Partial<ComputeProvider.RetryPolicy>
+  /** How long create/start waits for RUNNING (a new instance can take minutes). */
+  readonly startDeadline?: Duration.DurationInput
+}
+
+const statusOf = (task: Task | undefined): Session.SessionStatus => {
+  switch (task?.lastStatus) {
+    case "RUNNING":
+      return "running"
+    case "PROVISIONING":
+    case "PENDING":
+    case "ACTIVATING":
+      return "provisioning"
+    default:
+      return "stopped"
+  }
+}
+
+interface SessionState {
+  readonly task: TaskSpec.TaskSpec
+  readonly arns: Array<string>
+  generation: number
+  destroyed: boolean
+  readonly createdAt: number
+}
+
+export const make = (options: Options): Effect.Effect<ComputeProvider.ComputeProvider> =>
+  Effect.gen(function* () {
+    const cluster = options.cluster
+    const prefix = options.familyPrefix ?? "hangar"
+    const client = new ECSClient({
+      region: options.awsRegion ?? "us-east-1",
+      maxAttempts: 1,
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+      ...(options.requestHandler === undefined ? {} : { requestHandler: options.requestHandler }),
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials })
+    })
+    const track = <A>(p: Promise<A>) => (options.clock === undefined ? p : options.clock.track(p))
+    const send = <A>(method: string, f: () => Promise<A>) =>
+      Effect.tryPromise({ try: () => track(f()), catch: EcsErrors.fromSdk(method, cluster) })
+    const sessions = new Map<string, SessionState>()
+    const startDeadline = Duration.toMillis(options.startDeadline ?? "30 minutes")
+
+    const family = (size: SizePreset.SizePreset, gpu: boolean) => `${prefix}-${size}${gpu ? "-gpu" : ""}`
+
+    const ensureTaskDefinition = (size: SizePreset.SizePreset, gpu: boolean) =>
+      send("DescribeTaskDefinition", () =>
+        client.send(new DescribeTaskDefinitionCommand({ taskDefinition: family(size, gpu) }))
+      ).pipe(
+        Effect.map((r) => r.taskDefinition?.taskDefinitionArn ?? family(size, gpu)),
+        Effect.catchTag("InvalidRequest", () => {
+          const resources = Pricing.ecsTaskBySize[size]
+          return send("RegisterTaskDefinition", () =>
+            client.send(
+              new RegisterTaskDefinitionCommand({
+                family: family(size, gpu),
+                cpu: String(resources.cpu),
+                memory: String(resources.memoryMib),
+                ...(options.taskRoleArn === undefined ? {} : { taskRoleArn: options.taskRoleArn }),
+                networkMode: options.subnets === undefined ? "bridge" : "awsvpc",
+                containerDefinitions: [
+                  {
+                    name: "agent",
+                    image: options.image ?? "ghcr.io/hangar/agent:latest",
+                    essential: true,
+                    mountPoints: [{ sourceVolume: "workspace", containerPath: "/workspace" }],
+                    ...(gpu ? { resourceRequirements: [{ type: "GPU", value: "1" }] } : {})
+                  }
+                ],
+                volumes: [
+                  options.workspace?.kind === "efs"
+                    ? {
+                        name: "workspace",
+                        efsVolumeConfiguration: { fileSystemId: options.workspace.fileSystemId }
+                      }
+                    : { name: "workspace", configuredAtLaunch: true }
+                ]
+              })
+            )
+          ).pipe(Effect.map((r) => r.taskDefinition?.taskDefinitionArn ?? family(size, gpu)))
+        })
+      )
+
+    const describe = (arn: string) =>
+      send("DescribeTasks", () =>
+        client.send(new DescribeTasksCommand({ cluster, tasks: [arn], include: ["TAGS"] }))
+      ).pipe(Effect.map((r) => r.tasks?.[0]))
+
+    /** Polls until the task runs; a task that stops first had no capacity. */
+    const awaitRunning = (arn: string) =>
+      Effect.gen(function* () {
+        const started = yield* Clock.currentTimeMillis
+        for (let delay = 1_000; ; delay = Math.min(delay * 2, 15_000)) {
+          const task = yield* describe(arn)
+          if (task?.lastStatus === "RUNNING") return task
+          if (task === undefined || task.lastStatus === "STOPPED") {
+            return yield* new ComputeError.CapacityUnavailable({
+              module: "EcsProvider",
+              method: "awaitRunning",
+              provider: "ecs",
+              reason: "ProvisioningFailed",
+              detail: task?.stoppedReason ?? "the task disappeared before it ran"
+            })
+          }
+          if ((yield* Clock.currentTimeMillis) - started > startDeadline) {
+            return yield* new ComputeError.Timeout({
+              module: "EcsProvider",
+              method: "awaitRunning",
+              provider: "ecs",
+              reason: "Deadline",
+              timeoutMillis: startDeadline
+            })
+          }
+          yield* Effect.sleep(Duration.millis(delay))
+        }
+      })
+
+    const runFor = (sessionId: string, state: SessionState) =>
+      Effect.gen(function* () {
+        const definition = yield* ensureTaskDefinition(state.task.size, state.task.requiresGpu)
+        const token = createHash("sha256")
+          .update(`${sessionId}:${state.generation}`)
+          .digest("hex")
+          .slice(0, 64)
+        const result = yield* send("RunTask", () =>
+          client.send(
+            new RunTaskCommand({
+              cluster,
+              taskDefinition: definition,
+              clientToken: token,
+              startedBy: prefix,
+              enableExecuteCommand: true,
+              ...(options.capacityProviderStrategy === undefined
+                ? { launchType: "EC2" as const }
+                : {
+                    capacityProviderStrategy: options.capacityProviderStrategy.map((s) => ({
+                      capacityProvider: s.capacityProvider
+                    }))
+                  }),
+              ...(options.subnets === undefined
+                ? {}
+                : {
+                    networkConfiguration: {
+                      awsvpcConfiguration: {
+                        subnets: [...options.subnets],
+                        securityGroups: [...(options.securityGroups ?? [])]
+                      }
+                    }
+                  }),
+              overrides: {
+                containerOverrides: [
+                  {
+                    name: "agent",
+                    environment: [
+                      ...Object.entries(state.task.env).map(([name, value]) => ({ name, value })),
+                      { name: "REPOSITORY", value: state.task.repository },
+                      { name: "BRANCH", value: state.task.branch },
+                      { name: "TASK_ID", value: state.task.taskId }
+                    ]
+                  }
+                ]
+              },
+              tags: [
+                { key: "hangar:session", value: sessionId },
+                { key: "hangar:repository", value: state.task.repository }
+              ]
+            })
+          )
+        )
+        const failure = result.failures?.[0]
+        const arn = result.tasks?.[0]?.taskArn
+        if (arn === undefined) {
+          return yield* new ComputeError.CapacityUnavailable({
+            module: "EcsProvider",
+            method: "runTask",
+            provider: "ecs",
+            reason: "InsufficientResources",
+            detail: `${failure?.reason ?? "no task started"}${failure?.detail === undefined ? "" : `: ${failure.detail}`}`
+          })
+        }
+        if (!state.arns.includes(arn)) state.arns.push(arn)
+        return yield* awaitRunning(arn)
+      })
+
+    const sessionOf = (sessionId: string, method: string) =>
+      Effect.suspend(() => {
+        const state = sessions.get(sessionId)
+        return state === undefined || state.destroyed
+          ? Effect.fail(
+              new ComputeError.SessionNotFound({
+                module: "EcsProvider",
+                method,
+                provider: "ecs",
+                reason: state === undefined ? "Unknown" : "Destroyed",
+                sessionId
+              })
+            )
+          : Effect.succeed(state)
+      })
+
+    const toSession = (sessionId: string, state: SessionState, task: Task | undefined) =>
+      new Session.Session({
+        id: sessionId,
+        provider: "ecs" as TaskSpec.ProviderId,
+        taskId: state.task.taskId,
+        repository: state.task.repository,
+        region: state.task.region,
+        status: statusOf(task),
+        metadata: { cluster, taskArn: task?.taskArn ?? "", lastStatus: task?.lastStatus ?? "NONE" }
+      })
+
+    const current = (state: SessionState) => {
+      const arn = state.arns[state.arns.length - 1]
+      return arn === undefined ? Effect.succeed(undefined) : describe(arn)
+    }
+
+    const stop = (sessionId: string) =>
+      Effect.gen(function* () {
+        const state = yield* sessionOf(sessionId, "stop")
+        const task = yield* current(state)
+        if (task?.taskArn !== undefined && task.lastStatus !== "STOPPED") {
+          yield* send("StopTask", () =>
+            client.send(
+              new StopTaskCommand({ cluster, task: task.taskArn!, reason: "hangar: session released" })
+            )
+          )
+          for (;;) {
+            const now = yield* describe(task.taskArn)
+            if (now === undefined || now.lastStatus === "STOPPED") break
+            yield* Effect.sleep("1 second")
+          }
+        }
+        return toSession(sessionId, state, yield* current(state))
+      })
+
+    /** The instance type each task ran on, for attribution. */
+    const instanceTypeOf = (task: Task) =>
+      task.containerInstanceArn === undefined
+        ? Effect.succeed(undefined)
+        : send("DescribeContainerInstances", () =>
+            client.send(
+              new DescribeContainerInstancesCommand({
+                cluster,
+                containerInstances: [task.containerInstanceArn!]
+              })
+            )
+          ).pipe(
+            Effect.map(
+              (r) => r.containerInstances?.[0]?.attributes?.find((a) => a.name === "ecs.instance-type")?.value
+            )
+          )
+
+    return yield* ComputeProvider.make(
+      {
+        id: "ecs" as TaskSpec.ProviderId,
+        capabilities: new Capabilities.Capabilities({
+          regions: (options.regions ?? ["iad"]).map(Region.make) as unknown as readonly [
+            Region.Region,
+            ...Array<Region.Region>
+          ],
+          sizes: ["dev", "standard", "performance", "high-perf"],
+          unsupported: {
+            sleep: "ECS tasks do not sleep: releasing a session stops its task (the workspace volume stays)",
+            suspend:
+              "ECS tasks do not sleep: releasing a session stops its task (the workspace volume stays)",
+            edge: "ECS runs in AWS regions, not at the edge"
+          },
+          startLatencySeconds: { cold: 150, warm: 10 }
+        }),
+        create: (task) =>
+          Effect.gen(function* () {
+            const sessionId = `ecs-${task.taskId}`
+            const state: SessionState = sessions.get(sessionId) ?? {
+              task,
+              arns: [],
+              generation: 0,
+              destroyed: false,
+              createdAt: yield* Clock.currentTimeMillis
+            }
+            sessions.set(sessionId, state)
+            const running = yield* runFor(sessionId, state)
+            return toSession(sessionId, state, running)
+          }),
+        get: (sessionId) =>
+          Effect.flatMap(sessionOf(sessionId, "get"), (state) =>
+            Effect.map(current(state), (t) => toSession(sessionId, state, t))
+          ),
+        start: (sessionId) =>
+          Effect.gen(function* () {
+            const state = yield* sessionOf(sessionId, "start")
+            const task = yield* current(state)
+            if (task?.lastStatus === "RUNNING") return toSession(sessionId, state, task)
+            if (task !== undefined && task.lastStatus !== "STOPPED")
+              return toSession(sessionId, state, yield* awaitRunning(task.taskArn!))
+            state.generation++
+            return toSession(sessionId, state, yield* runFor(sessionId, state))
+          }),
+        stop,
+        destroy: (sessionId) =>
+          Effect.gen(function* () {
+            yield* stop(sessionId)
+            const state = sessions.get(sessionId)
+            if (state !== undefined) state.destroyed = true
+          }),
+        exec: (sessionId, command) =>
+          Effect.gen(function* () {
+            const state = yield* sessionOf(sessionId, "exec")
+            const task = yield* current(state)
+            if (task?.lastStatus !== "RUNNING") {
+              return yield* new ComputeError.InvalidRequest({
+                module: "EcsProvider",
+                method: "exec",
+                provider: "ecs",
+                reason: "Conflict",
+                field: "session",
+                expected: "a running session (start it first)",
+                actual: task?.lastStatus ?? "no task"
+              })
+            }
+            const started = yield* Clock.currentTimeMillis
+            const response = yield* send("ExecuteCommand", () =>
+              client.send(
+                new ExecuteCommandCommand({
+                  cluster,
+                  task: task.taskArn!,
+                  container: "agent",
+                  command: command.join(" "),
+                  interactive: false
+                })
+              )
+            )
+            const stream = response.session
+            if (stream?.streamUrl === undefined || stream.tokenValue === undefined) {
+              return yield* new ComputeError.ProviderUnavailable({
+                module: "EcsProvider",
+                method: "exec",
+                provider: "ecs",
+                reason: "MalformedResponse",
+                detail: "ExecuteCommand returned no session"
+              })
+            }
+            const outcome = yield* Effect.tryPromise({
+              try: () => track(SessionManagerChannel.run(stream.streamUrl!, stream.tokenValue!)),
+              catch: (e) =>
+                ComputeError.normalise(e, { module: "EcsProvider", method: "exec", provider: "ecs" })
+            })
+            const ended = yield* Clock.currentTimeMillis
+            return new TaskResult.TaskResult({
+              exitCode: outcome.exitCode,
+              stdout: outcome.stdout,
+              stderr: outcome.stderr,
+              durationMs: ended - started
+            })
+          }),
+        list: () =>
+          Effect.gen(function* () {
+            const listed = yield* send("ListTasks", () =>
+              client.send(new ListTasksCommand({ cluster, startedBy: prefix }))
+            )
+            const arns = listed.taskArns ?? []
+            if (arns.length === 0) return []
+            const described = yield* send("DescribeTasks", () =>
+              client.send(new DescribeTasksCommand({ cluster, tasks: arns, include: ["TAGS"] }))
+            )
+            return (described.tasks ?? []).flatMap((t) => {
+              const sessionId =
+                t.tags?.find((tag) => tag.key === "hangar:session")?.value ?? t.taskArn ?? "unknown"
+              const state = sessions.get(sessionId)
+              const repository = t.tags?.find((tag) => tag.key === "hangar:repository")?.value ?? "unknown"
+              return [
+                new Session.Session({
+                  id: sessionId,
+                  provider: "ecs" as TaskSpec.ProviderId,
+                  taskId: (state?.task.taskId ?? sessionId.replace(/^ecs-/, "")) as TaskSpec.TaskId,
+                  repository: (state?.task.repository ?? repository) as TaskSpec.Repository,
+                  region: (state?.task.region ?? "iad") as Region.Region,
+                  status: statusOf(t),
+                  metadata: { cluster, taskArn: t.taskArn ?? "" }
+                })
+              ]
+            })
+          }),
+        usage: (sessionId) =>
+          Effect.gen(function* () {
+            const state = yield* sessionOf(sessionId, "usage")
+            const now = yield* Clock.currentTimeMillis
+            let runningMillis = 0
+            let cost = 0
+            for (const arn of state.arns) {
+              const task = yield* describe(arn)
+              if (task?.startedAt === undefined) continue
+              const millis = Math.max(0, (task.stoppedAt?.getTime() ?? now) - task.startedAt.getTime())
+              runningMillis += millis
+              const type = (yield* instanceTypeOf(task)) ?? "t3.large"
+              const instance = Pricing.ec2InstanceTypes[type]
+              const share =
+                instance === undefined
+                  ? 1
+                  : Math.max(
+                      Number(task.cpu ?? 0) / (instance.vcpus * 1024),
+                      Number(task.memory ?? 0) / instance.memoryMib
+                    )
+              cost += Math.round(Money.cost(Pricing.ec2InstanceRate(type), millis) * share)
+            }
+            const running = runningMillis / 1000
+            return new Usage.Usage({
+              sessionId,
+              seconds: {
+                ...Usage.zeroSeconds,
+                running,
+                stopped: Math.max(0, (now - state.createdAt) / 1000 - running)
+              },
+              costMicroUsd: Money.microUsd(cost)
+            })
+          })
+      },
+      options.retry === undefined ? {} : { retry: options.retry }
+    )
+  })
+
+export const layer = (options: Options): Layer.Layer<EcsProvider> => Layer.effect(EcsProvider, make(options))
+
+/** From the environment: HANGAR_ECS_CLUSTER, HANGAR_ECS_CAPACITY_PROVIDER, AWS_REGION, AWS_ENDPOINT_URL_ECS. */
+export const layerConfig: Layer.Layer<EcsProvider, import("effect/ConfigError").ConfigError> =
+  Layer.unwrapEffect(
+    Effect.map(
+      Config.all({
+        cluster: Config.string("HANGAR_ECS_CLUSTER"),
+        capacityProvider: Config.option(Config.string("HANGAR_ECS_CAPACITY_PROVIDER")),
+        awsRegion: Config.string("AWS_REGION").pipe(Config.withDefault("us-east-1")),
+        endpoint: Config.option(Config.string("AWS_ENDPOINT_URL_ECS"))
+      }),
+      (c) =>
+        layer({
+          cluster: c.cluster,
+          awsRegion: c.awsRegion,
+          ...(c.capacityProvider._tag === "Some"
+            ? { capacityProviderStrategy: [{ capacityProvider: c.capacityProvider.value }] }
+            : {}),
+          ...(c.endpoint._tag === "Some" ? { endpoint: c.endpoint.value } : {})
+        })
+    )
+  )

@@ -1,0 +1,219 @@
+import {
+  CreateCapacityProviderCommand,
+  CreateClusterCommand,
+  ECSClient,
+  PutClusterCapacityProvidersCommand
+} from "@aws-sdk/client-ecs"
+import { assert, describe, it } from "@effect/vitest"
+import { VirtualClock } from "@hangar/core"
+import { Conformance } from "@hangar/core/testing"
+import { EcsSimulator } from "@hangar/ecs-simulator"
+import { Effect, Layer } from "effect"
+import * as EcsProvider from "../src/EcsProvider.js"
+
+const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" }
+
+export const startSimulator = async (
+  options: { instanceType?: string; min?: number; max?: number; seed?: number } = {}
+) => {
+  const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+  const sim = await EcsSimulator.make({ clock, seed: options.seed ?? 1 })
+  await sim.listen({ port: 0 })
+  const admin = new ECSClient({
+    region: "us-east-1",
+    endpoint: "http://ecs-sim.internal",
+    credentials,
+    requestHandler: sim.requestHandler
+  })
+  const send = (command: unknown) => VirtualClock.runToCompletion(clock, admin.send(command as never))
+  const { arn } = sim.createAutoScalingGroup({
+    name: "asg",
+    instanceType: options.instanceType ?? "t3.large",
+    min: options.min ?? 1,
+    max: options.max ?? 4,
+    desired: options.min ?? 1
+  })
+  await send(new CreateClusterCommand({ clusterName: "hangar" }))
+  await send(
+    new CreateCapacityProviderCommand({
+      name: "cp",
+      autoScalingGroupProvider: {
+        autoScalingGroupArn: arn,
+        managedScaling: { status: "ENABLED", targetCapacity: 100 }
+      }
+    })
+  )
+  await send(
+    new PutClusterCapacityProvidersCommand({
+      cluster: "hangar",
+      capacityProviders: ["cp"],
+      defaultCapacityProviderStrategy: [{ capacityProvider: "cp" }]
+    })
+  )
+  if ((options.instanceType ?? "") !== "g4dn.xlarge") {
+    const gpu = sim.createAutoScalingGroup({
+      name: "gpu-asg",
+      instanceType: "g4dn.xlarge",
+      min: 0,
+      max: 2,
+      desired: 0
+    })
+    await send(
+      new CreateCapacityProviderCommand({
+        name: "gpu",
+        autoScalingGroupProvider: { autoScalingGroupArn: gpu.arn, managedScaling: { status: "ENABLED" } }
+      })
+    )
+    await send(
+      new PutClusterCapacityProvidersCommand({
+        cluster: "hangar",
+        capacityProviders: ["cp", "gpu"],
+        defaultCapacityProviderStrategy: [{ capacityProvider: "cp" }]
+      })
+    )
+  }
+  const provider = (strategy = "cp") =>
+    EcsProvider.layer({
+      cluster: "hangar",
+      capacityProviderStrategy: [{ capacityProvider: strategy }],
+      endpoint: "http://ecs-sim.internal",
+      requestHandler: sim.requestHandler as never,
+      credentials,
+      clock,
+      regions: ["iad", "lhr"]
+    })
+  return { clock, sim, provider }
+}
+
+const conformanceLayer = Layer.unwrapEffect(
+  Effect.promise(async () => {
+    const { clock, provider } = await startSimulator()
+    return Layer.merge(
+      Layer.effect(Conformance.ProviderUnderTest, EcsProvider.EcsProvider).pipe(Layer.provide(provider())),
+      Conformance.layerFromTime({
+        drive: (effect) => VirtualClock.drive(clock, effect),
+        advance: (millis) => Effect.promise(() => clock.advanceBy(millis))
+      })
+    )
+  })
+)
+
+Conformance.providerConformance("ecs", conformanceLayer, {
+  task: { repository: "conformance/web", region: "iad", size: "dev" }
+})
+
+describe("EcsProvider on the simulator", () => {
+  it.effect(
+    "a task that waits for scale-out runs once capacity arrives; scale-in after idle lowers the bill",
+    () =>
+      Effect.gen(function* () {
+        const { clock, sim, provider } = yield* Effect.promise(() =>
+          startSimulator({ instanceType: "t3.medium", min: 1, max: 3 })
+        )
+        const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        const sessions = yield* drive(
+          Effect.all(
+            [1, 2, 3].map((n) =>
+              ecs.create({ taskId: `big-${n}`, repository: `acme/r${n}`, size: "performance" })
+            ),
+            { concurrency: "unbounded" }
+          )
+        )
+        for (const s of sessions) assert.strictEqual(s.status, "running")
+        assert.isAtLeast(sim.model.instances.size, 2)
+        const busyBill = sim.billing().totalMicroUsd
+        for (const s of sessions) yield* drive(ecs.stop(s.id))
+        yield* Effect.promise(() => clock.advanceBy(3 * 3_600_000))
+        const live = [...sim.model.instances.values()].filter((i) => i.state !== "terminated")
+        assert.strictEqual(live.length, 1)
+        const growthIdle = sim.billing().totalMicroUsd - busyBill
+        // three hours at one t3.medium (+EBS) after scale-in, well under what all instances would have cost
+        assert.isBelow(growthIdle, sim.model.instances.size * 3 * 45_000)
+      })
+  )
+
+  it.effect(
+    "RESOURCE:MEMORY without managed scaling is CapacityUnavailable; GPU tasks land on GPU instances",
+    () =>
+      Effect.gen(function* () {
+        const { clock, sim } = yield* Effect.promise(() => startSimulator())
+        const fixed = yield* Effect.provide(
+          EcsProvider.EcsProvider,
+          EcsProvider.layer({
+            cluster: "hangar",
+            endpoint: "http://ecs-sim.internal",
+            requestHandler: sim.requestHandler as never,
+            credentials,
+            clock,
+            regions: ["iad"]
+          })
+        )
+        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        // one high-perf task (4 GiB) fills a t3.large: 8 GiB physical, 7987 MiB registered
+        yield* drive(fixed.create({ taskId: "h0", repository: "acme/h", size: "high-perf" }))
+        const full = yield* Effect.flip(
+          drive(fixed.create({ taskId: "h-too-many", repository: "acme/h", size: "high-perf" }))
+        )
+        assert.strictEqual(full._tag, "CapacityUnavailable")
+        assert.include(full.message, "RESOURCE:")
+        const { provider } = {
+          provider: () =>
+            EcsProvider.layer({
+              cluster: "hangar",
+              capacityProviderStrategy: [{ capacityProvider: "gpu" }],
+              endpoint: "http://ecs-sim.internal",
+              requestHandler: sim.requestHandler as never,
+              credentials,
+              clock,
+              regions: ["iad"]
+            })
+        }
+        const gpu = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        const session = yield* drive(gpu.create({ taskId: "ml-1", repository: "acme/ml", requiresGpu: true }))
+        const task = [...sim.model.tasks.values()].find((t) => t.arn === session.metadata.taskArn)!
+        assert.strictEqual(sim.model.instances.get(task.instance!)!.instanceType, "g4dn.xlarge")
+      })
+  )
+
+  it.effect(
+    "exec round trip: large output, stderr, non-zero exit; a dropped connection is a typed error",
+    () =>
+      Effect.gen(function* () {
+        const { clock, sim, provider } = yield* Effect.promise(() => startSimulator())
+        const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        const session = yield* drive(ecs.create({ taskId: "x1", repository: "acme/x" }))
+        const big = yield* drive(ecs.exec(session.id, ["yes-lines", "20000"]))
+        assert.strictEqual(big.stdout.split("\n").length, 20_001)
+        const err = yield* drive(ecs.exec(session.id, ["stderr", "oops"]))
+        assert.deepStrictEqual([err.exitCode, err.stderr], [2, "oops\n"])
+        const exit = yield* drive(ecs.exec(session.id, ["exit", "7"]))
+        assert.strictEqual(exit.exitCode, 7)
+        const long = yield* drive(ecs.exec(session.id, ["work", "300"]))
+        assert.isAtLeast(long.durationMs, 300_000)
+        // drop every data channel as it opens
+        sim.server.server.prependListener("upgrade", (_request, socket) => socket.destroy())
+        const dropped = yield* Effect.flip(drive(ecs.exec(session.id, ["echo", "never"])))
+        assert.strictEqual(dropped._tag, "ProviderUnavailable")
+      })
+  )
+
+  it.effect("creating with one task id never starts two tasks, even when retried", () =>
+    Effect.gen(function* () {
+      const { clock, sim, provider } = yield* Effect.promise(() => startSimulator())
+      const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+      sim.faults.add({
+        operation: "RunTask",
+        type: "ServerException",
+        status: 500,
+        message: "internal",
+        times: 1
+      })
+      const a = yield* VirtualClock.drive(clock, ecs.create({ taskId: "same", repository: "acme/s" }))
+      const b = yield* VirtualClock.drive(clock, ecs.create({ taskId: "same", repository: "acme/s" }))
+      assert.strictEqual(a.id, b.id)
+      assert.strictEqual([...sim.model.tasks.values()].filter((t) => t.lastStatus !== "STOPPED").length, 1)
+    })
+  )
+})
