@@ -13,7 +13,7 @@ import * as EcsProvider from "../src/EcsProvider.js"
 
 const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" }
 
-export const startSimulator = async (
+const startSimulator = async (
   options: { instanceType?: string; min?: number; max?: number; seed?: number } = {}
 ) => {
   const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
