@@ -4,12 +4,16 @@ import type { ComputeError } from "@hangar/core"
 import { Console, Effect, Option } from "effect"
 import * as AzureTraces from "./AzureTraces.js"
 import * as Charts from "./Charts.js"
+import * as CompareReport from "./CompareReport.js"
+import * as CostTable from "./CostTable.js"
 import * as PolicyBenchmark from "./PolicyBenchmark.js"
 import * as PolicyReport from "./PolicyReport.js"
 import * as Progress from "./Progress.js"
 import * as Results from "./Results.js"
-import type * as Scenario from "./Scenario.js"
+import * as Scenario from "./Scenario.js"
 import * as Scenarios from "./Scenarios.js"
+import * as Sensitivity from "./Sensitivity.js"
+import * as Table from "./Table.js"
 import * as Trace from "./Trace.js"
 
 export interface CommonOptions {
@@ -68,3 +72,92 @@ export const policies = (
     )
     yield* Console.log(`wrote ${written.map((p) => join(p)).join(", ")}`)
   })
+
+/** Simulates each scenario on both providers and writes the comparison. */
+export const compareScenarios = (
+  scenarios: ReadonlyArray<Scenario.Scenario>,
+  options: CommonOptions
+): Effect.Effect<void, ComputeError.InvalidRequest> =>
+  Effect.gen(function* () {
+    const wallStart = performance.now()
+    const progress = Progress.make("simulating")
+    const results: Array<CompareReport.ScenarioResult> = []
+    const sensitivity: Array<Sensitivity.SensitivityRow> = []
+    let events = 0
+    let simulatedMillis = 0
+    for (const [i, raw] of scenarios.entries()) {
+      progress.update(2 * i, 2 * scenarios.length)
+      const scenario = withOverrides(raw, options)
+      const trace = Trace.generate(scenario)
+      const ecs = yield* CostTable.runEcs(scenario, trace)
+      progress.update(2 * i + 1, 2 * scenarios.length)
+      const fly = yield* CostTable.runFly(scenario, trace)
+      const result = { scenario, ecs, fly }
+      results.push(result)
+      sensitivity.push(...Sensitivity.rows(result, trace))
+      events += ecs.events + fly.events + 2 * trace.length
+      simulatedMillis += 2 * scenario.days * 86_400_000
+    }
+    progress.update(2 * scenarios.length, 2 * scenarios.length)
+    const wall = (performance.now() - wallStart) / 1000
+    const reproduction = results.map(CompareReport.reproduction).filter((line) => line.length > 0)
+    const sensitivityText = Table.text(Sensitivity.columns, sensitivity)
+    yield* Console.log(CompareReport.text(results))
+    yield* Console.log(`\nDoes the seed reproduce?\n${reproduction.map((l) => `- ${l}`).join("\n")}`)
+    yield* Console.log(`\nSensitivity (estimated around each simulated result)\n${sensitivityText}`)
+    const chart = yield* Effect.promise(() =>
+      Charts.costPerScenario(
+        results.flatMap((r) => [
+          { scenario: r.scenario.name, provider: "ECS + EC2", usdPerMonth: r.ecs.usdPerMonth },
+          { scenario: r.scenario.name, provider: "Fly.io", usdPerMonth: r.fly.usdPerMonth }
+        ])
+      )
+    )
+    const written = Results.write(options.out, {
+      "compare.json": Results.stableJson({
+        schemaVersion: Results.schemaVersion,
+        kind: "compare",
+        scenarios: results.map((r) => ({
+          name: r.scenario.name,
+          seed: r.scenario.seed,
+          days: r.scenario.days,
+          seedClaim: r.scenario.seedClaim ?? null,
+          ecs: {
+            ...r.ecs,
+            startLatencySeconds: undefined,
+            p95StartSeconds: quantile(r.ecs.startLatencySeconds, 0.95)
+          },
+          fly: {
+            ...r.fly,
+            startLatencySeconds: undefined,
+            p95StartSeconds: quantile(r.fly.startLatencySeconds, 0.95)
+          }
+        })),
+        sensitivity
+      }),
+      "compare.md": CompareReport.markdown(
+        results,
+        `## Does the seed reproduce?\n\n${reproduction.map((l) => `- ${l}`).join("\n")}\n\n## Sensitivity\n\n${Table.markdown(Sensitivity.columns, sensitivity)}\n`
+      ),
+      "compare-cost-per-scenario.svg": chart
+    })
+    yield* Console.log(
+      `\nwall ${wall.toFixed(1)} s; ${events} simulated events (${Math.round(events / wall)} per second); ${(simulatedMillis / 1000 / wall).toFixed(0)} simulated seconds per wall second`
+    )
+    yield* Console.log(`wrote ${written.join(", ")}`)
+  })
+
+const quantile = (values: ReadonlyArray<number>, p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length === 0
+    ? 0
+    : (sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0)
+}
+
+export const compare = (options: CommonOptions): Effect.Effect<void, ComputeError.InvalidRequest> =>
+  Effect.flatMap(Scenarios.seedScenarios, (scenarios) => compareScenarios(scenarios, options))
+
+export const runFile = (
+  options: CommonOptions & { readonly file: string }
+): Effect.Effect<void, ComputeError.InvalidRequest> =>
+  Effect.flatMap(Scenario.load(options.file), (scenario) => compareScenarios([scenario], options))

@@ -4,7 +4,7 @@
  * simulators in virtual time (default command), a user's own workload (`run FILE`), and the routing × idle policy
  * benchmark (`policies`).
  */
-import { Command, Options } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
 import * as Commands from "./Commands.js"
@@ -17,6 +17,27 @@ const out = Options.directory("out").pipe(
   Options.withDefault("results"),
   Options.withDescription("where to write results")
 )
+const days = Options.integer("days").pipe(
+  Options.withDescription("simulate this many days instead of each scenario's own"),
+  Options.optional
+)
+
+const compare = Command.make("compare", { seed, out, days }, (options) => Commands.compare(options)).pipe(
+  Command.withDescription(
+    "The seed's cost table: its four scenarios on ECS + EC2 and on Fly.io, one simulated month each"
+  )
+)
+
+const run = Command.make(
+  "run",
+  { file: Args.file({ name: "scenario", exists: "yes" }), seed, out, days },
+  (options) => Commands.runFile(options)
+).pipe(
+  Command.withDescription(
+    "Run your own workload file (YAML or JSON; see apps/bench/scenarios/) on both providers"
+  )
+)
+
 const policies = Command.make(
   "policies",
   {
@@ -34,7 +55,10 @@ const policies = Command.make(
   )
 )
 
-const bench = Command.make("hangar-bench").pipe(Command.withSubcommands([policies]))
+const bench = Command.make("hangar-bench", { seed, out, days }, (options) => Commands.compare(options)).pipe(
+  Command.withDescription("Hangar's cost and policy benchmarks (default: the cost comparison table)"),
+  Command.withSubcommands([compare, run, policies])
+)
 
 const cli = Command.run(bench, { name: "hangar-bench", version: "0.1.0" })
 

@@ -191,7 +191,7 @@ export class VirtualClock implements SimulationClock {
    * Waits until nothing is in flight and the timer set has stopped changing for a few turns of the event loop,
    * so that everything the last fired timer set in motion has scheduled its next timer.
    */
-  async settle(quietTurns = 3): Promise<void> {
+  async settle(quietTurns = 2): Promise<void> {
     let quiet = 0
     let seen = this.version
     while (quiet < quietTurns) {

@@ -28,7 +28,7 @@ import {
   Session,
   type SizePreset,
   TaskResult,
-  type TaskSpec,
+  TaskSpec,
   Usage,
   type VirtualClock
 } from "@hangar/core"
@@ -243,20 +243,48 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
         return yield* awaitRunning(arn)
       })
 
+    /** A session this process did not create (a restarted router's), recovered from the tasks' tags. */
+    const recover = (sessionId: string) =>
+      Effect.gen(function* () {
+        const listed = yield* send("ListTasks", () =>
+          client.send(new ListTasksCommand({ cluster, startedBy: prefix }))
+        )
+        if ((listed.taskArns ?? []).length === 0) return undefined
+        const described = yield* send("DescribeTasks", () =>
+          client.send(new DescribeTasksCommand({ cluster, tasks: listed.taskArns, include: ["TAGS"] }))
+        )
+        const task = (described.tasks ?? []).find((t) =>
+          t.tags?.some((tag) => tag.key === "hangar:session" && tag.value === sessionId)
+        )
+        if (task?.taskArn === undefined) return undefined
+        const repository = task.tags?.find((tag) => tag.key === "hangar:repository")?.value ?? "unknown"
+        const state: SessionState = {
+          task: TaskSpec.TaskSpec.make({
+            taskId: sessionId.replace(/^ecs-/, "") as TaskSpec.TaskId,
+            repository: repository as TaskSpec.Repository
+          }),
+          arns: [task.taskArn],
+          generation: 0,
+          destroyed: false,
+          createdAt: task.createdAt?.getTime() ?? (yield* Clock.currentTimeMillis)
+        }
+        sessions.set(sessionId, state)
+        return state
+      })
+
     const sessionOf = (sessionId: string, method: string) =>
-      Effect.suspend(() => {
-        const state = sessions.get(sessionId)
-        return state === undefined || state.destroyed
-          ? Effect.fail(
-              new ComputeError.SessionNotFound({
-                module: "EcsProvider",
-                method,
-                provider: "ecs",
-                reason: state === undefined ? "Unknown" : "Destroyed",
-                sessionId
-              })
-            )
-          : Effect.succeed(state)
+      Effect.gen(function* () {
+        const state = sessions.get(sessionId) ?? (yield* recover(sessionId))
+        if (state === undefined || state.destroyed) {
+          return yield* new ComputeError.SessionNotFound({
+            module: "EcsProvider",
+            method,
+            provider: "ecs",
+            reason: state === undefined ? "Unknown" : "Destroyed",
+            sessionId
+          })
+        }
+        return state
       })
 
     const toSession = (sessionId: string, state: SessionState, task: Task | undefined) =>

@@ -216,6 +216,8 @@ export class EcsModel {
   readonly groups = new Map<string, AutoScalingGroup>()
   readonly instances = new Map<string, Instance>()
   readonly tasks = new Map<string, Task>()
+  /** Tasks not yet STOPPED, so per-minute scaling does not walk a month of history. */
+  readonly activeTasks = new Set<Task>()
   readonly tokens = new Map<string, ReadonlyArray<string>>()
   readonly resourceTags = new Map<string, Array<{ key: string; value: string }>>()
   readonly clock: VirtualClock.SimulationClock
@@ -599,6 +601,7 @@ export class EcsModel {
         generation: 0
       }
       this.tasks.set(task.arn, task)
+      this.activeTasks.add(task)
       this.events++
       tasks.push(task)
       if ("id" in placement) this.assign(task, placement)
@@ -647,7 +650,7 @@ export class EcsModel {
   }
 
   private placeProvisioning(cluster: string): void {
-    for (const task of this.tasks.values()) {
+    for (const task of [...this.activeTasks]) {
       if (task.cluster !== cluster || task.lastStatus !== "PROVISIONING" || task.desiredStatus !== "RUNNING")
         continue
       const placement = this.place(
@@ -709,10 +712,18 @@ export class EcsModel {
     task.stoppedReason = task.stoppedReason ?? reason
     this.advance(task, "STOPPED")
     task.stoppedAt = this.clock.now()
+    this.activeTasks.delete(task)
     const instance = task.instance === undefined ? undefined : this.instances.get(task.instance)
     if (instance !== undefined) {
       instance.tasks.delete(task.arn)
       if (instance.tasks.size === 0) instance.emptySince = this.clock.now()
+    }
+  }
+
+  /** Drops stopped tasks and terminated instances past the retention window (billing keeps instances). */
+  private forget(now: number): void {
+    for (const [arn, task] of this.tasks) {
+      if (task.stoppedAt !== undefined && now - task.stoppedAt > this.timing.retention) this.tasks.delete(arn)
     }
   }
 
@@ -736,13 +747,14 @@ export class EcsModel {
   /** CapacityProviderReservation toward targetCapacity: scale out for waiting tasks, in after 15 empty minutes. */
   evaluateScaling(): void {
     const now = this.clock.now()
+    this.forget(now)
     for (const cluster of this.clusters.values()) {
       if (cluster.status !== "ACTIVE") continue
       for (const name of cluster.capacityProviders) {
         const provider = this.capacityProviders.get(name)!
         const asg = this.groups.get(provider.asg)!
         const live = this.instancesOf(cluster.name, name)
-        const waiting = [...this.tasks.values()].filter(
+        const waiting = [...this.activeTasks].filter(
           (t) =>
             t.cluster === cluster.name &&
             t.capacityProvider === name &&

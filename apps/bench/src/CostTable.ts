@@ -1,0 +1,222 @@
+/**
+ * The seed's cost comparison, simulated: each scenario's trace is dispatched through the real Router and
+ * provider plugins to the Fly and ECS simulators, in virtual time, for the scenario's whole horizon; the cost is
+ * what the simulators bill. Fly runs one machine per repository and region that suspends per the idle policy;
+ * ECS runs a task per session on a capacity provider over an Auto Scaling group with the scenario's minimum.
+ */
+import { ProviderRegistry, type TaskSpec, VirtualClock } from "@hangar/core"
+import { EcsSimulator } from "@hangar/ecs-simulator"
+import { FlySimulator } from "@hangar/fly-simulator"
+import { EcsProvider } from "@hangar/provider-ecs"
+import { FlyProvider } from "@hangar/provider-fly"
+import { IdlePolicies, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
+import { Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted } from "effect"
+import type { Scenario } from "./Scenario.js"
+
+export interface SideResult {
+  readonly provider: "fly" | "ecs"
+  readonly usd: number
+  /** Scaled to 30 days, for the monthly table. */
+  readonly usdPerMonth: number
+  readonly tasks: number
+  readonly failed: number
+  readonly startLatencySeconds: ReadonlyArray<number>
+  readonly coldStarts: number
+  /** Machine-hours by state (Fly) or instance-hours (ECS). */
+  readonly hoursByState: Readonly<Record<string, number>>
+  readonly events: number
+}
+
+const day = 86_400_000
+const start = Date.UTC(2026, 0, 1)
+const token = "bench-token"
+const credentials = { accessKeyId: "AKIDBENCH", secretAccessKey: "bench" }
+
+const taskInput = (task: Oracle.TraceTask): TaskSpec.TaskSpecInput => ({
+  taskId: task.taskId.replace(/[^A-Za-z0-9._:-]/g, "-"),
+  repository: task.repository,
+  region: task.region,
+  size: task.size,
+  requiresGpu: task.requiresGpu,
+  expectedDurationSeconds: Math.max(1, Math.round(task.durationMillis / 1000)),
+  command: ["work", String(Math.max(1, Math.round(task.durationMillis / 1000)))]
+})
+
+/** Dispatches every task at its arrival time through the router, then lets the horizon run out. */
+const replay = (trace: ReadonlyArray<Oracle.TraceTask>, horizonMillis: number) =>
+  Effect.gen(function* () {
+    const router = yield* Router.Router
+    const outcomes = yield* Effect.forEach(
+      trace,
+      (task) =>
+        Effect.sleep(Duration.millis(task.arrivalMillis)).pipe(
+          Effect.zipRight(Effect.exit(router.dispatch(taskInput(task))))
+        ),
+      { concurrency: "unbounded" }
+    )
+    yield* Effect.sleep(
+      Duration.millis(
+        Math.max(0, horizonMillis - Math.max(...trace.map((t) => t.arrivalMillis + t.durationMillis), 0))
+      )
+    )
+    return outcomes
+  })
+
+const summarise = (outcomes: ReadonlyArray<Exit.Exit<Router.DispatchResult, unknown>>) => {
+  const latencies: Array<number> = []
+  let failed = 0
+  let cold = 0
+  for (const exit of outcomes) {
+    if (Exit.isSuccess(exit)) {
+      latencies.push(exit.value.startLatencyMillis / 1000)
+      if (exit.value.coldStart) cold++
+    } else failed++
+  }
+  return { latencies, failed, cold }
+}
+
+/** Runs an effect needing a Router on the virtual clock, quietly. */
+const runOnClock = <A, E>(
+  clock: VirtualClock.VirtualClock,
+  routerLayer: Layer.Layer<Router.Router, E>,
+  program: Effect.Effect<A, E, Router.Router>
+) =>
+  Effect.promise(() =>
+    Effect.runPromise(
+      VirtualClock.drive(
+        clock,
+        Effect.scoped(Effect.flatMap(Layer.build(routerLayer), (context) => Effect.provide(program, context)))
+      ).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
+    )
+  )
+
+export const runFly = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask>) =>
+  Effect.gen(function* () {
+    const clock = new VirtualClock.VirtualClock(start)
+    const sim = yield* Effect.promise(() =>
+      FlySimulator.make({ clock, seed: scenario.seed, tokens: [{ token }], regions: [...scenario.regions] })
+    )
+    const provider = FlyProvider.layer({
+      token: Redacted.make(token),
+      baseUrl: "http://fly-sim.internal",
+      fetch: sim.fetch,
+      clock,
+      regions: [...scenario.regions],
+      primaryRegion: scenario.regions[0]!,
+      autostop: "off",
+      volumeSizeGb: scenario.fly.volumeGb
+    })
+    const router = Router.layer({ instanceId: "bench-fly" }).pipe(
+      Layer.provide(
+        Layer.mergeAll(
+          ProviderRegistry.layer(FlyProvider.FlyProvider).pipe(Layer.provide(provider)),
+          RoutingPolicies.preferred({ defaultProvider: "fly" }),
+          IdlePolicies.fixedTimeout(scenario.fly.idleTimeoutMinutes),
+          SessionStore.layerMemory
+        )
+      )
+    )
+    const horizon = scenario.days * day
+    const outcomes = yield* runOnClock(clock, router, replay(trace, horizon))
+    yield* Effect.promise(() => clock.advanceTo(start + horizon))
+    const bill = sim.billing()
+    const { latencies, failed, cold } = summarise(outcomes)
+    const hoursByState = Object.fromEntries(
+      Object.entries(bill.secondsByState).map(([s, v]) => [s, v / 3600])
+    )
+    const result: SideResult = {
+      provider: "fly",
+      usd: bill.totalMicroUsd / 1e6,
+      usdPerMonth: ((bill.totalMicroUsd / 1e6) * 30) / scenario.days,
+      tasks: trace.length,
+      failed,
+      startLatencySeconds: latencies,
+      coldStarts: cold,
+      hoursByState,
+      events: sim.model.transitions
+    }
+    yield* Effect.promise(() => sim.close())
+    return result
+  })
+
+export const runEcs = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask>) =>
+  Effect.gen(function* () {
+    // ECS is regional: one cluster (and simulator) per region, each with the scenario's warm minimum.
+    const perRegion = yield* Effect.forEach(scenario.regions, (region, index) =>
+      Effect.gen(function* () {
+        const clock = new VirtualClock.VirtualClock(start)
+        const sim = yield* Effect.promise(() => EcsSimulator.make({ clock, seed: scenario.seed + index }))
+        yield* Effect.promise(() => sim.listen({ port: 0 }))
+        const asg = sim.model.createAutoScalingGroup({
+          name: `hangar-${region}`,
+          instanceType: scenario.ecs.instanceType,
+          min: scenario.ecs.minInstances,
+          max: scenario.ecs.maxInstances,
+          desired: scenario.ecs.minInstances
+        })
+        sim.model.createCluster("hangar")
+        sim.model.createCapacityProvider("hangar", asg.arn, 100, true, true)
+        sim.model.putClusterCapacityProviders("hangar", ["hangar"], [{ capacityProvider: "hangar" }])
+        const provider = EcsProvider.layer({
+          cluster: "hangar",
+          capacityProviderStrategy: [{ capacityProvider: "hangar" }],
+          endpoint: "http://ecs-sim.internal",
+          requestHandler: sim.requestHandler as never,
+          credentials,
+          clock,
+          regions: [region]
+        })
+        const router = Router.layer({ instanceId: `bench-ecs-${region}` }).pipe(
+          Layer.provide(
+            Layer.mergeAll(
+              ProviderRegistry.layer(EcsProvider.EcsProvider).pipe(Layer.provide(provider)),
+              RoutingPolicies.preferred({ defaultProvider: "ecs" }),
+              // A session's task is released when its work is done.
+              IdlePolicies.fixedTimeout(0),
+              SessionStore.layerMemory
+            )
+          )
+        )
+        const horizon = scenario.days * day
+        const outcomes = yield* runOnClock(
+          clock,
+          router,
+          replay(
+            trace.filter((t) => t.region === region),
+            horizon
+          )
+        )
+        yield* Effect.promise(() => clock.advanceTo(start + horizon))
+        const bill = sim.billing()
+        yield* Effect.promise(() => sim.close())
+        return { bill, outcomes, events: sim.model.events }
+      })
+    )
+    const latencies: Array<number> = []
+    let failed = 0
+    let cold = 0
+    let total = 0
+    let instanceHours = 0
+    let events = 0
+    for (const region of perRegion) {
+      const s = summarise(region.outcomes)
+      latencies.push(...s.latencies)
+      failed += s.failed
+      cold += s.cold
+      total += region.bill.totalMicroUsd
+      instanceHours += region.bill.instanceHours
+      events += region.events
+    }
+    const result: SideResult = {
+      provider: "ecs",
+      usd: total / 1e6,
+      usdPerMonth: ((total / 1e6) * 30) / scenario.days,
+      tasks: trace.length,
+      failed,
+      startLatencySeconds: latencies,
+      coldStarts: cold,
+      hoursByState: { "instance-running": instanceHours },
+      events
+    }
+    return result
+  })

@@ -1,0 +1,192 @@
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { VirtualClock } from "@hangar/core"
+import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import * as IdlePolicies from "../src/IdlePolicies.js"
+import * as Router from "../src/Router.js"
+import * as RoutingPolicies from "../src/RoutingPolicies.js"
+import * as SessionStore from "../src/SessionStore.js"
+import { bothSimulators } from "./simulators.js"
+
+const build = (layer: Layer.Layer<Router.Router, unknown>) =>
+  Effect.map(Layer.build(layer), (c) => Context.get(c, Router.Router))
+
+describe("Router on both simulators", () => {
+  it.scoped("with Fly failing a region, primary-overflow completes every task on ECS", () =>
+    Effect.gen(function* () {
+      const { clock, fly, providers, running } = yield* Effect.promise(() => bothSimulators(2))
+      fly.faults.add({
+        match: "^POST /v1/apps/[^/]+/machines$",
+        region: "syd",
+        status: 412,
+        error: "insufficient resources available to fulfill request",
+        probability: 1
+      })
+      const router = yield* build(
+        Router.layer().pipe(
+          Layer.provide(
+            Layer.mergeAll(
+              providers,
+              RoutingPolicies.primaryOverflow(),
+              IdlePolicies.fixedTimeout(5),
+              SessionStore.layerMemory
+            )
+          )
+        )
+      )
+      const results = yield* VirtualClock.drive(
+        clock,
+        Effect.forEach(
+          [1, 2, 3, 4],
+          (n) =>
+            router.dispatch({
+              taskId: `syd-${n}`,
+              repository: `acme/r${n}`,
+              region: "syd",
+              command: ["work", "60"]
+            }),
+          {
+            concurrency: "unbounded"
+          }
+        )
+      )
+      for (const r of results) {
+        assert.strictEqual(r.provider, "ecs")
+        assert.strictEqual(r.result.exitCode, 0)
+      }
+      assert.isTrue(
+        results.some((r) =>
+          r.failoverHistory.some((a) => a.provider === "fly" && a.error === "CapacityUnavailable")
+        )
+      )
+      yield* Effect.promise(() => clock.advanceBy(10 * 60_000))
+      assert.deepStrictEqual(running(), { machines: 0, tasks: 0 })
+    })
+  )
+
+  it.scoped("with both failing, tasks end in typed errors and nothing leaks", () =>
+    Effect.gen(function* () {
+      const { clock, fly, ecs, providers, running } = yield* Effect.promise(() => bothSimulators(3))
+      fly.faults.add({
+        match: "machines$",
+        status: 412,
+        error: "insufficient resources available to fulfill request",
+        probability: 1
+      })
+      ecs.faults.add({
+        operation: "RunTask",
+        type: "ServerException",
+        status: 500,
+        message: "internal error"
+      })
+      const router = yield* build(
+        Router.layer().pipe(
+          Layer.provide(
+            Layer.mergeAll(
+              providers,
+              RoutingPolicies.primaryOverflow(),
+              IdlePolicies.fixedTimeout(5),
+              SessionStore.layerMemory
+            )
+          )
+        )
+      )
+      const error = yield* Effect.flip(
+        VirtualClock.drive(
+          clock,
+          router.dispatch({ taskId: "doomed", repository: "acme/x", command: ["echo", "x"] })
+        )
+      )
+      assert.strictEqual(error._tag, "CapacityUnavailable")
+      if (error._tag === "CapacityUnavailable")
+        assert.deepStrictEqual(
+          error.failoverHistory.map((a) => a.provider),
+          ["fly", "ecs"]
+        )
+      yield* Effect.promise(() => clock.advanceBy(10 * 60_000))
+      assert.deepStrictEqual(running(), { machines: 0, tasks: 0 })
+    })
+  )
+
+  it.effect(
+    "a router interrupted mid-dispatch, replaced by a new one on the same SQLite store, reconciles: nothing runs unowned",
+    () =>
+      Effect.gen(function* () {
+        const { clock, fly, ecs, providers, running } = yield* Effect.promise(() => bothSimulators(4))
+        const file = join(mkdtempSync(join(tmpdir(), "hangar-crash-")), "sessions.db")
+        const layer = (id: string) =>
+          Router.layer({ instanceId: id }).pipe(
+            Layer.provide(
+              Layer.mergeAll(
+                providers,
+                RoutingPolicies.rules(),
+                IdlePolicies.fixedTimeout(5),
+                SessionStore.layerSqlite(file)
+              )
+            )
+          )
+        // The first router starts long tasks and "crashes": its fiber is interrupted, no graceful release.
+        const scope = yield* Scope.make()
+        const first = yield* build(layer("router-a")).pipe(Scope.extend(scope))
+        const fiber = yield* Effect.fork(
+          VirtualClock.drive(
+            clock,
+            Effect.forEach(
+              [
+                {
+                  taskId: "c1",
+                  repository: "acme/a",
+                  expectedDurationSeconds: 60,
+                  command: ["work", "3600"] as const
+                },
+                {
+                  taskId: "c2",
+                  repository: "acme/b",
+                  expectedDurationSeconds: 7200,
+                  command: ["work", "3600"] as const
+                },
+                {
+                  taskId: "c3",
+                  repository: "acme/c",
+                  expectedDurationSeconds: 30,
+                  command: ["work", "3600"] as const
+                }
+              ],
+              (t) => first.dispatch(t),
+              { concurrency: "unbounded" }
+            )
+          )
+        )
+        yield* Effect.promise(() =>
+          VirtualClock.runToCompletion(
+            clock,
+            new Promise<void>((resolve) => clock.schedule(clock.now() + 10 * 60_000, resolve))
+          )
+        )
+        yield* Fiber.interrupt(fiber)
+        yield* Effect.promise(() => clock.advanceBy(1_000))
+        const before = running()
+        assert.isAbove(before.machines + before.tasks, 0, "the crash left compute running")
+        // An orphan nobody recorded: a machine created behind the router's back.
+        fly.model.createApp("hangar-orphan", "personal")
+        fly.model.createMachine("hangar-orphan", { config: { image: "x" }, region: "iad" })
+        yield* Effect.promise(() => clock.advanceBy(60_000))
+        const second = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const router = yield* build(layer("router-b"))
+            const report = yield* VirtualClock.drive(clock, router.reconcile())
+            yield* Effect.promise(() => clock.advanceBy(20 * 60_000))
+            return report
+          })
+        )
+        assert.isAtLeast(second.stopped.length, 1)
+        assert.isAtLeast(second.adopted.length, 1)
+        yield* Effect.promise(() => clock.advanceBy(60_000))
+        assert.deepStrictEqual(running(), { machines: 0, tasks: 0 })
+        yield* Scope.close(scope, Exit.void).pipe(Effect.ignore)
+        void ecs
+      })
+  )
+})
