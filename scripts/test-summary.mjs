@@ -18,7 +18,9 @@ for (const group of ["packages", "apps"]) {
     const json = JSON.parse(readFileSync(report, "utf8"))
     passed += json.numPassedTests
     failed += json.numFailedTests
-    const brokenFiles = json.testResults.filter((file) => file.status === "failed" && file.assertionResults.length === 0)
+    const brokenFiles = json.testResults.filter(
+      (file) => file.status === "failed" && file.assertionResults.length === 0
+    )
     for (const file of brokenFiles) problems.push(`${file.name}: failed to run: ${file.message}`)
     failed += brokenFiles.length
     const skipped = json.numPendingTests + json.numTodoTests
