@@ -45,6 +45,8 @@ export interface Options {
   readonly cluster: string
   /** Capacity provider strategy; with none, tasks use launchType EC2 on the cluster's fixed instances. */
   readonly capacityProviderStrategy?: ReadonlyArray<{ readonly capacityProvider: string }>
+  /** The capacity provider of GPU instances (g4dn) that GPU tasks run on. */
+  readonly gpuCapacityProvider?: string
   readonly image?: string
   readonly awsRegion?: string
   /** Hangar regions this cluster serves (a cluster is regional). */
@@ -191,13 +193,15 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
               clientToken: token,
               startedBy: prefix,
               enableExecuteCommand: true,
-              ...(options.capacityProviderStrategy === undefined
-                ? { launchType: "EC2" as const }
-                : {
-                    capacityProviderStrategy: options.capacityProviderStrategy.map((s) => ({
-                      capacityProvider: s.capacityProvider
-                    }))
-                  }),
+              ...(state.task.requiresGpu && options.gpuCapacityProvider !== undefined
+                ? { capacityProviderStrategy: [{ capacityProvider: options.gpuCapacityProvider }] }
+                : options.capacityProviderStrategy === undefined
+                  ? { launchType: "EC2" as const }
+                  : {
+                      capacityProviderStrategy: options.capacityProviderStrategy.map((s) => ({
+                        capacityProvider: s.capacityProvider
+                      }))
+                    }),
               ...(options.subnets === undefined
                 ? {}
                 : {

@@ -49,6 +49,7 @@ export const bothSimulators = async (seed = 1) => {
         EcsProvider.layer({
           cluster: "hangar",
           capacityProviderStrategy: [{ capacityProvider: "cp" }],
+          gpuCapacityProvider: "gpu",
           endpoint: "http://ecs-sim.internal",
           requestHandler: ecs.requestHandler as never,
           credentials: { accessKeyId: "a", secretAccessKey: "b" },
