@@ -80,7 +80,7 @@ const priceRows = () =>
     c.prices.map((p) => ({
       provider: c.provider,
       key: p.key,
-      price: `$${p.usd} per ${p.per}${p.unit === "GB" ? " per GB" : ""}`,
+      price: p.unit === "ratio" ? `×${p.usd}` : `$${p.usd} per ${p.per}${p.unit === "GB" ? " per GB" : ""}`,
       source: p.source,
       asOf: p.asOf,
       note: p.note ?? ""

@@ -36,7 +36,8 @@ export const rows = (
   const base = floor(scenario.ecs.instanceType, scenario.ecs.minInstances, regions)
   const out: Array<SensitivityRow> = []
   for (const instanceType of ["t3.medium", "t3.large", "m6i.large"]) {
-    for (const minimum of [0, 1, 2]) {
+    // A minimum of 0 is not estimated: every task would wait for a scale-out, which only a simulation can price.
+    for (const minimum of [1, 2, 3]) {
       const estimate = Math.max(0, ecs.usdPerMonth - base + floor(instanceType, minimum, regions))
       out.push({
         scenario: scenario.name,
