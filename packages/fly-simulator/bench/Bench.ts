@@ -1,0 +1,135 @@
+/**
+ * fly-simulator benchmark (a program, not a test): run with `pnpm --filter @hangar/fly-simulator bench`.
+ *
+ * 1. Over loopback in one run (both through Node's fetch): requests per second of a create → start → wait → exec → stop → destroy cycle
+ *    against the simulator, and of the same number of requests against a bare fastify route answering the same
+ *    JSON; prints the ratio (target ≥ 0.5).
+ * 2. In process on the virtual clock: N machines each woken W times a day for D days (start, a short exec,
+ *    stop); prints transitions per wall second (target ≥ 200,000) and peak RSS (target < 300 MB).
+ */
+import { parseArgs } from "node:util"
+import { VirtualClock } from "@hangar/core"
+import Fastify from "fastify"
+import * as FlySimulator from "../src/FlySimulator.js"
+
+const { values } = parseArgs({
+  options: {
+    cycles: { type: "string", default: "200" },
+    machines: { type: "string", default: "1000" },
+    wakes: { type: "string", default: "100" },
+    days: { type: "string", default: "30" }
+  }
+})
+
+const token = "bench"
+const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" }
+
+const loopback = async (cycles: number) => {
+  const sim = await FlySimulator.make({
+    clock: new VirtualClock.RealClock(),
+    tokens: [{ token }],
+    timing: {
+      create: 0,
+      firstImagePull: 0,
+      bootFromStopped: 0,
+      stop: 0,
+      destroy: 0,
+      resumeFromSuspended: 0,
+      suspendBase: 0,
+      suspendPerGb: 0
+    }
+  })
+  const base = await sim.listen({ port: 0 })
+  const call = async (method: "GET" | "POST" | "DELETE", path: string, body?: unknown) => {
+    const response = await fetch(`${base}/v1${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+    return (await response.json()) as { id?: string }
+  }
+  await call("POST", "/apps", { app_name: "bench" })
+  let requests = 0
+  const started = performance.now()
+  for (let i = 0; i < cycles; i++) {
+    const m = await call("POST", "/apps/bench/machines", { config: { image: "agent" }, skip_launch: true })
+    const id = m.id!
+    await call("POST", `/apps/bench/machines/${id}/start`)
+    await call("GET", `/apps/bench/machines/${id}/wait?state=started`)
+    await call("POST", `/apps/bench/machines/${id}/exec`, { command: ["echo", "hi"] })
+    await call("POST", `/apps/bench/machines/${id}/stop`)
+    await call("GET", `/apps/bench/machines/${id}/wait?state=stopped`)
+    await call("DELETE", `/apps/bench/machines/${id}?force=true`)
+    requests += 7
+  }
+  const simSeconds = (performance.now() - started) / 1000
+  await sim.close()
+
+  const bare = Fastify()
+  const machine = {
+    id: "0123456789abcd",
+    name: "m",
+    state: "started",
+    region: "iad",
+    instance_id: "X",
+    config: { image: "agent" }
+  }
+  bare.all("/*", async () => machine)
+  const bareBase = await bare.listen({ host: "127.0.0.1", port: 0 })
+  const bareStarted = performance.now()
+  for (let i = 0; i < requests; i++) {
+    const response = await fetch(`${bareBase}/v1/apps/bench/machines`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ config: { image: "agent" } })
+    })
+    await response.json()
+  }
+  const bareSeconds = (performance.now() - bareStarted) / 1000
+  await bare.close()
+  const simRate = requests / simSeconds
+  const bareRate = requests / bareSeconds
+  console.log(
+    `loopback: simulator ${simRate.toFixed(0)} req/s, bare fastify ${bareRate.toFixed(0)} req/s, ratio ${(simRate / bareRate).toFixed(2)} (target ≥ 0.5)`
+  )
+}
+
+const month = async (machines: number, wakesPerDay: number, days: number) => {
+  const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+  const sim = await FlySimulator.make({ clock, tokens: [{ token }] })
+  const model = sim.model
+  model.createApp("bench", "personal")
+  const ids: Array<string> = []
+  for (let i = 0; i < machines; i++)
+    ids.push(model.createMachine("bench", { config: { image: "agent" }, region: "iad", skipLaunch: true }).id)
+  const gap = 86_400_000 / wakesPerDay
+  let peakRss = process.memoryUsage().rss
+  const started = performance.now()
+  const end = clock.now() + days * 86_400_000
+  // Each machine wakes on its own phase, runs 30 s, and is stopped after a 60 s idle timeout.
+  ids.forEach((id, i) => {
+    const machine = model.machines.get(id)!
+    const wake = (at: number): void => {
+      if (at >= end) return
+      clock.schedule(at, () => {
+        model.start(machine)
+        clock.schedule(at + 90_000, () => {
+          if (machine.state === "started") model.stop(machine)
+          if (i === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss)
+          wake(at + gap)
+        })
+      })
+    }
+    wake(clock.now() + (gap * i) / machines)
+  })
+  await clock.runUntilIdle(end + 3_600_000)
+  const seconds = (performance.now() - started) / 1000
+  peakRss = Math.max(peakRss, process.memoryUsage().rss)
+  const bill = sim.billing()
+  console.log(
+    `virtual month: ${machines} machines × ${wakesPerDay} wakes/day × ${days} days: ${model.transitions} transitions in ${seconds.toFixed(1)} s wall = ${Math.round(model.transitions / seconds)} transitions/s (target ≥ 200,000); peak RSS ${(peakRss / 1e6).toFixed(0)} MB (target < 300 MB); bill $${(bill.totalMicroUsd / 1e6).toFixed(2)}`
+  )
+}
+
+await loopback(Number(values.cycles))
+await month(Number(values.machines), Number(values.wakes), Number(values.days))
