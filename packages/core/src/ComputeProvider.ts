@@ -149,7 +149,12 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
           Effect.mapError((u) => normalise(u, { module: "ComputeProvider", method, provider }))
         )
         return yield* Effect.retry(attempt, retrySchedule(policy, startedAt))
-      }).pipe(Effect.withSpan(`ComputeProvider.${method}`, { attributes: { provider, ...attributes } }))
+      }).pipe(
+        Effect.withSpan(`ComputeProvider.${method}`, {
+          attributes: { provider, ...attributes },
+          captureStackTrace: false
+        })
+      )
 
     const decode = (input: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec) =>
       input instanceof TaskSpec.TaskSpec
@@ -176,7 +181,12 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
         else entry.sessionId = result.value.id
         yield* Deferred.done(entry.deferred, result)
         return yield* result
-      }).pipe(Effect.withSpan("ComputeProvider.createSession", { attributes: { provider } }))
+      }).pipe(
+        Effect.withSpan("ComputeProvider.createSession", {
+          attributes: { provider },
+          captureStackTrace: false
+        })
+      )
 
     /** A destroyed session no longer answers for its task: a later create makes a new one. */
     const forget = (sessionId: string) => {

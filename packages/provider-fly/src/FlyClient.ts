@@ -131,7 +131,10 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
         }
         const text = yield* errorText(response)
         return yield* Effect.fail(toError(name, path, response.status, text, response.headers["retry-after"]))
-      }).pipe(Effect.scoped, Effect.withSpan(`FlyClient.${method}`, { attributes: { path } }))
+      }).pipe(
+        Effect.scoped,
+        Effect.withSpan(`FlyClient.${method}`, { attributes: { path }, captureStackTrace: false })
+      )
     return { request }
   })
 

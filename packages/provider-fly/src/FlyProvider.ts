@@ -22,6 +22,10 @@ import { Clock, Config, Context, Duration, Effect, Layer, type Redacted, Schedul
 import * as FlyClient from "./FlyClient.js"
 import * as FlySchemas from "./FlySchemas.js"
 
+const Machines = Schema.Array(FlySchemas.Machine)
+const MachineEvents = Schema.Array(FlySchemas.MachineEvent)
+const Volumes = Schema.Array(FlySchemas.Volume)
+
 export class FlyProvider extends Context.Tag("@hangar/provider-fly/FlyProvider")<
   FlyProvider,
   ComputeProvider.ComputeProvider
@@ -113,11 +117,7 @@ export const make = (
 
     const recordEvents = (app: string, id: string) =>
       Effect.gen(function* () {
-        const events = yield* client.request(
-          "GET",
-          `${machinePath(app, id)}/events?limit=50`,
-          Schema.Array(FlySchemas.MachineEvent)
-        )
+        const events = yield* client.request("GET", `${machinePath(app, id)}/events?limit=50`, MachineEvents)
         const ledger = ledgers.get(id) ?? new Map()
         for (const event of events) ledger.set(event.id, event)
         ledgers.set(id, ledger)
@@ -198,7 +198,7 @@ export const make = (
 
     const ensureVolume = (app: string, region: string) =>
       Effect.gen(function* () {
-        const volumes = yield* client.request("GET", `/apps/${app}/volumes`, Schema.Array(FlySchemas.Volume))
+        const volumes = yield* client.request("GET", `/apps/${app}/volumes`, Volumes)
         const existing = volumes.find(
           (v) => v.region === region && v.name === "workspace" && v.state === "created"
         )
@@ -257,7 +257,7 @@ export const make = (
         const existing = (yield* client.request(
           "GET",
           `/apps/${app}/machines?region=${region}`,
-          Schema.Array(FlySchemas.Machine)
+          Machines
         )).find((m) => m.name === name && m.state !== "destroyed" && m.state !== "destroying")
         let machine = existing
         if (machine === undefined) {
@@ -270,11 +270,7 @@ export const make = (
               Effect.catchTag("InvalidRequest", (e) =>
                 e.reason === "Conflict"
                   ? Effect.flatMap(
-                      client.request(
-                        "GET",
-                        `/apps/${app}/machines?region=${region}`,
-                        Schema.Array(FlySchemas.Machine)
-                      ),
+                      client.request("GET", `/apps/${app}/machines?region=${region}`, Machines),
                       (all) => {
                         const found = all.find((m) => m.name === name && m.state !== "destroyed")
                         return found === undefined ? Effect.fail(e) : Effect.succeed(found)
@@ -419,9 +415,8 @@ export const make = (
             const apps = yield* client.request("GET", "/apps", FlySchemas.AppList)
             const ours = apps.apps.filter((a) => a.name.startsWith(`${settings.appPrefix}-`))
             const sessions = yield* Effect.forEach(ours, (a) =>
-              Effect.map(
-                client.request("GET", `/apps/${a.name}/machines`, Schema.Array(FlySchemas.Machine)),
-                (machines) => machines.filter((m) => m.state !== "destroyed").map((m) => toSession(a.name, m))
+              Effect.map(client.request("GET", `/apps/${a.name}/machines`, Machines), (machines) =>
+                machines.filter((m) => m.state !== "destroyed").map((m) => toSession(a.name, m))
               )
             )
             return sessions.flat()

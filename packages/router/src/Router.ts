@@ -322,7 +322,7 @@ export const make = (
           }
           excluded.push(provider.id)
         }
-      }).pipe(Effect.withSpan("Router.dispatch"))
+      }).pipe(Effect.withSpan("Router.dispatch", { captureStackTrace: false }))
 
     const reconcile = () =>
       Effect.gen(function* () {

@@ -22,8 +22,18 @@ const Strategy = Schema.Array(
 )
 const ClusterRef = Schema.optional(Schema.String)
 
-const input = <A, I>(schema: Schema.Schema<A, I>, body: unknown, operation: string): A => {
-  const result = Schema.decodeUnknownEither(schema, { errors: "all" })(body ?? {})
+const decoders = new Map<string, (u: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+
+/** Decodes an operation's input; each operation's schema is built and compiled once. */
+const input = <A, I>(schema: () => Schema.Schema<A, I>, body: unknown, operation: string): A => {
+  let decode = decoders.get(operation)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknownEither(schema(), { errors: "all" }) as (
+      u: unknown
+    ) => Either.Either<unknown, ParseResult.ParseError>
+    decoders.set(operation, decode)
+  }
+  const result = decode(body ?? {}) as Either.Either<A, ParseResult.ParseError>
   if (Either.isRight(result)) return result.right
   const issues = ParseResult.ArrayFormatter.formatErrorSync(result.left)
   throw new EcsError(
@@ -150,12 +160,13 @@ export const operations = (
 ): Readonly<Record<string, (body: unknown) => unknown>> => ({
   CreateCluster: (body) => {
     const i = input(
-      Schema.Struct({
-        clusterName: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)), {
-          default: () => "default"
+      () =>
+        Schema.Struct({
+          clusterName: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)), {
+            default: () => "default"
+          }),
+          tags: Schema.optional(Schema.Array(Tag))
         }),
-        tags: Schema.optional(Schema.Array(Tag))
-      }),
       body,
       "CreateCluster"
     )
@@ -163,9 +174,10 @@ export const operations = (
   },
   DescribeClusters: (body) => {
     const i = input(
-      Schema.Struct({
-        clusters: Schema.optionalWith(Schema.Array(Schema.String), { default: () => ["default"] })
-      }),
+      () =>
+        Schema.Struct({
+          clusters: Schema.optionalWith(Schema.Array(Schema.String), { default: () => ["default"] })
+        }),
       body,
       "DescribeClusters"
     )
@@ -180,7 +192,7 @@ export const operations = (
     return { clusters, failures }
   },
   DeleteCluster: (body) => {
-    const i = input(Schema.Struct({ cluster: Schema.String }), body, "DeleteCluster")
+    const i = input(() => Schema.Struct({ cluster: Schema.String }), body, "DeleteCluster")
     return { cluster: clusterJson(model, model.deleteCluster(i.cluster).name) }
   },
   RegisterTaskDefinition: (body) => {
@@ -200,16 +212,17 @@ export const operations = (
       )
     })
     const i = input(
-      Schema.Struct({
-        family: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
-        containerDefinitions: Schema.Array(Container),
-        cpu: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(128, 10240))),
-        memory: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
-        networkMode: Schema.optional(Schema.Literal("bridge", "host", "awsvpc", "none")),
-        requiresCompatibilities: Schema.optional(Schema.Array(Schema.String)),
-        taskRoleArn: Schema.optional(Schema.String),
-        tags: Schema.optional(Schema.Array(Tag))
-      }),
+      () =>
+        Schema.Struct({
+          family: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
+          containerDefinitions: Schema.Array(Container),
+          cpu: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(128, 10240))),
+          memory: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
+          networkMode: Schema.optional(Schema.Literal("bridge", "host", "awsvpc", "none")),
+          requiresCompatibilities: Schema.optional(Schema.Array(Schema.String)),
+          taskRoleArn: Schema.optional(Schema.String),
+          tags: Schema.optional(Schema.Array(Tag))
+        }),
       body,
       "RegisterTaskDefinition"
     )
@@ -225,34 +238,35 @@ export const operations = (
     }
   },
   DescribeTaskDefinition: (body) => {
-    const i = input(Schema.Struct({ taskDefinition: Schema.String }), body, "DescribeTaskDefinition")
+    const i = input(() => Schema.Struct({ taskDefinition: Schema.String }), body, "DescribeTaskDefinition")
     return { taskDefinition: definitionJson(model.taskDefinition(i.taskDefinition)) }
   },
   DeregisterTaskDefinition: (body) => {
-    const i = input(Schema.Struct({ taskDefinition: Schema.String }), body, "DeregisterTaskDefinition")
+    const i = input(() => Schema.Struct({ taskDefinition: Schema.String }), body, "DeregisterTaskDefinition")
     const d = model.taskDefinition(i.taskDefinition)
     d.status = "INACTIVE"
     return { taskDefinition: definitionJson(d) }
   },
   CreateCapacityProvider: (body) => {
     const i = input(
-      Schema.Struct({
-        name: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
-        autoScalingGroupProvider: Schema.Struct({
-          autoScalingGroupArn: Schema.String,
-          managedScaling: Schema.optional(
-            Schema.Struct(
-              {
-                status: Schema.optional(Schema.Literal("ENABLED", "DISABLED")),
-                targetCapacity: Schema.optional(Schema.Int)
-              },
-              { key: Schema.String, value: Schema.Unknown }
-            )
-          ),
-          managedTerminationProtection: Schema.optional(Schema.Literal("ENABLED", "DISABLED"))
+      () =>
+        Schema.Struct({
+          name: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
+          autoScalingGroupProvider: Schema.Struct({
+            autoScalingGroupArn: Schema.String,
+            managedScaling: Schema.optional(
+              Schema.Struct(
+                {
+                  status: Schema.optional(Schema.Literal("ENABLED", "DISABLED")),
+                  targetCapacity: Schema.optional(Schema.Int)
+                },
+                { key: Schema.String, value: Schema.Unknown }
+              )
+            ),
+            managedTerminationProtection: Schema.optional(Schema.Literal("ENABLED", "DISABLED"))
+          }),
+          tags: Schema.optional(Schema.Array(Tag))
         }),
-        tags: Schema.optional(Schema.Array(Tag))
-      }),
       body,
       "CreateCapacityProvider"
     )
@@ -275,11 +289,12 @@ export const operations = (
   },
   PutClusterCapacityProviders: (body) => {
     const i = input(
-      Schema.Struct({
-        cluster: Schema.String,
-        capacityProviders: Schema.Array(Schema.String),
-        defaultCapacityProviderStrategy: Strategy
-      }),
+      () =>
+        Schema.Struct({
+          cluster: Schema.String,
+          capacityProviders: Schema.Array(Schema.String),
+          defaultCapacityProviderStrategy: Strategy
+        }),
       body,
       "PutClusterCapacityProviders"
     )
@@ -293,7 +308,7 @@ export const operations = (
   },
   DescribeCapacityProviders: (body) => {
     const i = input(
-      Schema.Struct({ capacityProviders: Schema.optional(Schema.Array(Schema.String)) }),
+      () => Schema.Struct({ capacityProviders: Schema.optional(Schema.Array(Schema.String)) }),
       body,
       "DescribeCapacityProviders"
     )
@@ -322,42 +337,43 @@ export const operations = (
   },
   RunTask: (body) => {
     const i = input(
-      Schema.Struct({
-        cluster: ClusterRef,
-        taskDefinition: Schema.String,
-        count: Schema.optionalWith(Schema.Int, { default: () => 1 }),
-        launchType: Schema.optional(Schema.Literal("EC2")),
-        capacityProviderStrategy: Schema.optional(Strategy),
-        startedBy: Schema.optional(Schema.String.pipe(Schema.maxLength(128))),
-        group: Schema.optional(Schema.String),
-        clientToken: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
-        enableExecuteCommand: Schema.optional(Schema.Boolean),
-        overrides: Schema.optional(
-          Schema.Struct(
-            {
-              containerOverrides: Schema.optional(
-                Schema.Array(
-                  Schema.Struct({
-                    name: Schema.optional(Schema.String),
-                    command: Schema.optional(Schema.Array(Schema.String)),
-                    environment: Schema.optional(Schema.Array(KeyValue))
-                  })
+      () =>
+        Schema.Struct({
+          cluster: ClusterRef,
+          taskDefinition: Schema.String,
+          count: Schema.optionalWith(Schema.Int, { default: () => 1 }),
+          launchType: Schema.optional(Schema.Literal("EC2")),
+          capacityProviderStrategy: Schema.optional(Strategy),
+          startedBy: Schema.optional(Schema.String.pipe(Schema.maxLength(128))),
+          group: Schema.optional(Schema.String),
+          clientToken: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
+          enableExecuteCommand: Schema.optional(Schema.Boolean),
+          overrides: Schema.optional(
+            Schema.Struct(
+              {
+                containerOverrides: Schema.optional(
+                  Schema.Array(
+                    Schema.Struct({
+                      name: Schema.optional(Schema.String),
+                      command: Schema.optional(Schema.Array(Schema.String)),
+                      environment: Schema.optional(Schema.Array(KeyValue))
+                    })
+                  )
                 )
-              )
-            },
-            { key: Schema.String, value: Schema.Unknown }
+              },
+              { key: Schema.String, value: Schema.Unknown }
+            )
+          ),
+          tags: Schema.optional(Schema.Array(Tag)),
+          placementStrategy: Schema.optional(
+            Schema.Array(
+              Schema.Struct({
+                type: Schema.Literal("binpack", "spread", "random"),
+                field: Schema.optional(Schema.String)
+              })
+            )
           )
-        ),
-        tags: Schema.optional(Schema.Array(Tag)),
-        placementStrategy: Schema.optional(
-          Schema.Array(
-            Schema.Struct({
-              type: Schema.Literal("binpack", "spread", "random"),
-              field: Schema.optional(Schema.String)
-            })
-          )
-        )
-      }),
+        }),
       body,
       "RunTask"
     )
@@ -382,11 +398,12 @@ export const operations = (
   },
   StopTask: (body) => {
     const i = input(
-      Schema.Struct({
-        cluster: ClusterRef,
-        task: Schema.String,
-        reason: Schema.optional(Schema.String.pipe(Schema.maxLength(255)))
-      }),
+      () =>
+        Schema.Struct({
+          cluster: ClusterRef,
+          task: Schema.String,
+          reason: Schema.optional(Schema.String.pipe(Schema.maxLength(255)))
+        }),
       body,
       "StopTask"
     )
@@ -396,11 +413,12 @@ export const operations = (
   },
   DescribeTasks: (body) => {
     const i = input(
-      Schema.Struct({
-        cluster: ClusterRef,
-        tasks: Schema.Array(Schema.String).pipe(Schema.maxItems(100)),
-        include: Schema.optional(Schema.Array(Schema.String))
-      }),
+      () =>
+        Schema.Struct({
+          cluster: ClusterRef,
+          tasks: Schema.Array(Schema.String).pipe(Schema.maxItems(100)),
+          include: Schema.optional(Schema.Array(Schema.String))
+        }),
       body,
       "DescribeTasks"
     )
@@ -420,16 +438,17 @@ export const operations = (
   },
   ListTasks: (body) => {
     const i = input(
-      Schema.Struct({
-        cluster: ClusterRef,
-        startedBy: Schema.optional(Schema.String),
-        family: Schema.optional(Schema.String),
-        desiredStatus: Schema.optionalWith(Schema.Literal("RUNNING", "PENDING", "STOPPED"), {
-          default: () => "RUNNING" as const
+      () =>
+        Schema.Struct({
+          cluster: ClusterRef,
+          startedBy: Schema.optional(Schema.String),
+          family: Schema.optional(Schema.String),
+          desiredStatus: Schema.optionalWith(Schema.Literal("RUNNING", "PENDING", "STOPPED"), {
+            default: () => "RUNNING" as const
+          }),
+          maxResults: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 100 }),
+          nextToken: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
         }),
-        maxResults: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 100 }),
-        nextToken: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
-      }),
       body,
       "ListTasks"
     )
@@ -451,19 +470,20 @@ export const operations = (
   },
   ListContainerInstances: (body) => {
     const i = input(
-      Schema.Struct({
-        cluster: ClusterRef,
-        status: Schema.optional(
-          Schema.Literal(
-            "ACTIVE",
-            "DRAINING",
-            "REGISTERING",
-            "DEREGISTERING",
-            "REGISTRATION_FAILED",
-            "INACTIVE"
+      () =>
+        Schema.Struct({
+          cluster: ClusterRef,
+          status: Schema.optional(
+            Schema.Literal(
+              "ACTIVE",
+              "DRAINING",
+              "REGISTERING",
+              "DEREGISTERING",
+              "REGISTRATION_FAILED",
+              "INACTIVE"
+            )
           )
-        )
-      }),
+        }),
       body,
       "ListContainerInstances"
     )
@@ -482,10 +502,11 @@ export const operations = (
   },
   DescribeContainerInstances: (body) => {
     const i = input(
-      Schema.Struct({
-        cluster: ClusterRef,
-        containerInstances: Schema.Array(Schema.String).pipe(Schema.maxItems(100))
-      }),
+      () =>
+        Schema.Struct({
+          cluster: ClusterRef,
+          containerInstances: Schema.Array(Schema.String).pipe(Schema.maxItems(100))
+        }),
       body,
       "DescribeContainerInstances"
     )
@@ -503,13 +524,14 @@ export const operations = (
   },
   ExecuteCommand: (body) => {
     const i = input(
-      Schema.Struct({
-        cluster: ClusterRef,
-        task: Schema.String,
-        container: Schema.optional(Schema.String),
-        command: Schema.NonEmptyString,
-        interactive: Schema.Boolean
-      }),
+      () =>
+        Schema.Struct({
+          cluster: ClusterRef,
+          task: Schema.String,
+          container: Schema.optional(Schema.String),
+          command: Schema.NonEmptyString,
+          interactive: Schema.Boolean
+        }),
       body,
       "ExecuteCommand"
     )
@@ -539,7 +561,7 @@ export const operations = (
   },
   TagResource: (body) => {
     const i = input(
-      Schema.Struct({ resourceArn: Schema.String, tags: Schema.Array(Tag) }),
+      () => Schema.Struct({ resourceArn: Schema.String, tags: Schema.Array(Tag) }),
       body,
       "TagResource"
     )
@@ -559,7 +581,7 @@ export const operations = (
     return {}
   },
   ListTagsForResource: (body) => {
-    const i = input(Schema.Struct({ resourceArn: Schema.String }), body, "ListTagsForResource")
+    const i = input(() => Schema.Struct({ resourceArn: Schema.String }), body, "ListTagsForResource")
     const task = model.tasks.get(i.resourceArn)
     const cluster = [...model.clusters.values()].find((c) => c.arn === i.resourceArn)
     const tags = task?.tags ?? cluster?.tags
