@@ -229,6 +229,8 @@ export class EcsModel {
   private readonly random: Random
   /** State changes made, for the benchmark. */
   events = 0
+  /** Managed-scaling evaluations run (one a minute per cluster), for the benchmark. */
+  scalingEvaluations = 0
   private scaling = false
 
   constructor(options: ModelOptions) {
@@ -747,6 +749,7 @@ export class EcsModel {
   /** CapacityProviderReservation toward targetCapacity: scale out for waiting tasks, in after 15 empty minutes. */
   evaluateScaling(): void {
     const now = this.clock.now()
+    this.scalingEvaluations++
     this.forget(now)
     for (const cluster of this.clusters.values()) {
       if (cluster.status !== "ACTIVE") continue
