@@ -11,6 +11,7 @@ import { parseArgs } from "node:util"
 import { VirtualClock } from "@hangar/core"
 import Fastify from "fastify"
 import * as FlySimulator from "../src/FlySimulator.js"
+import * as Lifecycle from "../src/model/Lifecycle.js"
 
 const { values } = parseArgs({
   options: {
@@ -28,16 +29,7 @@ const loopback = async (cycles: number) => {
   const sim = await FlySimulator.make({
     clock: new VirtualClock.RealClock(),
     tokens: [{ token }],
-    timing: {
-      create: 0,
-      firstImagePull: 0,
-      bootFromStopped: 0,
-      stop: 0,
-      destroy: 0,
-      resumeFromSuspended: 0,
-      suspendBase: 0,
-      suspendPerGb: 0
-    }
+    timing: Lifecycle.instantTiming
   })
   const base = await sim.listen({ port: 0 })
   const call = async (method: "GET" | "POST" | "DELETE", path: string, body?: unknown) => {

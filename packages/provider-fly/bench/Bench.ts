@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util"
 import { VirtualClock } from "@hangar/core"
-import { FlySimulator } from "@hangar/fly-simulator"
+import { FlySimulator, Lifecycle } from "@hangar/fly-simulator"
 import { Effect, Redacted } from "effect"
 import { request } from "undici"
 import * as FlyProvider from "../src/FlyProvider.js"
@@ -17,16 +17,7 @@ const cycles = Number(values.cycles)
 const token = "bench"
 const options = {
   tokens: [{ token }],
-  timing: {
-    create: 0,
-    firstImagePull: 0,
-    bootFromStopped: 0,
-    stop: 0,
-    destroy: 0,
-    resumeFromSuspended: 0,
-    suspendBase: 0,
-    suspendPerGb: 0
-  }
+  timing: Lifecycle.instantTiming
 }
 const sim = await FlySimulator.make({ ...options, clock: new VirtualClock.RealClock() })
 const base = await sim.listen({ port: 0 })

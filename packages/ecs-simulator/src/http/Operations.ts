@@ -83,15 +83,7 @@ const taskJson = (model: EcsModel, t: Task) => {
 }
 
 const instanceJson = (model: EcsModel, i: Instance) => {
-  let cpu = 0
-  let memory = 0
-  let gpus = 0
-  for (const arn of i.tasks) {
-    const t = model.tasks.get(arn)!
-    cpu += t.definition.cpu
-    memory += t.definition.memory
-    gpus += t.definition.gpus
-  }
+  const { cpu, memory, gpus } = model.used(i)
   const resources = (c: number, m: number, g: number) => [
     { name: "CPU", type: "INTEGER", integerValue: c },
     { name: "MEMORY", type: "INTEGER", integerValue: m },

@@ -483,7 +483,8 @@ export class EcsModel {
     this.events++
   }
 
-  private used(instance: Instance) {
+  /** CPU units, MiB and GPUs the instance's tasks reserve. */
+  used(instance: Instance) {
     let cpu = 0
     let memory = 0
     let gpus = 0

@@ -66,3 +66,15 @@ export const defaultTiming: TimingModel = {
   suspendPerGb: 1_500,
   destroy: 500
 }
+
+/** Every transition immediate: for benchmarks that measure the API, not the machines. */
+export const instantTiming: TimingModel = {
+  create: 0,
+  firstImagePull: 0,
+  bootFromStopped: 0,
+  resumeFromSuspended: 0,
+  stop: 0,
+  suspendBase: 0,
+  suspendPerGb: 0,
+  destroy: 0
+}
