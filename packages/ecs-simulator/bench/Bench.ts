@@ -48,7 +48,9 @@ for (;;) {
   )
 }
 let peakRss = process.memoryUsage().rss
-clock.schedule(end - 1, () => void (peakRss = Math.max(peakRss, process.memoryUsage().rss)))
+clock.schedule(end - 1, () => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss)
+})
 const started = performance.now()
 await clock.advanceTo(end)
 const seconds = (performance.now() - started) / 1000
