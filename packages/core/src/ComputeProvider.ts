@@ -5,7 +5,7 @@
  * (exponential with jitter, honouring retry-after, bounded by attempts and a deadline), and idempotent session
  * creation by task id.
  */
-import { Clock, Deferred, Duration, Effect, Option, Random, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, FiberRef, Option, Random, Schedule } from "effect"
 import * as Capabilities from "./Capabilities.js"
 import {
   type ComputeError,
@@ -69,6 +69,12 @@ export interface ComputeProvider {
   readonly list: () => Effect.Effect<ReadonlyArray<Session>, ComputeError>
   readonly usage: (sessionId: string) => Effect.Effect<Usage, ComputeError>
 }
+
+/**
+ * True while a Hangar idle policy (not the platform) decides when this session's compute sleeps: the router
+ * sets it around `create`, and a provider with its own autostop (Fly Proxy) turns that off for the machine.
+ */
+export const sleepManagedByHangar: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */

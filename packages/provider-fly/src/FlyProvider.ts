@@ -18,7 +18,18 @@ import {
   Usage,
   type VirtualClock
 } from "@hangar/core"
-import { Clock, Config, Context, Duration, Effect, Layer, type Redacted, Schedule, Schema } from "effect"
+import {
+  Clock,
+  Config,
+  Context,
+  Duration,
+  Effect,
+  FiberRef,
+  Layer,
+  type Redacted,
+  Schedule,
+  Schema
+} from "effect"
 import * as FlyClient from "./FlyClient.js"
 import * as FlySchemas from "./FlySchemas.js"
 
@@ -222,7 +233,7 @@ export const make = (
         return yield* getMachine(app, machine.id)
       })
 
-    const machineConfig = (task: TaskSpec.TaskSpec, volumeId: string) => {
+    const machineConfig = (task: TaskSpec.TaskSpec, volumeId: string, hangarManagesSleep: boolean) => {
       const guest = Pricing.flyGuestBySize[task.size]
       return {
         image: settings.image,
@@ -234,7 +245,7 @@ export const make = (
           {
             protocol: "tcp",
             internal_port: 8080,
-            autostop: settings.autostop === "off" ? false : settings.autostop,
+            autostop: hangarManagesSleep || settings.autostop === "off" ? false : settings.autostop,
             autostart: true,
             min_machines_running: 0,
             ports: [{ port: 443, handlers: ["http", "tls"] }]
@@ -262,9 +273,10 @@ export const make = (
         let machine = existing
         if (machine === undefined) {
           const volume = yield* ensureVolume(app, region)
+          const hangarManagesSleep = yield* FiberRef.get(ComputeProvider.sleepManagedByHangar)
           machine = yield* client
             .request("POST", `/apps/${app}/machines`, FlySchemas.Machine, {
-              body: { name, region, config: machineConfig(task, volume.id) }
+              body: { name, region, config: machineConfig(task, volume.id, hangarManagesSleep) }
             })
             .pipe(
               Effect.catchTag("InvalidRequest", (e) =>

@@ -1,6 +1,6 @@
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { VirtualClock } from "@hangar/core"
+import { ComputeProvider, VirtualClock } from "@hangar/core"
 import { Conformance } from "@hangar/core/testing"
 import { FlySimulator } from "@hangar/fly-simulator"
 import { Effect, Either, Layer, Redacted, Ref, Schema } from "effect"
@@ -180,5 +180,47 @@ describe("FlyProvider on the simulator", () => {
       )
       assert.strictEqual(full._tag, "CapacityUnavailable")
     })
+  )
+})
+
+describe("autostop under a Hangar idle policy", () => {
+  it.effect(
+    "a machine created while Hangar manages sleep has Fly's autostop off; otherwise the configured autostop",
+    () =>
+      Effect.gen(function* () {
+        const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+        const sim = yield* Effect.promise(() =>
+          FlySimulator.make({ clock, seed: 9, tokens: [{ token: secret }] })
+        )
+        const fly = yield* Effect.provide(
+          FlyProvider.FlyProvider,
+          FlyProvider.layer({
+            token: Redacted.make(secret),
+            baseUrl: "http://fly-sim.internal",
+            fetch: sim.fetch,
+            clock,
+            regions: ["iad"],
+            autostop: "suspend"
+          })
+        )
+        const managed = yield* VirtualClock.drive(
+          clock,
+          fly
+            .create({ taskId: "m1", repository: "acme/managed" })
+            .pipe(Effect.locally(ComputeProvider.sleepManagedByHangar, true))
+        )
+        const platform = yield* VirtualClock.drive(
+          clock,
+          fly.create({ taskId: "p1", repository: "acme/platform" })
+        )
+        const autostop = (id: string) =>
+          (
+            sim.model.machines.get(id.split("/")[1]!)!.config as unknown as {
+              services: Array<{ autostop: unknown }>
+            }
+          ).services[0]!.autostop
+        assert.strictEqual(autostop(managed.id), false)
+        assert.strictEqual(autostop(platform.id), "suspend")
+      })
   )
 })

@@ -7,7 +7,7 @@
  */
 import {
   ComputeError,
-  type ComputeProvider,
+  ComputeProvider,
   IdlePolicy,
   ProviderRegistry,
   RoutingPolicy,
@@ -187,7 +187,9 @@ export const make = (
       dispatchedAt: number
     ) =>
       Effect.gen(function* () {
-        const created = yield* provider.create(task)
+        const created = yield* provider
+          .create(task)
+          .pipe(Effect.locally(ComputeProvider.sleepManagedByHangar, idle.name !== "platform"))
         const key = keyOf(provider.id, created.id)
         yield* FiberMap.remove(timers, key)
         const known = activity.get(key)
