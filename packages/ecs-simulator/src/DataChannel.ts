@@ -1,11 +1,15 @@
 /**
  * The ECS Exec data channel: a loopback WebSocket speaking the Session Manager framing (core's
- * `SessionManagerMessage`). The client opens it with the session token, the command runs through the exec
- * backend in the task (simulated time for the scripted backend), stdout and stderr stream as
- * output_stream_data (Output / StdErr payloads, 1 KiB chunks, each acknowledged), and channel_closed carries
- * the exit code.
+ * `SessionManagerMessage`). ExecuteCommand opens a session (id, single-use token); the client connects to its
+ * streamUrl and sends the `open_data_channel` text frame with the token; the command runs through the exec
+ * backend inside the task; stdout and stderr stream as `output_stream_data` (payload types Output and StdErr, in
+ * 1 KiB chunks, sequence-numbered); then `channel_closed` carries the exit code.
+ *
+ * Acknowledgements are honoured: at most `window` messages are unacknowledged at a time, and one not
+ * acknowledged within `retransmitAfterMs` is sent again (same sequence number and id). Client `input_stream_data`
+ * is acknowledged (non-interactive commands ignore its content). A connection that drops before the command
+ * ends aborts the command (the process backend kills it) and the session cannot be reopened.
  */
-
 import { randomBytes } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
@@ -19,14 +23,33 @@ interface PendingSession {
   readonly token: string
 }
 
+export interface Options {
+  /** Most unacknowledged messages in flight. */
+  readonly window?: number
+  readonly retransmitAfterMs?: number
+  readonly chunkBytes?: number
+}
+
+const { MessageType, PayloadType } = SessionManagerMessage
+
 export class DataChannel {
   private readonly sessions = new Map<string, PendingSession>()
-  private readonly wss = new WebSocketServer({ noServer: true })
-  /** Acknowledgements received, for tests. */
-  acknowledged = 0
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 })
+  private readonly window: number
+  private readonly retransmitAfterMs: number
+  private readonly chunkBytes: number
+  /** Counters, for tests and `/_sim/state`. */
+  readonly stats = { opened: 0, acknowledged: 0, retransmitted: 0, completed: 0, dropped: 0, rejected: 0 }
   baseUrl = "ws://127.0.0.1:0"
 
-  constructor(private readonly model: EcsModel) {}
+  constructor(
+    private readonly model: EcsModel,
+    options: Options = {}
+  ) {
+    this.window = options.window ?? 32
+    this.retransmitAfterMs = options.retransmitAfterMs ?? 1_000
+    this.chunkBytes = options.chunkBytes ?? 1_024
+  }
 
   open(task: Task, command: ReadonlyArray<string>) {
     const sessionId = `ecs-execute-command-${randomBytes(8).toString("hex")}`
@@ -37,21 +60,13 @@ export class DataChannel {
 
   /** Handles an HTTP upgrade on the simulator's server; false if it is not a data-channel URL. */
   upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const sessionId = /^\/ssm\/data-channel\/([A-Za-z0-9-]+)/.exec(request.url ?? "")?.[1]
+    const sessionId = /^\/ssm\/data-channel\/([A-Za-z0-9-]{1,128})$/.exec(request.url ?? "")?.[1]
     if (sessionId === undefined) return false
     this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, sessionId))
     return true
   }
 
   private serve(ws: WebSocket, sessionId: string): void {
-    const clock = this.model.clock
-    let sequence = 0
-    const send = (type: string, payloadType: number, payload: string | Uint8Array) =>
-      ws.send(
-        SessionManagerMessage.encode(
-          SessionManagerMessage.make(type, payloadType, payload, sequence++, clock.now())
-        )
-      )
     ws.once("message", (data, isBinary) => {
       const session = this.sessions.get(sessionId)
       let token: unknown
@@ -61,41 +76,128 @@ export class DataChannel {
         token = undefined
       }
       if (session === undefined || token !== session.token) {
-        ws.close(4001, "invalid session or token")
+        this.stats.rejected++
+        ws.close(4001, "unknown session or wrong token")
         return
       }
+      // Single use: a dropped connection cannot be resumed with the same token.
       this.sessions.delete(sessionId)
-      ws.on("message", (frame, binary) => {
-        if (!binary) return
-        try {
-          if (
-            SessionManagerMessage.decode(frame as Buffer).messageType ===
-            SessionManagerMessage.MessageType.Acknowledge
-          )
-            this.acknowledged++
-        } catch {
-          ws.close(4002, "malformed message")
-        }
-      })
-      void this.model.exec
-        .run({ command: session.command, signal: session.task.running.signal }, clock)
-        .then((outcome) => {
-          if (ws.readyState !== ws.OPEN) return
-          for (const [text, type] of [
-            [outcome.stdout, SessionManagerMessage.PayloadType.Output],
-            [outcome.stderr, SessionManagerMessage.PayloadType.StdErr]
-          ] as const) {
-            const bytes = Buffer.from(text, "utf8")
-            for (let i = 0; i < bytes.length; i += 1024)
-              send(SessionManagerMessage.MessageType.OutputStreamData, type, bytes.subarray(i, i + 1024))
+      this.stats.opened++
+      this.run(ws, sessionId, session)
+    })
+  }
+
+  private run(ws: WebSocket, sessionId: string, session: PendingSession): void {
+    const clock = this.model.clock
+    const unacked = new Map<number, { frame: Buffer; sentAt: number }>()
+    const queue: Array<Buffer> = []
+    let sequence = 0
+    let finished = false
+    let closing = false
+    const abort = new AbortController()
+    const onTaskStop = () => abort.abort()
+    session.task.running.signal.addEventListener("abort", onTaskStop, { once: true })
+    const timer = setInterval(
+      () => {
+        const now = Date.now()
+        for (const entry of unacked.values())
+          if (now - entry.sentAt >= this.retransmitAfterMs && ws.readyState === ws.OPEN) {
+            ws.send(entry.frame)
+            entry.sentAt = now
+            this.stats.retransmitted++
           }
-          send(
-            SessionManagerMessage.MessageType.ChannelClosed,
-            0,
-            JSON.stringify({ SessionId: sessionId, ExitCode: outcome.exitCode, Output: "" })
-          )
-          ws.close(1000, "command finished")
+      },
+      Math.max(10, Math.floor(this.retransmitAfterMs / 2))
+    )
+    timer.unref()
+
+    const frame = (type: string, payloadType: number, payload: string | Uint8Array) => {
+      const message = SessionManagerMessage.make(type, payloadType, payload, sequence++, clock.now())
+      return { sequence: message.sequenceNumber, bytes: SessionManagerMessage.encode(message) }
+    }
+    const sequenceOf = new Map<Buffer, number>()
+    const enqueue = (type: string, payloadType: number, payload: string | Uint8Array) => {
+      const { sequence: n, bytes } = frame(type, payloadType, payload)
+      sequenceOf.set(bytes, n)
+      queue.push(bytes)
+    }
+    const pump = () => {
+      while (queue.length > 0 && unacked.size < this.window && ws.readyState === ws.OPEN) {
+        const bytes = queue.shift()!
+        const n = sequenceOf.get(bytes)!
+        sequenceOf.delete(bytes)
+        unacked.set(n, { frame: bytes, sentAt: Date.now() })
+        ws.send(bytes)
+      }
+      if (finished && queue.length === 0 && unacked.size === 0 && !closing) {
+        closing = true
+        this.stats.completed++
+        ws.close(1000, "command finished")
+      }
+    }
+    const cleanup = () => {
+      clearInterval(timer)
+      session.task.running.signal.removeEventListener("abort", onTaskStop)
+    }
+
+    ws.on("message", (data, binary) => {
+      if (!binary) return
+      let message: SessionManagerMessage.Message
+      try {
+        message = SessionManagerMessage.decode(data as Buffer)
+      } catch {
+        ws.close(4002, "malformed message")
+        return
+      }
+      if (message.messageType === MessageType.Acknowledge) {
+        let acked: unknown
+        try {
+          acked = (JSON.parse(Buffer.from(message.payload).toString("utf8")) as Record<string, unknown>)
+            .AcknowledgedMessageSequenceNumber
+        } catch {
+          acked = undefined
+        }
+        if (typeof acked === "number" && unacked.delete(acked)) this.stats.acknowledged++
+        pump()
+      } else if (message.messageType === MessageType.InputStreamData) {
+        const ack = SessionManagerMessage.acknowledge(message, sequence++, clock.now())
+        ws.send(SessionManagerMessage.encode(ack))
+      }
+    })
+    ws.on("close", () => {
+      cleanup()
+      if (!finished) {
+        this.stats.dropped++
+        abort.abort()
+      } else if (!closing) {
+        closing = true
+        this.stats.completed++
+      }
+    })
+
+    const signal = AbortSignal.any([abort.signal, session.task.running.signal])
+    void this.model.exec.run({ command: session.command, signal }, clock).then((outcome) => {
+      if (ws.readyState !== ws.OPEN) return
+      for (const [text, type] of [
+        [outcome.stdout, PayloadType.Output],
+        [outcome.stderr, PayloadType.StdErr]
+      ] as const) {
+        const bytes = Buffer.from(text, "utf8")
+        for (let i = 0; i < bytes.length; i += this.chunkBytes)
+          enqueue(MessageType.OutputStreamData, type, bytes.subarray(i, i + this.chunkBytes))
+      }
+      enqueue(
+        MessageType.ChannelClosed,
+        0,
+        JSON.stringify({
+          MessageType: "channel_closed",
+          SessionId: sessionId,
+          ExitCode: outcome.exitCode,
+          Output: ""
         })
+      )
+      finished = true
+      pump()
     })
   }
 

@@ -1,37 +1,40 @@
 /**
- * The ECS simulator assembled: awsJson1_1 at `POST /` (X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Op>),
- * errors as `{"__type", "message"}`, an optional access-key check, seeded faults, the `/_sim` control plane, the
- * ECS Exec data channel on the same port, and a smithy request handler that runs the SDK in-process.
+ * The ECS simulator assembled: the awsJson1_1 endpoint (`http/`), the `/_sim` control plane (`control/`), seeded
+ * faults, the ECS Exec data channel on the same port, optional `dataDir` persistence, and a smithy request
+ * handler that runs the AWS SDK in-process through `fastify.inject` (no socket), each request tracked on the clock.
  */
-import type { ExecBackend } from "@hangar/core"
-import { VirtualClock } from "@hangar/core"
-import { Schema } from "effect"
+import { ExecBackend, VirtualClock } from "@hangar/core"
 import Fastify, { type FastifyInstance } from "fastify"
+import * as ControlRoutes from "./control/Routes.js"
 import { DataChannel } from "./DataChannel.js"
+import { type FaultRule, type FaultRuleInput, Faults } from "./Faults.js"
+import * as AwsJson from "./http/AwsJson.js"
 import * as Operations from "./http/Operations.js"
 import * as Billing from "./model/Billing.js"
-import { EcsError, EcsModel, type Timing } from "./model/EcsModel.js"
+import { EcsModel } from "./model/EcsModel.js"
+import type { TimingModel } from "./model/Lifecycle.js"
+import { SeededRandom } from "./model/Random.js"
+import * as Persistence from "./Persistence.js"
+
+export type { FaultRule, FaultRuleInput } from "./Faults.js"
+export type { TimingModel } from "./model/Lifecycle.js"
 
 export interface Options {
   readonly clock?: VirtualClock.SimulationClock
+  /** Seed of ids, ARNs, jitter and fault draws (default 1). */
   readonly seed?: number
+  /** If set, only these access key ids are accepted (any SigV4 otherwise). */
   readonly accessKeys?: ReadonlyArray<string>
   readonly exec?: ExecBackend.ExecBackend
-  readonly timing?: Partial<Timing>
+  readonly timing?: Partial<TimingModel>
   readonly region?: string
+  /** Keeps configuration and the billing ledger in DIR/ecs-simulator.json across restarts. */
+  readonly dataDir?: string
+  /** EBS gp3 root volume per instance, GiB (default 30, the ECS-optimized AMI's). */
   readonly rootVolumeGib?: number
 }
 
-export const FaultRule = Schema.Struct({
-  operation: Schema.String,
-  type: Schema.optionalWith(Schema.String, { default: () => "ThrottlingException" }),
-  status: Schema.optionalWith(Schema.Int.pipe(Schema.between(400, 599)), { default: () => 400 }),
-  message: Schema.optionalWith(Schema.String, { default: () => "Rate exceeded" }),
-  times: Schema.optional(Schema.Int.pipe(Schema.positive()))
-})
-export type FaultRule = typeof FaultRule.Type
-
-/** A smithy `HttpHandler`, structurally (no extra dependency). */
+/** A smithy `HttpHandler`, structurally (no @smithy dependency). */
 export interface RequestHandler {
   readonly handle: (request: {
     readonly method: string
@@ -51,167 +54,122 @@ export interface RequestHandler {
   readonly destroy: () => void
 }
 
+export interface FaultControl {
+  /** Adds a rule (validated: throws naming the bad field); returns it with defaults filled in. */
+  readonly add: (rule: FaultRuleInput) => FaultRule
+  readonly list: () => ReadonlyArray<FaultRule & { readonly hits: number }>
+  readonly clear: () => void
+}
+
+export interface AutoScalingGroupSpec {
+  readonly name: string
+  /** A catalog key without "instance:" (t3.large, g4dn.xlarge…). */
+  readonly instanceType: string
+  readonly min: number
+  readonly max: number
+  readonly desired: number
+}
+
 export interface Simulator {
   readonly server: FastifyInstance
   readonly model: EcsModel
   readonly clock: VirtualClock.SimulationClock
   readonly requestHandler: RequestHandler
   readonly dataChannel: DataChannel
-  readonly faults: { add: (rule: FaultRule) => void; clear: () => void; list: () => ReadonlyArray<FaultRule> }
+  readonly faults: FaultControl
+  /** Starts listening (default 127.0.0.1, an ephemeral port); returns the endpoint URL. */
   readonly listen: (options?: { readonly host?: string; readonly port?: number }) => Promise<string>
-  readonly createAutoScalingGroup: (group: {
-    name: string
-    instanceType: string
-    min: number
-    max: number
-    desired: number
-  }) => { arn: string }
+  readonly createAutoScalingGroup: (group: AutoScalingGroupSpec) => { readonly arn: string }
   readonly billing: () => Billing.Bill
+  /** Clears all state and fault rules (and reseeds when given a seed). */
+  readonly reset: (seed?: number) => void
   readonly close: () => Promise<void>
 }
 
-const target = "AmazonEC2ContainerServiceV20141113."
+/** Operations whose success changes what `dataDir` keeps. */
+const configurationChanges = new Set([
+  "CreateCluster",
+  "DeleteCluster",
+  "RegisterTaskDefinition",
+  "DeregisterTaskDefinition",
+  "CreateCapacityProvider",
+  "PutClusterCapacityProviders",
+  "TagResource",
+  "CreateAutoScalingGroup",
+  "UpdateAutoScalingGroup"
+])
 
 export const make = async (options: Options = {}): Promise<Simulator> => {
   const clock = options.clock ?? new VirtualClock.RealClock()
+  let seed = options.seed ?? 1
+  const faults = new Faults(seed)
   const model = new EcsModel({
     clock,
-    seed: options.seed ?? 1,
+    seed,
+    faults,
+    exec: options.exec ?? ExecBackend.scripted(),
     ...(options.region === undefined ? {} : { region: options.region }),
     ...(options.timing === undefined ? {} : { timing: options.timing }),
-    ...(options.exec === undefined ? {} : { exec: options.exec }),
     ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib })
   })
-  const dataChannel = new DataChannel(model)
-  const operations = Operations.operations(model, dataChannel)
-  const rules: Array<FaultRule & { hits: number }> = []
-  const server = Fastify({ logger: false, bodyLimit: 1_048_576 })
-  const awsError = (type: string, message: string) => ({ __type: type, message })
+  faults.onOutage = (zone) => model.zoneOutage(zone)
+  if (options.dataDir !== undefined) Persistence.load(model, options.dataDir)
+  const save = () => {
+    if (options.dataDir !== undefined) Persistence.save(model, options.dataDir)
+  }
+  const changed = (operation: string) => {
+    if (configurationChanges.has(operation)) save()
+  }
+  const reset = (next?: number) => {
+    if (next !== undefined) seed = next
+    model.reset(seed)
+    faults.reset(seed)
+    save()
+  }
+  let requestIds = new SeededRandom(seed ^ 0x1d)
 
-  server.addContentTypeParser(
-    ["application/x-amz-json-1.1", "application/json"],
-    { parseAs: "string" },
-    (_request, body, done) => {
-      const text = String(body)
-      try {
-        done(null, text.trim() === "" ? {} : JSON.parse(text))
-      } catch {
-        done(Object.assign(new Error("request body is not valid JSON"), { statusCode: 400 }), undefined)
-      }
-    }
-  )
-  server.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) =>
-    reply
-      .code(error.statusCode !== undefined && error.statusCode < 500 ? 400 : 500)
+  const dataChannel = new DataChannel(model)
+  const server = Fastify({ logger: false, bodyLimit: 1_048_576 })
+  server.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    const client = error.statusCode !== undefined && error.statusCode < 500
+    // Never echo request contents (they may hold secrets): the message names the problem only.
+    return reply
+      .code(client ? 400 : 500)
       .send(
-        awsError(
-          error.statusCode !== undefined && error.statusCode < 500
-            ? "SerializationException"
-            : "ServerException",
-          error.message
+        AwsJson.awsError(
+          client ? "SerializationException" : "ServerException",
+          client ? error.message : "internal simulator error"
+        )
+      )
+  })
+  server.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(
+        AwsJson.awsError(
+          "UnknownOperationException",
+          `no route ${request.method} ${request.url.split("?")[0]}: ECS is POST / with X-Amz-Target; the control plane is under /_sim`
         )
       )
   )
-  server.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(awsError("UnknownOperationException", `no route ${request.method} ${request.url}`))
-  )
-
-  server.post("/", async (request, reply) => {
-    const header = request.headers["x-amz-target"]
-    const operation =
-      typeof header === "string" && header.startsWith(target) ? header.slice(target.length) : undefined
-    if (operation === undefined) {
-      return reply
-        .code(400)
-        .send(awsError("UnknownOperationException", `X-Amz-Target must be ${target}<Operation>`))
-    }
-    const authorization = request.headers.authorization ?? ""
-    const accessKey = /Credential=([^/]+)\//.exec(authorization)?.[1]
-    if (
-      options.accessKeys !== undefined &&
-      (accessKey === undefined || !options.accessKeys.includes(accessKey))
-    ) {
-      return reply
-        .code(400)
-        .send(
-          awsError("UnrecognizedClientException", "The security token included in the request is invalid.")
-        )
-    }
-    const handler = operations[operation]
-    if (handler === undefined) {
-      return reply
-        .code(400)
-        .send(
-          awsError(
-            "UnknownOperationException",
-            `The ECS simulator does not implement ${operation}; supported: ${Object.keys(operations).join(", ")}`
-          )
-        )
-    }
-    const rule = rules.find(
-      (r) => (r.operation === operation || r.operation === "*") && (r.times === undefined || r.hits < r.times)
-    )
-    if (rule !== undefined) {
-      rule.hits++
-      return reply.code(rule.status).send(awsError(rule.type, rule.message))
-    }
-    try {
-      return reply.header("content-type", "application/x-amz-json-1.1").send(handler(request.body))
-    } catch (error) {
-      if (error instanceof EcsError) return reply.code(error.status).send(awsError(error.type, error.message))
-      throw error
-    }
+  AwsJson.register(server, {
+    operations: Operations.operations(model, dataChannel),
+    faults,
+    clock,
+    accessKeys: options.accessKeys,
+    changed,
+    requestId: () => requestIds.uuid()
   })
-
-  server.get("/_sim/billing", async () => Billing.compute(model))
-  server.get("/_sim/clock", async () => ({ mode: clock.mode, nowMillis: clock.now() }))
-  server.post("/_sim/clock/advance", async (request, reply) => {
-    const millis = (request.body as { millis?: unknown } | undefined)?.millis
-    if (typeof millis !== "number" || !Number.isInteger(millis) || millis <= 0) {
-      return reply
-        .code(400)
-        .send(awsError("InvalidParameterException", "body.millis: expected a positive integer"))
-    }
-    if (!(clock instanceof VirtualClock.VirtualClock))
-      return reply.code(400).send(awsError("InvalidParameterException", "the clock is real"))
-    await clock.advanceBy(millis)
-    return { nowMillis: clock.now() }
+  ControlRoutes.register(server, {
+    model,
+    faults,
+    clock,
+    reset: (next) => {
+      reset(next)
+      requestIds = new SeededRandom(seed ^ 0x1d)
+    },
+    changed
   })
-  server.post("/_sim/autoscaling-groups", async (request, reply) => {
-    const body = Schema.decodeUnknownEither(
-      Schema.Struct({
-        name: Schema.String,
-        instanceType: Schema.String,
-        min: Schema.Int,
-        max: Schema.Int,
-        desired: Schema.Int
-      })
-    )(request.body)
-    if (body._tag === "Left")
-      return reply.code(400).send(awsError("InvalidParameterException", String(body.left)))
-    try {
-      return reply.code(201).send({ arn: model.createAutoScalingGroup(body.right).arn })
-    } catch (error) {
-      if (error instanceof EcsError) return reply.code(400).send(awsError(error.type, error.message))
-      throw error
-    }
-  })
-  server.get("/_sim/state", async () => ({
-    nowMillis: clock.now(),
-    clusters: [...model.clusters.keys()],
-    instances: [...model.instances.values()].map((i) => ({
-      id: i.id,
-      type: i.instanceType,
-      state: i.state,
-      tasks: i.tasks.size
-    })),
-    tasks: [...model.tasks.values()].map((t) => ({
-      arn: t.arn,
-      lastStatus: t.lastStatus,
-      instance: t.instance
-    }))
-  }))
-
   server.server.on("upgrade", (request, socket, head) => {
     if (!dataChannel.upgrade(request, socket, head)) socket.destroy()
   })
@@ -244,6 +202,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     destroy: () => undefined
   }
 
+  let closed = false
   return {
     server,
     model,
@@ -251,18 +210,27 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     requestHandler,
     dataChannel,
     faults: {
-      add: (rule) => void rules.push({ ...rule, hits: 0 }),
-      clear: () => void rules.splice(0),
-      list: () => rules.map(({ hits: _hits, ...rule }) => rule)
+      add: (rule) => faults.add(rule),
+      list: () => faults.list(),
+      clear: () => faults.clear()
     },
     listen: async ({ host = "127.0.0.1", port = 0 } = {}) => {
       const url = await server.listen({ host, port })
       dataChannel.baseUrl = url.replace(/^http/, "ws")
       return url
     },
-    createAutoScalingGroup: (group) => ({ arn: model.createAutoScalingGroup(group).arn }),
+    createAutoScalingGroup: (group) => {
+      const created = model.createAutoScalingGroup(group)
+      save()
+      return { arn: created.arn }
+    },
     billing: () => Billing.compute(model),
+    reset,
     close: async () => {
+      if (closed) return
+      closed = true
+      save()
+      model.dispose()
       dataChannel.close()
       await server.close()
     }

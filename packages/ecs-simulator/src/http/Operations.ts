@@ -3,13 +3,9 @@
  * InvalidParameterException naming it), calls the model and serialises with timestamps in epoch seconds.
  */
 import { Either, ParseResult, Schema } from "effect"
-import {
-  type ContainerDefinition,
-  EcsError,
-  type EcsModel,
-  type Instance,
-  type Task
-} from "../model/EcsModel.js"
+import { EcsError } from "../model/EcsError.js"
+import type { ContainerDefinition, EcsModel, Instance, Task } from "../model/EcsModel.js"
+import * as Tags from "../model/Tags.js"
 
 const Tag = Schema.Struct({ key: Schema.String, value: Schema.String })
 const KeyValue = Schema.Struct({ name: Schema.String, value: Schema.String })
@@ -44,7 +40,7 @@ const input = <A, I>(schema: () => Schema.Schema<A, I>, body: unknown, operation
 
 const seconds = (millis: number | undefined) => (millis === undefined ? undefined : millis / 1000)
 
-const taskJson = (model: EcsModel, t: Task) => {
+const taskJson = (model: EcsModel, t: Task, includeTags = true) => {
   const instance = t.instance === undefined ? undefined : model.instances.get(t.instance)
   return {
     taskArn: t.arn,
@@ -61,12 +57,14 @@ const taskJson = (model: EcsModel, t: Task) => {
     startedAt: seconds(t.startedAt),
     stoppingAt: seconds(t.stoppingAt),
     stoppedAt: seconds(t.stoppedAt),
+    pullStartedAt: seconds(t.pullStartedAt),
     stopCode: t.stopCode,
     stoppedReason: t.stoppedReason,
     startedBy: t.startedBy,
     group: t.group,
     enableExecuteCommand: t.enableExecuteCommand,
-    tags: t.tags,
+    availabilityZone: instance?.availabilityZone,
+    ...(includeTags ? { tags: t.tags } : {}),
     containers: t.definition.containerDefinitions.map((c) => ({
       name: c.name,
       image: c.image,
@@ -83,7 +81,9 @@ const taskJson = (model: EcsModel, t: Task) => {
 }
 
 const instanceJson = (model: EcsModel, i: Instance) => {
-  const { cpu, memory, gpus } = model.used(i)
+  const cpu = i.reservedCpu
+  const memory = i.reservedMemory
+  const gpus = i.reservedGpus
   const resources = (c: number, m: number, g: number) => [
     { name: "CPU", type: "INTEGER", integerValue: c },
     { name: "MEMORY", type: "INTEGER", integerValue: m },
@@ -96,13 +96,17 @@ const instanceJson = (model: EcsModel, i: Instance) => {
     ec2InstanceId: i.id,
     capacityProviderName: i.capacityProvider,
     status: i.status,
+    ec2InstanceState: i.state,
     agentConnected: i.status === "ACTIVE",
     runningTasksCount: [...i.tasks].filter((a) => model.tasks.get(a)?.lastStatus === "RUNNING").length,
     pendingTasksCount: [...i.tasks].filter((a) => model.tasks.get(a)?.lastStatus !== "RUNNING").length,
     registeredAt: seconds(i.registeredAt),
     registeredResources: resources(i.cpu, i.memory, i.gpus),
     remainingResources: resources(i.cpu - cpu, i.memory - memory, i.gpus - gpus),
-    attributes: [{ name: "ecs.instance-type", value: i.instanceType }]
+    attributes: [
+      { name: "ecs.instance-type", value: i.instanceType },
+      { name: "ecs.availability-zone", value: i.availabilityZone }
+    ]
   }
 }
 
@@ -137,6 +141,51 @@ const definitionJson = (d: ReturnType<EcsModel["taskDefinition"]>) => ({
   containerDefinitions: d.containerDefinitions,
   requiresCompatibilities: ["EC2"],
   registeredAt: seconds(d.registeredAt)
+})
+
+const capacityProviderJson = (model: EcsModel, name: string) => {
+  const p = model.capacityProviders.get(name)!
+  return {
+    capacityProviderArn: p.arn,
+    name: p.name,
+    status: "ACTIVE",
+    autoScalingGroupProvider: {
+      autoScalingGroupArn: model.groups.get(p.asg)?.arn,
+      managedScaling: {
+        status: p.managedScaling ? "ENABLED" : "DISABLED",
+        targetCapacity: p.targetCapacity,
+        minimumScalingStepSize: p.minimumScalingStepSize,
+        maximumScalingStepSize: p.maximumScalingStepSize,
+        instanceWarmupPeriod: Math.round(model.timing.instanceWarmup / 1000)
+      },
+      managedTerminationProtection: p.managedTerminationProtection ? "ENABLED" : "DISABLED"
+    },
+    tags: p.tags
+  }
+}
+
+/** The taggable resources: clusters, tasks, capacity providers. */
+const taggable = (model: EcsModel, arn: string) => {
+  const task = model.tasks.get(arn)
+  if (task !== undefined && model.visible(task)) return task.tags
+  for (const c of model.clusters.values()) if (c.arn === arn && c.status === "ACTIVE") return c.tags
+  for (const p of model.capacityProviders.values()) if (p.arn === arn) return p.tags
+  throw new EcsError(
+    "InvalidParameterException",
+    `resourceArn: no cluster, task or capacity provider has the ARN ${arn}.`
+  )
+}
+
+const Overrides = Schema.Struct({
+  containerOverrides: Schema.optional(
+    Schema.Array(
+      Schema.Struct({
+        name: Schema.optional(Schema.String),
+        command: Schema.optional(Schema.Array(Schema.String)),
+        environment: Schema.optional(Schema.Array(KeyValue))
+      })
+    ).pipe(Schema.maxItems(10))
+  )
 })
 
 export interface ExecSessions {
@@ -247,13 +296,13 @@ export const operations = (
           autoScalingGroupProvider: Schema.Struct({
             autoScalingGroupArn: Schema.String,
             managedScaling: Schema.optional(
-              Schema.Struct(
-                {
-                  status: Schema.optional(Schema.Literal("ENABLED", "DISABLED")),
-                  targetCapacity: Schema.optional(Schema.Int)
-                },
-                { key: Schema.String, value: Schema.Unknown }
-              )
+              Schema.Struct({
+                status: Schema.optional(Schema.Literal("ENABLED", "DISABLED")),
+                targetCapacity: Schema.optional(Schema.Int.pipe(Schema.between(1, 100))),
+                minimumScalingStepSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 10000))),
+                maximumScalingStepSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 10000))),
+                instanceWarmupPeriod: Schema.optional(Schema.Int.pipe(Schema.between(0, 10000)))
+              })
             ),
             managedTerminationProtection: Schema.optional(Schema.Literal("ENABLED", "DISABLED"))
           }),
@@ -268,16 +317,18 @@ export const operations = (
       i.autoScalingGroupProvider.autoScalingGroupArn,
       scaling?.targetCapacity ?? 100,
       (scaling?.status ?? "ENABLED") === "ENABLED",
-      i.autoScalingGroupProvider.managedTerminationProtection === "ENABLED"
-    )
-    return {
-      capacityProvider: {
-        capacityProviderArn: p.arn,
-        name: p.name,
-        status: "ACTIVE",
-        autoScalingGroupProvider: i.autoScalingGroupProvider
+      i.autoScalingGroupProvider.managedTerminationProtection === "ENABLED",
+      {
+        ...(scaling?.minimumScalingStepSize === undefined
+          ? {}
+          : { minimumScalingStepSize: scaling.minimumScalingStepSize }),
+        ...(scaling?.maximumScalingStepSize === undefined
+          ? {}
+          : { maximumScalingStepSize: scaling.maximumScalingStepSize }),
+        ...(i.tags === undefined ? {} : { tags: i.tags })
       }
-    }
+    )
+    return { capacityProvider: capacityProviderJson(model, p.name) }
   },
   PutClusterCapacityProviders: (body) => {
     const i = input(
@@ -311,19 +362,7 @@ export const operations = (
         i.capacityProviders.includes(p.arn)
     )
     return {
-      capacityProviders: all.map((p) => ({
-        capacityProviderArn: p.arn,
-        name: p.name,
-        status: "ACTIVE",
-        autoScalingGroupProvider: {
-          autoScalingGroupArn: model.groups.get(p.asg)?.arn,
-          managedScaling: {
-            status: p.managedScaling ? "ENABLED" : "DISABLED",
-            targetCapacity: p.targetCapacity
-          },
-          managedTerminationProtection: p.managedTerminationProtection ? "ENABLED" : "DISABLED"
-        }
-      })),
+      capacityProviders: all.map((p) => capacityProviderJson(model, p.name)),
       failures: []
     }
   },
@@ -333,29 +372,14 @@ export const operations = (
         Schema.Struct({
           cluster: ClusterRef,
           taskDefinition: Schema.String,
-          count: Schema.optionalWith(Schema.Int, { default: () => 1 }),
+          count: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10)), { default: () => 1 }),
           launchType: Schema.optional(Schema.Literal("EC2")),
           capacityProviderStrategy: Schema.optional(Strategy),
           startedBy: Schema.optional(Schema.String.pipe(Schema.maxLength(128))),
           group: Schema.optional(Schema.String),
           clientToken: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
           enableExecuteCommand: Schema.optional(Schema.Boolean),
-          overrides: Schema.optional(
-            Schema.Struct(
-              {
-                containerOverrides: Schema.optional(
-                  Schema.Array(
-                    Schema.Struct({
-                      name: Schema.optional(Schema.String),
-                      command: Schema.optional(Schema.Array(Schema.String)),
-                      environment: Schema.optional(Schema.Array(KeyValue))
-                    })
-                  )
-                )
-              },
-              { key: Schema.String, value: Schema.Unknown }
-            )
-          ),
+          overrides: Schema.optional(Overrides),
           tags: Schema.optional(Schema.Array(Tag)),
           placementStrategy: Schema.optional(
             Schema.Array(
@@ -388,6 +412,36 @@ export const operations = (
     })
     return { tasks: result.tasks.map((t) => taskJson(model, t)), failures: result.failures }
   },
+  StartTask: (body) => {
+    const i = input(
+      () =>
+        Schema.Struct({
+          cluster: ClusterRef,
+          taskDefinition: Schema.String,
+          containerInstances: Schema.Array(Schema.String).pipe(Schema.minItems(1), Schema.maxItems(10)),
+          startedBy: Schema.optional(Schema.String.pipe(Schema.maxLength(128))),
+          group: Schema.optional(Schema.String),
+          enableExecuteCommand: Schema.optional(Schema.Boolean),
+          overrides: Schema.optional(Overrides),
+          tags: Schema.optional(Schema.Array(Tag))
+        }),
+      body,
+      "StartTask"
+    )
+    const override = i.overrides?.containerOverrides?.[0]
+    const result = model.startTask({
+      cluster: i.cluster,
+      taskDefinition: i.taskDefinition,
+      containerInstances: i.containerInstances,
+      ...(i.startedBy === undefined ? {} : { startedBy: i.startedBy }),
+      ...(i.group === undefined ? {} : { group: i.group }),
+      ...(override?.environment === undefined ? {} : { environment: override.environment }),
+      ...(override?.command === undefined ? {} : { command: override.command }),
+      ...(i.enableExecuteCommand === undefined ? {} : { enableExecuteCommand: i.enableExecuteCommand }),
+      ...(i.tags === undefined ? {} : { tags: i.tags })
+    })
+    return { tasks: result.tasks.map((t) => taskJson(model, t)), failures: result.failures }
+  },
   StopTask: (body) => {
     const i = input(
       () =>
@@ -409,19 +463,18 @@ export const operations = (
         Schema.Struct({
           cluster: ClusterRef,
           tasks: Schema.Array(Schema.String).pipe(Schema.maxItems(100)),
-          include: Schema.optional(Schema.Array(Schema.String))
+          include: Schema.optional(Schema.Array(Schema.Literal("TAGS")))
         }),
       body,
       "DescribeTasks"
     )
     model.cluster(i.cluster)
+    const withTags = i.include?.includes("TAGS") ?? false
     const tasks = []
     const failures = []
     for (const ref of i.tasks) {
       try {
-        const t = model.task(i.cluster, ref)
-        if (model.visible(t)) tasks.push(taskJson(model, t))
-        else failures.push({ arn: ref, reason: "MISSING" })
+        tasks.push(taskJson(model, model.task(i.cluster, ref), withTags))
       } catch {
         failures.push({ arn: ref, reason: "MISSING" })
       }
@@ -435,6 +488,7 @@ export const operations = (
           cluster: ClusterRef,
           startedBy: Schema.optional(Schema.String),
           family: Schema.optional(Schema.String),
+          containerInstance: Schema.optional(Schema.String),
           desiredStatus: Schema.optionalWith(Schema.Literal("RUNNING", "PENDING", "STOPPED"), {
             default: () => "RUNNING" as const
           }),
@@ -445,11 +499,27 @@ export const operations = (
       "ListTasks"
     )
     const cluster = model.cluster(i.cluster)
+    if (i.startedBy !== undefined && (i.family !== undefined || i.containerInstance !== undefined))
+      throw new EcsError(
+        "InvalidParameterException",
+        "startedBy: when startedBy is given it must be the only filter besides desiredStatus."
+      )
+    const onInstance =
+      i.containerInstance === undefined
+        ? undefined
+        : model.containerInstance(cluster.name, i.containerInstance)
+    if (i.containerInstance !== undefined && onInstance === undefined)
+      throw new EcsError(
+        "InvalidParameterException",
+        `containerInstance: no container instance ${i.containerInstance} in cluster ${cluster.name}.`
+      )
     const all = [...model.tasks.values()].filter(
       (t) =>
         t.cluster === cluster.name &&
         model.visible(t) &&
+        i.desiredStatus !== "PENDING" &&
         t.desiredStatus === i.desiredStatus &&
+        (onInstance === undefined || t.instance === onInstance.id) &&
         (i.startedBy === undefined || t.startedBy === i.startedBy) &&
         (i.family === undefined || t.definition.family === i.family)
     )
@@ -505,11 +575,14 @@ export const operations = (
     const cluster = model.cluster(i.cluster)
     const containerInstances = []
     const failures = []
+    const now = model.clock.now()
     for (const ref of i.containerInstances) {
-      const found = [...model.instances.values()].find(
-        (x) => x.cluster === cluster.name && (x.arn === ref || x.arn.endsWith(`/${ref}`) || x.id === ref)
+      const found = model.containerInstance(cluster.name, ref)
+      if (
+        found === undefined ||
+        (found.terminatedAt !== undefined && now - found.terminatedAt > model.timing.retention)
       )
-      if (found === undefined) failures.push({ arn: ref, reason: "MISSING" })
+        failures.push({ arn: ref, reason: "MISSING" })
       else containerInstances.push(instanceJson(model, found))
     }
     return { containerInstances, failures }
@@ -538,11 +611,19 @@ export const operations = (
         "TargetNotConnectedException",
         `The execute command failed because the task is ${task.lastStatus}.`
       )
-    const container = task.definition.containerDefinitions[0]!
+    const container =
+      i.container === undefined
+        ? task.definition.containerDefinitions[0]!
+        : task.definition.containerDefinitions.find((c) => c.name === i.container)
+    if (container === undefined)
+      throw new EcsError(
+        "InvalidParameterException",
+        `container: the task has no container named ${i.container}; it has ${task.definition.containerDefinitions.map((c) => c.name).join(", ")}.`
+      )
     return {
       clusterArn: model.clusters.get(task.cluster)?.arn,
       taskArn: task.arn,
-      containerName: i.container ?? container.name,
+      containerName: container.name,
       containerArn: `${task.arn.replace(":task/", ":container/")}/${container.name}`,
       interactive: i.interactive,
       session: exec.open(
@@ -553,35 +634,16 @@ export const operations = (
   },
   TagResource: (body) => {
     const i = input(
-      () => Schema.Struct({ resourceArn: Schema.String, tags: Schema.Array(Tag) }),
+      () => Schema.Struct({ resourceArn: Schema.String, tags: Schema.Array(Tag).pipe(Schema.maxItems(50)) }),
       body,
       "TagResource"
     )
-    const task = model.tasks.get(i.resourceArn)
-    const cluster = [...model.clusters.values()].find((c) => c.arn === i.resourceArn)
-    const target = task?.tags ?? cluster?.tags
-    if (target === undefined)
-      throw new EcsError(
-        "InvalidParameterException",
-        `The specified resource ${i.resourceArn} was not found.`
-      )
-    for (const tag of i.tags) {
-      const existing = target.findIndex((t) => t.key === tag.key)
-      if (existing >= 0) target.splice(existing, 1)
-      target.push(tag)
-    }
+    Tags.merge(taggable(model, i.resourceArn), i.tags)
     return {}
   },
   ListTagsForResource: (body) => {
     const i = input(() => Schema.Struct({ resourceArn: Schema.String }), body, "ListTagsForResource")
-    const task = model.tasks.get(i.resourceArn)
-    const cluster = [...model.clusters.values()].find((c) => c.arn === i.resourceArn)
-    const tags = task?.tags ?? cluster?.tags
-    if (tags === undefined)
-      throw new EcsError(
-        "InvalidParameterException",
-        `The specified resource ${i.resourceArn} was not found.`
-      )
+    const tags = taggable(model, i.resourceArn)
     return { tags }
   }
 })

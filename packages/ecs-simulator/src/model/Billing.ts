@@ -10,8 +10,9 @@ export interface Line {
   readonly instanceType: string
   readonly cluster: string
   readonly state: "running" | "terminated"
+  readonly availabilityZone: string
   readonly launchedAt: number
-  readonly terminatedAt: number | undefined
+  readonly terminatedAt?: number
   readonly billedSeconds: number
   readonly computeMicroUsd: number
   readonly ebsMicroUsd: number
@@ -39,8 +40,9 @@ export const compute = (model: EcsModel): Bill => {
       instanceType: instance.instanceType,
       cluster: instance.cluster,
       state: instance.state === "terminated" ? "terminated" : "running",
+      availabilityZone: instance.availabilityZone,
       launchedAt: instance.launchedAt,
-      terminatedAt: instance.terminatedAt,
+      ...(instance.terminatedAt === undefined ? {} : { terminatedAt: instance.terminatedAt }),
       billedSeconds: Math.max(Pricing.ec2MinimumSeconds, Math.ceil(lifetime / 1000)),
       computeMicroUsd: cost.compute,
       ebsMicroUsd: cost.ebs

@@ -1,293 +1,232 @@
 /**
- * The ECS-on-EC2 model: clusters, task definitions, capacity providers over Auto Scaling groups of EC2
- * instances, container instances, tasks. Placement is binpack over CPU (1024 units per vCPU), registered memory
- * (below physical) and GPUs; managed scaling evaluates every minute toward targetCapacity, launches instances
- * that take a seeded launch time, and removes an instance only after 15 minutes empty. Time comes from the
- * injected clock; no fastify and no wall clock here.
+ * The ECS-on-EC2 state and rules: clusters, task definitions, Auto Scaling groups behind capacity providers,
+ * container instances in Availability Zones, tasks. Placement is binpack; managed scaling runs every
+ * `scalingPeriod` toward targetCapacity; instances take a seeded launch time; tasks follow the declared
+ * lifecycle with seeded timings. Time comes from the injected clock only (no fastify, no wall clock), and every
+ * timer is tagged with the model's epoch so `reset` leaves no stale work behind.
  */
-import { ExecBackend, Pricing, type VirtualClock } from "@hangar/core"
+import { ExecBackend, Pricing, VirtualClock } from "@hangar/core"
+import * as AutoScalingGroup from "./AutoScalingGroup.js"
+import type { CapacityProvider, ScalingOptions } from "./CapacityProvider.js"
+import * as Cluster from "./Cluster.js"
+import type { Instance } from "./ContainerInstance.js"
+import * as Errors from "./EcsError.js"
+import { EcsError } from "./EcsError.js"
+import * as Lifecycle from "./Lifecycle.js"
+import * as ManagedScaling from "./ManagedScaling.js"
+import * as Placement from "./Placement.js"
+import { SeededRandom } from "./Random.js"
+import * as Tags from "./Tags.js"
+import type { StopCode, Task } from "./Task.js"
+import * as TaskDefinition from "./TaskDefinition.js"
 
-export class EcsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400
-  ) {
-    super(message)
-  }
+export { registeredMemory } from "./AutoScalingGroup.js"
+export type { Instance } from "./ContainerInstance.js"
+export { EcsError } from "./EcsError.js"
+export type { TaskStatus, TimingModel as Timing } from "./Lifecycle.js"
+export { defaultTiming, taskStatuses as lifecycle } from "./Lifecycle.js"
+export type { Task } from "./Task.js"
+export type { ContainerDefinition } from "./TaskDefinition.js"
+
+/** What the fault injector can do to capacity (an Availability Zone outage, a capacity shortfall). */
+export interface CapacityFaults {
+  zoneDown(zone: string): boolean
+  /** True when this launch should fail with InsufficientInstanceCapacity. */
+  launchFails(instanceType: string, zone: string): boolean
 }
 
-export type TaskStatus =
-  | "PROVISIONING"
-  | "PENDING"
-  | "ACTIVATING"
-  | "RUNNING"
-  | "DEACTIVATING"
-  | "STOPPING"
-  | "DEPROVISIONING"
-  | "STOPPED"
-
-/** The lifecycle in order; a task only moves forward through it. */
-export const lifecycle: ReadonlyArray<TaskStatus> = [
-  "PROVISIONING",
-  "PENDING",
-  "ACTIVATING",
-  "RUNNING",
-  "DEACTIVATING",
-  "STOPPING",
-  "DEPROVISIONING",
-  "STOPPED"
-]
-
-export interface Timing {
-  /** From RunInstances to a registered container instance (EC2 boot + agent), before jitter. */
-  readonly instanceLaunch: number
-  /** Task placement to RUNNING on a warm instance (image pull included). */
-  readonly taskStart: number
-  readonly taskStop: number
-  /** How often managed scaling evaluates (ECS: every minute). */
-  readonly scalingPeriod: number
-  /** Empty time before an instance is scaled in (CloudWatch: 15 data points). */
-  readonly scaleInAfter: number
-  /** How long a PROVISIONING task waits for capacity before it stops (10–30 min on AWS). */
-  readonly provisioningTimeout: number
-  /** Stopped tasks and deregistered instances stay describable at least this long. */
-  readonly retention: number
-}
-
-export const defaultTiming: Timing = {
-  instanceLaunch: 90_000,
-  taskStart: 4_000,
-  taskStop: 2_000,
-  scalingPeriod: 60_000,
-  scaleInAfter: 15 * 60_000,
-  provisioningTimeout: 20 * 60_000,
-  retention: 2 * 3_600_000
-}
-
-export interface Cluster {
-  readonly name: string
-  readonly arn: string
-  capacityProviders: Array<string>
-  defaultStrategy: Array<{ capacityProvider: string; weight?: number; base?: number }>
-  status: "ACTIVE" | "INACTIVE"
-  tags: Array<{ key: string; value: string }>
-}
-
-export interface ContainerDefinition {
-  readonly name: string
-  readonly image: string
-  readonly cpu?: number
-  readonly memory?: number
-  readonly memoryReservation?: number
-  readonly essential?: boolean
-  readonly command?: ReadonlyArray<string>
-  readonly environment?: ReadonlyArray<{ name: string; value: string }>
-  readonly resourceRequirements?: ReadonlyArray<{ type: string; value: string }>
-}
-
-export interface TaskDefinition {
-  readonly family: string
-  readonly revision: number
-  readonly arn: string
-  readonly containerDefinitions: ReadonlyArray<ContainerDefinition>
-  readonly cpu: number
-  readonly memory: number
-  readonly gpus: number
-  status: "ACTIVE" | "INACTIVE"
-  readonly registeredAt: number
-}
-
-export interface AutoScalingGroup {
-  readonly name: string
-  readonly arn: string
-  readonly instanceType: string
-  min: number
-  max: number
-  desired: number
-}
-
-export interface CapacityProvider {
-  readonly name: string
-  readonly arn: string
-  readonly asg: string
-  readonly targetCapacity: number
-  readonly managedScaling: boolean
-  readonly managedTerminationProtection: boolean
-}
-
-export interface Instance {
-  readonly id: string
-  readonly arn: string
-  readonly cluster: string
-  readonly capacityProvider: string
-  readonly instanceType: string
-  readonly cpu: number
-  readonly memory: number
-  readonly gpus: number
-  state: "pending" | "running" | "terminated"
-  status: "REGISTERING" | "ACTIVE" | "DRAINING" | "INACTIVE"
-  readonly launchedAt: number
-  registeredAt: number | undefined
-  terminatedAt: number | undefined
-  readonly tasks: Set<string>
-  emptySince: number | undefined
-}
-
-export interface Task {
-  readonly arn: string
-  readonly cluster: string
-  readonly definition: TaskDefinition
-  readonly capacityProvider: string | undefined
-  instance: string | undefined
-  lastStatus: TaskStatus
-  desiredStatus: "RUNNING" | "STOPPED"
-  readonly createdAt: number
-  startedAt: number | undefined
-  stoppingAt: number | undefined
-  stoppedAt: number | undefined
-  stopCode: string | undefined
-  stoppedReason: string | undefined
-  readonly startedBy: string | undefined
-  readonly group: string | undefined
-  readonly environment: ReadonlyArray<{ name: string; value: string }>
-  readonly command: ReadonlyArray<string> | undefined
-  readonly enableExecuteCommand: boolean
-  tags: Array<{ key: string; value: string }>
-  exitCode: number | undefined
-  readonly running: AbortController
-  generation: number
-}
+const noFaults: CapacityFaults = { zoneDown: () => false, launchFails: () => false }
 
 export interface RunTaskRequest {
   readonly cluster: string
   readonly taskDefinition: string
   readonly count: number
   readonly launchType?: "EC2"
-  readonly capacityProviderStrategy?: ReadonlyArray<{ capacityProvider: string }>
+  readonly capacityProviderStrategy?: ReadonlyArray<{ readonly capacityProvider: string }>
   readonly startedBy?: string
   readonly group?: string
   readonly clientToken?: string
-  readonly environment?: ReadonlyArray<{ name: string; value: string }>
+  readonly environment?: ReadonlyArray<{ readonly name: string; readonly value: string }>
   readonly command?: ReadonlyArray<string>
   readonly enableExecuteCommand?: boolean
-  readonly tags?: ReadonlyArray<{ key: string; value: string }>
+  readonly tags?: ReadonlyArray<Tags.Tag>
 }
 
-class Random {
-  private s: number
-  constructor(seed: number) {
-    this.s = seed >>> 0 || 1
-  }
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0
-    let t = this.s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-  hex(n: number): string {
-    let out = ""
-    for (let i = 0; i < n; i++) out += "0123456789abcdef"[Math.floor(this.next() * 16)]
-    return out
-  }
-  jitter(base: number, spread = 0.25): number {
-    return Math.round(base * (1 - spread + 2 * spread * this.next()))
-  }
+export interface Failure {
+  readonly arn?: string
+  readonly reason: string
+  readonly detail?: string
 }
-
-/** Memory ECS registers for tasks: physical memory less what the OS and agent keep (≈ 7985 of 8192 MiB). */
-export const registeredMemory = (physicalMib: number): number => Math.floor(physicalMib * 0.975)
 
 export interface ModelOptions {
   readonly clock: VirtualClock.SimulationClock
   readonly seed?: number
   readonly region?: string
   readonly account?: string
-  readonly timing?: Partial<Timing>
+  readonly timing?: Partial<Lifecycle.TimingModel>
   readonly exec?: ExecBackend.ExecBackend
   readonly rootVolumeGib?: number
+  readonly faults?: CapacityFaults
+}
+
+/** An Auto Scaling activity (launch, launch failure, termination), for `/_sim/state`. */
+export interface Activity {
+  readonly at: number
+  readonly group: string
+  readonly description: string
 }
 
 export class EcsModel {
-  readonly clusters = new Map<string, Cluster>()
-  readonly definitions = new Map<string, Array<TaskDefinition>>()
+  readonly clusters = new Map<string, Cluster.Cluster>()
+  readonly definitions = new Map<string, Array<TaskDefinition.TaskDefinition>>()
   readonly capacityProviders = new Map<string, CapacityProvider>()
-  readonly groups = new Map<string, AutoScalingGroup>()
+  readonly groups = new Map<string, AutoScalingGroup.AutoScalingGroup>()
+  /** Every instance ever launched (billing needs terminated ones too). */
   readonly instances = new Map<string, Instance>()
+  /** Tasks within the retention window. */
   readonly tasks = new Map<string, Task>()
-  /** Tasks not yet STOPPED, so per-minute scaling does not walk a month of history. */
+  /** Tasks not yet STOPPED, so scaling does not walk history. */
   readonly activeTasks = new Set<Task>()
   readonly tokens = new Map<string, ReadonlyArray<string>>()
-  readonly resourceTags = new Map<string, Array<{ key: string; value: string }>>()
+  readonly activities: Array<Activity> = []
   readonly clock: VirtualClock.SimulationClock
-  readonly timing: Timing
+  readonly timing: Lifecycle.TimingModel
   readonly region: string
   readonly account: string
   readonly rootVolumeGib: number
   readonly exec: ExecBackend.ExecBackend
-  private readonly random: Random
-  /** State changes made, for the benchmark. */
-  events = 0
-  /** Managed-scaling evaluations run (one a minute per cluster), for the benchmark. */
-  scalingEvaluations = 0
+  readonly zones: ReadonlyArray<string>
+  faults: CapacityFaults
+  private random: SeededRandom
+  private epoch = 0
   private scaling = false
+  private zoneCursor = 0
+  private readonly lowSince = new Map<string, number>()
+  private readonly lastScaleIn = new Map<string, number>()
+  private readonly realTimers = new Set<ReturnType<typeof setTimeout>>()
+  /** Task and instance state changes made (for the benchmark). */
+  events = 0
+  /** CapacityProviderReservation data points published (one per provider per scaling period). */
+  scalingEvaluations = 0
+  /** CloudWatch alarm evaluations (a high and a low alarm per data point). */
+  alarmEvaluations = 0
 
   constructor(options: ModelOptions) {
     this.clock = options.clock
-    this.random = new Random(options.seed ?? 1)
+    this.random = new SeededRandom(options.seed ?? 1)
     this.region = options.region ?? "us-east-1"
     this.account = options.account ?? "123456789012"
-    this.timing = { ...defaultTiming, ...options.timing }
+    this.timing = { ...Lifecycle.defaultTiming, ...options.timing }
     this.exec = options.exec ?? ExecBackend.scripted()
     this.rootVolumeGib = options.rootVolumeGib ?? Pricing.defaultEbsRootGib
+    this.faults = options.faults ?? noFaults
+    this.zones = ["a", "b", "c"].map((z) => `${this.region}${z}`)
   }
 
-  private arn(kind: string, name: string) {
+  /** Forgets everything (pending timers included) and reseeds. */
+  reset(seed?: number): void {
+    this.epoch++
+    for (const handle of this.realTimers) clearTimeout(handle)
+    this.realTimers.clear()
+    for (const task of this.activeTasks) task.running.abort()
+    for (const map of [
+      this.clusters,
+      this.definitions,
+      this.capacityProviders,
+      this.groups,
+      this.instances,
+      this.tasks,
+      this.tokens,
+      this.lowSince,
+      this.lastScaleIn
+    ])
+      map.clear()
+    this.activeTasks.clear()
+    this.activities.length = 0
+    this.scaling = false
+    this.zoneCursor = 0
+    this.events = 0
+    this.scalingEvaluations = 0
+    this.alarmEvaluations = 0
+    if (seed !== undefined) this.random = new SeededRandom(seed)
+  }
+
+  /** Stops every timer (the simulator is closing). */
+  dispose(): void {
+    this.epoch++
+    for (const handle of this.realTimers) clearTimeout(handle)
+    this.realTimers.clear()
+    for (const task of this.activeTasks) task.running.abort()
+  }
+
+  /** Runs `fn` after `delay` ms of simulated time unless the model was reset or disposed since. */
+  private after(delay: number, fn: () => void): void {
+    const epoch = this.epoch
+    const run = () => {
+      if (epoch === this.epoch) fn()
+    }
+    const clock = this.clock
+    if (clock instanceof VirtualClock.VirtualClock) clock.schedule(clock.now() + delay, run)
+    else {
+      const handle = setTimeout(() => {
+        this.realTimers.delete(handle)
+        run()
+      }, delay)
+      this.realTimers.add(handle)
+    }
+  }
+
+  arn(kind: string, name: string): string {
     return `arn:aws:ecs:${this.region}:${this.account}:${kind}/${name}`
   }
 
   // ---- clusters
 
-  createCluster(name: string, tags: Array<{ key: string; value: string }> = []): Cluster {
+  createCluster(name: string, tags: ReadonlyArray<Tags.Tag> = []): Cluster.Cluster {
     const existing = this.clusters.get(name)
-    if (existing !== undefined && existing.status === "ACTIVE") return existing
-    const cluster: Cluster = {
+    if (existing !== undefined && existing.status === "ACTIVE") {
+      Tags.merge(existing.tags, tags)
+      return existing
+    }
+    const cluster: Cluster.Cluster = {
       name,
       arn: this.arn("cluster", name),
       capacityProviders: [],
       defaultStrategy: [],
       status: "ACTIVE",
-      tags
+      tags: [...tags]
     }
     this.clusters.set(name, cluster)
     this.ensureScalingLoop()
     return cluster
   }
 
-  /** A cluster by name or ARN. */
-  cluster(ref: string | undefined): Cluster {
-    const name = (ref ?? "default").split("/").pop()!
-    const cluster = this.clusters.get(name)
-    if (cluster === undefined || cluster.status !== "ACTIVE")
-      throw new EcsError("ClusterNotFoundException", `Cluster not found: ${ref ?? "default"}.`)
+  /** An ACTIVE cluster by name or ARN (the `default` cluster when none is given). */
+  cluster(ref: string | undefined): Cluster.Cluster {
+    const cluster = this.clusters.get(Cluster.nameOf(ref ?? "default"))
+    if (cluster === undefined || cluster.status !== "ACTIVE") throw Errors.clusterNotFound(ref ?? "default")
     return cluster
   }
 
-  deleteCluster(ref: string): Cluster {
+  deleteCluster(ref: string): Cluster.Cluster {
     const cluster = this.cluster(ref)
-    if ([...this.tasks.values()].some((t) => t.cluster === cluster.name && t.lastStatus !== "STOPPED")) {
+    for (const t of this.activeTasks)
+      if (t.cluster === cluster.name)
+        throw new EcsError(
+          "ClusterContainsTasksException",
+          `The cluster ${cluster.name} cannot be deleted while tasks are active; stop them first.`
+        )
+    for (const i of this.instances.values())
+      if (i.cluster === cluster.name && i.state !== "terminated")
+        throw new EcsError(
+          "ClusterContainsContainerInstancesException",
+          `The cluster ${cluster.name} cannot be deleted while container instances are active; set the Auto Scaling group's min and desired to 0 first.`
+        )
+    if (cluster.capacityProviders.length > 0)
       throw new EcsError(
-        "ClusterContainsTasksException",
-        "The cluster cannot be deleted while tasks are active."
+        "ClusterContainsCapacityProviderException",
+        `The cluster ${cluster.name} cannot be deleted while capacity providers are associated; call PutClusterCapacityProviders with an empty list first.`
       )
-    }
-    if ([...this.instances.values()].some((i) => i.cluster === cluster.name && i.state !== "terminated")) {
-      throw new EcsError(
-        "ClusterContainsContainerInstancesException",
-        "The cluster cannot be deleted while container instances are active."
-      )
-    }
     cluster.status = "INACTIVE"
     return cluster
   }
@@ -296,38 +235,19 @@ export class EcsModel {
 
   registerTaskDefinition(
     family: string,
-    containers: ReadonlyArray<ContainerDefinition>,
+    containers: ReadonlyArray<TaskDefinition.ContainerDefinition>,
     cpu?: number,
     memory?: number
-  ): TaskDefinition {
-    if (containers.length === 0)
-      throw new EcsError("ClientException", "containerDefinitions: at least one container is required.")
+  ): TaskDefinition.TaskDefinition {
+    const demand = TaskDefinition.demand(containers, cpu, memory)
     const revisions = this.definitions.get(family) ?? []
-    const taskCpu = cpu ?? containers.reduce((sum, c) => sum + (c.cpu ?? 0), 0)
-    const taskMemory =
-      memory ?? containers.reduce((sum, c) => sum + (c.memoryReservation ?? c.memory ?? 0), 0)
-    if (taskMemory <= 0) {
-      throw new EcsError(
-        "ClientException",
-        "Invalid setting for container: at least one of 'memory' or 'memoryReservation' must be specified."
-      )
-    }
-    const gpus = containers.reduce(
-      (sum, c) =>
-        sum +
-        (c.resourceRequirements ?? [])
-          .filter((r) => r.type === "GPU")
-          .reduce((n, r) => n + Number(r.value), 0),
-      0
-    )
-    const definition: TaskDefinition = {
+    const revision = revisions.length + 1
+    const definition: TaskDefinition.TaskDefinition = {
       family,
-      revision: revisions.length + 1,
-      arn: this.arn("task-definition", `${family}:${revisions.length + 1}`),
+      revision,
+      arn: this.arn("task-definition", `${family}:${revision}`),
       containerDefinitions: containers,
-      cpu: taskCpu,
-      memory: taskMemory,
-      gpus,
+      ...demand,
       status: "ACTIVE",
       registeredAt: this.clock.now()
     }
@@ -336,70 +256,75 @@ export class EcsModel {
     return definition
   }
 
-  /** `family`, `family:revision` or an ARN; the latest ACTIVE revision when none is given. */
-  taskDefinition(ref: string): TaskDefinition {
-    const last = ref.split("/").pop()!
-    const [family, revision] = last.split(":")
-    const revisions = this.definitions.get(family ?? "") ?? []
-    const found =
-      revision === undefined
-        ? [...revisions].reverse().find((d) => d.status === "ACTIVE")
-        : revisions.find((d) => d.revision === Number(revision))
-    if (found === undefined)
-      throw new EcsError("ClientException", `Unable to describe task definition ${ref}.`)
+  /** `family` (latest ACTIVE revision), `family:revision` or an ARN. */
+  taskDefinition(ref: string): TaskDefinition.TaskDefinition {
+    const { family, revision } = TaskDefinition.parseRef(ref)
+    const revisions = this.definitions.get(family) ?? []
+    let found: TaskDefinition.TaskDefinition | undefined
+    if (revision === undefined) {
+      for (let i = revisions.length - 1; i >= 0 && found === undefined; i--)
+        if (revisions[i]!.status === "ACTIVE") found = revisions[i]
+    } else found = revisions.find((d) => d.revision === revision)
+    if (found === undefined) throw Errors.client(`Unable to describe task definition ${ref}.`)
     return found
   }
 
   // ---- capacity
 
-  createAutoScalingGroup(group: {
-    name: string
-    instanceType: string
-    min: number
-    max: number
-    desired: number
-  }): AutoScalingGroup {
-    if (Pricing.ec2InstanceTypes[group.instanceType] === undefined) {
-      throw new EcsError(
-        "InvalidParameterException",
-        `instanceType ${group.instanceType} is not one of ${Object.keys(Pricing.ec2InstanceTypes).join(", ")}`
-      )
+  createAutoScalingGroup(spec: AutoScalingGroup.GroupSpec): AutoScalingGroup.AutoScalingGroup {
+    AutoScalingGroup.validate(spec)
+    if (this.groups.has(spec.name))
+      throw Errors.invalidParameter(`name: an Auto Scaling group named ${spec.name} already exists.`)
+    const group: AutoScalingGroup.AutoScalingGroup = {
+      name: spec.name,
+      instanceType: spec.instanceType,
+      min: spec.min,
+      max: spec.max,
+      desired: spec.desired,
+      arn: `arn:aws:autoscaling:${this.region}:${this.account}:autoScalingGroup:${this.random.uuid()}:autoScalingGroupName/${spec.name}`
     }
-    if (!(group.min >= 0 && group.min <= group.desired && group.desired <= group.max && group.max > 0)) {
-      throw new EcsError(
-        "InvalidParameterException",
-        "Auto Scaling group sizes must satisfy 0 <= min <= desired <= max and max > 0."
-      )
-    }
-    const asg: AutoScalingGroup = {
-      ...group,
-      arn: `arn:aws:autoscaling:${this.region}:${this.account}:autoScalingGroup:${this.random.hex(8)}:autoScalingGroupName/${group.name}`
-    }
-    this.groups.set(group.name, asg)
-    return asg
+    this.groups.set(spec.name, group)
+    return group
   }
 
   createCapacityProvider(
     name: string,
-    asgArn: string,
+    asgRef: string,
     targetCapacity = 100,
     managedScaling = true,
-    managedTerminationProtection = true
+    managedTerminationProtection = true,
+    options: ScalingOptions & { tags?: ReadonlyArray<Tags.Tag> } = {}
   ): CapacityProvider {
     if (this.capacityProviders.has(name))
-      throw new EcsError("ClientException", `The specified capacity provider ${name} already exists.`)
-    const asg = [...this.groups.values()].find((g) => g.arn === asgArn || g.name === asgArn)
-    if (asg === undefined)
-      throw new EcsError("ClientException", `The specified Auto Scaling group ARN ${asgArn} is not valid.`)
-    if (targetCapacity < 1 || targetCapacity > 100)
-      throw new EcsError("InvalidParameterException", "targetCapacity must be between 1 and 100.")
+      throw Errors.client(`The specified capacity provider ${name} already exists.`)
+    const group = [...this.groups.values()].find((g) => g.arn === asgRef || g.name === asgRef)
+    if (group === undefined)
+      throw Errors.client(
+        `The specified Auto Scaling group ARN ${asgRef} is not valid; create the group first (POST /_sim/autoscaling-groups).`
+      )
+    for (const p of this.capacityProviders.values())
+      if (p.asg === group.name)
+        throw Errors.client(
+          `The Auto Scaling group ${group.name} is already used by capacity provider ${p.name}.`
+        )
+    if (!Number.isInteger(targetCapacity) || targetCapacity < 1 || targetCapacity > 100)
+      throw Errors.invalidParameter(`targetCapacity: expected an integer 1-100, got ${targetCapacity}.`)
+    const minimumScalingStepSize = options.minimumScalingStepSize ?? 1
+    const maximumScalingStepSize = options.maximumScalingStepSize ?? 10_000
+    if (minimumScalingStepSize < 1 || maximumScalingStepSize < minimumScalingStepSize)
+      throw Errors.invalidParameter(
+        "minimumScalingStepSize/maximumScalingStepSize: expected 1 <= minimum <= maximum."
+      )
     const provider: CapacityProvider = {
       name,
       arn: this.arn("capacity-provider", name),
-      asg: asg.name,
+      asg: group.name,
       targetCapacity,
       managedScaling,
-      managedTerminationProtection
+      managedTerminationProtection,
+      minimumScalingStepSize,
+      maximumScalingStepSize,
+      tags: [...(options.tags ?? [])]
     }
     this.capacityProviders.set(name, provider)
     return provider
@@ -408,218 +333,304 @@ export class EcsModel {
   putClusterCapacityProviders(
     clusterRef: string,
     providers: ReadonlyArray<string>,
-    strategy: ReadonlyArray<{ capacityProvider: string }>
-  ): Cluster {
+    strategy: ReadonlyArray<Cluster.StrategyItem>
+  ): Cluster.Cluster {
     const cluster = this.cluster(clusterRef)
-    for (const name of providers) {
+    for (const name of [...providers, ...strategy.map((s) => s.capacityProvider)])
       if (!this.capacityProviders.has(name))
-        throw new EcsError("InvalidParameterException", `The capacity provider ${name} does not exist.`)
-    }
+        throw Errors.invalidParameter(`The capacity provider ${name} does not exist.`)
+    for (const s of strategy)
+      if (!providers.includes(s.capacityProvider))
+        throw Errors.invalidParameter(
+          `defaultCapacityProviderStrategy: ${s.capacityProvider} is not in capacityProviders.`
+        )
+    for (const name of providers)
+      for (const other of this.clusters.values())
+        if (other !== cluster && other.status === "ACTIVE" && other.capacityProviders.includes(name))
+          throw new EcsError(
+            "ResourceInUseException",
+            `The capacity provider ${name} is already associated with cluster ${other.name}.`
+          )
+    for (const name of cluster.capacityProviders)
+      if (!providers.includes(name))
+        for (const t of this.activeTasks)
+          if (t.cluster === cluster.name && t.capacityProvider === name)
+            throw new EcsError(
+              "ResourceInUseException",
+              `The capacity provider ${name} has active tasks; stop them before removing it.`
+            )
     cluster.capacityProviders = [...providers]
-    cluster.defaultStrategy = strategy.map((s) => ({ capacityProvider: s.capacityProvider }))
-    // The group's desired instances come up attached to this cluster.
+    cluster.defaultStrategy = strategy.map((s) => ({ ...s }))
+    // The group's desired instances come up attached to this cluster (registered at once: setup, not scaling).
     for (const name of providers) {
       const provider = this.capacityProviders.get(name)!
-      const asg = this.groups.get(provider.asg)!
-      const live = this.instancesOf(cluster.name, name).length
-      for (let i = live; i < asg.desired; i++) this.launch(cluster.name, provider, asg, true)
+      const group = this.groups.get(provider.asg)!
+      const live = this.liveInstances(cluster.name, name).length
+      for (let i = live; i < group.desired; i++) this.launch(cluster.name, provider, group, true)
     }
     return cluster
   }
 
-  private instancesOf(cluster: string, provider: string): Array<Instance> {
-    return [...this.instances.values()].filter(
-      (i) => i.cluster === cluster && i.capacityProvider === provider && i.state !== "terminated"
-    )
+  /** Sets a group's sizes (the ASG API's UpdateAutoScalingGroup); the next scaling evaluation acts on them. */
+  updateAutoScalingGroup(
+    name: string,
+    sizes: {
+      readonly min?: number | undefined
+      readonly max?: number | undefined
+      readonly desired?: number | undefined
+    }
+  ): AutoScalingGroup.AutoScalingGroup {
+    const group = this.groups.get(name)
+    if (group === undefined) throw Errors.invalidParameter(`name: no Auto Scaling group named ${name}.`)
+    const next = {
+      name,
+      instanceType: group.instanceType,
+      min: sizes.min ?? group.min,
+      max: sizes.max ?? group.max,
+      desired: sizes.desired ?? group.desired
+    }
+    AutoScalingGroup.validate(next)
+    group.min = next.min
+    group.max = next.max
+    group.desired = next.desired
+    this.reconcileGroups()
+    return group
+  }
+
+  liveInstances(cluster: string, provider: string): Array<Instance> {
+    const out: Array<Instance> = []
+    for (const i of this.instances.values())
+      if (i.cluster === cluster && i.capacityProvider === provider && i.state !== "terminated") out.push(i)
+    return out
+  }
+
+  private nextZone(): string | undefined {
+    for (let n = 0; n < this.zones.length; n++) {
+      const zone = this.zones[(this.zoneCursor + n) % this.zones.length]!
+      if (!this.faults.zoneDown(zone)) {
+        this.zoneCursor = (this.zoneCursor + n + 1) % this.zones.length
+        return zone
+      }
+    }
+    return undefined
+  }
+
+  private activity(group: string, description: string): void {
+    this.activities.push({ at: this.clock.now(), group, description })
+    if (this.activities.length > 1000) this.activities.splice(0, this.activities.length - 1000)
   }
 
   private launch(
     cluster: string,
     provider: CapacityProvider,
-    asg: AutoScalingGroup,
+    group: AutoScalingGroup.AutoScalingGroup,
     immediately = false
-  ): Instance {
-    const type = Pricing.ec2InstanceTypes[asg.instanceType]!
-    const id = `i-${this.random.hex(17)}`
+  ): Instance | undefined {
+    const zone = this.nextZone()
+    if (zone === undefined) {
+      this.activity(group.name, "Launching a new EC2 instance failed: no Availability Zone is available.")
+      return undefined
+    }
+    if (this.faults.launchFails(group.instanceType, zone)) {
+      this.activity(
+        group.name,
+        `Launching a new EC2 instance failed: InsufficientInstanceCapacity for ${group.instanceType} in ${zone}.`
+      )
+      return undefined
+    }
+    const shape = AutoScalingGroup.shape(group.instanceType)
     const instance: Instance = {
-      id,
+      id: `i-${this.random.hex(17)}`,
       arn: this.arn("container-instance", `${cluster}/${this.random.hex(32)}`),
       cluster,
       capacityProvider: provider.name,
-      instanceType: asg.instanceType,
-      cpu: type.vcpus * 1024,
-      memory: registeredMemory(type.memoryMib),
-      gpus: type.gpus,
+      instanceType: group.instanceType,
+      availabilityZone: zone,
+      ...shape,
       state: "pending",
       status: "REGISTERING",
       launchedAt: this.clock.now(),
+      warmAt: immediately ? this.clock.now() : this.clock.now() + this.timing.instanceWarmup,
       registeredAt: undefined,
       terminatedAt: undefined,
       tasks: new Set(),
+      reservedCpu: 0,
+      reservedMemory: 0,
+      reservedGpus: 0,
+      images: new Set(),
       emptySince: undefined
     }
-    this.instances.set(id, instance)
+    this.instances.set(instance.id, instance)
     this.events++
+    this.activity(group.name, `Launching a new EC2 instance: ${instance.id} in ${zone}.`)
     const register = () => {
-      instance.state = "running"
-      instance.status = "ACTIVE"
+      if (instance.state !== "pending") return
+      this.moveInstance(instance, "running", "ACTIVE")
       instance.registeredAt = this.clock.now()
       instance.emptySince = this.clock.now()
-      this.events++
       this.placeProvisioning(cluster)
     }
     if (immediately) register()
     else
-      void this.clock
-        .sleepUntil(this.clock.now() + this.random.jitter(this.timing.instanceLaunch))
-        .then(register)
+      this.after(this.random.jitter(this.timing.instanceLaunch, this.timing.instanceLaunchSpread), register)
     return instance
   }
 
-  private terminate(instance: Instance): void {
-    instance.state = "terminated"
-    instance.status = "INACTIVE"
-    instance.terminatedAt = this.clock.now()
+  private moveInstance(
+    instance: Instance,
+    state: Lifecycle.InstanceState,
+    status: Lifecycle.ContainerInstanceStatus
+  ): void {
+    if (state !== instance.state)
+      Lifecycle.check(Lifecycle.instanceTransitions, "instance", instance.state, state)
+    if (status !== instance.status)
+      Lifecycle.check(Lifecycle.containerInstanceTransitions, "container instance", instance.status, status)
+    instance.state = state
+    instance.status = status
     this.events++
+  }
+
+  /** Terminates an instance; its tasks stop (the host is gone). */
+  private terminate(instance: Instance, why: string): void {
+    for (const arn of [...instance.tasks]) {
+      const task = this.tasks.get(arn)
+      if (task !== undefined)
+        this.lose(task, "TerminationNotice", `Host EC2 (instance ${instance.id}) terminated: ${why}`)
+    }
+    this.moveInstance(instance, "terminated", "INACTIVE")
+    instance.terminatedAt = this.clock.now()
+    const provider = this.capacityProviders.get(instance.capacityProvider)
+    if (provider !== undefined)
+      this.activity(provider.asg, `Terminating EC2 instance: ${instance.id} (${why}).`)
+  }
+
+  /** An Availability Zone went down: its instances are lost, the group replaces them in other zones. */
+  zoneOutage(zone: string): void {
+    for (const instance of this.instances.values())
+      if (instance.availabilityZone === zone && instance.state !== "terminated")
+        this.terminate(instance, `Availability Zone ${zone} outage`)
+    this.reconcileGroups()
+  }
+
+  /** Launches or terminates so each group has its desired count (the ASG's own loop). */
+  private reconcileGroups(): void {
+    for (const cluster of this.clusters.values()) {
+      if (cluster.status !== "ACTIVE") continue
+      for (const name of cluster.capacityProviders) {
+        const provider = this.capacityProviders.get(name)!
+        const group = this.groups.get(provider.asg)!
+        const live = this.liveInstances(cluster.name, name)
+        for (let i = live.length; i < group.desired; i++) this.launch(cluster.name, provider, group)
+        if (live.length > group.desired) {
+          // Scale-in protection: only instances with no tasks go, oldest first.
+          const empty = live
+            .filter((i) => i.tasks.size === 0)
+            .sort((a, b) => a.launchedAt - b.launchedAt)
+            .slice(0, live.length - group.desired)
+          for (const instance of empty) this.terminate(instance, "scale-in")
+        }
+      }
+    }
   }
 
   /** CPU units, MiB and GPUs the instance's tasks reserve. */
   used(instance: Instance) {
-    let cpu = 0
-    let memory = 0
-    let gpus = 0
-    for (const arn of instance.tasks) {
-      const t = this.tasks.get(arn)!
-      cpu += t.definition.cpu
-      memory += t.definition.memory
-      gpus += t.definition.gpus
-    }
-    return { cpu, memory, gpus }
+    return { cpu: instance.reservedCpu, memory: instance.reservedMemory, gpus: instance.reservedGpus }
   }
 
-  /** Binpack: of the instances with room, the one with the least CPU left. */
-  private place(
-    cluster: string,
-    definition: TaskDefinition,
-    providers: ReadonlyArray<string>
-  ): Instance | { reason: string } {
-    let best: Instance | undefined
-    let bestLeft = Number.POSITIVE_INFINITY
-    let reason = "RESOURCE:MEMORY"
-    for (const instance of this.instances.values()) {
-      if (
-        instance.cluster !== cluster ||
-        instance.status !== "ACTIVE" ||
-        !providers.includes(instance.capacityProvider)
-      )
-        continue
-      const used = this.used(instance)
-      if (instance.gpus - used.gpus < definition.gpus) {
-        reason = "RESOURCE:GPU"
-        continue
-      }
-      if (instance.memory - used.memory < definition.memory) {
-        reason = "RESOURCE:MEMORY"
-        continue
-      }
-      if (instance.cpu - used.cpu < definition.cpu) {
-        reason = "RESOURCE:CPU"
-        continue
-      }
-      const left = instance.cpu - used.cpu - definition.cpu
-      if (left < bestLeft) {
-        best = instance
-        bestLeft = left
-      }
-    }
-    return best ?? { reason }
+  private candidates(cluster: string, providers: ReadonlyArray<string>): Array<Instance> {
+    const out: Array<Instance> = []
+    for (const i of this.instances.values())
+      if (i.cluster === cluster && i.status === "ACTIVE" && providers.includes(i.capacityProvider))
+        out.push(i)
+    return out
   }
 
   // ---- tasks
 
-  runTask(request: RunTaskRequest): {
-    tasks: Array<Task>
-    failures: Array<{ arn?: string; reason: string; detail?: string }>
-  } {
+  private newTask(
+    cluster: Cluster.Cluster,
+    definition: TaskDefinition.TaskDefinition,
+    capacityProvider: string | undefined,
+    request: Omit<RunTaskRequest, "cluster" | "taskDefinition" | "count">
+  ): Task {
+    const task: Task = {
+      arn: this.arn("task", `${cluster.name}/${this.random.hex(32)}`),
+      cluster: cluster.name,
+      definition,
+      capacityProvider,
+      launchType: "EC2",
+      instance: undefined,
+      lastStatus: "PROVISIONING",
+      desiredStatus: "RUNNING",
+      createdAt: this.clock.now(),
+      pullStartedAt: undefined,
+      startedAt: undefined,
+      stoppingAt: undefined,
+      stoppedAt: undefined,
+      stopCode: undefined,
+      stoppedReason: undefined,
+      startedBy: request.startedBy,
+      group: request.group,
+      environment: request.environment ?? [],
+      command: request.command,
+      enableExecuteCommand: request.enableExecuteCommand ?? false,
+      tags: [...(request.tags ?? [])],
+      exitCode: undefined,
+      running: new AbortController(),
+      generation: 0
+    }
+    this.tasks.set(task.arn, task)
+    this.activeTasks.add(task)
+    this.events++
+    return task
+  }
+
+  runTask(request: RunTaskRequest): { tasks: Array<Task>; failures: Array<Failure> } {
     const cluster = this.cluster(request.cluster)
     const definition = this.taskDefinition(request.taskDefinition)
-    if (request.count < 1 || request.count > 10)
-      throw new EcsError("InvalidParameterException", "count must be between 1 and 10.")
-    if (request.launchType !== undefined && request.capacityProviderStrategy !== undefined) {
-      throw new EcsError(
-        "InvalidParameterException",
-        "Specifying both a launch type and capacity provider strategy is not supported."
+    if (!Number.isInteger(request.count) || request.count < 1 || request.count > 10)
+      throw Errors.invalidParameter(`count: expected an integer 1-10, got ${request.count}.`)
+    if (request.launchType !== undefined && request.capacityProviderStrategy !== undefined)
+      throw Errors.invalidParameter(
+        "Specifying both a launchType and capacityProviderStrategy is not supported: pass one of them."
       )
-    }
     if (request.clientToken !== undefined) {
       const previous = this.tokens.get(request.clientToken)
-      if (previous !== undefined) return { tasks: previous.map((arn) => this.tasks.get(arn)!), failures: [] }
+      if (previous !== undefined) {
+        const tasks = previous.map((arn) => this.tasks.get(arn)).filter((t): t is Task => t !== undefined)
+        return { tasks, failures: [] }
+      }
     }
-    const strategy =
-      request.launchType === "EC2" ? [] : (request.capacityProviderStrategy ?? cluster.defaultStrategy)
-    const providers =
-      request.launchType === "EC2" ? cluster.capacityProviders : strategy.map((s) => s.capacityProvider)
-    for (const p of providers) {
+    const ec2 = request.launchType === "EC2"
+    const strategy = ec2 ? [] : (request.capacityProviderStrategy ?? cluster.defaultStrategy)
+    if (!ec2 && strategy.length === 0)
+      throw Errors.invalidParameter(
+        `The cluster ${cluster.name} has no default capacity provider strategy: pass launchType EC2 or a capacityProviderStrategy.`
+      )
+    const providers = ec2 ? cluster.capacityProviders : strategy.map((s) => s.capacityProvider)
+    for (const p of providers)
       if (!cluster.capacityProviders.includes(p))
-        throw new EcsError(
-          "InvalidParameterException",
-          `The capacity provider ${p} is not associated with the cluster.`
+        throw Errors.invalidParameter(
+          `capacityProviderStrategy: the capacity provider ${p} is not associated with cluster ${cluster.name}.`
         )
-    }
+    const managed = !ec2 && providers.some((p) => this.capacityProviders.get(p)?.managedScaling === true)
     const tasks: Array<Task> = []
-    const failures: Array<{ arn?: string; reason: string; detail?: string }> = []
-    for (let i = 0; i < request.count; i++) {
-      const placement = this.place(cluster.name, definition, providers)
-      const managed =
-        request.launchType !== "EC2" && providers.some((p) => this.capacityProviders.get(p)?.managedScaling)
-      if (!("id" in placement) && !managed) {
-        failures.push({
-          arn: [...this.instances.values()].find((x) => x.cluster === cluster.name)?.arn ?? cluster.arn,
-          reason: placement.reason
-        })
+    const failures: Array<Failure> = []
+    for (let n = 0; n < request.count; n++) {
+      const placement = Placement.binpack(this.candidates(cluster.name, providers), definition)
+      if (placement._tag === "NoRoom" && !managed) {
+        failures.push({ arn: placement.instance?.arn ?? cluster.arn, reason: placement.reason })
         continue
       }
-      const task: Task = {
-        arn: this.arn("task", `${cluster.name}/${this.random.hex(32)}`),
-        cluster: cluster.name,
-        definition,
-        capacityProvider: "id" in placement ? placement.capacityProvider : providers[0],
-        instance: undefined,
-        lastStatus: "PROVISIONING",
-        desiredStatus: "RUNNING",
-        createdAt: this.clock.now(),
-        startedAt: undefined,
-        stoppingAt: undefined,
-        stoppedAt: undefined,
-        stopCode: undefined,
-        stoppedReason: undefined,
-        startedBy: request.startedBy,
-        group: request.group,
-        environment: request.environment ?? [],
-        command: request.command,
-        enableExecuteCommand: request.enableExecuteCommand ?? false,
-        tags: [...(request.tags ?? [])],
-        exitCode: undefined,
-        running: new AbortController(),
-        generation: 0
-      }
-      this.tasks.set(task.arn, task)
-      this.activeTasks.add(task)
-      this.events++
+      const provider =
+        placement._tag === "Placed"
+          ? placement.instance.capacityProvider
+          : this.providerFor(providers, definition)
+      const task = this.newTask(cluster, definition, provider, request)
       tasks.push(task)
-      if ("id" in placement) this.assign(task, placement)
-      else {
-        const generation = task.generation
-        void this.clock.sleepUntil(this.clock.now() + this.timing.provisioningTimeout).then(() => {
-          if (task.lastStatus === "PROVISIONING" && task.generation === generation) {
-            this.finishStop(
-              task,
-              "TaskFailedToStart",
-              "Timeout waiting for capacity: the capacity provider could not launch an instance in time"
-            )
-          }
-        })
-      }
+      if (placement._tag === "Placed") this.assign(task, placement.instance)
+      else this.awaitCapacity(task)
     }
     if (request.clientToken !== undefined)
       this.tokens.set(
@@ -629,110 +640,216 @@ export class EcsModel {
     return { tasks, failures }
   }
 
-  private assign(task: Task, instance: Instance): void {
-    task.instance = instance.id
-    instance.tasks.add(task.arn)
-    instance.emptySince = undefined
-    this.advance(task, "PENDING")
+  /** The first managed provider whose instance type can hold the task (a GPU task needs a GPU group). */
+  private providerFor(providers: ReadonlyArray<string>, demand: Placement.Demand): string | undefined {
+    let first: string | undefined
+    for (const name of providers) {
+      const provider = this.capacityProviders.get(name)
+      if (provider === undefined || !provider.managedScaling) continue
+      first ??= name
+      const shape = AutoScalingGroup.shape(this.groups.get(provider.asg)!.instanceType)
+      if (Placement.perInstance(shape, demand) > 0) return name
+    }
+    return first
+  }
+
+  /** A PROVISIONING task waits for managed scaling; after `provisioningTimeout` it stops with a reason. */
+  private awaitCapacity(task: Task): void {
     const generation = task.generation
-    void this.clock.sleepUntil(this.clock.now() + this.random.jitter(this.timing.taskStart)).then(() => {
-      if (task.generation !== generation || task.desiredStatus !== "RUNNING") return
-      this.advance(task, "ACTIVATING")
-      this.advance(task, "RUNNING")
-      task.startedAt = this.clock.now()
-      if (task.command !== undefined) void this.runEssential(task)
+    this.after(this.timing.provisioningTimeout, () => {
+      if (task.lastStatus !== "PROVISIONING" || task.generation !== generation) return
+      this.finishStop(
+        task,
+        "TaskFailedToStart",
+        `Timeout waiting for capacity: capacity provider ${task.capacityProvider ?? "(none)"} could not place the task within ${Math.round(this.timing.provisioningTimeout / 60_000)} minutes.`
+      )
     })
   }
 
-  /** A task given a command runs it as its essential container and stops when it exits. */
-  private async runEssential(task: Task): Promise<void> {
-    const outcome = await this.exec.run({ command: task.command!, signal: task.running.signal }, this.clock)
-    if (task.desiredStatus === "STOPPED") return
-    task.exitCode = outcome.exitCode
-    this.stopTask(task, "Essential container in task exited", "EssentialContainerExited")
-  }
-
-  private placeProvisioning(cluster: string): void {
-    for (const task of [...this.activeTasks]) {
-      if (task.cluster !== cluster || task.lastStatus !== "PROVISIONING" || task.desiredStatus !== "RUNNING")
-        continue
-      const placement = this.place(
-        cluster,
-        task.definition,
-        task.capacityProvider === undefined ? [] : [task.capacityProvider]
+  /** StartTask: one task on each named container instance, or a failure saying why not. */
+  startTask(request: {
+    cluster: string | undefined
+    taskDefinition: string
+    containerInstances: ReadonlyArray<string>
+    startedBy?: string
+    group?: string
+    environment?: ReadonlyArray<{ name: string; value: string }>
+    command?: ReadonlyArray<string>
+    enableExecuteCommand?: boolean
+    tags?: ReadonlyArray<Tags.Tag>
+  }): { tasks: Array<Task>; failures: Array<Failure> } {
+    const cluster = this.cluster(request.cluster)
+    const definition = this.taskDefinition(request.taskDefinition)
+    if (request.containerInstances.length < 1 || request.containerInstances.length > 10)
+      throw Errors.invalidParameter(
+        `containerInstances: expected 1-10 container instances, got ${request.containerInstances.length}.`
       )
-      if ("id" in placement) this.assign(task, placement)
+    const tasks: Array<Task> = []
+    const failures: Array<Failure> = []
+    for (const ref of request.containerInstances) {
+      const instance = this.containerInstance(cluster.name, ref)
+      if (instance === undefined || instance.status === "INACTIVE") {
+        failures.push({ arn: ref, reason: "MISSING" })
+        continue
+      }
+      if (instance.status !== "ACTIVE") {
+        failures.push({
+          arn: instance.arn,
+          reason: "AGENT",
+          detail: `The container instance is ${instance.status}.`
+        })
+        continue
+      }
+      const why = Placement.misfit(instance, definition)
+      if (why !== undefined) {
+        failures.push({ arn: instance.arn, reason: why })
+        continue
+      }
+      const task = this.newTask(cluster, definition, instance.capacityProvider, request)
+      tasks.push(task)
+      this.assign(task, instance)
     }
+    return { tasks, failures }
   }
 
-  private advance(task: Task, status: TaskStatus): void {
-    if (lifecycle.indexOf(status) <= lifecycle.indexOf(task.lastStatus) && status !== task.lastStatus) {
-      throw new Error(`illegal task transition ${task.lastStatus} → ${status}`)
-    }
+  /** A container instance of `cluster` by ARN, ARN suffix or EC2 instance id. */
+  containerInstance(cluster: string, ref: string): Instance | undefined {
+    for (const i of this.instances.values())
+      if (i.cluster === cluster && (i.arn === ref || i.id === ref || i.arn.endsWith(`/${ref}`))) return i
+    return undefined
+  }
+
+  private move(task: Task, status: Lifecycle.TaskStatus): void {
+    Lifecycle.check(Lifecycle.taskTransitions, "task", task.lastStatus, status)
     task.lastStatus = status
     task.generation++
     this.events++
   }
 
+  private assign(task: Task, instance: Instance): void {
+    task.instance = instance.id
+    instance.tasks.add(task.arn)
+    instance.reservedCpu += task.definition.cpu
+    instance.reservedMemory += task.definition.memory
+    instance.reservedGpus += task.definition.gpus
+    instance.emptySince = undefined
+    this.move(task, "PENDING")
+    const images = task.definition.containerDefinitions.map((c) => c.image)
+    const pull = images.some((image) => !instance.images.has(image))
+      ? this.random.jitter(this.timing.imagePull)
+      : 0
+    const start = this.random.jitter(this.timing.taskStart)
+    const agentPickup = Math.round(start / 4)
+    let generation = task.generation
+    this.after(agentPickup, () => {
+      if (task.generation !== generation) return
+      this.move(task, "ACTIVATING")
+      task.pullStartedAt = this.clock.now()
+      generation = task.generation
+      this.after(start - agentPickup + pull, () => {
+        if (task.generation !== generation) return
+        for (const image of images) instance.images.add(image)
+        this.move(task, "RUNNING")
+        task.startedAt = this.clock.now()
+        if (task.command !== undefined) void this.runEssential(task)
+      })
+    })
+  }
+
+  /** A task given a command runs it as its essential container and stops when it exits. */
+  private async runEssential(task: Task): Promise<void> {
+    const epoch = this.epoch
+    const outcome = await this.exec.run({ command: task.command!, signal: task.running.signal }, this.clock)
+    if (epoch !== this.epoch || task.desiredStatus === "STOPPED") return
+    task.exitCode = outcome.exitCode
+    this.stopTask(task, "Essential container in task exited", "EssentialContainerExited")
+  }
+
+  private placeProvisioning(cluster: string): void {
+    for (const task of this.activeTasks) {
+      if (task.cluster !== cluster || task.lastStatus !== "PROVISIONING") continue
+      const placement = Placement.binpack(
+        this.candidates(cluster, task.capacityProvider === undefined ? [] : [task.capacityProvider]),
+        task.definition
+      )
+      if (placement._tag === "Placed") this.assign(task, placement.instance)
+    }
+  }
+
+  /** A task of the cluster by ARN or id (visible within the retention window). */
   task(clusterRef: string | undefined, ref: string): Task {
     const cluster = this.cluster(clusterRef)
-    const id = ref.split("/").pop()!
     const task =
       this.tasks.get(ref) ??
-      [...this.tasks.values()].find((t) => t.cluster === cluster.name && t.arn.endsWith(`/${id}`))
-    if (task === undefined || task.cluster !== cluster.name)
-      throw new EcsError("InvalidParameterException", `The referenced task was not found: ${ref}.`)
+      this.tasks.get(this.arn("task", `${cluster.name}/${ref.slice(ref.lastIndexOf("/") + 1)}`))
+    if (task === undefined || task.cluster !== cluster.name || !this.visible(task))
+      throw Errors.invalidParameter(`The referenced task was not found: ${ref}.`)
     return task
   }
 
-  stopTask(task: Task, reason = "Task stopped by user", code = "UserInitiated"): Task {
+  stopTask(task: Task, reason = "Task stopped by user", code: StopCode = "UserInitiated"): Task {
     if (task.desiredStatus === "STOPPED") return task
     task.desiredStatus = "STOPPED"
     task.stoppingAt = this.clock.now()
     task.stopCode = code
     task.stoppedReason = reason
     task.running.abort()
-    if (
-      task.lastStatus === "PROVISIONING" ||
-      task.lastStatus === "PENDING" ||
-      task.lastStatus === "ACTIVATING"
-    ) {
+    if (task.lastStatus === "PROVISIONING" || task.lastStatus === "PENDING") {
       this.finishStop(task, code, reason)
       return task
     }
-    this.advance(task, "DEACTIVATING")
-    this.advance(task, "STOPPING")
-    void this.clock.sleepUntil(this.clock.now() + this.random.jitter(this.timing.taskStop)).then(() => {
-      this.advance(task, "DEPROVISIONING")
+    this.move(task, "DEACTIVATING")
+    this.move(task, "STOPPING")
+    const generation = task.generation
+    this.after(this.random.jitter(this.timing.taskStop), () => {
+      if (task.generation !== generation) return
+      this.move(task, "DEPROVISIONING")
       this.finishStop(task, code, reason)
     })
     return task
   }
 
-  private finishStop(task: Task, code: string, reason: string): void {
+  /** The task's host is gone: it stops at once. */
+  private lose(task: Task, code: StopCode, reason: string): void {
     task.desiredStatus = "STOPPED"
-    task.stopCode = task.stopCode ?? code
-    task.stoppedReason = task.stoppedReason ?? reason
-    this.advance(task, "STOPPED")
+    task.stoppingAt ??= this.clock.now()
+    task.running.abort()
+    task.stopCode = code
+    task.stoppedReason = reason
+    for (const status of ["DEACTIVATING", "STOPPING", "DEPROVISIONING"] as const)
+      if (Lifecycle.taskTransitions[task.lastStatus].includes(status)) this.move(task, status)
+    this.finishStop(task, code, reason)
+  }
+
+  private finishStop(task: Task, code: StopCode, reason: string): void {
+    task.desiredStatus = "STOPPED"
+    task.stopCode ??= code
+    task.stoppedReason ??= reason
+    this.move(task, "STOPPED")
     task.stoppedAt = this.clock.now()
     this.activeTasks.delete(task)
     const instance = task.instance === undefined ? undefined : this.instances.get(task.instance)
-    if (instance !== undefined) {
-      instance.tasks.delete(task.arn)
+    if (instance?.tasks.delete(task.arn)) {
+      instance.reservedCpu -= task.definition.cpu
+      instance.reservedMemory -= task.definition.memory
+      instance.reservedGpus -= task.definition.gpus
       if (instance.tasks.size === 0) instance.emptySince = this.clock.now()
+      this.placeProvisioning(task.cluster)
     }
   }
 
-  /** Drops stopped tasks and terminated instances past the retention window (billing keeps instances). */
+  /** Stopped tasks stay describable for `retention`. */
+  visible(task: Task): boolean {
+    return task.stoppedAt === undefined || this.clock.now() - task.stoppedAt <= this.timing.retention
+  }
+
+  /** Drops stopped tasks past the retention window (instances stay: billing needs them). */
   private forget(now: number): void {
     for (const [arn, task] of this.tasks) {
       if (task.stoppedAt !== undefined && now - task.stoppedAt > this.timing.retention) this.tasks.delete(arn)
     }
-  }
-
-  /** Stopped tasks older than the retention window are no longer describable. */
-  visible(task: Task): boolean {
-    return task.stoppedAt === undefined || this.clock.now() - task.stoppedAt <= this.timing.retention
+    for (const [token, arns] of this.tokens)
+      if (arns.every((a) => !this.tasks.has(a))) this.tokens.delete(token)
   }
 
   // ---- managed scaling
@@ -742,65 +859,68 @@ export class EcsModel {
     this.scaling = true
     const tick = () => {
       this.evaluateScaling()
-      void this.clock.sleepUntil(this.clock.now() + this.timing.scalingPeriod).then(tick)
+      this.after(this.timing.scalingPeriod, tick)
     }
-    void this.clock.sleepUntil(this.clock.now() + this.timing.scalingPeriod).then(tick)
+    this.after(this.timing.scalingPeriod, tick)
   }
 
-  /** CapacityProviderReservation toward targetCapacity: scale out for waiting tasks, in after 15 empty minutes. */
+  /** One scaling period: publish CapacityProviderReservation per provider, evaluate the alarms, act. */
   evaluateScaling(): void {
     const now = this.clock.now()
-    this.scalingEvaluations++
     this.forget(now)
     for (const cluster of this.clusters.values()) {
       if (cluster.status !== "ACTIVE") continue
       for (const name of cluster.capacityProviders) {
         const provider = this.capacityProviders.get(name)!
-        const asg = this.groups.get(provider.asg)!
-        const live = this.instancesOf(cluster.name, name)
-        const waiting = [...this.activeTasks].filter(
-          (t) =>
-            t.cluster === cluster.name &&
-            t.capacityProvider === name &&
-            t.lastStatus === "PROVISIONING" &&
-            t.desiredStatus === "RUNNING"
-        )
-        const busy = live.filter((i) => i.tasks.size > 0 || i.state === "pending").length
-        if (provider.managedScaling && waiting.length > 0) {
-          const type = Pricing.ec2InstanceTypes[asg.instanceType]!
-          const first = waiting[0]!.definition
-          const perInstance = Math.max(
-            1,
-            Math.min(
-              Math.floor((type.vcpus * 1024) / Math.max(1, first.cpu)),
-              Math.floor(registeredMemory(type.memoryMib) / first.memory)
-            )
-          )
-          const pending = live.filter((i) => i.state === "pending").length
-          const needed = Math.ceil(waiting.length / perInstance) - pending
-          // ECS scales out to at least two instances (200%) when none has room.
-          const step = Math.max(needed, Math.min(2, needed > 0 ? 2 : 0))
-          const target = Math.min(asg.max, live.length + Math.max(0, step))
-          for (let i = live.length; i < target; i++) this.launch(cluster.name, provider, asg)
-          asg.desired = Math.max(asg.desired, target)
-        } else if (provider.managedScaling) {
-          const needed = Math.max(asg.min, Math.ceil((busy * 100) / provider.targetCapacity))
+        const group = this.groups.get(provider.asg)!
+        if (!provider.managedScaling) continue
+        this.scalingEvaluations++
+        this.alarmEvaluations += 2
+        const live = this.liveInstances(cluster.name, name)
+        const shape = AutoScalingGroup.shape(group.instanceType)
+        const waiting: Array<Placement.Demand> = []
+        for (const t of this.activeTasks)
+          if (t.cluster === cluster.name && t.capacityProvider === name && t.lastStatus === "PROVISIONING")
+            waiting.push(t.definition)
+        let busy = 0
+        let warmingUp = false
+        for (const i of live) {
+          if (i.tasks.size > 0 || i.state === "pending") busy++
+          if (now < i.warmAt) warmingUp = true
+        }
+        const decision = ManagedScaling.decide({
+          instances: live.length,
+          busy,
+          waiting,
+          shape,
+          targetCapacity: provider.targetCapacity,
+          min: group.min,
+          max: group.max,
+          minimumStep: provider.minimumScalingStepSize,
+          maximumStep: provider.maximumScalingStepSize,
+          warmingUp
+        })
+        const key = `${cluster.name}/${name}`
+        if (!decision.low) this.lowSince.delete(key)
+        else if (!this.lowSince.has(key)) this.lowSince.set(key, now)
+        if (decision.desired > live.length) {
+          group.desired = decision.desired
+          for (let i = live.length; i < decision.desired; i++) this.launch(cluster.name, provider, group)
+        } else if (
+          decision.low &&
+          now - this.lowSince.get(key)! >= this.timing.scaleInAfter - this.timing.scalingPeriod
+        ) {
+          // The scale-in alarm has seen 15 low data points: one step, never an instance with tasks.
           const removable = live
-            .filter(
-              (i) =>
-                i.state === "running" &&
-                i.tasks.size === 0 &&
-                i.emptySince !== undefined &&
-                now - i.emptySince >= this.timing.scaleInAfter
-            )
+            .filter((i) => i.state === "running" && i.tasks.size === 0)
             .sort((a, b) => a.launchedAt - b.launchedAt)
-          let count = live.length
-          for (const instance of removable) {
-            if (count <= needed) break
-            this.terminate(instance)
-            count--
-          }
-          asg.desired = Math.max(asg.min, count)
+            .slice(0, Math.min(ManagedScaling.scaleInStep(live.length), live.length - decision.desired))
+          for (const instance of removable) this.terminate(instance, "scale-in")
+          group.desired = live.length - removable.length
+          this.lastScaleIn.set(key, now)
+        } else if (live.length < group.desired) {
+          // Replace lost instances (a zone outage, a failed launch) up to the desired count.
+          for (let i = live.length; i < group.desired; i++) this.launch(cluster.name, provider, group)
         }
       }
     }
