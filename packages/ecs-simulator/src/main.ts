@@ -1,24 +1,21 @@
 #!/usr/bin/env node
 /** ecs-sim: parses flags and starts the ECS simulator on a port. */
-import { SimulatorFlags } from "@hangar/core"
+import * as Cli from "./Cli.js"
 import * as EcsSimulator from "./EcsSimulator.js"
 
 const flags = (() => {
   try {
-    return SimulatorFlags.parse("ecs-sim", 4281, "access-key")
+    return Cli.parse(process.argv.slice(2))
   } catch (error) {
     console.error((error as Error).message)
     return process.exit(2)
   }
 })()
-const sim = await EcsSimulator.make({
-  clock: flags.clock,
-  seed: flags.seed,
-  exec: flags.exec,
-  ...(flags.extra === undefined ? {} : { accessKeys: flags.extra })
-})
+const sim = await EcsSimulator.make(flags.options)
 const url = await sim.listen({ host: flags.host, port: flags.port })
-console.log(`ecs-sim listening on ${url} (clock ${flags.clockName}, seed ${flags.seed})`)
+console.log(
+  `ecs-sim listening on ${url} (clock ${flags.clockName}, seed ${flags.seed}${flags.options.dataDir === undefined ? "" : `, data in ${flags.options.dataDir}`})`
+)
 console.log(`point the AWS SDK at it: export AWS_ENDPOINT_URL_ECS=${url} AWS_REGION=us-east-1`)
 console.log(
   `create an Auto Scaling group first: curl -X POST ${url}/_sim/autoscaling-groups -H 'content-type: application/json' -d '{"name":"asg","instanceType":"t3.large","min":1,"max":4,"desired":1}'`

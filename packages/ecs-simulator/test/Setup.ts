@@ -25,6 +25,7 @@ export interface SetupOptions {
   readonly maxAttempts?: number
   readonly accessKeys?: ReadonlyArray<string>
   readonly dataDir?: string
+  readonly exec?: EcsSimulator.Options["exec"]
 }
 
 export const setup = async (options: SetupOptions = {}) => {
@@ -34,7 +35,8 @@ export const setup = async (options: SetupOptions = {}) => {
     seed: options.seed ?? 5,
     ...(options.timing === undefined ? {} : { timing: options.timing }),
     ...(options.accessKeys === undefined ? {} : { accessKeys: options.accessKeys }),
-    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir })
+    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    ...(options.exec === undefined ? {} : { exec: options.exec })
   })
   const client = new ECSClient({
     region: "us-east-1",

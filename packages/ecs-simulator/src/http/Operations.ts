@@ -536,21 +536,13 @@ export const operations = (
         Schema.Struct({
           cluster: ClusterRef,
           status: Schema.optional(
-            Schema.Literal(
-              "ACTIVE",
-              "DRAINING",
-              "REGISTERING",
-              "DEREGISTERING",
-              "REGISTRATION_FAILED",
-              "INACTIVE"
-            )
+            Schema.Literal("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED")
           )
         }),
       body,
       "ListContainerInstances"
     )
     const cluster = model.cluster(i.cluster)
-    const now = model.clock.now()
     return {
       containerInstanceArns: [...model.instances.values()]
         .filter(
@@ -558,7 +550,6 @@ export const operations = (
             x.cluster === cluster.name &&
             (i.status === undefined ? x.status !== "INACTIVE" : x.status === i.status)
         )
-        .filter((x) => x.terminatedAt === undefined || now - x.terminatedAt <= model.timing.retention)
         .map((x) => x.arn)
     }
   },
