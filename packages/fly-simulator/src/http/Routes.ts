@@ -6,7 +6,14 @@
 import { Schema } from "effect"
 import type { FastifyInstance, FastifyRequest } from "fastify"
 import type { Bill } from "../model/Billing.js"
-import { type FlyModel, type Machine, type MachineConfig, SimError, type Volume } from "../model/FlyModel.js"
+import {
+  type FlyModel,
+  type Machine,
+  type MachineConfig,
+  SimError,
+  type Snapshot,
+  type Volume
+} from "../model/FlyModel.js"
 import { BooleanFromString, decode, IntFromString } from "./Validation.js"
 
 const Guest = Schema.Struct({
@@ -16,6 +23,38 @@ const Guest = Schema.Struct({
   cpus: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 16)), { default: () => 1 }),
   memory_mb: Schema.optionalWith(Schema.Int.pipe(Schema.between(256, 131072)), { default: () => 256 })
 })
+
+/** autostop accepts a bool or off|stop|suspend and is echoed as false|true|"suspend", as Fly does. */
+const Autostop = Schema.transform(
+  Schema.Union(Schema.Boolean, Schema.Literal("off", "stop", "suspend")),
+  Schema.Union(Schema.Boolean, Schema.Literal("suspend")),
+  {
+    strict: true,
+    decode: (value) => (value === "off" ? false : value === "stop" ? true : value),
+    encode: (value) => value
+  }
+)
+
+const Service = Schema.Struct(
+  {
+    protocol: Schema.optional(Schema.Literal("tcp", "udp")),
+    internal_port: Schema.optional(Schema.Int.pipe(Schema.between(1, 65535))),
+    autostop: Schema.optional(Autostop),
+    autostart: Schema.optional(Schema.Boolean),
+    min_machines_running: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+    concurrency: Schema.optional(
+      Schema.Struct(
+        {
+          type: Schema.optional(Schema.Literal("connections", "requests")),
+          soft_limit: Schema.optional(Schema.Int.pipe(Schema.positive())),
+          hard_limit: Schema.optional(Schema.Int.pipe(Schema.positive()))
+        },
+        { key: Schema.String, value: Schema.Unknown }
+      )
+    )
+  },
+  { key: Schema.String, value: Schema.Unknown }
+)
 
 const Config = Schema.Struct(
   {
@@ -30,6 +69,7 @@ const Config = Schema.Struct(
         )
       )
     ),
+    services: Schema.optional(Schema.Array(Service)),
     rootfs: Schema.optional(
       Schema.Struct(
         { size_gb: Schema.optional(Schema.Int.pipe(Schema.positive())) },
@@ -49,7 +89,19 @@ const CreateMachine = Schema.Struct({
   skip_service_registration: Schema.optional(Schema.Boolean)
 })
 
-const UpdateMachine = Schema.Struct({ config: Config, current_version: Schema.optional(Schema.String) })
+const UpdateMachine = Schema.Struct({
+  config: Config,
+  current_version: Schema.optional(Schema.String),
+  skip_launch: Schema.optional(Schema.Boolean),
+  name: Schema.optional(Schema.String),
+  region: Schema.optional(Schema.String)
+})
+const SignalBody = Schema.Struct({
+  signal: Schema.Union(
+    Schema.String.pipe(Schema.pattern(/^SIG[A-Z0-9]+$/)),
+    Schema.Int.pipe(Schema.between(1, 64))
+  )
+})
 const CreateApp = Schema.Struct({
   app_name: Schema.String,
   org_slug: Schema.optionalWith(Schema.String, { default: () => "personal" }),
@@ -109,13 +161,21 @@ const CreateVolume = Schema.Struct({
   size_gb: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 500)), { default: () => 1 }),
   encrypted: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   snapshot_id: Schema.optional(Schema.String),
-  source_volume_id: Schema.optional(Schema.String)
+  source_volume_id: Schema.optional(Schema.String),
+  snapshot_retention: Schema.optional(Schema.Int.pipe(Schema.between(1, 60))),
+  auto_backup_enabled: Schema.optional(Schema.Boolean),
+  require_unique_zone: Schema.optional(Schema.Boolean),
+  fstype: Schema.optional(Schema.Literal("ext4", "raw"))
 })
 const ExtendVolume = Schema.Struct({ size_gb: Schema.Int.pipe(Schema.between(1, 500)) })
+const UpdateVolume = Schema.Struct({
+  snapshot_retention: Schema.optional(Schema.Int.pipe(Schema.between(1, 60))),
+  auto_backup_enabled: Schema.optional(Schema.Boolean)
+})
 
 const iso = (millis: number) => new Date(millis).toISOString()
 
-export const machineJson = (m: Machine, summary = false) => ({
+export const machineJson = (m: Machine, summary = false, now = Number.POSITIVE_INFINITY) => ({
   id: m.id,
   name: m.name,
   state: m.state,
@@ -133,10 +193,10 @@ export const machineJson = (m: Machine, summary = false) => ({
     ? {}
     : {
         config: { ...m.config, metadata: m.metadata },
-        events: m.events.slice(-5).reverse(),
+        events: m.recentEvents(5),
         checks: []
       }),
-  ...(m.lease === undefined ? {} : { nonce: m.lease.nonce })
+  ...(m.lease === undefined || m.lease.expiresAt <= now ? {} : { nonce: m.lease.nonce })
 })
 
 const volumeJson = (v: Volume) => ({
@@ -149,7 +209,23 @@ const volumeJson = (v: Volume) => ({
   attached_machine_id: v.attachedMachineId ?? null,
   created_at: iso(v.createdAt),
   zone: `${v.region}-1`,
-  fstype: "ext4"
+  fstype: "ext4",
+  snapshot_retention: v.snapshotRetention,
+  auto_backup_enabled: v.autoBackupEnabled,
+  host_status: "ok",
+  type: "local",
+  block_size: 4096,
+  blocks: v.sizeGb * 262_144
+})
+
+const snapshotJson = (s: Snapshot) => ({
+  id: s.id,
+  size: s.volumeSizeGb * 1_073_741_824,
+  volume_size: s.volumeSizeGb * 1_073_741_824,
+  digest: `sha256:${s.id.slice(3)}`,
+  created_at: iso(s.createdAt),
+  status: "created",
+  retention_days: s.retentionDays
 })
 
 const nonceOf = (request: FastifyRequest) => {
@@ -167,6 +243,17 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     const { app, id } = decode(MachineParams, request.params, "path")
     return model.machine(app, id)
   }
+  const json = (m: Machine, summary = false) => machineJson(m, summary, model.clock.now())
+  const leaseJson = (m: Machine, lease: { nonce: string; expiresAt: number; description: string }) => ({
+    status: "success",
+    data: {
+      nonce: lease.nonce,
+      expires_at: Math.floor(lease.expiresAt / 1000),
+      owner: "hangar",
+      description: lease.description,
+      version: m.instanceId
+    }
+  })
 
   server.get("/v1/apps", async () => {
     const apps = [...model.apps.values()]
@@ -174,7 +261,7 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
       total_apps: apps.length,
       apps: apps.map((a) => ({
         name: a.name,
-        machine_count: model.listMachines(a.name, {}).length,
+        machine_count: model.listMachines(a.name).length,
         network: "default"
       }))
     }
@@ -202,7 +289,7 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
         ...(query.region === undefined ? {} : { region: query.region }),
         ...(query.state === undefined ? {} : { states: query.state.split(",") })
       })
-      .map((m) => machineJson(m, query.summary === true))
+      .map((m) => json(m, query.summary === true))
   })
   server.post("/v1/apps/:app/machines", async (request) => {
     const { app } = decode(AppParams, request.params, "path")
@@ -214,13 +301,19 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
       ...(body.skip_launch === undefined ? {} : { skipLaunch: body.skip_launch }),
       ...(body.lease_ttl === undefined ? {} : { leaseTtl: body.lease_ttl })
     })
-    return machineJson(created)
+    return json(created)
   })
-  server.get("/v1/apps/:app/machines/:id", async (request) => machineJson(machine(request)))
+  server.get("/v1/apps/:app/machines/:id", async (request) => json(machine(request)))
   server.post("/v1/apps/:app/machines/:id", async (request) => {
     const m = machine(request)
     const body = decode(UpdateMachine, request.body, "body")
-    return machineJson(model.update(m, body.config as MachineConfig, nonceOf(request)))
+    if (body.name !== undefined && body.name !== m.name)
+      throw new SimError(400, "invalid_argument: body.name cannot be changed by update")
+    if (body.region !== undefined && body.region !== m.region)
+      throw new SimError(400, "invalid_argument: body.region cannot be changed by update")
+    if (body.current_version !== undefined && body.current_version !== m.instanceId)
+      throw new SimError(412, `current_version ${body.current_version} is not the machine's version`)
+    return json(model.update(m, body.config as MachineConfig, nonceOf(request), body.skip_launch === true))
   })
   server.delete("/v1/apps/:app/machines/:id", async (request) => {
     const m = machine(request)
@@ -245,6 +338,12 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     model.restart(machine(request), nonceOf(request))
     return { ok: true }
   })
+  server.post("/v1/apps/:app/machines/:id/signal", async (request) => {
+    const m = machine(request)
+    const { signal } = decode(SignalBody, request.body, "body")
+    model.signal(m, String(signal), nonceOf(request))
+    return { ok: true }
+  })
   for (const [path, cordoned] of [
     ["cordon", true],
     ["uncordon", false]
@@ -260,6 +359,13 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     if (query.timeout < 1 || query.timeout > 60) {
       throw new SimError(400, "invalid_argument: timeout must be between 1 and 60 seconds")
     }
+    if (query.instance_id !== undefined && query.instance_id !== m.instanceId)
+      throw new SimError(
+        400,
+        `invalid_argument: instance_id ${query.instance_id} is not the machine's version`
+      )
+    if (query.version !== undefined && query.version !== m.instanceId)
+      throw new SimError(400, `invalid_argument: version ${query.version} is currently replaced`)
     const states = query.state.split(",")
     for (const s of states) {
       if (!["started", "stopped", "suspended", "destroyed", "failed", "settled"].includes(s)) {
@@ -275,7 +381,7 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
         .code(408)
         .send({ error: "deadline_exceeded: machine did not reach the requested state in time" })
     const last = m.events[m.events.length - 1]
-    return { ok: true, state: m.state, version: String(m.version), event_id: last?.id ?? "" }
+    return { ok: true, state: m.state, version: m.instanceId, event_id: last?.id ?? "" }
   })
   server.post("/v1/apps/:app/machines/:id/exec", async (request) => {
     const m = machine(request)
@@ -294,17 +400,25 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
   server.get("/v1/apps/:app/machines/:id/events", async (request) => {
     const m = machine(request)
     const { limit } = decode(EventsQuery, request.query, "query")
-    return m.events.slice(-limit).reverse()
+    void m.state
+    return m.recentEvents(limit)
   })
   server.get("/v1/apps/:app/machines/:id/versions", async (request) => {
     const m = machine(request)
-    return [{ version: String(m.version), user_config: m.config }]
+    return [{ version: m.instanceId, user_config: m.config }]
   })
   server.get("/v1/apps/:app/machines/:id/metadata", async (request) => machine(request).metadata)
+  server.get("/v1/apps/:app/machines/:id/metadata/:key", async (request) => {
+    const { app, id, key } = decode(MetadataParams, request.params, "path")
+    const value = model.machine(app, id).metadata[key]
+    if (value === undefined) throw new SimError(404, `metadata key ${key} not found`)
+    return { value }
+  })
   server.post("/v1/apps/:app/machines/:id/metadata/:key", async (request, reply) => {
     const { app, id, key } = decode(MetadataParams, request.params, "path")
     const m = model.machine(app, id)
-    m.metadata[key] = decode(MetadataBody, request.body, "body").value
+    const { value } = decode(MetadataBody, request.body, "body")
+    m.metadata[key] = value
     return reply.code(204).send()
   })
   server.delete("/v1/apps/:app/machines/:id/metadata/:key", async (request, reply) => {
@@ -314,38 +428,21 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     delete m.metadata[key]
     return reply.code(204).send()
   })
-  // Leases answer the status/data envelope Fly returns (not the flat `Lease` schema of the spec).
+  // Leases answer the status/data envelope Fly returns (docs and fly-go), not the flat `Lease` schema of the
+  // spec; conformance tests check the envelope's `data` against that schema instead.
   server.post("/v1/apps/:app/machines/:id/lease", async (request, reply) => {
     const m = machine(request)
     const body = decode(LeaseBody, request.body, "body")
     const query = decode(LeaseQuery, request.query, "query")
     const ttl = body.ttl ?? query.ttl ?? 30
     const lease = model.acquireLease(m, ttl, body.description ?? "", nonceOf(request))
-    return reply.code(201).send({
-      status: "success",
-      data: {
-        nonce: lease.nonce,
-        expires_at: Math.floor(lease.expiresAt / 1000),
-        owner: "hangar",
-        description: lease.description,
-        version: String(m.version)
-      }
-    })
+    return reply.code(201).send(leaseJson(m, lease))
   })
   server.get("/v1/apps/:app/machines/:id/lease", async (request) => {
     const m = machine(request)
-    if (m.lease === undefined || m.lease.expiresAt <= model.clock.now())
-      throw new SimError(404, "lease not found")
-    return {
-      status: "success",
-      data: {
-        nonce: m.lease.nonce,
-        expires_at: Math.floor(m.lease.expiresAt / 1000),
-        owner: "hangar",
-        description: m.lease.description,
-        version: String(m.version)
-      }
-    }
+    const lease = model.lease(m)
+    if (lease === undefined) throw new SimError(404, "lease not found")
+    return leaseJson(m, lease)
   })
   server.delete("/v1/apps/:app/machines/:id/lease", async (request) => {
     model.releaseLease(machine(request), nonceOf(request))
@@ -354,28 +451,37 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
 
   server.get("/v1/apps/:app/volumes", async (request) => {
     const { app } = decode(AppParams, request.params, "path")
-    model.app(app)
-    return [...model.volumes.values()].filter((v) => v.app === app && v.state !== "destroyed").map(volumeJson)
+    return model.listVolumes(app).map(volumeJson)
   })
   server.post("/v1/apps/:app/volumes", async (request) => {
     const { app } = decode(AppParams, request.params, "path")
     const body = decode(CreateVolume, request.body, "body")
-    let size = body.size_gb
-    const source = body.source_volume_id === undefined ? undefined : model.volume(app, body.source_volume_id)
-    if (source !== undefined) size = Math.max(size, source.sizeGb)
-    if (body.snapshot_id !== undefined) throw new SimError(404, `snapshot ${body.snapshot_id} not found`)
     return volumeJson(
       model.createVolume(app, {
         name: body.name,
         region: body.region,
-        sizeGb: size,
-        encrypted: body.encrypted
+        sizeGb: body.size_gb,
+        encrypted: body.encrypted,
+        ...(body.snapshot_retention === undefined ? {} : { snapshotRetention: body.snapshot_retention }),
+        ...(body.auto_backup_enabled === undefined ? {} : { autoBackupEnabled: body.auto_backup_enabled }),
+        ...(body.snapshot_id === undefined ? {} : { snapshotId: body.snapshot_id }),
+        ...(body.source_volume_id === undefined ? {} : { sourceVolumeId: body.source_volume_id })
       })
     )
   })
   server.get("/v1/apps/:app/volumes/:id", async (request) => {
     const { app, id } = decode(VolumeParams, request.params, "path")
     return volumeJson(model.volume(app, id))
+  })
+  server.put("/v1/apps/:app/volumes/:id", async (request) => {
+    const { app, id } = decode(VolumeParams, request.params, "path")
+    const v = model.volume(app, id)
+    const body = decode(UpdateVolume, request.body, "body")
+    model.updateVolume(v, {
+      ...(body.snapshot_retention === undefined ? {} : { snapshotRetention: body.snapshot_retention }),
+      ...(body.auto_backup_enabled === undefined ? {} : { autoBackupEnabled: body.auto_backup_enabled })
+    })
+    return volumeJson(v)
   })
   server.delete("/v1/apps/:app/volumes/:id", async (request) => {
     const { app, id } = decode(VolumeParams, request.params, "path")
@@ -391,8 +497,13 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
   })
   server.get("/v1/apps/:app/volumes/:id/snapshots", async (request) => {
     const { app, id } = decode(VolumeParams, request.params, "path")
-    model.volume(app, id)
-    return []
+    return model.liveSnapshots(model.volume(app, id)).map(snapshotJson)
+  })
+  // Fly answers a snapshot create with 200 and an empty body.
+  server.post("/v1/apps/:app/volumes/:id/snapshots", async (request, reply) => {
+    const { app, id } = decode(VolumeParams, request.params, "path")
+    model.createSnapshot(model.volume(app, id))
+    return reply.code(200).send()
   })
   server.get("/v1/platform/regions", async () => ({
     Regions: model.regions.map((code) => ({

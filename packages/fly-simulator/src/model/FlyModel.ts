@@ -1,9 +1,11 @@
 /**
- * The simulator's pure state and rules: apps, machines, volumes, events, leases. Time comes from the injected
- * clock; transient states (starting, stopping, suspending, destroying) end on a timer of that clock, so a
- * virtual clock moves a month of machines without a wall-clock wait. No fastify and no wall clock here.
+ * The simulator's state and rules: apps, machines, volumes and their snapshots, events, leases, the Fly Proxy's
+ * routing and autostart. Time comes from the injected clock; a transient state ends at an instant the machine
+ * keeps (see Machine.ts), so a virtual clock moves a month of machines without a timer per transition. No
+ * fastify and no wall clock here; files of the `process` exec backend go through the injected `Workspaces`.
  */
 import { ExecBackend, type VirtualClock } from "@hangar/core"
+import * as Timers from "../internal/Timers.js"
 import {
   type Action,
   allowedFrom,
@@ -13,63 +15,30 @@ import {
   type TimingModel,
   transient
 } from "./Lifecycle.js"
+import { Machine, type MachineConfig, type MachineHost, type Pending, type Service } from "./Machine.js"
 import { SeededRandom } from "./Random.js"
+
+export type { Guest, MachineConfig, MachineEvent, Service } from "./Machine.js"
+export { Machine } from "./Machine.js"
 
 /** A refusal with the status code and `error` text Fly answers. */
 export class SimError extends Error {
   constructor(
     readonly status: number,
-    message: string
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {}
   ) {
     super(message)
   }
 }
 
-export interface Guest {
-  readonly cpu_kind: "shared" | "performance"
-  readonly cpus: number
-  readonly memory_mb: number
-}
-
-export interface MachineConfig {
-  readonly image: string
-  readonly guest?: Guest
-  readonly env?: Readonly<Record<string, string>>
-  readonly mounts?: ReadonlyArray<{ readonly volume: string; readonly path: string }>
-  readonly rootfs?: { readonly size_gb?: number }
-  readonly [key: string]: unknown
-}
-
-export interface MachineEvent {
+export interface Snapshot {
   readonly id: string
-  readonly type: string
-  readonly status: MachineState
-  readonly source: "user" | "flyd"
-  readonly timestamp: number
-}
-
-export interface Machine {
-  readonly id: string
-  readonly app: string
-  name: string
-  readonly region: string
-  state: MachineState
-  config: MachineConfig
-  instanceId: string
-  version: number
+  readonly volumeId: string
+  readonly volumeSizeGb: number
   readonly createdAt: number
-  updatedAt: number
-  /** Every state change, oldest first (billing reads all; the API shows the newest 50). */
-  readonly events: Array<MachineEvent>
-  metadata: Record<string, string>
-  lease: { nonce: string; expiresAt: number; description: string } | undefined
-  /** Bumped on every state change so a pending timer of an older change does nothing. */
-  generation: number
-  /** Aborts running exec commands when the machine stops. */
-  running: AbortController
-  cordoned: boolean
-  /** Callbacks of pending `wait` requests, told of every state change. */
-  readonly watchers: Set<() => void>
+  readonly retentionDays: number
+  readonly files: ReadonlyMap<string, string>
 }
 
 export interface Volume {
@@ -82,8 +51,13 @@ export interface Volume {
   state: "created" | "pending_destroy" | "destroyed"
   attachedMachineId: string | undefined
   readonly createdAt: number
+  snapshotRetention: number
+  autoBackupEnabled: boolean
   /** Size and state changes, oldest first, for billing. */
   readonly history: Array<{ readonly at: number; readonly sizeGb: number; readonly billed: boolean }>
+  readonly snapshots: Array<Snapshot>
+  /** The volume's files under the scripted exec backend (`write`, `cat`). */
+  readonly files: Map<string, string>
 }
 
 export interface App {
@@ -93,15 +67,52 @@ export interface App {
   readonly pulledRegions: Set<string>
 }
 
+/** Real directories for the `process` exec backend (see Workspaces.ts). */
+export interface Workspaces {
+  /** The directory a command runs in; prepares it (fresh rootfs when `cleanRootfs`) and links the mounts. */
+  readonly prepare: (
+    machine: Machine,
+    mounts: ReadonlyArray<{ readonly volumeId: string; readonly path: string }>,
+    cleanRootfs: boolean
+  ) => string
+  readonly workspace: (machine: Machine) => string
+  readonly copyVolume: (fromVolumeId: string, toVolumeId: string) => void
+}
+
 export interface ModelOptions {
   readonly clock: VirtualClock.SimulationClock
   readonly seed?: number
   readonly timing?: Partial<TimingModel>
   readonly exec?: ExecBackend.ExecBackend
+  readonly workspaces?: Workspaces
   readonly regions?: ReadonlyArray<string>
+  /** Milliseconds between Fly Proxy autostop passes ("every few minutes"). */
+  readonly autostopPeriodMillis?: number
 }
 
 export const defaultRegions = ["iad", "lhr", "nrt", "syd", "lax", "sjc", "ams", "fra", "sin"] as const
+
+/** Suspend needs at most this much memory; larger machines are stopped instead (docs: suspend-resume). */
+export const suspendMemoryLimitMb = 2048
+export const defaultSoftLimit = 20
+export const defaultAutostopPeriodMillis = 300_000
+
+/** The autostop mode a machine's services ask for: off unless a service turns it on. */
+export const autostopOf = (config: MachineConfig): "off" | "stop" | "suspend" => {
+  for (const service of config.services ?? []) {
+    const mode = service.autostop
+    if (mode === true || mode === "stop") return "stop"
+    if (mode === "suspend") return "suspend"
+  }
+  return "off"
+}
+
+/** Autostart is on unless a service turns it off (apps with no settings autostart). */
+export const autostartOf = (config: MachineConfig): boolean =>
+  (config.services ?? []).every((service: Service) => service.autostart !== false)
+
+export const softLimitOf = (config: MachineConfig): number =>
+  config.services?.[0]?.concurrency?.soft_limit ?? defaultSoftLimit
 
 export class FlyModel {
   readonly apps = new Map<string, App>()
@@ -110,17 +121,40 @@ export class FlyModel {
   readonly timing: TimingModel
   readonly regions: ReadonlyArray<string>
   readonly clock: VirtualClock.SimulationClock
-  private readonly random: SeededRandom
+  readonly random: SeededRandom
+  readonly autostopPeriodMillis: number
   private readonly exec: ExecBackend.ExecBackend
+  /** True when exec is the default scripted backend, which gets the `write`/`cat` file rules. */
+  private readonly scriptedWithFiles: boolean
+  private readonly workspaces: Workspaces | undefined
   /** Transitions made, for the benchmark. */
   transitions = 0
+  /** Scripted-backend root filesystems by machine id (reset on a start from stopped). */
+  private readonly rootfs = new Map<string, Map<string, string>>()
+  private autostopArmed = false
+  /** Called after an autostop pass (the simulator persists then). */
+  onAutostop: (() => void) | undefined = undefined
+  private readonly host: MachineHost
 
   constructor(options: ModelOptions) {
     this.clock = options.clock
     this.random = new SeededRandom(options.seed ?? 1)
     this.timing = { ...defaultTiming, ...options.timing }
     this.exec = options.exec ?? ExecBackend.scripted()
+    this.scriptedWithFiles = options.exec === undefined
+    this.workspaces = options.workspaces
     this.regions = options.regions ?? defaultRegions
+    this.autostopPeriodMillis = options.autostopPeriodMillis ?? defaultAutostopPeriodMillis
+    this.host = {
+      now: () => this.clock.now(),
+      nextEventId: () => this.random.ulid(),
+      countTransition: () => {
+        this.transitions++
+      },
+      applied: (machine, pending) => {
+        if (pending.to === "destroyed") this.detach(machine)
+      }
+    }
   }
 
   // ---- apps
@@ -143,8 +177,14 @@ export class FlyModel {
 
   deleteApp(name: string): void {
     this.app(name)
-    for (const m of this.machines.values())
-      if (m.app === name && m.state !== "destroyed") this.finishDestroy(m, "user")
+    for (const m of this.machines.values()) {
+      if (m.app === name && m.state !== "destroyed") {
+        m.kill()
+        m.pending = undefined
+        m.record("destroyed", "destroy", "user")
+        this.detach(m)
+      }
+    }
     for (const v of this.volumes.values())
       if (v.app === name && v.state === "created") this.setVolumeBilled(v, false, "destroyed")
     this.apps.delete(name)
@@ -161,32 +201,41 @@ export class FlyModel {
 
   listMachines(
     app: string,
-    filter: { includeDeleted?: boolean; region?: string; states?: ReadonlyArray<string> }
-  ) {
+    filter: { includeDeleted?: boolean; region?: string; states?: ReadonlyArray<string> } = {}
+  ): Array<Machine> {
     this.app(app)
-    return [...this.machines.values()].filter(
-      (m) =>
-        m.app === app &&
-        (filter.includeDeleted === true || m.state !== "destroyed") &&
-        (filter.region === undefined || m.region === filter.region) &&
-        (filter.states === undefined || filter.states.includes(m.state))
-    )
+    const out: Array<Machine> = []
+    for (const m of this.machines.values()) {
+      if (m.app !== app) continue
+      const state = m.state
+      if (filter.includeDeleted !== true && state === "destroyed") continue
+      if (filter.region !== undefined && m.region !== filter.region) continue
+      if (filter.states !== undefined && !filter.states.includes(state)) continue
+      out.push(m)
+    }
+    return out
   }
 
-  private record(m: Machine, state: MachineState, type: string, source: "user" | "flyd"): void {
-    m.state = state
-    m.generation++
-    m.updatedAt = this.clock.now()
-    m.events.push({ id: this.random.ulid(), type, status: state, source, timestamp: this.clock.now() })
-    this.transitions++
-    for (const watcher of [...m.watchers]) watcher()
+  /** Enters a transient state now and schedules its end `millis` later. */
+  private begin(
+    m: Machine,
+    state: MachineState,
+    type: string,
+    millis: number,
+    end: Pending["to"],
+    endType: string
+  ): void {
+    m.record(state, type, "user")
+    m.pending = { at: this.clock.now() + millis, to: end, type: endType }
+    if (m.watchers.size > 0) this.wake(m)
   }
 
-  /** Moves `m` to `state` after `millis`, unless something else changed it first. */
-  private after(m: Machine, millis: number, then: () => void): void {
-    const generation = m.generation
-    void this.clock.sleepUntil(this.clock.now() + millis).then(() => {
-      if (m.generation === generation) then()
+  /** Arms a timer at the machine's pending instant, for those waiting on it. */
+  wake(m: Machine): void {
+    const pending = m.pending
+    if (pending === undefined) return
+    Timers.at(this.clock, pending.at, () => {
+      if (m.pending === pending) void m.state
     })
   }
 
@@ -208,63 +257,66 @@ export class FlyModel {
     const name = request.name ?? `machine-${this.random.hex(6)}`
     for (const m of this.machines.values()) {
       if (m.app === app && m.name === name && m.state !== "destroyed")
-        throw new SimError(409, `machine name ${name} is already taken`)
+        throw new SimError(409, `already_exists: a machine named ${name} exists: machine ID ${m.id}`)
     }
-    for (const mount of request.config.mounts ?? []) {
-      const volume = this.volumes.get(mount.volume)
-      if (volume === undefined || volume.app !== app || volume.state !== "created") {
-        throw new SimError(400, `volume ${mount.volume} not found`)
-      }
-      if (volume.region !== region)
-        throw new SimError(400, `volume ${mount.volume} is in ${volume.region}, not ${region}`)
-      if (volume.attachedMachineId !== undefined) {
-        const holder = this.machines.get(volume.attachedMachineId)
-        if (holder !== undefined && holder.state !== "destroyed") {
-          throw new SimError(409, `volume ${mount.volume} is already attached to machine ${holder.id}`)
-        }
-      }
-    }
-    const m: Machine = {
-      id: this.random.machineId(),
+    const mounts = request.config.mounts ?? []
+    if (mounts.length > 1) throw new SimError(400, "a machine can mount at most one volume")
+    for (const mount of mounts) this.checkMountable(app, region, mount.volume)
+    const m = new Machine(
+      this.host,
+      this.random.machineId(),
       app,
       name,
       region,
-      state: "created",
-      config: request.config,
-      instanceId: this.random.ulid(),
-      version: 1,
-      createdAt: this.clock.now(),
-      updatedAt: this.clock.now(),
-      events: [],
-      metadata: {},
-      lease: undefined,
-      generation: 0,
-      running: new AbortController(),
-      cordoned: false,
-      watchers: new Set()
-    }
-    for (const mount of request.config.mounts ?? []) this.volumes.get(mount.volume)!.attachedMachineId = m.id
+      request.config,
+      this.random.ulid(),
+      this.clock.now()
+    )
+    for (const mount of mounts) this.volumes.get(mount.volume)!.attachedMachineId = m.id
     this.machines.set(m.id, m)
-    this.record(m, "created", "launch", "user")
+    m.record("created", "launch", "user")
     if (request.leaseTtl !== undefined) this.acquireLease(m, request.leaseTtl, "")
     if (request.skipLaunch !== true) {
       const pull = owner.pulledRegions.has(region) ? 0 : this.timing.firstImagePull
       owner.pulledRegions.add(region)
-      this.beginStart(m, this.random.jitter(this.timing.create + pull), "created")
+      this.beginStart(m, this.random.jitter(this.timing.create + pull), true)
     }
     return m
   }
 
-  private beginStart(m: Machine, millis: number, previous: MachineState): void {
-    this.record(m, "starting", "start", "user")
-    m.running = new AbortController()
-    this.after(m, millis, () => this.record(m, "started", "start", "flyd"))
-    void previous
+  private checkMountable(app: string, region: string, volumeId: string): void {
+    const volume = this.volumes.get(volumeId)
+    if (volume === undefined || volume.app !== app || volume.state !== "created") {
+      throw new SimError(400, `volume ${volumeId} not found`)
+    }
+    if (volume.region !== region)
+      throw new SimError(400, `volume ${volumeId} is in ${volume.region}, not ${region}`)
+    if (volume.attachedMachineId !== undefined) {
+      const holder = this.machines.get(volume.attachedMachineId)
+      if (holder !== undefined && holder.state !== "destroyed") {
+        throw new SimError(409, `volume ${volumeId} is already attached to machine ${holder.id}`)
+      }
+    }
   }
 
-  private check(m: Machine, action: Action, nonce: string | undefined): void {
+  private beginStart(m: Machine, millis: number, cleanRootfs: boolean): void {
+    if (cleanRootfs) this.rootfs.delete(m.id)
+    if (this.workspaces !== undefined && this.exec.kind === "process") {
+      this.workspaces.prepare(
+        m,
+        (m.config.mounts ?? []).map((mount) => ({ volumeId: mount.volume, path: mount.path })),
+        cleanRootfs
+      )
+    }
+    this.begin(m, "starting", "start", millis, "started", "start")
+    this.armAutostop(m)
+  }
+
+  private check(m: Machine, action: Action, nonce: string | undefined): MachineState {
     this.checkLease(m, nonce)
-    if (!allowedFrom[action].includes(m.state)) throw new SimError(412, illegalMessage(action, m.state))
+    const state = m.state
+    if (!allowedFrom[action].includes(state)) throw new SimError(412, illegalMessage(action, state))
+    return state
   }
 
   start(m: Machine, nonce?: string): { previous_state: MachineState; migrated: boolean; new_host: string } {
@@ -273,88 +325,114 @@ export class FlyModel {
       return { previous_state: previous, migrated: false, new_host: "" }
     }
     this.check(m, "start", nonce)
-    const millis =
-      previous === "suspended" || previous === "suspending"
-        ? this.timing.resumeFromSuspended
-        : this.timing.bootFromStopped
-    this.beginStart(m, this.random.jitter(millis), previous)
+    const resume = previous === "suspended" || previous === "suspending"
+    // Start from stopped resets the rootfs; a resume keeps it (docs: machines-resource).
+    this.beginStart(
+      m,
+      this.random.jitter(resume ? this.timing.resumeFromSuspended : this.timing.bootFromStopped),
+      previous === "stopped"
+    )
     return { previous_state: previous, migrated: false, new_host: "" }
   }
 
   stop(m: Machine, nonce?: string): void {
-    if (m.state === "stopped" || m.state === "stopping") return
+    const state = m.state
+    if (state === "stopped" || state === "stopping") return
     this.check(m, "stop", nonce)
-    m.running.abort()
-    this.record(m, "stopping", "stop", "user")
-    this.after(m, this.random.jitter(this.timing.stop), () => this.record(m, "stopped", "exit", "flyd"))
+    m.kill()
+    this.begin(m, "stopping", "stop", this.random.jitter(this.timing.stop), "stopped", "exit")
   }
 
+  /** Suspend; a machine too large to suspend is stopped instead, as Fly does. */
   suspend(m: Machine, nonce?: string): void {
-    if (m.state === "suspended" || m.state === "suspending") return
+    const state = m.state
+    if (state === "suspended" || state === "suspending") return
     this.check(m, "suspend", nonce)
-    const memoryGb = (m.config.guest?.memory_mb ?? 256) / 1024
-    this.record(m, "suspending", "suspend", "user")
-    this.after(m, this.random.jitter(this.timing.suspendBase + this.timing.suspendPerGb * memoryGb), () =>
-      this.record(m, "suspended", "suspend", "flyd")
-    )
+    const memoryMb = m.config.guest?.memory_mb ?? 256
+    if (memoryMb > suspendMemoryLimitMb) return this.stop(m, nonce)
+    const millis = this.random.jitter(this.timing.suspendBase + (this.timing.suspendPerGb * memoryMb) / 1024)
+    this.begin(m, "suspending", "suspend", millis, "suspended", "suspend")
   }
 
   restart(m: Machine, nonce?: string): void {
     this.check(m, "restart", nonce)
-    m.running.abort()
-    this.beginStart(m, this.random.jitter(this.timing.bootFromStopped), "started")
+    m.kill()
+    this.beginStart(m, this.random.jitter(this.timing.bootFromStopped), false)
   }
 
-  update(m: Machine, config: MachineConfig, nonce?: string): Machine {
-    this.check(m, "update", nonce)
-    const wasStarted = m.state === "started"
-    m.config = config
+  /** A signal to the main process: SIGKILL and SIGTERM-like signals end it, so the machine stops. */
+  signal(m: Machine, signal: string, nonce?: string): void {
+    this.checkLease(m, nonce)
+    const state = m.state
+    if (state !== "started") throw new SimError(412, `unable to signal machine from current state: ${state}`)
+    if (["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGABRT", "9", "15", "2"].includes(signal)) {
+      m.kill()
+      this.begin(m, "stopping", "exit", this.random.jitter(this.timing.stop), "stopped", "exit")
+    }
+  }
+
+  update(m: Machine, config: MachineConfig, nonce?: string, skipLaunch = false): Machine {
+    const state = this.check(m, "update", nonce)
+    const mounts = config.mounts ?? []
+    const before = (m.config.mounts ?? []).map((mount) => mount.volume).join(",")
+    if (mounts.map((mount) => mount.volume).join(",") !== before)
+      throw new SimError(400, "a machine's volume cannot be changed by update")
+    m.reconfigure(config)
     m.version++
     m.instanceId = this.random.ulid()
-    if (wasStarted) {
-      m.running.abort()
-      this.beginStart(m, this.random.jitter(this.timing.bootFromStopped), "started")
+    if (state === "started" && !skipLaunch) {
+      m.kill()
+      this.beginStart(m, this.random.jitter(this.timing.bootFromStopped), false)
     } else {
-      this.record(m, m.state === "created" ? "created" : "stopped", "update", "user")
+      // A machine not started before the update stays stopped (or created).
+      m.pending = undefined
+      m.record(state === "created" ? "created" : "stopped", "update", "user")
     }
     return m
   }
 
   destroy(m: Machine, force: boolean, nonce?: string): void {
-    if (m.state === "destroyed" || m.state === "destroying") return
+    const state = m.state
+    if (state === "destroyed" || state === "destroying") return
     this.checkLease(m, nonce)
-    if (m.state === "started" && !force) {
+    if ((state === "started" || state === "starting") && !force) {
       throw new SimError(
         412,
         "unable to destroy machine, not currently stopped, suspended or failed: use force"
       )
     }
-    m.running.abort()
-    this.record(m, "destroying", "destroy", "user")
-    this.after(m, this.random.jitter(this.timing.destroy), () => this.finishDestroy(m, "flyd"))
+    m.kill()
+    this.begin(m, "destroying", "destroy", this.random.jitter(this.timing.destroy), "destroyed", "destroy")
   }
 
-  private finishDestroy(m: Machine, source: "user" | "flyd"): void {
-    m.running.abort()
-    this.record(m, "destroyed", "destroy", source)
+  private detach(m: Machine): void {
+    m.kill()
     for (const v of this.volumes.values()) if (v.attachedMachineId === m.id) v.attachedMachineId = undefined
+    this.rootfs.delete(m.id)
   }
 
   /** Resolves true when the machine is in one of `states` (`settled`: any non-transient state), false after `timeoutMs`. */
   wait(m: Machine, states: ReadonlyArray<string>, timeoutMs: number): Promise<boolean> {
-    const reached = () => states.includes(m.state) || (states.includes("settled") && !transient.has(m.state))
+    const reached = () => {
+      const state = m.state
+      return states.includes(state) || (states.includes("settled") && !transient.has(state))
+    }
     if (reached()) return Promise.resolve(true)
     return this.clock.idle(
       new Promise<boolean>((resolve) => {
+        let cancelTimeout = () => {}
         const finish = (ok: boolean) => {
           m.watchers.delete(watcher)
+          cancelTimeout()
           resolve(ok)
         }
         const watcher = () => {
           if (reached()) finish(true)
+          else this.wake(m)
         }
         m.watchers.add(watcher)
-        void this.clock.sleepUntil(this.clock.now() + timeoutMs).then(() => finish(false))
+        this.wake(m)
+        cancelTimeout = Timers.at(this.clock, this.clock.now() + timeoutMs, () => finish(false))
       })
     )
   }
@@ -364,11 +442,59 @@ export class FlyModel {
     command: ReadonlyArray<string>,
     timeoutSeconds: number
   ): Promise<ExecBackend.ExecOutcome> {
-    if (m.state !== "started") throw new SimError(412, `machine is not started (state: ${m.state})`)
-    return this.exec.run(
-      { command, timeoutMillis: timeoutSeconds * 1000, signal: m.running.signal, env: { ...m.config.env } },
-      this.clock
-    )
+    const state = m.state
+    if (state !== "started") throw new SimError(412, `machine is not started (state: ${state})`)
+    const request = {
+      command,
+      timeoutMillis: timeoutSeconds * 1000,
+      signal: m.signal,
+      env: { ...m.config.env }
+    }
+    if (this.exec.kind === "process" && this.workspaces !== undefined) {
+      return this.exec.run({ ...request, workspace: this.workspaces.workspace(m) }, this.clock)
+    }
+    if (this.scriptedWithFiles)
+      return ExecBackend.scripted({ ...ExecBackend.defaultRules, ...this.scriptedFiles(m) }).run(
+        request,
+        this.clock
+      )
+    return this.exec.run(request, this.clock)
+  }
+
+  /** The scripted backend's files: `write PATH TEXT…` and `cat PATH`, on the rootfs or a mounted volume. */
+  scriptedFiles(m: Machine): Readonly<Record<string, ExecBackend.ScriptedRule>> {
+    const resolve = (path: string): { files: Map<string, string>; key: string } => {
+      for (const mount of m.config.mounts ?? []) {
+        const prefix = mount.path.endsWith("/") ? mount.path : `${mount.path}/`
+        const volume = this.volumes.get(mount.volume)
+        if (volume !== undefined && path.startsWith(prefix))
+          return { files: volume.files, key: path.slice(prefix.length) }
+      }
+      let files = this.rootfs.get(m.id)
+      if (files === undefined) {
+        files = new Map()
+        this.rootfs.set(m.id, files)
+      }
+      return { files, key: path }
+    }
+    return {
+      write: ([path = "", ...text]) => {
+        const { files, key } = resolve(path)
+        files.set(key, text.join(" "))
+        return { durationMillis: 1 }
+      },
+      cat: ([path = ""]) => {
+        const { files, key } = resolve(path)
+        const content = files.get(key)
+        return content === undefined
+          ? { stderr: `cat: ${path}: No such file or directory\n`, exitCode: 1, durationMillis: 1 }
+          : { stdout: content, durationMillis: 1 }
+      }
+    }
+  }
+
+  get execKind(): "scripted" | "process" {
+    return this.exec.kind
   }
 
   cordon(m: Machine, cordoned: boolean, nonce?: string): void {
@@ -378,22 +504,31 @@ export class FlyModel {
 
   // ---- leases
 
-  private checkLease(m: Machine, nonce: string | undefined): void {
+  private liveLease(m: Machine) {
     if (m.lease !== undefined && m.lease.expiresAt <= this.clock.now()) m.lease = undefined
-    if (m.lease !== undefined && m.lease.nonce !== nonce) {
+    return m.lease
+  }
+
+  checkLease(m: Machine, nonce: string | undefined): void {
+    const lease = this.liveLease(m)
+    if (lease !== undefined && lease.nonce !== nonce) {
       throw new SimError(
         409,
-        `lease currently held by another client; send its nonce in fly-machine-lease-nonce`
+        "lease currently held by another client; send its nonce in the fly-machine-lease-nonce header"
       )
     }
   }
 
+  lease(m: Machine) {
+    return this.liveLease(m)
+  }
+
   acquireLease(m: Machine, ttlSeconds: number, description: string, nonce?: string) {
-    if (m.lease !== undefined && m.lease.expiresAt <= this.clock.now()) m.lease = undefined
-    if (m.lease !== undefined && m.lease.nonce !== nonce)
+    const held = this.liveLease(m)
+    if (held !== undefined && held.nonce !== nonce)
       throw new SimError(409, "lease currently held by another client")
     const lease = {
-      nonce: m.lease?.nonce ?? this.random.hex(12),
+      nonce: held?.nonce ?? this.random.hex(12),
       expiresAt: this.clock.now() + ttlSeconds * 1000,
       description
     }
@@ -402,34 +537,211 @@ export class FlyModel {
   }
 
   releaseLease(m: Machine, nonce: string | undefined): void {
-    if (m.lease === undefined || m.lease.expiresAt <= this.clock.now())
-      throw new SimError(404, "lease not found")
-    if (m.lease.nonce !== nonce) throw new SimError(409, "lease currently held by another client")
+    const held = this.liveLease(m)
+    if (held === undefined) throw new SimError(404, "lease not found")
+    if (held.nonce !== nonce) throw new SimError(409, "lease currently held by another client")
     m.lease = undefined
+  }
+
+  // ---- the Fly Proxy: routing and autostart
+
+  /**
+   * Picks the machine a proxied request to `app` goes to, as the Fly Proxy does: a started machine under its
+   * soft limit (least loaded), else one already starting, else it autostarts a stopped or suspended machine
+   * (suspended first: it wakes fastest) and the request waits for it. Calls `done` with the machine (its
+   * `inFlight` already counted) or a SimError.
+   */
+  route(app: string, done: (result: Machine | SimError) => void): void {
+    let candidates: Array<Machine>
+    try {
+      candidates = this.listMachines(app).filter((m) => (m.config.services ?? []).length > 0 && !m.cordoned)
+    } catch (error) {
+      return done(error as SimError)
+    }
+    if (candidates.length === 0)
+      return done(new SimError(503, `app ${app} has no machines with services to route to`))
+    const accept = (m: Machine) => {
+      m.activity++
+      m.inFlight++
+      m.lastActivityAt = this.clock.now()
+      done(m)
+    }
+    const started = candidates.filter((m) => m.state === "started")
+    const underSoftLimit = started.filter((m) => m.inFlight < softLimitOf(m.config))
+    const pick = (ms: ReadonlyArray<Machine>) =>
+      ms.reduce((best, m) => (m.inFlight < best.inFlight ? m : best), ms[0]!)
+    if (underSoftLimit.length > 0) return accept(pick(underSoftLimit))
+    const starting = candidates.find((m) => m.state === "starting")
+    const asleep = [
+      ...candidates.filter((m) => m.state === "suspended" && autostartOf(m.config)),
+      ...candidates.filter((m) => m.state === "stopped" && autostartOf(m.config))
+    ]
+    const waking = starting ?? asleep[0]
+    if (waking === undefined) {
+      if (started.length > 0) return accept(pick(started))
+      return done(new SimError(503, `no started machines in app ${app} and autostart is off for the rest`))
+    }
+    if (waking !== starting) {
+      const previous = waking.state
+      this.beginStart(
+        waking,
+        this.random.jitter(
+          previous === "suspended" ? this.timing.resumeFromSuspended : this.timing.bootFromStopped
+        ),
+        previous === "stopped"
+      )
+    }
+    const watcher = () => {
+      const state = waking.state
+      if (state === "started") {
+        waking.watchers.delete(watcher)
+        accept(waking)
+      } else if (!transient.has(state)) {
+        waking.watchers.delete(watcher)
+        done(new SimError(503, `machine ${waking.id} did not start (state ${state})`))
+      } else this.wake(waking)
+    }
+    waking.watchers.add(watcher)
+    this.wake(waking)
+  }
+
+  /** Marks a proxied request or socket as finished. */
+  release(m: Machine): void {
+    m.inFlight = Math.max(0, m.inFlight - 1)
+    m.lastActivityAt = this.clock.now()
+  }
+
+  /** Schedules the next autostop pass if `m` has autostop on and none is scheduled. */
+  private armAutostop(m: Machine): void {
+    if (this.autostopArmed || autostopOf(m.config) === "off") return
+    this.autostopArmed = true
+    Timers.at(this.clock, this.clock.now() + this.autostopPeriodMillis, () => {
+      this.autostopArmed = false
+      this.autostopPass()
+      this.onAutostop?.()
+      for (const machine of this.machines.values()) {
+        const state = machine.state
+        if ((state === "started" || state === "starting") && autostopOf(machine.config) !== "off") {
+          this.armAutostop(machine)
+          break
+        }
+      }
+    })
+  }
+
+  /**
+   * One pass of the proxy's autostop loop. Per app and region, among started machines with autostop on: with
+   * more than one, `excess = machines − (machines over soft limit + 1)` and one idle machine is stopped (or
+   * suspended) when excess ≥ 1; a lone machine is stopped when idle. At most one machine per region per pass;
+   * `min_machines_running` is kept in the primary region (the machines' PRIMARY_REGION env, else the region of
+   * the app's oldest machine). Load is what the proxy saw: requests since the last pass plus open ones.
+   */
+  autostopPass(): void {
+    const groups = new Map<string, Array<Machine>>()
+    const byApp = new Map<string, Array<Machine>>()
+    for (const m of this.machines.values()) {
+      if (m.state !== "started" || autostopOf(m.config) === "off") continue
+      const key = `${m.app}\u0000${m.region}`
+      let group = groups.get(key)
+      if (group === undefined) groups.set(key, (group = []))
+      group.push(m)
+      let appMachines = byApp.get(m.app)
+      if (appMachines === undefined) byApp.set(m.app, (appMachines = []))
+      appMachines.push(m)
+    }
+    for (const group of groups.values()) {
+      const load = (m: Machine) => m.activity + m.inFlight
+      const overSoft = group.filter((m) => load(m) > softLimitOf(m.config)).length
+      const excess = group.length > 1 ? group.length - (overSoft + 1) : load(group[0]!) === 0 ? 1 : 0
+      const first = group[0]!
+      const primary = first.config.env?.PRIMARY_REGION ?? this.primaryRegion(first.app)
+      const minRunning = first.config.services?.[0]?.min_machines_running ?? 0
+      const idle = group.filter((m) => load(m) === 0)
+      const canStop = first.region !== primary || group.length > minRunning
+      const victim = idle.reduce<Machine | undefined>(
+        (best, m) => (best === undefined || m.lastActivityAt < best.lastActivityAt ? m : best),
+        undefined
+      )
+      if (excess >= 1 && canStop && victim !== undefined) {
+        // The proxy acts on leased machines too: leases guard API clients from each other, not the platform.
+        if (autostopOf(victim.config) === "suspend") this.suspendUnchecked(victim)
+        else this.stopUnchecked(victim)
+      }
+    }
+    for (const m of this.machines.values()) m.activity = 0
+  }
+
+  private stopUnchecked(m: Machine): void {
+    m.kill()
+    this.begin(m, "stopping", "stop", this.random.jitter(this.timing.stop), "stopped", "exit")
+  }
+
+  private suspendUnchecked(m: Machine): void {
+    const memoryMb = m.config.guest?.memory_mb ?? 256
+    if (memoryMb > suspendMemoryLimitMb) return this.stopUnchecked(m)
+    const millis = this.random.jitter(this.timing.suspendBase + (this.timing.suspendPerGb * memoryMb) / 1024)
+    this.begin(m, "suspending", "suspend", millis, "suspended", "suspend")
+  }
+
+  private primaryRegion(app: string): string {
+    let oldest: Machine | undefined
+    for (const m of this.machines.values())
+      if (m.app === app && (oldest === undefined || m.createdAt < oldest.createdAt)) oldest = m
+    return oldest?.region ?? this.regions[0]!
   }
 
   // ---- volumes
 
   createVolume(
     app: string,
-    request: { name: string; region: string; sizeGb: number; encrypted: boolean }
+    request: {
+      name: string
+      region: string
+      sizeGb: number
+      encrypted: boolean
+      snapshotRetention?: number
+      autoBackupEnabled?: boolean
+      snapshotId?: string
+      sourceVolumeId?: string
+    }
   ): Volume {
     this.app(app)
     if (!this.regions.includes(request.region))
       throw new SimError(400, `region ${request.region} is not one of ${this.regions.join(", ")}`)
+    let files = new Map<string, string>()
+    let sizeGb = request.sizeGb
+    let copyFrom: string | undefined
+    if (request.snapshotId !== undefined) {
+      const snapshot = this.findSnapshot(app, request.snapshotId)
+      files = new Map(snapshot.files)
+      sizeGb = Math.max(sizeGb, snapshot.volumeSizeGb)
+      copyFrom = snapshot.volumeId
+    }
+    if (request.sourceVolumeId !== undefined) {
+      const source = this.volume(app, request.sourceVolumeId)
+      files = new Map(source.files)
+      sizeGb = Math.max(sizeGb, source.sizeGb)
+      copyFrom = source.id
+    }
     const volume: Volume = {
       id: this.random.volumeId(),
       app,
       name: request.name,
       region: request.region,
-      sizeGb: request.sizeGb,
+      sizeGb,
       encrypted: request.encrypted,
       state: "created",
       attachedMachineId: undefined,
       createdAt: this.clock.now(),
-      history: [{ at: this.clock.now(), sizeGb: request.sizeGb, billed: true }]
+      snapshotRetention: request.snapshotRetention ?? 5,
+      autoBackupEnabled: request.autoBackupEnabled ?? true,
+      history: [{ at: this.clock.now(), sizeGb, billed: true }],
+      snapshots: [],
+      files
     }
     this.volumes.set(volume.id, volume)
+    if (copyFrom !== undefined && this.workspaces !== undefined && this.exec.kind === "process")
+      this.workspaces.copyVolume(copyFrom, volume.id)
     return volume
   }
 
@@ -439,6 +751,16 @@ export class FlyModel {
     if (v === undefined || v.app !== app || v.state === "destroyed")
       throw new SimError(404, "volume not found")
     return v
+  }
+
+  listVolumes(app: string): Array<Volume> {
+    this.app(app)
+    return [...this.volumes.values()].filter((v) => v.app === app && v.state !== "destroyed")
+  }
+
+  updateVolume(v: Volume, update: { snapshotRetention?: number; autoBackupEnabled?: boolean }): void {
+    if (update.snapshotRetention !== undefined) v.snapshotRetention = update.snapshotRetention
+    if (update.autoBackupEnabled !== undefined) v.autoBackupEnabled = update.autoBackupEnabled
   }
 
   extendVolume(v: Volume, sizeGb: number): { needsRestart: boolean } {
@@ -451,6 +773,7 @@ export class FlyModel {
   }
 
   deleteVolume(v: Volume): void {
+    if (v.state === "pending_destroy") return
     const holder = v.attachedMachineId === undefined ? undefined : this.machines.get(v.attachedMachineId)
     if (holder !== undefined && holder.state !== "destroyed") {
       throw new SimError(412, `volume ${v.id} is attached to machine ${holder.id}; destroy the machine first`)
@@ -461,5 +784,33 @@ export class FlyModel {
   private setVolumeBilled(v: Volume, billed: boolean, state: Volume["state"]): void {
     v.state = state
     v.history.push({ at: this.clock.now(), sizeGb: v.sizeGb, billed })
+  }
+
+  /** Snapshots still within their retention. */
+  liveSnapshots(v: Volume): Array<Snapshot> {
+    const now = this.clock.now()
+    return v.snapshots.filter((s) => s.createdAt + s.retentionDays * 86_400_000 > now)
+  }
+
+  createSnapshot(v: Volume): Snapshot {
+    const snapshot: Snapshot = {
+      id: `vs_${this.random.hex(16)}`,
+      volumeId: v.id,
+      volumeSizeGb: v.sizeGb,
+      createdAt: this.clock.now(),
+      retentionDays: v.snapshotRetention,
+      files: new Map(v.files)
+    }
+    v.snapshots.push(snapshot)
+    return snapshot
+  }
+
+  private findSnapshot(app: string, id: string): Snapshot {
+    for (const v of this.volumes.values()) {
+      if (v.app !== app) continue
+      const found = this.liveSnapshots(v).find((s) => s.id === id)
+      if (found !== undefined) return found
+    }
+    throw new SimError(404, `snapshot ${id} not found`)
   }
 }
