@@ -1,18 +1,24 @@
 /**
  * The simulator assembled: the model behind fastify routes, bearer/FlyV1 token auth (optionally scoped to
- * apps), the `/_sim` control plane (billing, clock, faults, state), seeded faults, and an in-process `fetch`
- * that reaches the routes with no socket (each request tracked on the clock so virtual time waits for it).
+ * apps), Fly's rate limits, seeded faults, the Fly Proxy (`<app>.fly.dev` or `/_proxy/<app>`, HTTP and
+ * WebSocket), the `/_sim` control plane (billing, clock, faults, state), `dataDir` persistence, and an
+ * in-process `fetch` that reaches the routes with no socket (each request tracked on the clock so virtual time
+ * waits for it).
  */
 import { randomBytes } from "node:crypto"
 import { type ExecBackend, VirtualClock } from "@hangar/core"
 import { Schema } from "effect"
 import Fastify, { type FastifyInstance } from "fastify"
 import { FaultRule, Faults } from "./Faults.js"
+import * as Proxy from "./http/Proxy.js"
 import * as Routes from "./http/Routes.js"
 import { decode } from "./http/Validation.js"
 import * as Billing from "./model/Billing.js"
 import { FlyModel, SimError } from "./model/FlyModel.js"
 import type { TimingModel } from "./model/Lifecycle.js"
+import * as Persistence from "./Persistence.js"
+import { limitOf, RateLimiter } from "./RateLimits.js"
+import * as Workspaces from "./Workspaces.js"
 
 export interface Token {
   readonly token: string
@@ -28,6 +34,14 @@ export interface Options {
   readonly timing?: Partial<TimingModel>
   readonly regions?: ReadonlyArray<string>
   readonly logger?: boolean
+  /** Fly's documented rate limits (429 with retry-after); on unless false. */
+  readonly rateLimits?: boolean
+  /** Milliseconds between the proxy's autostop passes (default 5 minutes). */
+  readonly autostopPeriodMillis?: number
+  /** Keeps the state in DIR/fly-simulator.json (and process-backend files under DIR), so a restart loses nothing. */
+  readonly dataDir?: string
+  /** Fault rules active from the start. */
+  readonly faults?: ReadonlyArray<FaultRule>
 }
 
 export interface Simulator {
@@ -41,26 +55,61 @@ export interface Simulator {
   readonly listen: (options?: { readonly host?: string; readonly port?: number }) => Promise<string>
   readonly billing: () => Billing.Bill
   readonly close: () => Promise<void>
+  /** Where the process exec backend keeps machine and volume directories (when it is in use). */
+  readonly workspaceRoot: string | undefined
 }
 
 const AdvanceBody = Schema.Struct({ millis: Schema.Int.pipe(Schema.positive()) })
+const BillingQuery = Schema.Struct({
+  app: Schema.optional(Schema.String),
+  machine: Schema.optional(Schema.String),
+  volume: Schema.optional(Schema.String),
+  state: Schema.optional(Schema.String)
+})
 
 export const make = async (options: Options = {}): Promise<Simulator> => {
   const clock = options.clock ?? new VirtualClock.RealClock()
   const seed = options.seed ?? 1
+  const workspaces =
+    options.exec?.kind === "process"
+      ? Workspaces.make(...(options.dataDir === undefined ? [] : [options.dataDir]))
+      : undefined
   const model = new FlyModel({
     clock,
     seed,
     ...(options.timing === undefined ? {} : { timing: options.timing }),
     ...(options.exec === undefined ? {} : { exec: options.exec }),
-    ...(options.regions === undefined ? {} : { regions: options.regions })
+    ...(workspaces === undefined ? {} : { workspaces }),
+    ...(options.regions === undefined ? {} : { regions: options.regions }),
+    ...(options.autostopPeriodMillis === undefined
+      ? {}
+      : { autostopPeriodMillis: options.autostopPeriodMillis })
   })
+  const dataDir = options.dataDir
+  if (dataDir !== undefined) {
+    const saved = Persistence.read(dataDir)
+    if (saved !== undefined) {
+      if (clock instanceof VirtualClock.VirtualClock && saved.clockMillis > clock.now())
+        await clock.advanceTo(saved.clockMillis)
+      Persistence.load(model, saved)
+    }
+  }
+  const persist = () => {
+    if (dataDir !== undefined) Persistence.save(model, dataDir)
+  }
+  model.onAutostop = persist
+  const limiter = options.rateLimits === false ? undefined : new RateLimiter(clock)
   const tokens: ReadonlyArray<Token> = options.tokens ?? [
     { token: `fly-sim-${randomBytes(12).toString("hex")}` }
   ]
   const faults = new Faults(seed)
+  for (const rule of options.faults ?? []) faults.add(rule)
   const billing = () => Billing.compute(model)
-  const server = Fastify({ logger: options.logger ?? false, bodyLimit: 1_048_576 })
+  const server = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1_048_576,
+    rewriteUrl: Proxy.rewriteUrl
+  })
 
   // Fly accepts bodiless POSTs (start, suspend) even with a JSON content type.
   server.removeContentTypeParser("application/json")
@@ -78,7 +127,8 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   })
 
   server.setErrorHandler((error: Error, _request, reply) => {
-    if (error instanceof SimError) return reply.code(error.status).send({ error: error.message })
+    if (error instanceof SimError)
+      return reply.code(error.status).headers(error.headers).send({ error: error.message })
     const status = (error as { statusCode?: number }).statusCode
     if (status !== undefined && status >= 400 && status < 500) {
       return reply.code(status).send({ error: `invalid_argument: ${error.message}` })
@@ -91,7 +141,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
 
   server.addHook("onRequest", async (request, reply) => {
     const path = request.url.split("?")[0] ?? ""
-    if (path.startsWith("/_sim")) return
+    if (!path.startsWith("/v1")) return
     const header = request.headers.authorization ?? ""
     const match = /^(?:Bearer|FlyV1) (.+)$/.exec(header)
     const token = match === null ? undefined : tokens.find((t) => t.token === match[1])
@@ -101,12 +151,29 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     if (app !== undefined && token.apps !== undefined && !token.apps.includes(app)) {
       return reply.code(403).send({ error: `forbidden: this token is not scoped to app ${app}` })
     }
+    if (limiter === undefined) return
+    const route = request.routeOptions.url
+    if (route === undefined) return
+    const params = request.params as { app?: string; id?: string }
+    const limit = limitOf(request.method, route)
+    const wait = limiter.take(`${request.method} ${route} ${params.id ?? params.app ?? ""}`, limit)
+    if (wait > 0) {
+      return reply
+        .code(429)
+        .header("retry-after", String(wait))
+        .send({
+          error: `rate limit exceeded: ${limit.perSecond < 2 ? "1 request/s, burst 3" : "5 requests/s, burst 10"} per action per machine; retry after ${wait} s`
+        })
+    }
+  })
+  server.addHook("onResponse", async (request) => {
+    if (dataDir !== undefined && request.method !== "GET" && !request.url.startsWith(Proxy.prefix)) persist()
   })
 
   // Faults run after body parsing, so a rule can target the region a create asks for.
   server.addHook("preHandler", async (request, reply) => {
     const path = request.url.split("?")[0] ?? ""
-    if (path.startsWith("/_sim")) return
+    if (!path.startsWith("/v1")) return
     const machineId = /\/machines\/([0-9a-f]{14})/.exec(path)?.[1]
     const region =
       machineId === undefined
@@ -123,8 +190,17 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   })
 
   Routes.register(server, { model, billing })
+  Proxy.register(server, model, clock)
 
-  server.get("/_sim/billing", async () => billing())
+  server.get("/_sim/billing", async (request) => {
+    const query = decode(BillingQuery, request.query, "query")
+    const resource = query.machine ?? query.volume
+    return Billing.filter(billing(), {
+      ...(query.app === undefined ? {} : { app: query.app }),
+      ...(resource === undefined ? {} : { resource }),
+      ...(query.state === undefined ? {} : { state: query.state })
+    })
+  })
   server.get("/_sim/clock", async () => ({
     mode: clock.mode,
     nowMillis: clock.now(),
@@ -149,7 +225,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   server.get("/_sim/state", async () => ({
     nowMillis: clock.now(),
     apps: [...model.apps.keys()],
-    machines: [...model.machines.values()].map((m) => Routes.machineJson(m, true)),
+    machines: [...model.machines.values()].map((m) => Routes.machineJson(m, true, clock.now())),
     volumes: [...model.volumes.values()].map((v) => ({
       id: v.id,
       app: v.app,
@@ -168,7 +244,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       server.inject({
         method: request.method as "GET",
         url: `${url.pathname}${url.search}`,
-        headers: Object.fromEntries(request.headers.entries()),
+        headers: { host: url.host, ...Object.fromEntries(request.headers.entries()) },
         ...(body === undefined || body.length === 0 ? {} : { payload: body })
       })
     )
@@ -196,6 +272,10 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     fetch: fetchInProcess,
     listen: async ({ host = "127.0.0.1", port = 0 } = {}) => server.listen({ host, port }),
     billing,
-    close: () => server.close()
+    workspaceRoot: workspaces?.root,
+    close: async () => {
+      await server.close()
+      persist()
+    }
   }
 }

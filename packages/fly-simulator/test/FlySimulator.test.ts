@@ -23,12 +23,13 @@ const invalidBody = fc.oneof(
 )
 const base = "http://fly-sim.internal/v1"
 
-const setup = async () => {
+const setup = async (rateLimits = false) => {
   const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
   const sim = await FlySimulator.make({
     clock,
     seed: 7,
-    tokens: [{ token }, { token: "scoped", apps: ["other"] }]
+    tokens: [{ token }, { token: "scoped", apps: ["other"] }],
+    rateLimits
   })
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await VirtualClock.runToCompletion(

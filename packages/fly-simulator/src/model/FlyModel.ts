@@ -134,7 +134,7 @@ export class FlyModel {
   private autostopArmed = false
   /** Called after an autostop pass (the simulator persists then). */
   onAutostop: (() => void) | undefined = undefined
-  private readonly host: MachineHost
+  readonly machineHost: MachineHost
 
   constructor(options: ModelOptions) {
     this.clock = options.clock
@@ -145,7 +145,7 @@ export class FlyModel {
     this.workspaces = options.workspaces
     this.regions = options.regions ?? defaultRegions
     this.autostopPeriodMillis = options.autostopPeriodMillis ?? defaultAutostopPeriodMillis
-    this.host = {
+    this.machineHost = {
       now: () => this.clock.now(),
       nextEventId: () => this.random.ulid(),
       countTransition: () => {
@@ -153,6 +153,23 @@ export class FlyModel {
       },
       applied: (machine, pending) => {
         if (pending.to === "destroyed") this.detach(machine)
+      }
+    }
+  }
+
+  /** The scripted backend's rootfs files of a machine (read, or replaced when `files` is given). */
+  rootfsFiles(id: string, files?: Map<string, string>): ReadonlyMap<string, string> | undefined {
+    if (files !== undefined) this.rootfs.set(id, files)
+    return this.rootfs.get(id)
+  }
+
+  /** Re-arms the autostop loop after a load (any started or starting machine with autostop on). */
+  rearm(): void {
+    for (const machine of this.machines.values()) {
+      const state = machine.state
+      if ((state === "started" || state === "starting") && autostopOf(machine.config) !== "off") {
+        this.armAutostop(machine)
+        return
       }
     }
   }
@@ -263,7 +280,7 @@ export class FlyModel {
     if (mounts.length > 1) throw new SimError(400, "a machine can mount at most one volume")
     for (const mount of mounts) this.checkMountable(app, region, mount.volume)
     const m = new Machine(
-      this.host,
+      this.machineHost,
       this.random.machineId(),
       app,
       name,
@@ -349,7 +366,10 @@ export class FlyModel {
     if (state === "suspended" || state === "suspending") return
     this.check(m, "suspend", nonce)
     const memoryMb = m.config.guest?.memory_mb ?? 256
-    if (memoryMb > suspendMemoryLimitMb) return this.stop(m, nonce)
+    if (memoryMb > suspendMemoryLimitMb) {
+      this.stop(m, nonce)
+      return
+    }
     const millis = this.random.jitter(this.timing.suspendBase + (this.timing.suspendPerGb * memoryMb) / 1024)
     this.begin(m, "suspending", "suspend", millis, "suspended", "suspend")
   }
@@ -556,10 +576,13 @@ export class FlyModel {
     try {
       candidates = this.listMachines(app).filter((m) => (m.config.services ?? []).length > 0 && !m.cordoned)
     } catch (error) {
-      return done(error as SimError)
+      done(error as SimError)
+      return
     }
-    if (candidates.length === 0)
-      return done(new SimError(503, `app ${app} has no machines with services to route to`))
+    if (candidates.length === 0) {
+      done(new SimError(503, `app ${app} has no machines with services to route to`))
+      return
+    }
     const accept = (m: Machine) => {
       m.activity++
       m.inFlight++
@@ -570,7 +593,10 @@ export class FlyModel {
     const underSoftLimit = started.filter((m) => m.inFlight < softLimitOf(m.config))
     const pick = (ms: ReadonlyArray<Machine>) =>
       ms.reduce((best, m) => (m.inFlight < best.inFlight ? m : best), ms[0]!)
-    if (underSoftLimit.length > 0) return accept(pick(underSoftLimit))
+    if (underSoftLimit.length > 0) {
+      accept(pick(underSoftLimit))
+      return
+    }
     const starting = candidates.find((m) => m.state === "starting")
     const asleep = [
       ...candidates.filter((m) => m.state === "suspended" && autostartOf(m.config)),
@@ -578,8 +604,12 @@ export class FlyModel {
     ]
     const waking = starting ?? asleep[0]
     if (waking === undefined) {
-      if (started.length > 0) return accept(pick(started))
-      return done(new SimError(503, `no started machines in app ${app} and autostart is off for the rest`))
+      if (started.length > 0) {
+        accept(pick(started))
+        return
+      }
+      done(new SimError(503, `no started machines in app ${app} and autostart is off for the rest`))
+      return
     }
     if (waking !== starting) {
       const previous = waking.state
@@ -619,13 +649,7 @@ export class FlyModel {
       this.autostopArmed = false
       this.autostopPass()
       this.onAutostop?.()
-      for (const machine of this.machines.values()) {
-        const state = machine.state
-        if ((state === "started" || state === "starting") && autostopOf(machine.config) !== "off") {
-          this.armAutostop(machine)
-          break
-        }
-      }
+      this.rearm()
     })
   }
 
@@ -638,16 +662,12 @@ export class FlyModel {
    */
   autostopPass(): void {
     const groups = new Map<string, Array<Machine>>()
-    const byApp = new Map<string, Array<Machine>>()
     for (const m of this.machines.values()) {
       if (m.state !== "started" || autostopOf(m.config) === "off") continue
       const key = `${m.app}\u0000${m.region}`
-      let group = groups.get(key)
-      if (group === undefined) groups.set(key, (group = []))
-      group.push(m)
-      let appMachines = byApp.get(m.app)
-      if (appMachines === undefined) byApp.set(m.app, (appMachines = []))
-      appMachines.push(m)
+      const group = groups.get(key)
+      if (group === undefined) groups.set(key, [m])
+      else group.push(m)
     }
     for (const group of groups.values()) {
       const load = (m: Machine) => m.activity + m.inFlight
@@ -678,7 +698,10 @@ export class FlyModel {
 
   private suspendUnchecked(m: Machine): void {
     const memoryMb = m.config.guest?.memory_mb ?? 256
-    if (memoryMb > suspendMemoryLimitMb) return this.stopUnchecked(m)
+    if (memoryMb > suspendMemoryLimitMb) {
+      this.stopUnchecked(m)
+      return
+    }
     const millis = this.random.jitter(this.timing.suspendBase + (this.timing.suspendPerGb * memoryMb) / 1024)
     this.begin(m, "suspending", "suspend", millis, "suspended", "suspend")
   }

@@ -154,12 +154,11 @@ export class Machine {
     if (millis <= 0) return
     const billing = Pricing.flyStateBilling(this.#state)
     if (billing === "none") return
-    const entry = (this.ledger[this.#state] ??= {
-      intervals: 0,
-      millis: 0,
-      billedSeconds: 0,
-      costMicroUsd: 0
-    })
+    let entry = this.ledger[this.#state]
+    if (entry === undefined) {
+      entry = { intervals: 0, millis: 0, billedSeconds: 0, costMicroUsd: 0 }
+      this.ledger[this.#state] = entry
+    }
     entry.intervals++
     entry.millis += millis
     entry.billedSeconds += Math.ceil(millis / 1000)

@@ -4,6 +4,13 @@ export class SeededRandom {
   constructor(seed: number) {
     this.state = seed >>> 0 || 1
   }
+  /** The generator's position, for persistence. */
+  get position(): number {
+    return this.state
+  }
+  set position(value: number) {
+    this.state = value >>> 0
+  }
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0
     let t = this.state
