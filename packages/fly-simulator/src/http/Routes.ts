@@ -301,7 +301,8 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
       ...(body.skip_launch === undefined ? {} : { skipLaunch: body.skip_launch }),
       ...(body.lease_ttl === undefined ? {} : { leaseTtl: body.lease_ttl })
     })
-    return json(created)
+    // Fly answers a create with the machine as it was created (state `created`, a `launch` event); it starts after.
+    return { ...json(created), state: "created" }
   })
   server.get("/v1/apps/:app/machines/:id", async (request) => json(machine(request)))
   server.post("/v1/apps/:app/machines/:id", async (request) => {
