@@ -567,8 +567,8 @@ export class FlyModel {
 
   /**
    * Picks the machine a proxied request to `app` goes to, as the Fly Proxy does: a started machine under its
-   * soft limit (least loaded), else one already starting, else it autostarts a stopped or suspended machine
-   * (suspended first: it wakes fastest) and the request waits for it. Calls `done` with the machine (its
+   * soft limit (least loaded), else one already starting, else it autostarts a suspended, stopped or created
+   * machine (in that order: suspended wakes fastest) and the request waits for it. Calls `done` with the machine (its
    * `inFlight` already counted) or a SimError.
    */
   route(app: string, done: (result: Machine | SimError) => void): void {
@@ -600,7 +600,8 @@ export class FlyModel {
     const starting = candidates.find((m) => m.state === "starting")
     const asleep = [
       ...candidates.filter((m) => m.state === "suspended" && autostartOf(m.config)),
-      ...candidates.filter((m) => m.state === "stopped" && autostartOf(m.config))
+      ...candidates.filter((m) => m.state === "stopped" && autostartOf(m.config)),
+      ...candidates.filter((m) => m.state === "created" && autostartOf(m.config))
     ]
     const waking = starting ?? asleep[0]
     if (waking === undefined) {
@@ -618,7 +619,7 @@ export class FlyModel {
         this.random.jitter(
           previous === "suspended" ? this.timing.resumeFromSuspended : this.timing.bootFromStopped
         ),
-        previous === "stopped"
+        previous !== "suspended"
       )
     }
     const watcher = () => {
