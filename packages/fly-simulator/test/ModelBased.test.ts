@@ -16,6 +16,9 @@ interface Reference {
   rootfsFile: string | undefined
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are JSON checked field by field
+type Json = any
+
 interface Real {
   readonly sim: FlySimulator.Simulator
   readonly clock: VirtualClock.VirtualClock
@@ -25,7 +28,7 @@ interface Real {
     path: string,
     body?: unknown,
     nonce?: string
-  ) => Promise<{ status: number; json: any }>
+  ) => Promise<{ status: number; json: Json }>
 }
 
 const app = "/apps/prop/machines"
