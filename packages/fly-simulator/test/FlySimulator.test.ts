@@ -18,7 +18,11 @@ const invalidBody = fc.oneof(
     command: fc.constant("not-an-array"),
     ttl: fc.string(),
     name: fc.integer(),
-    size_gb: fc.string()
+    size_gb: fc.string(),
+    snapshot_retention: fc.string(),
+    value: fc.integer(),
+    millis: fc.string(),
+    match: fc.integer()
   })
 )
 const base = "http://fly-sim.internal/v1"
@@ -34,7 +38,7 @@ const setup = async (rateLimits = false) => {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await VirtualClock.runToCompletion(
       clock,
-      sim.fetch(`${base}${path}`, {
+      sim.fetch(path.startsWith("/_sim") ? `http://fly-sim.internal${path}` : `${base}${path}`, {
         method,
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
         ...(body === undefined ? {} : { body: JSON.stringify(body) })
@@ -179,6 +183,7 @@ describe("fly-simulator", () => {
     const { call, sim } = await setup()
     await call("POST", "/apps", { app_name: "fuzz" })
     const m = await call("POST", "/apps/fuzz/machines", { config: { image: "img" }, skip_launch: true })
+    const v = await call("POST", "/apps/fuzz/volumes", { name: "vol", region: "iad", size_gb: 2 })
     const routes: ReadonlyArray<readonly [string, string]> = [
       ["POST", "/apps"],
       ["POST", "/apps/fuzz/machines"],
@@ -186,15 +191,45 @@ describe("fly-simulator", () => {
       ["POST", `/apps/fuzz/machines/${m.json.id}/exec`],
       ["POST", `/apps/fuzz/machines/${m.json.id}/stop`],
       ["POST", `/apps/fuzz/machines/${m.json.id}/lease`],
-      ["POST", "/apps/fuzz/volumes"]
+      ["POST", `/apps/fuzz/machines/${m.json.id}/signal`],
+      ["POST", `/apps/fuzz/machines/${m.json.id}/metadata/key`],
+      ["POST", "/apps/fuzz/volumes"],
+      ["PUT", `/apps/fuzz/volumes/${v.json.id}`],
+      ["PUT", `/apps/fuzz/volumes/${v.json.id}/extend`],
+      ["POST", "/_sim/clock/advance"],
+      ["POST", "/_sim/faults"]
     ]
+    const badWord = fc.stringMatching(/^[a-z]{1,6}$/).filter((w) => w !== "true" && w !== "false")
+    const badNumber = fc.oneof(
+      badWord,
+      fc.constantFrom("0", "-1", "61", "99", "1.5", "1e9"),
+      fc.integer({ min: 61 }).map(String)
+    )
+    const queries = fc.oneof(
+      badNumber.map((t) => ["GET", `/apps/fuzz/machines/${m.json.id}/wait?timeout=${t}`] as const),
+      badWord.map((s) => ["GET", `/apps/fuzz/machines/${m.json.id}/wait?state=${s}`] as const),
+      badNumber.map((l) => ["GET", `/apps/fuzz/machines/${m.json.id}/events?limit=${l}`] as const),
+      badWord.map((b) => ["GET", `/apps/fuzz/machines?include_deleted=${b}`] as const),
+      badWord.map((b) => ["DELETE", `/apps/fuzz/machines/${m.json.id}?force=${b}`] as const),
+      badWord.map((t) => ["POST", `/apps/fuzz/machines/${m.json.id}/lease?ttl=${t}`] as const),
+      badWord.map((id) => ["GET", `/apps/fuzz/machines/${id}`] as const),
+      badWord.map((app) => ["GET", `/apps/${app}/machines`] as const),
+      badWord.map((id) => ["GET", `/apps/fuzz/volumes/${id}`] as const)
+    )
     const stateBefore = JSON.stringify((await sim.server.inject({ url: "/_sim/state" })).json())
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...routes), invalidBody, async ([method, path], body) => {
         const response = await call(method, path, body)
         return response.status >= 400 && response.status < 500 && typeof response.json?.error === "string"
       }),
-      { seed: 99, numRuns: 150 }
+      { seed: 99, numRuns: 200 }
+    )
+    await fc.assert(
+      fc.asyncProperty(queries, async ([method, path]) => {
+        const response = await call(method, path)
+        return response.status >= 400 && response.status < 500 && typeof response.json?.error === "string"
+      }),
+      { seed: 100, numRuns: 200 }
     )
     const stateAfter = JSON.stringify((await sim.server.inject({ url: "/_sim/state" })).json())
     assert.strictEqual(stateAfter, stateBefore)
