@@ -11,6 +11,7 @@ import { parseArgs } from "node:util"
 import { VirtualClock } from "@hangar/core"
 import Fastify from "fastify"
 import * as FlySimulator from "../src/FlySimulator.js"
+import * as FlyModel from "../src/model/FlyModel.js"
 import * as Lifecycle from "../src/model/Lifecycle.js"
 
 const { values } = parseArgs({
@@ -86,41 +87,64 @@ const loopback = async (cycles: number) => {
   )
 }
 
+/**
+ * Each machine is alone in its app, with a service whose autostop is "stop"; a wake is a request through the Fly
+ * Proxy (`FlyModel.route`, what the HTTP proxy calls), which autostarts the machine and waits for it; the proxy's
+ * autostop pass (every 5 simulated minutes) stops it once a pass has seen it idle.
+ */
 const month = async (machines: number, wakesPerDay: number, days: number) => {
   const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
   const sim = await FlySimulator.make({ clock, tokens: [{ token }] })
   const model = sim.model
-  model.createApp("bench", "personal")
-  const ids: Array<string> = []
-  for (let i = 0; i < machines; i++)
-    ids.push(model.createMachine("bench", { config: { image: "agent" }, region: "iad", skipLaunch: true }).id)
+  const apps: Array<string> = []
+  for (let i = 0; i < machines; i++) {
+    const app = `bench-${i}`
+    model.createApp(app, "personal")
+    model.createMachine(app, {
+      config: { image: "agent", services: [{ internal_port: 8080, autostop: true, autostart: true }] },
+      region: "iad",
+      skipLaunch: true
+    })
+    apps.push(app)
+  }
   const gap = 86_400_000 / wakesPerDay
-  let peakRss = process.memoryUsage().rss
-  const started = performance.now()
   const end = clock.now() + days * 86_400_000
-  // Each machine wakes on its own phase, runs 30 s, and is stopped after a 60 s idle timeout.
-  ids.forEach((id, i) => {
-    const machine = model.machines.get(id)!
+  let peakRss = process.memoryUsage().rss
+  let served = 0
+  let failed = 0
+  const started = performance.now()
+  apps.forEach((app, i) => {
     const wake = (at: number): void => {
       if (at >= end) return
       clock.schedule(at, () => {
-        model.start(machine)
-        clock.schedule(at + 90_000, () => {
-          if (machine.state === "started") model.stop(machine)
-          if (i === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss)
-          wake(at + gap)
+        model.route(app, (result) => {
+          if (result instanceof FlyModel.SimError) failed++
+          else {
+            served++
+            model.release(result)
+          }
         })
+        wake(at + gap)
       })
     }
-    wake(clock.now() + (gap * i) / machines)
+    wake(clock.now() + Math.floor((gap * i) / machines))
   })
-  await clock.runUntilIdle(end + 3_600_000)
+  for (let day = 1; day <= days; day++)
+    clock.schedule(clock.now() + day * 86_400_000 - 1, () => {
+      peakRss = Math.max(peakRss, process.memoryUsage().rss)
+    })
+  await clock.advanceTo(end)
   const seconds = (performance.now() - started) / 1000
   peakRss = Math.max(peakRss, process.memoryUsage().rss)
   const bill = sim.billing()
+  const hours = (state: string) => ((bill.secondsByState[state] ?? 0) / 3600).toFixed(0)
   console.log(
-    `virtual month: ${machines} machines × ${wakesPerDay} wakes/day × ${days} days: ${model.transitions} transitions in ${seconds.toFixed(1)} s wall = ${Math.round(model.transitions / seconds)} transitions/s (target ≥ 200,000); peak RSS ${(peakRss / 1e6).toFixed(0)} MB (target < 300 MB); bill $${(bill.totalMicroUsd / 1e6).toFixed(2)}`
+    `virtual month: ${machines} machines × ${wakesPerDay} wakes/day × ${days} days through the proxy with autostop: ` +
+      `${served} requests served, ${failed} failed, ${model.transitions} transitions in ${seconds.toFixed(1)} s wall = ` +
+      `${Math.round(model.transitions / seconds)} transitions/s (target ≥ 200,000); peak RSS ${(peakRss / 1e6).toFixed(0)} MB ` +
+      `(target < 300 MB); started ${hours("started")} h, stopped ${hours("stopped")} h; bill $${(bill.totalMicroUsd / 1e6).toFixed(2)}`
   )
+  await sim.close()
 }
 
 await loopback(Number(values.cycles))

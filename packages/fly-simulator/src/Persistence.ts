@@ -48,6 +48,7 @@ const MachineRecord = Schema.Struct({
   ),
   config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
   ledger: Schema.Record({ key: Schema.String, value: LedgerEntry }),
+  eventCount: Schema.Int,
   events: Schema.Array(
     Schema.Struct({
       id: Schema.String,
@@ -136,7 +137,8 @@ export const snapshot = (model: FlyModel): Snapshot => ({
       ...(m.pending === undefined ? {} : { pending: m.pending }),
       config: m.config,
       ledger: m.ledger as Record<string, typeof LedgerEntry.Type>,
-      events: m.events,
+      eventCount: m.events.count,
+      events: m.events.retained(),
       instanceId: m.instanceId,
       version: m.version,
       createdAt: m.createdAt,
@@ -212,13 +214,13 @@ export const load = (model: FlyModel, s: typeof Snapshot.Type): void => {
     m.restore(r.state, r.since)
     m.pending = r.pending
     Object.assign(m.ledger, structuredClone(r.ledger))
-    m.events.push(...r.events)
+    m.events.restore(r.events, r.eventCount)
     m.version = r.version
     m.updatedAt = r.updatedAt
     m.metadata = { ...r.metadata }
     m.lease = r.lease
     m.cordoned = r.cordoned
-    model.machines.set(m.id, m)
+    model.addMachine(m)
     if (r.rootfs !== undefined) model.rootfsFiles(m.id, new Map(r.rootfs))
   }
   for (const v of s.volumes)

@@ -381,7 +381,7 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
       return reply
         .code(408)
         .send({ error: "deadline_exceeded: machine did not reach the requested state in time" })
-    const last = m.events[m.events.length - 1]
+    const last = m.events.last()
     return { ok: true, state: m.state, version: m.instanceId, event_id: last?.id ?? "" }
   })
   server.post("/v1/apps/:app/machines/:id/exec", async (request) => {

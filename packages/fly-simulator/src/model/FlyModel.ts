@@ -117,6 +117,8 @@ export const softLimitOf = (config: MachineConfig): number =>
 export class FlyModel {
   readonly apps = new Map<string, App>()
   readonly machines = new Map<string, Machine>()
+  /** Machines by app, in creation order. */
+  private readonly machinesByApp = new Map<string, Array<Machine>>()
   readonly volumes = new Map<string, Volume>()
   readonly timing: TimingModel
   readonly regions: ReadonlyArray<string>
@@ -147,7 +149,6 @@ export class FlyModel {
     this.autostopPeriodMillis = options.autostopPeriodMillis ?? defaultAutostopPeriodMillis
     this.machineHost = {
       now: () => this.clock.now(),
-      nextEventId: () => this.random.ulid(),
       countTransition: () => {
         this.transitions++
       },
@@ -194,8 +195,8 @@ export class FlyModel {
 
   deleteApp(name: string): void {
     this.app(name)
-    for (const m of this.machines.values()) {
-      if (m.app === name && m.state !== "destroyed") {
+    for (const m of this.appMachines(name)) {
+      if (m.state !== "destroyed") {
         m.kill()
         m.pending = undefined
         m.record("destroyed", "destroy", "user")
@@ -205,9 +206,22 @@ export class FlyModel {
     for (const v of this.volumes.values())
       if (v.app === name && v.state === "created") this.setVolumeBilled(v, false, "destroyed")
     this.apps.delete(name)
+    this.machinesByApp.delete(name)
   }
 
   // ---- machines
+
+  /** Adds a machine to the indexes (creation and Persistence). */
+  addMachine(m: Machine): void {
+    this.machines.set(m.id, m)
+    const list = this.machinesByApp.get(m.app)
+    if (list === undefined) this.machinesByApp.set(m.app, [m])
+    else list.push(m)
+  }
+
+  private appMachines(app: string): ReadonlyArray<Machine> {
+    return this.machinesByApp.get(app) ?? []
+  }
 
   machine(app: string, id: string): Machine {
     this.app(app)
@@ -222,8 +236,7 @@ export class FlyModel {
   ): Array<Machine> {
     this.app(app)
     const out: Array<Machine> = []
-    for (const m of this.machines.values()) {
-      if (m.app !== app) continue
+    for (const m of this.appMachines(app)) {
       const state = m.state
       if (filter.includeDeleted !== true && state === "destroyed") continue
       if (filter.region !== undefined && m.region !== filter.region) continue
@@ -272,8 +285,8 @@ export class FlyModel {
       throw new SimError(400, `region ${region} is not one of ${this.regions.join(", ")}`)
     }
     const name = request.name ?? `machine-${this.random.hex(6)}`
-    for (const m of this.machines.values()) {
-      if (m.app === app && m.name === name && m.state !== "destroyed")
+    for (const m of this.appMachines(app)) {
+      if (m.name === name && m.state !== "destroyed")
         throw new SimError(409, `already_exists: a machine named ${name} exists: machine ID ${m.id}`)
     }
     const mounts = request.config.mounts ?? []
@@ -290,7 +303,7 @@ export class FlyModel {
       this.clock.now()
     )
     for (const mount of mounts) this.volumes.get(mount.volume)!.attachedMachineId = m.id
-    this.machines.set(m.id, m)
+    this.addMachine(m)
     m.record("created", "launch", "user")
     if (request.leaseTtl !== undefined) this.acquireLease(m, request.leaseTtl, "")
     if (request.skipLaunch !== true) {
@@ -709,8 +722,8 @@ export class FlyModel {
 
   private primaryRegion(app: string): string {
     let oldest: Machine | undefined
-    for (const m of this.machines.values())
-      if (m.app === app && (oldest === undefined || m.createdAt < oldest.createdAt)) oldest = m
+    for (const m of this.appMachines(app))
+      if (oldest === undefined || m.createdAt < oldest.createdAt) oldest = m
     return oldest?.region ?? this.regions[0]!
   }
 

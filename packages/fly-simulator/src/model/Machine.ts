@@ -67,12 +67,126 @@ export interface Lease {
 /** The events API returns at most 50; the model keeps no more. */
 export const eventLogSize = 50
 
+const statusCodes: ReadonlyArray<MachineState> = [
+  "created",
+  "starting",
+  "started",
+  "stopping",
+  "stopped",
+  "suspending",
+  "suspended",
+  "destroying",
+  "destroyed",
+  "failed"
+]
+const typeCodes: ReadonlyArray<string> = [
+  "launch",
+  "start",
+  "stop",
+  "exit",
+  "suspend",
+  "destroy",
+  "update",
+  "restart"
+]
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+/**
+ * An event id shaped like Fly's (a 26-character ULID): 10 characters of the millisecond timestamp and 16 derived
+ * from the machine id and the event's sequence number, so ids are unique, sortable and reproducible from the
+ * seed without storing a string per event.
+ */
+export const eventId = (machineId: string, seq: number, timestamp: number): string => {
+  let out = ""
+  let t = timestamp
+  const time: Array<string> = []
+  for (let i = 0; i < 10; i++) {
+    time.push(crockford[t % 32]!)
+    t = Math.floor(t / 32)
+  }
+  out = time.reverse().join("")
+  let h1 = 0x811c9dc5 ^ seq
+  let h2 = 0x01000193 ^ Math.imul(seq, 0x9e3779b1)
+  for (let i = 0; i < machineId.length; i++) {
+    h1 = Math.imul(h1 ^ machineId.charCodeAt(i), 0x01000193)
+    h2 = Math.imul(h2 ^ machineId.charCodeAt(i), 0x85ebca6b)
+  }
+  for (let i = 0; i < 8; i++) {
+    out += crockford[(h1 >>> (i * 4)) & 31]!
+    h1 = Math.imul(h1 ^ (h1 >>> 13), 0xc2b2ae35)
+  }
+  for (let i = 0; i < 8; i++) {
+    out += crockford[(h2 >>> (i * 4)) & 31]!
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 0x27d4eb2f)
+  }
+  return out
+}
+
+/**
+ * The newest `eventLogSize` events of a machine in a ring of typed arrays: recording an event allocates nothing,
+ * so a month of transitions leaves no garbage behind; event objects are built when the API reads them.
+ */
+export class EventLog {
+  private readonly timestamps = new Float64Array(eventLogSize)
+  private readonly statuses = new Uint8Array(eventLogSize)
+  private readonly types = new Uint8Array(eventLogSize)
+  private readonly sources = new Uint8Array(eventLogSize)
+  /** Events ever recorded (the next event's sequence number). */
+  count = 0
+
+  constructor(private readonly machineId: string) {}
+
+  push(status: MachineState, type: string, source: "user" | "flyd", timestamp: number): void {
+    const slot = this.count % eventLogSize
+    this.timestamps[slot] = timestamp
+    this.statuses[slot] = statusCodes.indexOf(status)
+    const code = typeCodes.indexOf(type)
+    this.types[slot] = code < 0 ? 0 : code
+    this.sources[slot] = source === "user" ? 0 : 1
+    this.count++
+  }
+
+  private at(seq: number): MachineEvent {
+    const slot = seq % eventLogSize
+    const timestamp = this.timestamps[slot]!
+    return {
+      id: eventId(this.machineId, seq, timestamp),
+      type: typeCodes[this.types[slot]!]!,
+      status: statusCodes[this.statuses[slot]!]!,
+      source: this.sources[slot] === 0 ? "user" : "flyd",
+      timestamp
+    }
+  }
+
+  /** The newest `limit` events, newest first. */
+  recent(limit: number): Array<MachineEvent> {
+    const out: Array<MachineEvent> = []
+    const oldest = Math.max(0, this.count - eventLogSize, this.count - limit)
+    for (let seq = this.count - 1; seq >= oldest; seq--) out.push(this.at(seq))
+    return out
+  }
+
+  last(): MachineEvent | undefined {
+    return this.count === 0 ? undefined : this.at(this.count - 1)
+  }
+
+  /** The retained events, oldest first (for persistence). */
+  retained(): Array<MachineEvent> {
+    return this.recent(eventLogSize).reverse()
+  }
+
+  /** Refills the log from persisted events (oldest first) and the total count. */
+  restore(events: ReadonlyArray<Omit<MachineEvent, "id">>, count: number): void {
+    this.count = count - events.length
+    for (const e of events) this.push(e.status, e.type, e.source, e.timestamp)
+  }
+}
+
 /** What the machine needs from its model. */
 export interface MachineHost {
   now(): number
   /** Called when a pending change has been applied (for side effects such as detaching volumes). */
   applied(machine: Machine, pending: Pending): void
-  nextEventId(): string
   countTransition(): void
 }
 
@@ -95,7 +209,7 @@ export class Machine {
   guestRate: Money.Rate
   rootfsRate: Money.Rate
   readonly ledger: Partial<Record<MachineState, LedgerEntry>> = {}
-  readonly events: Array<MachineEvent> = []
+  readonly events: EventLog
   instanceId: string
   version = 1
   updatedAt: number
@@ -127,6 +241,7 @@ export class Machine {
     this.guestRate = Pricing.flyGuestRate(guestOf(config), region)
     this.rootfsRate = Pricing.flyRootfsRate(rootfsGbOf(config))
     this.instanceId = instanceId
+    this.events = new EventLog(id)
     this.since = createdAt
     this.updatedAt = createdAt
     this.lastActivityAt = createdAt
@@ -185,8 +300,7 @@ export class Machine {
     this.#state = state
     this.generation++
     this.updatedAt = at
-    this.events.push({ id: this.host.nextEventId(), type, status: state, source, timestamp: at })
-    if (this.events.length > eventLogSize * 2) this.events.splice(0, this.events.length - eventLogSize)
+    this.events.push(state, type, source, at)
     this.host.countTransition()
     if (this.watchers.size > 0) for (const watcher of [...this.watchers]) watcher()
   }
@@ -201,7 +315,7 @@ export class Machine {
 
   /** The newest `limit` events, newest first. */
   recentEvents(limit: number): Array<MachineEvent> {
-    return this.events.slice(-limit).reverse()
+    return this.events.recent(limit)
   }
 
   get signal(): AbortSignal {
