@@ -97,14 +97,13 @@ const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
  * seed without storing a string per event.
  */
 export const eventId = (machineId: string, seq: number, timestamp: number): string => {
-  let out = ""
   let t = timestamp
   const time: Array<string> = []
   for (let i = 0; i < 10; i++) {
     time.push(crockford[t % 32]!)
     t = Math.floor(t / 32)
   }
-  out = time.reverse().join("")
+  let out = time.reverse().join("")
   let h1 = 0x811c9dc5 ^ seq
   let h2 = 0x01000193 ^ Math.imul(seq, 0x9e3779b1)
   for (let i = 0; i < machineId.length; i++) {
@@ -141,7 +140,7 @@ export class EventLog {
     this.timestamps[slot] = timestamp
     this.statuses[slot] = statusCodes.indexOf(status)
     const code = typeCodes.indexOf(type)
-    this.types[slot] = code < 0 ? 0 : code
+    this.types[slot] = Math.max(code, 0)
     this.sources[slot] = source === "user" ? 0 : 1
     this.count++
   }
