@@ -9,6 +9,16 @@ import { SeededRandom } from "./model/Random.js"
 export const FaultRule = Schema.Struct({
   /** Regular expression over "METHOD /path". */
   match: Schema.String,
+  /** A shorthand for Fly's own answers; `status`/`error` given beside it win. */
+  kind: Schema.optional(
+    Schema.Literal(
+      "insufficient-resources",
+      "insufficient-memory",
+      "rate-limited",
+      "server-error",
+      "region-outage"
+    )
+  ),
   status: Schema.optional(Schema.Int.pipe(Schema.between(400, 599))),
   error: Schema.optionalWith(Schema.String, { default: () => "injected fault" }),
   retryAfterSeconds: Schema.optional(Schema.Int.pipe(Schema.positive())),
@@ -21,7 +31,19 @@ export type FaultRule = typeof FaultRule.Type
 
 export const capacityErrors = {
   insufficientResources: { status: 412, error: "insufficient resources available to fulfill request" },
-  insufficientMemory: { status: 409, error: "insufficient memory available to fulfill request" }
+  insufficientMemory: {
+    status: 409,
+    error: "aborted: could not reserve resource for machine: insufficient memory available to fulfill request"
+  }
+} as const
+
+/** What each `kind` answers (texts as reported from Fly, reference §6). */
+export const kinds = {
+  "insufficient-resources": capacityErrors.insufficientResources,
+  "insufficient-memory": capacityErrors.insufficientMemory,
+  "rate-limited": { status: 429, error: "rate limit exceeded", retryAfterSeconds: 1 },
+  "server-error": { status: 500, error: "internal error" },
+  "region-outage": { status: 503, error: "region unavailable: no capacity" }
 } as const
 
 export class Faults {
@@ -31,7 +53,15 @@ export class Faults {
     this.random = new SeededRandom(seed ^ 0x5eed)
   }
   add(rule: FaultRule): void {
-    this.rules.push({ ...rule, hits: 0 })
+    const shorthand = rule.kind === undefined ? {} : kinds[rule.kind]
+    const explicitError = rule.error === "injected fault" ? {} : { error: rule.error }
+    this.rules.push({
+      ...rule,
+      ...shorthand,
+      ...(rule.status === undefined ? {} : { status: rule.status }),
+      ...explicitError,
+      hits: 0
+    })
   }
   list(): ReadonlyArray<FaultRule> {
     return this.rules.map(({ hits: _hits, ...rule }) => rule)

@@ -149,7 +149,9 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       return reply.code(401).send({ error: "unauthorized: send Authorization: Bearer <token>" })
     const app = /^\/v1\/apps\/([^/]+)/.exec(path)?.[1]
     if (app !== undefined && token.apps !== undefined && !token.apps.includes(app)) {
-      return reply.code(403).send({ error: `forbidden: this token is not scoped to app ${app}` })
+      // Fly answers a token without access to the resource with 401 Unauthorized, as flyctl sees for deploy
+      // tokens used outside their scope (superfly/flyctl PR #2365); no 403 is documented for this.
+      return reply.code(401).send({ error: `unauthorized: this token is not scoped to app ${app}` })
     }
     if (limiter === undefined) return
     const route = request.routeOptions.url

@@ -107,15 +107,16 @@ describe("fly-simulator", () => {
     )
   })
 
-  it("answers what Fly answers: 401, 403 out of scope, 404, 409 name taken, 412 illegal start, 400 bad wait timeout, 408", async () => {
+  it("answers what Fly answers: 401 (also out of scope), 404, 409 name taken, 412 illegal start, 400 bad wait timeout, 408", async () => {
     const { call, sim } = await setup()
     const noAuth = await sim.fetch(`${base}/apps`)
     assert.strictEqual(noAuth.status, 401)
     assert.include(((await noAuth.json()) as { error: string }).error, "Bearer")
-    assert.strictEqual(
-      (await call("GET", "/apps/x/machines", undefined, { authorization: "Bearer scoped" })).status,
-      403
-    )
+    const outOfScope = await call("GET", "/apps/x/machines", undefined, { authorization: "Bearer scoped" })
+    assert.strictEqual(outOfScope.status, 401)
+    assert.include(outOfScope.json.error, "not scoped to app x")
+    const flyV1 = await call("GET", "/apps/other/machines", undefined, { authorization: "FlyV1 scoped" })
+    assert.strictEqual(flyV1.status, 404, "a FlyV1 token in scope passes auth")
     assert.strictEqual((await call("GET", "/apps/missing")).status, 404)
     await call("POST", "/apps", { app_name: "a1" })
     const config = { image: "img" }
@@ -291,9 +292,24 @@ describe("fly-simulator", () => {
     })
     const outage = await call("POST", "/apps/faulty/machines", { region: "syd", config: { image: "img" } })
     assert.strictEqual(outage.status, 412)
-    assert.strictEqual(
-      (await call("POST", "/apps/faulty/machines", { region: "iad", config: { image: "img" } })).status,
-      200
+    const healthy = await call("POST", "/apps/faulty/machines", { region: "iad", config: { image: "img" } })
+    assert.strictEqual(healthy.status, 200)
+    sim.faults.clear()
+    const added = await sim.server.inject({
+      method: "POST",
+      url: "/_sim/faults",
+      payload: { match: "/start$", kind: "insufficient-memory", times: 1 }
+    })
+    assert.strictEqual(added.statusCode, 201)
+    await call("POST", `/apps/faulty/machines/${healthy.json.id}/stop`)
+    const refused = await call("POST", `/apps/faulty/machines/${healthy.json.id}/start`)
+    assert.deepStrictEqual(
+      [refused.status, refused.json.error],
+      [
+        409,
+        "aborted: could not reserve resource for machine: insufficient memory available to fulfill request"
+      ]
     )
+    assert.strictEqual((await call("POST", `/apps/faulty/machines/${healthy.json.id}/start`)).status, 200)
   })
 })

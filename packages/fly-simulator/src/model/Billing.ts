@@ -15,6 +15,8 @@ export interface LineItem {
   readonly kind: "machine" | "volume" | "snapshot"
   readonly state: string
   readonly intervals: number
+  /** Exact time in the state, in seconds; `billedSeconds` rounds each interval up. */
+  readonly seconds: number
   readonly billedSeconds: number
   readonly costMicroUsd: number
 }
@@ -37,6 +39,7 @@ const add = (record: Record<string, number>, key: string, value: number) => {
 
 const volumeLine = (v: Volume, now: number): LineItem | undefined => {
   let intervals = 0
+  let millis = 0
   let billedSeconds = 0
   let cost = 0
   for (let i = 0; i < v.history.length; i++) {
@@ -44,6 +47,7 @@ const volumeLine = (v: Volume, now: number): LineItem | undefined => {
     const to = v.history[i + 1]?.at ?? now
     if (!entry.billed || to <= entry.at) continue
     intervals++
+    millis += to - entry.at
     billedSeconds += Math.ceil((to - entry.at) / 1000)
     cost += Money.billPerSecond(Pricing.flyVolumeRate(entry.sizeGb), to - entry.at)
   }
@@ -55,6 +59,7 @@ const volumeLine = (v: Volume, now: number): LineItem | undefined => {
         kind: "volume",
         state: "provisioned",
         intervals,
+        seconds: millis / 1000,
         billedSeconds,
         costMicroUsd: cost
       }
@@ -73,6 +78,7 @@ const snapshotLine = (org: string, volumes: ReadonlyArray<Volume>, now: number):
   const rate = PricingCatalog.rate(PricingCatalog.fly, "snapshot")
   let stored = 0
   let intervals = 0
+  let millis = 0
   let billedSeconds = 0
   let cost = 0
   for (let i = 0; i < changes.length; i++) {
@@ -82,6 +88,7 @@ const snapshotLine = (org: string, volumes: ReadonlyArray<Volume>, now: number):
     const excess = stored - freeGb
     if (excess <= 0 || to <= from) continue
     intervals++
+    millis += to - from
     billedSeconds += Math.ceil((to - from) / 1000)
     cost += Money.billPerSecond(Money.scale(rate, excess), to - from)
   }
@@ -93,6 +100,7 @@ const snapshotLine = (org: string, volumes: ReadonlyArray<Volume>, now: number):
         kind: "snapshot",
         state: "stored",
         intervals,
+        seconds: millis / 1000,
         billedSeconds,
         costMicroUsd: cost
       }
@@ -117,6 +125,7 @@ export const compute = (model: FlyModel): Bill => {
         kind: "machine",
         state,
         intervals: (closed?.intervals ?? 0) + (current === undefined ? 0 : 1),
+        seconds: millis / 1000,
         billedSeconds:
           (closed?.billedSeconds ?? 0) + (current === undefined ? 0 : Math.ceil(current.millis / 1000)),
         costMicroUsd: (closed?.costMicroUsd ?? 0) + (current?.costMicroUsd ?? 0)
@@ -185,8 +194,9 @@ export const filter = (
       () => true,
       (l) => l.state
     ),
-    secondsByState: Object.fromEntries(
-      Object.entries(bill.secondsByState).filter(([s]) => by.state === undefined || s === by.state)
-    )
+    secondsByState: lines.reduce<Record<string, number>>((out, l) => {
+      if (l.kind === "machine") add(out, l.state, l.seconds)
+      return out
+    }, {})
   }
 }
