@@ -7,12 +7,11 @@
  */
 import { randomBytes } from "node:crypto"
 import { type ExecBackend, VirtualClock } from "@hangar/core"
-import { Schema } from "effect"
 import Fastify, { type FastifyInstance } from "fastify"
-import { FaultRule, Faults } from "./Faults.js"
+import * as Control from "./control/Routes.js"
+import { type FaultRule, Faults } from "./Faults.js"
 import * as Proxy from "./http/Proxy.js"
 import * as Routes from "./http/Routes.js"
-import { decode } from "./http/Validation.js"
 import * as Billing from "./model/Billing.js"
 import { FlyModel, SimError } from "./model/FlyModel.js"
 import type { TimingModel } from "./model/Lifecycle.js"
@@ -58,14 +57,6 @@ export interface Simulator {
   /** Where the process exec backend keeps machine and volume directories (when it is in use). */
   readonly workspaceRoot: string | undefined
 }
-
-const AdvanceBody = Schema.Struct({ millis: Schema.Int.pipe(Schema.positive()) })
-const BillingQuery = Schema.Struct({
-  app: Schema.optional(Schema.String),
-  machine: Schema.optional(Schema.String),
-  volume: Schema.optional(Schema.String),
-  state: Schema.optional(Schema.String)
-})
 
 export const make = async (options: Options = {}): Promise<Simulator> => {
   const clock = options.clock ?? new VirtualClock.RealClock()
@@ -194,47 +185,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   Routes.register(server, { model, billing })
   Proxy.register(server, model, clock)
 
-  server.get("/_sim/billing", async (request) => {
-    const query = decode(BillingQuery, request.query, "query")
-    const resource = query.machine ?? query.volume
-    return Billing.filter(billing(), {
-      ...(query.app === undefined ? {} : { app: query.app }),
-      ...(resource === undefined ? {} : { resource }),
-      ...(query.state === undefined ? {} : { state: query.state })
-    })
-  })
-  server.get("/_sim/clock", async () => ({
-    mode: clock.mode,
-    nowMillis: clock.now(),
-    now: new Date(clock.now()).toISOString()
-  }))
-  server.post("/_sim/clock/advance", async (request) => {
-    const { millis } = decode(AdvanceBody, request.body, "body")
-    if (!(clock instanceof VirtualClock.VirtualClock))
-      throw new SimError(400, "the clock is real; start with --clock virtual to advance it")
-    await clock.advanceBy(millis)
-    return { nowMillis: clock.now() }
-  })
-  server.get("/_sim/faults", async () => faults.list())
-  server.post("/_sim/faults", async (request, reply) => {
-    faults.add(decode(FaultRule, request.body, "body"))
-    return reply.code(201).send(faults.list())
-  })
-  server.delete("/_sim/faults", async () => {
-    faults.clear()
-    return { ok: true }
-  })
-  server.get("/_sim/state", async () => ({
-    nowMillis: clock.now(),
-    apps: [...model.apps.keys()],
-    machines: [...model.machines.values()].map((m) => Routes.machineJson(m, true, clock.now())),
-    volumes: [...model.volumes.values()].map((v) => ({
-      id: v.id,
-      app: v.app,
-      state: v.state,
-      size_gb: v.sizeGb
-    }))
-  }))
+  Control.register(server, { model, clock, faults, billing })
 
   await server.ready()
 

@@ -293,6 +293,47 @@ describe("the process exec backend", () => {
   })
 })
 
+describe("the virtual clock over HTTP", () => {
+  it("moves only when /_sim/clock/advance is called, in process and over loopback", async () => {
+    const { call, clock } = await make({ rateLimits: false })
+    const advanced = await call("POST", "/_sim/clock/advance", { millis: 60_000 })
+    assert.deepStrictEqual([advanced.status, advanced.json.nowMillis], [200, start + 60_000])
+    assert.strictEqual(clock.now(), start + 60_000)
+
+    const virtual = new VirtualClock.VirtualClock(start)
+    const sim = await FlySimulator.make({ clock: virtual, tokens: [{ token }], rateLimits: false })
+    const url = await sim.listen({ port: 0 })
+    try {
+      const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" }
+      await fetch(`${url}/v1/apps`, { method: "POST", headers, body: JSON.stringify({ app_name: "vc" }) })
+      const created = (await (
+        await fetch(`${url}/v1/apps/vc/machines`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ config: { image: "i" } })
+        })
+      ).json()) as { id: string }
+      const state = async () =>
+        (
+          (await (await fetch(`${url}/v1/apps/vc/machines/${created.id}`, { headers })).json()) as {
+            state: string
+          }
+        ).state
+      assert.strictEqual(await state(), "starting")
+      const moved = await fetch(`${url}/_sim/clock/advance`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ millis: 60_000 })
+      })
+      assert.strictEqual(moved.status, 200)
+      assert.strictEqual(await state(), "started")
+      assert.strictEqual(virtual.now(), start + 60_000)
+    } finally {
+      await sim.close()
+    }
+  })
+})
+
 describe("fly-sim flags", () => {
   it("parses the shared and own flags and names the flag on bad input", () => {
     const flags = Cli.parse([
