@@ -296,9 +296,14 @@ export const layer = (clock: SimulationClock): Layer.Layer<CurrentClock> =>
 
 /**
  * Runs `promise` to completion on a virtual clock: whenever everything in flight has settled and the promise is
- * still pending, time jumps to the next timer. Fails if the promise is still pending with no timer left.
+ * still pending, time jumps to the next timer. Fails if the promise is still pending with no timer left after
+ * `stallMillis` of real time (untracked real I/O gets that long to finish).
  */
-export const runToCompletion = async <A>(clock: VirtualClock, promise: Promise<A>): Promise<A> => {
+export const runToCompletion = async <A>(
+  clock: VirtualClock,
+  promise: Promise<A>,
+  stallMillis = 2_000
+): Promise<A> => {
   let done = false
   const watched = promise.finally(() => {
     done = true
@@ -308,7 +313,10 @@ export const runToCompletion = async <A>(clock: VirtualClock, promise: Promise<A
     await clock.settle()
     if (done) return watched
     if (clock.pendingTimers === 0) {
-      await clock.settle(20)
+      // No timer and nothing tracked, yet the promise is pending: it may be on untracked real I/O (a module
+      // loaded on first use, say), which a loaded machine can take many turns to finish. Give it real time.
+      const deadline = Date.now() + stallMillis
+      while (!done && clock.pendingTimers === 0 && Date.now() < deadline) await clock.settle(20)
       if (done) return watched
       if (clock.pendingTimers === 0)
         throw new Error("virtual clock: the work is waiting on nothing that will ever fire")

@@ -62,7 +62,7 @@ describe("VirtualClock", () => {
     const clock = new VirtualClock.VirtualClock(0)
     const never = new Promise<void>(() => undefined)
     let message = ""
-    await VirtualClock.runToCompletion(clock, never).catch((e: Error) => {
+    await VirtualClock.runToCompletion(clock, never, 50).catch((e: Error) => {
       message = e.message
     })
     assert.include(message, "waiting on nothing")
