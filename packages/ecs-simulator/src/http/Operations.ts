@@ -105,7 +105,13 @@ const instanceJson = (model: EcsModel, i: Instance) => {
     remainingResources: resources(i.cpu - cpu, i.memory - memory, i.gpus - gpus),
     attributes: [
       { name: "ecs.instance-type", value: i.instanceType },
-      { name: "ecs.availability-zone", value: i.availabilityZone }
+      { name: "ecs.availability-zone", value: i.availabilityZone },
+      // What Hangar's launch template and termination lifecycle hook record on AWS (the identity document's
+      // pendingTime, and the moment the hook runs), here the exact instants the bill is computed from.
+      { name: "hangar.launch-time", value: String(i.launchedAt) },
+      ...(i.terminatedAt === undefined
+        ? []
+        : [{ name: "hangar.termination-time", value: String(i.terminatedAt) }])
     ]
   }
 }
