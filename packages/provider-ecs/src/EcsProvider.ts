@@ -6,12 +6,14 @@
  */
 import { createHash } from "node:crypto"
 import {
+  type ContainerInstance,
   DescribeContainerInstancesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
   type ECSClientConfig,
   ExecuteCommandCommand,
+  ListContainerInstancesCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
@@ -33,13 +35,50 @@ import {
   type VirtualClock
 } from "@hangar/core"
 import { Clock, Config, Context, Duration, Effect, Layer } from "effect"
+import * as ClusterCost from "./ClusterCost.js"
 import * as EcsErrors from "./EcsErrors.js"
 import * as SessionManagerChannel from "./SessionManagerChannel.js"
 
-export class EcsProvider extends Context.Tag("@hangar/provider-ecs/EcsProvider")<
-  EcsProvider,
-  ComputeProvider.ComputeProvider
->() {}
+/** A period of time, (from, to], in milliseconds since the epoch or as Dates. */
+export interface Period {
+  /** Default: the beginning (everything the cluster ever cost). */
+  readonly from?: number | Date
+  /** Default: now. */
+  readonly to?: number | Date
+}
+
+export interface InstanceCost {
+  readonly ec2InstanceId: string
+  readonly instanceType: string
+  readonly launchedAt: number
+  readonly terminatedAt: number | undefined
+  readonly source: ClusterCost.InstanceLifetime["source"]
+  /** Compute and EBS root volume over the period. */
+  readonly costMicroUsd: Money.MicroUsd
+}
+
+/** What the whole cluster cost in a period, and how much of it sessions account for. */
+export interface ClusterCostReport {
+  readonly cluster: string
+  readonly fromMillis: number
+  readonly toMillis: number
+  readonly totalMicroUsd: Money.MicroUsd
+  /** Capacity sessions' tasks reserved. */
+  readonly reservedMicroUsd: Money.MicroUsd
+  /** Idle capacity kept while sessions ran, attributed to them (part of their `usage`). */
+  readonly attributedIdleMicroUsd: Money.MicroUsd
+  /** Idle capacity kept while no session of this provider ran (warm minimum, scale-in lag). */
+  readonly unattributedIdleMicroUsd: Money.MicroUsd
+  readonly instances: ReadonlyArray<InstanceCost>
+}
+
+/** The ECS provider: the provider contract plus what only a cluster has. */
+export interface Service extends ComputeProvider.ComputeProvider {
+  /** What the whole cluster cost in `period`, from its instances' lifetimes and the EC2 pricing catalog. */
+  readonly clusterCost: (period?: Period) => Effect.Effect<ClusterCostReport, ComputeError.ComputeError>
+}
+
+export class EcsProvider extends Context.Tag("@hangar/provider-ecs/EcsProvider")<EcsProvider, Service>() {}
 
 export interface Options {
   readonly cluster: string
@@ -57,14 +96,32 @@ export interface Options {
   readonly taskRoleArn?: string
   readonly subnets?: ReadonlyArray<string>
   readonly securityGroups?: ReadonlyArray<string>
-  /** The per-repository workspace volume: an EFS file system id, or EBS (default). */
-  readonly workspace?: { readonly kind: "ebs" } | { readonly kind: "efs"; readonly fileSystemId: string }
+  /**
+   * The repository's workspace. EBS (default): an ECS-managed volume per task, created at RunTask, tagged with
+   * the repository and kept when the task stops. EFS: the file system mounted at /workspaces, the repository's
+   * directory /workspaces/<owner>/<name> (WORKSPACE in the environment).
+   */
+  readonly workspace?: WorkspaceOptions
+  /** EBS root volume of each instance, GiB (default 30, the ECS-optimized AMI's), for `clusterCost`. */
+  readonly rootVolumeGib?: number
   readonly familyPrefix?: string
   readonly clock?: VirtualClock.SimulationClock
   readonly retry?: Partial<ComputeProvider.RetryPolicy>
   /** How long create/start waits for RUNNING (a new instance can take minutes). */
   readonly startDeadline?: Duration.DurationInput
 }
+
+export type WorkspaceOptions =
+  | {
+      readonly kind: "ebs"
+      /** The ECS infrastructure role that may create and attach volumes (required by AWS). */
+      readonly roleArn?: string
+      readonly sizeInGiB?: number
+      readonly volumeType?: string
+    }
+  | { readonly kind: "efs"; readonly fileSystemId: string }
+
+const workspaceDirectory = (repository: string) => `/workspaces/${repository}`
 
 const statusOf = (task: Task | undefined): Session.SessionStatus => {
   switch (task?.lastStatus) {
@@ -87,7 +144,7 @@ interface SessionState {
   readonly createdAt: number
 }
 
-export const make = (options: Options): Effect.Effect<ComputeProvider.ComputeProvider> =>
+export const make = (options: Options): Effect.Effect<Service> =>
   Effect.gen(function* () {
     const cluster = options.cluster
     const prefix = options.familyPrefix ?? "hangar"
@@ -126,7 +183,12 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
                     name: "agent",
                     image: options.image ?? "ghcr.io/hangar/agent:latest",
                     essential: true,
-                    mountPoints: [{ sourceVolume: "workspace", containerPath: "/workspace" }],
+                    mountPoints: [
+                      {
+                        sourceVolume: "workspace",
+                        containerPath: options.workspace?.kind === "efs" ? "/workspaces" : "/workspace"
+                      }
+                    ],
                     ...(gpu ? { resourceRequirements: [{ type: "GPU", value: "1" }] } : {})
                   }
                 ],
@@ -134,7 +196,10 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
                   options.workspace?.kind === "efs"
                     ? {
                         name: "workspace",
-                        efsVolumeConfiguration: { fileSystemId: options.workspace.fileSystemId }
+                        efsVolumeConfiguration: {
+                          fileSystemId: options.workspace.fileSystemId,
+                          transitEncryption: "ENABLED" as const
+                        }
                       }
                     : { name: "workspace", configuredAtLaunch: true }
                 ]
@@ -147,7 +212,23 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
     const describe = (arn: string) =>
       send("DescribeTasks", () =>
         client.send(new DescribeTasksCommand({ cluster, tasks: [arn], include: ["TAGS"] }))
-      ).pipe(Effect.map((r) => r.tasks?.[0]))
+      ).pipe(
+        Effect.map((r) => {
+          const task = r.tasks?.[0]
+          if (task !== undefined) remember(task)
+          return task
+        })
+      )
+
+    /** What cost attribution needs of every task this provider started, kept once the task has stopped. */
+    const taskRecords = new Map<string, { readonly sessionId: string; task: Task }>()
+    const sessionOfTask = new Map<string, string>()
+    const remember = (task: Task) => {
+      const sessionId = task.taskArn === undefined ? undefined : sessionOfTask.get(task.taskArn)
+      if (sessionId !== undefined) taskRecords.set(task.taskArn!, { sessionId, task })
+      if (task.containerInstanceArn !== undefined && !instanceRecords.has(task.containerInstanceArn))
+        unseenInstances.add(task.containerInstanceArn)
+    }
 
     /** Polls until the task runs; a task that stops first had no capacity. */
     const awaitRunning = (arn: string) =>
@@ -190,6 +271,28 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
             new RunTaskCommand({
               cluster,
               taskDefinition: definition,
+              ...(options.workspace?.kind === "efs"
+                ? {}
+                : {
+                    volumeConfigurations: [
+                      {
+                        name: "workspace",
+                        managedEBSVolume: {
+                          roleArn: options.workspace?.roleArn,
+                          volumeType: options.workspace?.volumeType ?? "gp3",
+                          sizeInGiB: options.workspace?.sizeInGiB ?? 20,
+                          filesystemType: "ext4" as const,
+                          tagSpecifications: [
+                            {
+                              resourceType: "volume" as const,
+                              tags: [{ key: "hangar:repository", value: state.task.repository }]
+                            }
+                          ],
+                          terminationPolicy: { deleteOnTermination: false }
+                        }
+                      }
+                    ]
+                  }),
               clientToken: token,
               startedBy: prefix,
               enableExecuteCommand: true,
@@ -220,7 +323,14 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
                       ...Object.entries(state.task.env).map(([name, value]) => ({ name, value })),
                       { name: "REPOSITORY", value: state.task.repository },
                       { name: "BRANCH", value: state.task.branch },
-                      { name: "TASK_ID", value: state.task.taskId }
+                      { name: "TASK_ID", value: state.task.taskId },
+                      {
+                        name: "WORKSPACE",
+                        value:
+                          options.workspace?.kind === "efs"
+                            ? workspaceDirectory(state.task.repository)
+                            : "/workspace"
+                      }
                     ]
                   }
                 ]
@@ -244,6 +354,7 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
           })
         }
         if (!state.arns.includes(arn)) state.arns.push(arn)
+        sessionOfTask.set(arn, sessionId)
         return yield* awaitRunning(arn)
       })
 
@@ -273,6 +384,8 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
           createdAt: task.createdAt?.getTime() ?? (yield* Clock.currentTimeMillis)
         }
         sessions.set(sessionId, state)
+        sessionOfTask.set(task.taskArn, sessionId)
+        remember(task)
         return state
       })
 
@@ -326,24 +439,200 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
         return toSession(sessionId, state, yield* current(state))
       })
 
-    /** The instance type each task ran on, for attribution. */
-    const instanceTypeOf = (task: Task) =>
-      task.containerInstanceArn === undefined
-        ? Effect.succeed(undefined)
-        : send("DescribeContainerInstances", () =>
-            client.send(
-              new DescribeContainerInstancesCommand({
-                cluster,
-                containerInstances: [task.containerInstanceArn!]
-              })
-            )
-          ).pipe(
-            Effect.map(
-              (r) => r.containerInstances?.[0]?.attributes?.find((a) => a.name === "ecs.instance-type")?.value
-            )
-          )
+    /** The cluster's instances as far as the ECS API has shown them (deregistered ones cannot be listed). */
+    const instanceRecords = new Map<string, ClusterCost.InstanceLifetime & { readonly final: boolean }>()
+    /** Container instances tasks ran on that have not been described yet. */
+    const unseenInstances = new Set<string>()
+    const lastSeenRegistered = new Map<string, number>()
+    const rootVolumeGib = options.rootVolumeGib ?? Pricing.defaultEbsRootGib
 
-    return yield* ComputeProvider.make(
+    const lifetimeOf = (
+      described: ContainerInstance,
+      observedAt: number
+    ): (ClusterCost.InstanceLifetime & { readonly final: boolean }) | undefined => {
+      const attribute = (name: string) => described.attributes?.find((a) => a.name === name)?.value
+      const resource = (name: string) =>
+        described.registeredResources?.find((r) => r.name === name)?.integerValue
+      const instanceType = attribute("ecs.instance-type")
+      const arn = described.containerInstanceArn
+      if (instanceType === undefined || arn === undefined) return undefined
+      const shape = Pricing.ec2InstanceTypes[instanceType]
+      const launch = attribute("hangar.launch-time")
+      const termination = attribute("hangar.termination-time")
+      const inactive = described.status === "INACTIVE"
+      const previous = instanceRecords.get(arn)
+      const launchedAt =
+        launch !== undefined
+          ? Number(launch)
+          : (described.registeredAt?.getTime() ?? previous?.launchedAt ?? observedAt)
+      // Without the termination attribute, a deregistered instance is taken to have gone when it was last
+      // seen registered (an estimate: the ECS API keeps no deregistration time).
+      const terminatedAt =
+        termination !== undefined
+          ? Number(termination)
+          : inactive
+            ? (previous?.terminatedAt ?? lastSeenRegistered.get(arn) ?? observedAt)
+            : undefined
+      return {
+        containerInstanceArn: arn,
+        ec2InstanceId: described.ec2InstanceId ?? arn,
+        instanceType,
+        launchedAt,
+        terminatedAt,
+        cpu: resource("CPU") ?? (shape === undefined ? 0 : shape.vcpus * 1024),
+        memory: resource("MEMORY") ?? shape?.memoryMib ?? 0,
+        source:
+          launch !== undefined && (termination !== undefined || !inactive) ? "attributes" : "registration",
+        final: inactive
+      }
+    }
+
+    /** Lists the cluster's registered instances and describes them with every known one not yet final. */
+    const observeInstances = Effect.gen(function* () {
+      const listed: Array<string> = []
+      let nextToken: string | undefined
+      do {
+        const page = yield* send("ListContainerInstances", () =>
+          client.send(new ListContainerInstancesCommand({ cluster, ...(nextToken ? { nextToken } : {}) }))
+        )
+        listed.push(...(page.containerInstanceArns ?? []))
+        nextToken = page.nextToken
+      } while (nextToken !== undefined)
+      const wanted = new Set([...listed, ...unseenInstances])
+      for (const [arn, record] of instanceRecords) if (!record.final) wanted.add(arn)
+      const arns = [...wanted]
+      const now = yield* Clock.currentTimeMillis
+      for (let i = 0; i < arns.length; i += 100) {
+        const chunk = arns.slice(i, i + 100)
+        const described = yield* send("DescribeContainerInstances", () =>
+          client.send(new DescribeContainerInstancesCommand({ cluster, containerInstances: chunk }))
+        )
+        for (const instance of described.containerInstances ?? []) {
+          const record = lifetimeOf(instance, now)
+          if (record === undefined) continue
+          instanceRecords.set(record.containerInstanceArn, record)
+          if (!record.final) lastSeenRegistered.set(record.containerInstanceArn, now)
+          if (instance.containerInstanceArn !== undefined)
+            unseenInstances.delete(instance.containerInstanceArn)
+        }
+        for (const failure of described.failures ?? []) {
+          if (failure.arn === undefined) continue
+          unseenInstances.delete(failure.arn)
+          const record = instanceRecords.get(failure.arn)
+          // Gone past the retention window before it was seen deregistered: last seen is all there is.
+          if (record !== undefined && !record.final)
+            instanceRecords.set(failure.arn, {
+              ...record,
+              terminatedAt: record.terminatedAt ?? lastSeenRegistered.get(failure.arn) ?? now,
+              source: "registration",
+              final: true
+            })
+        }
+      }
+    })
+
+    /** Describes this provider's tasks that have not stopped yet (stopped ones are kept as last seen). */
+    const observeTasks = Effect.gen(function* () {
+      const open = [...sessionOfTask.keys()].filter(
+        (arn) => taskRecords.get(arn)?.task.lastStatus !== "STOPPED"
+      )
+      for (let i = 0; i < open.length; i += 100) {
+        const chunk = open.slice(i, i + 100)
+        const described = yield* send("DescribeTasks", () =>
+          client.send(new DescribeTasksCommand({ cluster, tasks: chunk }))
+        )
+        for (const task of described.tasks ?? []) remember(task)
+      }
+    })
+
+    const intervals = (now: number): Array<ClusterCost.TaskInterval> =>
+      [...taskRecords.values()].flatMap(({ sessionId, task }) =>
+        task.startedAt === undefined || task.taskArn === undefined || task.containerInstanceArn === undefined
+          ? []
+          : [
+              {
+                sessionId,
+                taskArn: task.taskArn,
+                containerInstanceArn: task.containerInstanceArn,
+                startedAt: task.startedAt.getTime(),
+                stoppedAt: task.stoppedAt?.getTime() ?? (task.lastStatus === "STOPPED" ? now : undefined),
+                cpu: Number(task.cpu ?? 0),
+                memory: Number(task.memory ?? 0)
+              }
+            ]
+      )
+
+    const unpriced = (instances: ReadonlyArray<ClusterCost.InstanceLifetime>) =>
+      instances.find((i) => Pricing.ec2InstanceTypes[i.instanceType] === undefined)
+
+    /** Observes tasks and instances, then attributes the cluster's bill over (from, to]. */
+    const attribution = (from: number, to: number) =>
+      Effect.gen(function* () {
+        yield* observeTasks
+        yield* observeInstances
+        const instances = [...instanceRecords.values()]
+        const missing = unpriced(instances)
+        if (missing !== undefined) {
+          return yield* new ComputeError.InvalidRequest({
+            module: "EcsProvider",
+            method: "clusterCost",
+            provider: "ecs",
+            field: "instanceType",
+            expected: `an instance type of the EC2 pricing catalog (${Object.keys(Pricing.ec2InstanceTypes).join(", ")})`,
+            actual: missing.instanceType
+          })
+        }
+        return {
+          instances,
+          result: ClusterCost.attribute(instances, intervals(to), from, to, rootVolumeGib)
+        }
+      })
+
+    const millisOf = (t: number | Date | undefined, fallback: number) =>
+      t === undefined ? fallback : typeof t === "number" ? t : t.getTime()
+
+    const retryPolicy: ComputeProvider.RetryPolicy = {
+      ...ComputeProvider.defaultRetryPolicy,
+      ...options.retry
+    }
+    const withRetry = <A>(method: string, effect: Effect.Effect<A, ComputeError.ComputeError>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
+        Effect.retry(effect, ComputeProvider.retrySchedule(retryPolicy, startedAt))
+      ).pipe(Effect.withSpan(`EcsProvider.${method}`, { attributes: { cluster }, captureStackTrace: false }))
+
+    const clusterCost = (period: Period = {}): Effect.Effect<ClusterCostReport, ComputeError.ComputeError> =>
+      withRetry(
+        "clusterCost",
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const from = millisOf(period.from, 0)
+          const to = millisOf(period.to, now)
+          const { instances, result } = yield* attribution(from, to)
+          return {
+            cluster,
+            fromMillis: from,
+            toMillis: to,
+            totalMicroUsd: Money.microUsd(result.totalMicroUsd),
+            reservedMicroUsd: Money.microUsd(Math.round(result.reservedMicroUsd)),
+            attributedIdleMicroUsd: Money.microUsd(Math.round(result.attributedIdleMicroUsd)),
+            unattributedIdleMicroUsd: Money.microUsd(Math.round(result.unattributedIdleMicroUsd)),
+            instances: instances
+              .map((i) => ({
+                ec2InstanceId: i.ec2InstanceId,
+                instanceType: i.instanceType,
+                launchedAt: i.launchedAt,
+                terminatedAt: i.terminatedAt,
+                source: i.source,
+                costMicroUsd: Money.microUsd(
+                  ClusterCost.billedBy(i, to, rootVolumeGib) - ClusterCost.billedBy(i, from, rootVolumeGib)
+                )
+              }))
+              .filter((i) => i.costMicroUsd > 0)
+          }
+        })
+      )
+
+    const provider = yield* ComputeProvider.make(
       {
         id: "ecs" as TaskSpec.ProviderId,
         capabilities: new Capabilities.Capabilities({
@@ -477,25 +766,8 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
           Effect.gen(function* () {
             const state = yield* sessionOf(sessionId, "usage")
             const now = yield* Clock.currentTimeMillis
-            let runningMillis = 0
-            let cost = 0
-            for (const arn of state.arns) {
-              const task = yield* describe(arn)
-              if (task?.startedAt === undefined) continue
-              const millis = Math.max(0, (task.stoppedAt?.getTime() ?? now) - task.startedAt.getTime())
-              runningMillis += millis
-              const type = (yield* instanceTypeOf(task)) ?? "t3.large"
-              const instance = Pricing.ec2InstanceTypes[type]
-              const share =
-                instance === undefined
-                  ? 1
-                  : Math.max(
-                      Number(task.cpu ?? 0) / (instance.vcpus * 1024),
-                      Number(task.memory ?? 0) / instance.memoryMib
-                    )
-              cost += Math.round(Money.cost(Pricing.ec2InstanceRate(type), millis) * share)
-            }
-            const running = runningMillis / 1000
+            const { result } = yield* attribution(0, now)
+            const running = (result.runningMillisBySession.get(sessionId) ?? 0) / 1000
             return new Usage.Usage({
               sessionId,
               seconds: {
@@ -503,12 +775,13 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
                 running,
                 stopped: Math.max(0, (now - state.createdAt) / 1000 - running)
               },
-              costMicroUsd: Money.microUsd(cost)
+              costMicroUsd: Money.microUsd(Math.round(result.bySession.get(sessionId) ?? 0))
             })
           })
       },
       options.retry === undefined ? {} : { retry: options.retry }
     )
+    return { ...provider, clusterCost } satisfies Service
   })
 
 export const layer = (options: Options): Layer.Layer<EcsProvider> => Layer.effect(EcsProvider, make(options))

@@ -1,89 +1,9 @@
-import {
-  CreateCapacityProviderCommand,
-  CreateClusterCommand,
-  ECSClient,
-  PutClusterCapacityProvidersCommand
-} from "@aws-sdk/client-ecs"
 import { assert, describe, it } from "@effect/vitest"
 import { VirtualClock } from "@hangar/core"
 import { Conformance } from "@hangar/core/testing"
-import { EcsSimulator } from "@hangar/ecs-simulator"
 import { Effect, Layer } from "effect"
 import * as EcsProvider from "../src/EcsProvider.js"
-
-const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" }
-
-const startSimulator = async (
-  options: { instanceType?: string; min?: number; max?: number; seed?: number } = {}
-) => {
-  const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
-  const sim = await EcsSimulator.make({ clock, seed: options.seed ?? 1 })
-  await sim.listen({ port: 0 })
-  const admin = new ECSClient({
-    region: "us-east-1",
-    endpoint: "http://ecs-sim.internal",
-    credentials,
-    requestHandler: sim.requestHandler
-  })
-  const send = (command: unknown) => VirtualClock.runToCompletion(clock, admin.send(command as never))
-  const { arn } = sim.createAutoScalingGroup({
-    name: "asg",
-    instanceType: options.instanceType ?? "t3.large",
-    min: options.min ?? 1,
-    max: options.max ?? 4,
-    desired: options.min ?? 1
-  })
-  await send(new CreateClusterCommand({ clusterName: "hangar" }))
-  await send(
-    new CreateCapacityProviderCommand({
-      name: "cp",
-      autoScalingGroupProvider: {
-        autoScalingGroupArn: arn,
-        managedScaling: { status: "ENABLED", targetCapacity: 100 }
-      }
-    })
-  )
-  await send(
-    new PutClusterCapacityProvidersCommand({
-      cluster: "hangar",
-      capacityProviders: ["cp"],
-      defaultCapacityProviderStrategy: [{ capacityProvider: "cp" }]
-    })
-  )
-  if ((options.instanceType ?? "") !== "g4dn.xlarge") {
-    const gpu = sim.createAutoScalingGroup({
-      name: "gpu-asg",
-      instanceType: "g4dn.xlarge",
-      min: 0,
-      max: 2,
-      desired: 0
-    })
-    await send(
-      new CreateCapacityProviderCommand({
-        name: "gpu",
-        autoScalingGroupProvider: { autoScalingGroupArn: gpu.arn, managedScaling: { status: "ENABLED" } }
-      })
-    )
-    await send(
-      new PutClusterCapacityProvidersCommand({
-        cluster: "hangar",
-        capacityProviders: ["cp", "gpu"],
-        defaultCapacityProviderStrategy: [{ capacityProvider: "cp" }]
-      })
-    )
-  }
-  const provider = (strategy = "cp") =>
-    EcsProvider.layer({
-      cluster: "hangar",
-      capacityProviderStrategy: [{ capacityProvider: strategy }],
-      endpoint: "http://ecs-sim.internal",
-      requestHandler: sim.requestHandler as never,
-      credentials,
-      clock,
-      regions: ["iad", "lhr"]
-    })
-  return { clock, sim, provider }
-}
+import { credentials, startSimulator } from "./Setup.js"
 
 const conformanceLayer = Layer.unwrapEffect(
   Effect.promise(async () => {

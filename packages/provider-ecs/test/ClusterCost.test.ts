@@ -1,0 +1,142 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Pricing, VirtualClock } from "@hangar/core"
+import { Effect } from "effect"
+import * as ClusterCost from "../src/ClusterCost.js"
+import * as EcsProvider from "../src/EcsProvider.js"
+import { startSimulator } from "./Setup.js"
+
+const hour = 3_600_000
+
+describe("clusterCost", () => {
+  it.effect("equals the simulator's bill through scale-out, scale-in and idle; periods add up", () =>
+    Effect.gen(function* () {
+      const { clock, sim, provider } = yield* Effect.promise(() =>
+        startSimulator({ instanceType: "t3.medium", min: 1, max: 3 })
+      )
+      const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+      const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+      const billed = () => sim.billing().byCluster.hangar ?? 0
+      const start = clock.now()
+      const sessions = yield* drive(
+        Effect.all(
+          [1, 2, 3].map((n) =>
+            ecs.create({ taskId: `c-${n}`, repository: `acme/r${n}`, size: "performance" })
+          ),
+          { concurrency: "unbounded" }
+        )
+      )
+      assert.isAtLeast(sim.model.instances.size, 2, "three performance tasks need more than one t3.medium")
+      const busy = yield* drive(ecs.clusterCost())
+      assert.strictEqual(busy.totalMicroUsd, billed())
+      assert.isTrue(busy.instances.every((i) => i.source === "attributes"))
+      yield* Effect.promise(() => clock.advanceBy(hour))
+      const middle = clock.now()
+      assert.strictEqual((yield* drive(ecs.clusterCost())).totalMicroUsd, billed())
+      for (const s of sessions) yield* drive(ecs.sleep(s.id))
+      yield* Effect.promise(() => clock.advanceBy(hour))
+      const scaledIn = yield* drive(ecs.clusterCost())
+      assert.isAbove(
+        [...sim.model.instances.values()].filter((i) => i.state === "terminated").length,
+        0,
+        "the extra instances were scaled in"
+      )
+      assert.isTrue(scaledIn.instances.some((i) => i.terminatedAt !== undefined))
+      assert.strictEqual(scaledIn.totalMicroUsd, billed())
+      // (start, middle] + (middle, now] is the whole bill
+      const before = yield* drive(ecs.clusterCost({ to: middle }))
+      const after = yield* drive(ecs.clusterCost({ from: middle }))
+      assert.strictEqual(before.totalMicroUsd + after.totalMicroUsd, billed())
+      assert.strictEqual((yield* drive(ecs.clusterCost({ from: new Date(start) }))).totalMicroUsd, billed())
+      // everything is accounted for once: reserved + idle while sessions ran + idle while none ran
+      const parts =
+        scaledIn.reservedMicroUsd + scaledIn.attributedIdleMicroUsd + scaledIn.unattributedIdleMicroUsd
+      assert.isAtMost(Math.abs(parts - scaledIn.totalMicroUsd), 2)
+      assert.isAbove(scaledIn.unattributedIdleMicroUsd, 0, "an hour with no session left idle capacity")
+      // sessions' usage is their reserved share plus the idle capacity kept while they ran
+      const usages = yield* drive(Effect.forEach(sessions, (s) => ecs.usage(s.id)))
+      const sum = usages.reduce((total, u) => total + u.costMicroUsd, 0)
+      assert.isAtMost(
+        Math.abs(sum - (scaledIn.reservedMicroUsd + scaledIn.attributedIdleMicroUsd)),
+        usages.length + 2
+      )
+      for (const u of usages) assert.isAtLeast(u.seconds.running, 3_599)
+    })
+  )
+
+  it.effect(
+    "a session alone on the cluster is charged the whole instance while it runs, nothing while stopped",
+    () =>
+      Effect.gen(function* () {
+        const { clock, provider } = yield* Effect.promise(() => startSimulator({ min: 1, max: 1 }))
+        const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        const session = yield* drive(ecs.create({ taskId: "alone", repository: "acme/a", size: "dev" }))
+        // past the instance's 60-second minimum, which was billed at its launch (before any session ran)
+        yield* Effect.promise(() => clock.advanceBy(60_000))
+        const u0 = yield* drive(ecs.usage(session.id))
+        yield* Effect.promise(() => clock.advanceBy(hour))
+        const u1 = yield* drive(ecs.usage(session.id))
+        // a t3.large and its 30 GiB root volume for an hour: $0.0832 + 30 × $0.08 / 730
+        const instanceHour =
+          Pricing.ec2InstanceCost("t3.large", hour).compute + Pricing.ec2InstanceCost("t3.large", hour).ebs
+        assert.isAtMost(Math.abs(u1.costMicroUsd - u0.costMicroUsd - instanceHour), 2)
+        yield* drive(ecs.sleep(session.id))
+        const u2 = yield* drive(ecs.usage(session.id))
+        yield* Effect.promise(() => clock.advanceBy(hour))
+        const u3 = yield* drive(ecs.usage(session.id))
+        assert.strictEqual(u3.costMicroUsd, u2.costMicroUsd)
+        const cost = yield* drive(ecs.clusterCost())
+        assert.isAbove(cost.unattributedIdleMicroUsd, instanceHour - 10)
+      })
+  )
+})
+
+describe("ClusterCost.attribute", () => {
+  const instance = (over: Partial<ClusterCost.InstanceLifetime> = {}): ClusterCost.InstanceLifetime => ({
+    containerInstanceArn: "ci-1",
+    ec2InstanceId: "i-1",
+    instanceType: "t3.large",
+    launchedAt: 0,
+    terminatedAt: undefined,
+    cpu: 2048,
+    memory: 7987,
+    source: "attributes",
+    ...over
+  })
+  const task = (over: Partial<ClusterCost.TaskInterval>): ClusterCost.TaskInterval => ({
+    sessionId: "s",
+    taskArn: "t",
+    containerInstanceArn: "ci-1",
+    startedAt: 0,
+    stoppedAt: undefined,
+    cpu: 512,
+    memory: 1024,
+    ...over
+  })
+
+  it("splits an instance by reserved share, idle by reserved cost among the sessions running", () => {
+    const result = ClusterCost.attribute(
+      [instance()],
+      [task({ sessionId: "a", taskArn: "ta", cpu: 512 }), task({ sessionId: "b", taskArn: "tb", cpu: 1536 })],
+      0,
+      hour,
+      30
+    )
+    const a = result.bySession.get("a")!
+    const b = result.bySession.get("b")!
+    assert.closeTo(b / a, 3, 1e-9)
+    assert.closeTo(a + b, result.totalMicroUsd, 1e-6)
+    assert.strictEqual(result.unattributedIdleMicroUsd, 0)
+  })
+
+  it("the 60-second minimum and the bill's seconds land in the period of the launch", () => {
+    const i = instance({ launchedAt: 1_000, terminatedAt: 11_000 })
+    assert.strictEqual(ClusterCost.billedBy(i, 1_000, 30), 0)
+    const whole = ClusterCost.billedBy(i, 5 * hour, 30)
+    const minimum = Pricing.ec2InstanceCost("t3.large", 60_000)
+    assert.strictEqual(whole, minimum.compute + minimum.ebs)
+    assert.strictEqual(ClusterCost.attribute([i], [], 0, hour, 30).totalMicroUsd, whole)
+    assert.strictEqual(ClusterCost.attribute([i], [], 1_000, hour, 30).totalMicroUsd, whole)
+    assert.strictEqual(ClusterCost.attribute([i], [], 11_000, hour, 30).totalMicroUsd, 0)
+  })
+})

@@ -1,0 +1,100 @@
+/** Shared test setup: the ECS simulator on a virtual clock with a cluster, a CPU and a GPU capacity provider. */
+import {
+  CreateCapacityProviderCommand,
+  CreateClusterCommand,
+  ECSClient,
+  PutClusterCapacityProvidersCommand
+} from "@aws-sdk/client-ecs"
+import { VirtualClock } from "@hangar/core"
+import { EcsSimulator } from "@hangar/ecs-simulator"
+import * as EcsProvider from "../src/EcsProvider.js"
+
+export const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" }
+
+export const startSimulator = async (
+  options: { instanceType?: string; min?: number; max?: number; seed?: number } = {}
+) => {
+  const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+  const sim = await EcsSimulator.make({ clock, seed: options.seed ?? 1 })
+  await sim.listen({ port: 0 })
+  const admin = new ECSClient({
+    region: "us-east-1",
+    endpoint: "http://ecs-sim.internal",
+    credentials,
+    requestHandler: sim.requestHandler
+  })
+  const send = (command: unknown) => VirtualClock.runToCompletion(clock, admin.send(command as never))
+  const { arn } = sim.createAutoScalingGroup({
+    name: "asg",
+    instanceType: options.instanceType ?? "t3.large",
+    min: options.min ?? 1,
+    max: options.max ?? 4,
+    desired: options.min ?? 1
+  })
+  await send(new CreateClusterCommand({ clusterName: "hangar" }))
+  await send(
+    new CreateCapacityProviderCommand({
+      name: "cp",
+      autoScalingGroupProvider: {
+        autoScalingGroupArn: arn,
+        managedScaling: { status: "ENABLED", targetCapacity: 100 }
+      }
+    })
+  )
+  await send(
+    new PutClusterCapacityProvidersCommand({
+      cluster: "hangar",
+      capacityProviders: ["cp"],
+      defaultCapacityProviderStrategy: [{ capacityProvider: "cp" }]
+    })
+  )
+  if ((options.instanceType ?? "") !== "g4dn.xlarge") {
+    const gpu = sim.createAutoScalingGroup({
+      name: "gpu-asg",
+      instanceType: "g4dn.xlarge",
+      min: 0,
+      max: 2,
+      desired: 0
+    })
+    await send(
+      new CreateCapacityProviderCommand({
+        name: "gpu",
+        autoScalingGroupProvider: { autoScalingGroupArn: gpu.arn, managedScaling: { status: "ENABLED" } }
+      })
+    )
+    await send(
+      new PutClusterCapacityProvidersCommand({
+        cluster: "hangar",
+        capacityProviders: ["cp", "gpu"],
+        defaultCapacityProviderStrategy: [{ capacityProvider: "cp" }]
+      })
+    )
+  }
+  /** Every request the SDK sent: operation and JSON body. */
+  const requests: Array<{ readonly operation: string; readonly body: Record<string, unknown> }> = []
+  const requestHandler: typeof sim.requestHandler = {
+    ...sim.requestHandler,
+    handle: (request) => {
+      const target = request.headers["x-amz-target"] ?? ""
+      const body =
+        request.body instanceof Uint8Array ? Buffer.from(request.body).toString("utf8") : request.body
+      requests.push({
+        operation: target.slice(target.indexOf(".") + 1),
+        body: typeof body === "string" && body !== "" ? (JSON.parse(body) as Record<string, unknown>) : {}
+      })
+      return sim.requestHandler.handle(request)
+    }
+  }
+  const provider = (strategy = "cp", extra: Partial<EcsProvider.Options> = {}) =>
+    EcsProvider.layer({
+      cluster: "hangar",
+      capacityProviderStrategy: [{ capacityProvider: strategy }],
+      endpoint: "http://ecs-sim.internal",
+      requestHandler: requestHandler as never,
+      credentials,
+      clock,
+      regions: ["iad", "lhr"],
+      ...extra
+    })
+  return { clock, sim, provider, requests, requestHandler, send }
+}
