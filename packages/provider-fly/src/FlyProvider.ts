@@ -24,14 +24,17 @@ import {
   Context,
   Duration,
   Effect,
+  Fiber,
   FiberRef,
   Layer,
   type Redacted,
-  Schedule,
-  Schema
+  Schema,
+  type Scope
 } from "effect"
+import { WebSocket } from "undici"
 import * as FlyClient from "./FlyClient.js"
 import * as FlySchemas from "./FlySchemas.js"
+import * as FlyToml from "./FlyToml.js"
 
 const Machines = Schema.Array(FlySchemas.Machine)
 const MachineEvents = Schema.Array(FlySchemas.MachineEvent)
@@ -41,6 +44,54 @@ export class FlyProvider extends Context.Tag("@hangar/provider-fly/FlyProvider")
   FlyProvider,
   ComputeProvider.ComputeProvider
 >() {}
+
+/** A session's Fly Proxy WebSocket endpoint and a way to open it (the proxy wakes a sleeping machine). */
+export interface Tunnel {
+  /** `wss://<app>.fly.dev/<path>` on Fly; the simulator's proxy locally. */
+  readonly endpoint: string
+  /** Opens the WebSocket (routed to the session's machine); it is closed when the scope closes. */
+  readonly connect: Effect.Effect<WebSocket, ComputeError.ComputeError, Scope.Scope>
+}
+
+/** The result of a global deployment: a session per region that answered, and the regions that failed. */
+export interface GlobalDeployment {
+  readonly sessions: ReadonlyArray<Session.Session>
+  readonly failed: ReadonlyArray<{ readonly region: string; readonly error: ComputeError.ComputeError }>
+}
+
+/**
+ * Fly's operations beside the provider contract, after the seed's FlyMachineManager: tasks counted per machine,
+ * sleep allowed only while none is active, a machine in each of several regions in one call, and tunnels.
+ */
+export interface Machines {
+  /** Wakes the session's machine if needed and runs `command` on it, counted as an active task. */
+  readonly executeTask: (
+    sessionId: string,
+    command: ReadonlyArray<string>,
+    options?: ComputeProvider.ExecOptions
+  ) => Effect.Effect<TaskResult.TaskResult, ComputeError.ComputeError>
+  /** Starts or resumes the machine and waits until it runs; takes back an earlier `allowSleep`. */
+  readonly ensureRunning: (sessionId: string) => Effect.Effect<Session.Session, ComputeError.ComputeError>
+  /**
+   * Lets the machine sleep (suspend, or stop when it cannot suspend): now if no task of it is active, else
+   * when the last active task ends. Tasks run later wake it and let it sleep again when they end.
+   */
+  readonly allowSleep: (sessionId: string) => Effect.Effect<Session.Session, ComputeError.ComputeError>
+  /** Tasks running on the session's machine now. */
+  readonly activeTasks: (sessionId: string) => number
+  /** The seed's global deployment: the repository's machine in each region (task ids `<taskId>-<region>`). */
+  readonly deployGlobal: (
+    task: TaskSpec.TaskSpecInput,
+    regions: ReadonlyArray<string>
+  ) => Effect.Effect<GlobalDeployment, ComputeError.ComputeError>
+  readonly tunnel: (sessionId: string, path?: string) => Effect.Effect<Tunnel, ComputeError.ComputeError>
+  /** The fly.toml the provider was configured with, as imported (warnings included). */
+  readonly flyToml: FlyToml.FlyToml | undefined
+  /** Waits for background clean-ups (a machine woken for a create that failed is put back to sleep). */
+  readonly awaitCleanups: Effect.Effect<void>
+}
+
+export class FlyMachines extends Context.Tag("@hangar/provider-fly/FlyMachines")<FlyMachines, Machines>() {}
 
 export interface Options {
   readonly baseUrl?: string
@@ -62,6 +113,12 @@ export interface Options {
   readonly retry?: Partial<ComputeProvider.RetryPolicy>
   /** How long one call may wait for a machine to reach a state (waits loop on Fly's 60 s cap). */
   readonly waitDeadline?: Duration.DurationInput
+  /** No call of the provider takes longer than this (default 5 minutes); past it, a `Timeout` (Deadline). */
+  readonly deadline?: Duration.DurationInput
+  /** An app's fly.toml: its services, checks, env, mount, primary_region and [[vm]] size shape every machine. */
+  readonly flyToml?: string
+  /** The proxy URL of an app (default `wss://<app>.fly.dev`, or the simulator's `/_proxy/<app>` off Fly). */
+  readonly proxyUrl?: (app: string) => string
 }
 
 const defaults = {
@@ -113,44 +170,98 @@ const parseSessionId = (sessionId: string) => {
   return Effect.succeed({ app, machine })
 }
 
-export const make = (
-  options: Options
-): Effect.Effect<ComputeProvider.ComputeProvider, never, FlyClient.FlyClient> =>
+/** When the provider call this fiber is in must end (epoch millis; no limit outside a call). */
+const callDeadlineAt: FiberRef.FiberRef<number> = FiberRef.unsafeMake(Number.POSITIVE_INFINITY)
+
+const timeoutError = (method: string, millis: number, lastError?: string) =>
+  new ComputeError.Timeout({
+    module: "FlyProvider",
+    method,
+    provider: "fly",
+    reason: "Deadline",
+    timeoutMillis: millis,
+    ...(lastError === undefined ? {} : { lastError })
+  })
+
+/** The provider and Fly's own operations over one set of options (and an imported fly.toml). */
+export const makeAll = (
+  options: Options,
+  flyToml?: FlyToml.FlyToml
+): Effect.Effect<
+  { readonly provider: ComputeProvider.ComputeProvider; readonly machines: Machines },
+  never,
+  FlyClient.FlyClient
+> =>
   Effect.gen(function* () {
-    const settings = { ...defaults, ...options }
+    const settings = {
+      ...defaults,
+      ...options,
+      primaryRegion: options.primaryRegion ?? flyToml?.primaryRegion ?? defaults.primaryRegion,
+      volumeSizeGb: options.volumeSizeGb ?? flyToml?.mount?.sizeGb ?? defaults.volumeSizeGb
+    }
+    const volumeName = flyToml?.mount?.name ?? "workspace"
+    const mountPath = flyToml?.mount?.path ?? "/workspace"
     const client = yield* FlyClient.FlyClient
     const regions = settings.regions
     /** Per machine: every state change seen, by event id (the API shows only the newest 50). */
     const ledgers = new Map<string, Map<string, FlySchemas.MachineEvent>>()
-    const waitDeadline = Duration.toMillis(settings.waitDeadline ?? "5 minutes")
+    const deadlineMillis = Duration.toMillis(settings.deadline ?? "5 minutes")
+    const waitDeadline = Duration.toMillis(settings.waitDeadline ?? deadlineMillis)
+
+    /** One lifecycle change at a time per key: a repository's region (get-or-create) or a machine. */
+    const locks = new Map<string, Effect.Semaphore>()
+    const locked = (key: string) => {
+      let lock = locks.get(key)
+      if (lock === undefined) {
+        lock = Effect.unsafeMakeSemaphore(1)
+        locks.set(key, lock)
+      }
+      return lock.withPermits(1)
+    }
+    /** Tasks running per machine, machines allowed to sleep, and a count of wakes asked for per machine. */
+    const active = new Map<string, number>()
+    const sleepAllowed = new Set<string>()
+    const wakes = new Map<string, number>()
+    const wanted = (machineId: string) => wakes.set(machineId, (wakes.get(machineId) ?? 0) + 1)
 
     const machinePath = (app: string, id: string) => `/apps/${app}/machines/${id}`
 
     const recordEvents = (app: string, id: string) =>
-      Effect.gen(function* () {
-        const events = yield* client.request("GET", `${machinePath(app, id)}/events?limit=50`, MachineEvents)
-        const ledger = ledgers.get(id) ?? new Map()
-        for (const event of events) ledger.set(event.id, event)
-        ledgers.set(id, ledger)
-      })
+      Effect.map(
+        client.request("GET", `${machinePath(app, id)}/events?limit=50`, MachineEvents),
+        (events) => {
+          let ledger = ledgers.get(id)
+          if (ledger === undefined) {
+            ledger = new Map()
+            ledgers.set(id, ledger)
+          }
+          for (const event of events) ledger.set(event.id, event)
+        }
+      )
 
     const getMachine = (app: string, id: string) =>
       client.request("GET", machinePath(app, id), FlySchemas.Machine)
 
-    /** Waits for `state`, asking again on each 408 until the deadline. */
-    const waitFor = (app: string, id: string, state: string) =>
+    /**
+     * Waits for one of `states`, asking again on each 408 until the wait deadline or the call's deadline, each
+     * ask within Fly's 60 s cap.
+     */
+    const waitFor = (app: string, id: string, states: string) =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
-        return yield* client
-          .request("GET", `${machinePath(app, id)}/wait?state=${state}&timeout=60`, FlySchemas.WaitResponse)
-          .pipe(
-            Effect.retry({
-              schedule: Schedule.recurWhileEffect(() =>
-                Effect.map(Clock.currentTimeMillis, (now) => now - started < waitDeadline)
-              ),
-              while: (e) => e._tag === "Timeout" && e.reason === "WaitExpired"
-            })
-          )
+        const until = Math.min(started + waitDeadline, yield* FiberRef.get(callDeadlineAt))
+        const ask = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          now >= until
+            ? Effect.fail(timeoutError("wait", now - started, `machine ${id} did not reach ${states}`))
+            : client.request(
+                "GET",
+                `${machinePath(app, id)}/wait?${states}&timeout=${Math.min(60, Math.max(1, Math.ceil((until - now) / 1000)))}`,
+                FlySchemas.WaitResponse
+              )
+        )
+        return yield* ask.pipe(
+          Effect.retry({ while: (e) => e._tag === "Timeout" && e.reason === "WaitExpired" })
+        )
       })
 
     /** Runs a mutation of a machine under a short lease, released afterwards. */
@@ -211,11 +322,11 @@ export const make = (
       Effect.gen(function* () {
         const volumes = yield* client.request("GET", `/apps/${app}/volumes`, Volumes)
         const existing = volumes.find(
-          (v) => v.region === region && v.name === "workspace" && v.state === "created"
+          (v) => v.region === region && v.name === volumeName && v.state === "created"
         )
         if (existing !== undefined) return existing
         return yield* client.request("POST", `/apps/${app}/volumes`, FlySchemas.Volume, {
-          body: { name: "workspace", region, size_gb: settings.volumeSizeGb, encrypted: true }
+          body: { name: volumeName, region, size_gb: settings.volumeSizeGb, encrypted: true }
         })
       })
 
@@ -227,31 +338,46 @@ export const make = (
               client.request("POST", `${machinePath(app, machine.id)}/start`, FlySchemas.Ok, { nonce })
             )
           }
-          yield* waitFor(app, machine.id, "started")
+          yield* waitFor(app, machine.id, "state=started")
         }
         yield* recordEvents(app, machine.id)
         return yield* getMachine(app, machine.id)
       })
 
+    const tomlServices = flyToml?.services ?? []
     const machineConfig = (task: TaskSpec.TaskSpec, volumeId: string, hangarManagesSleep: boolean) => {
-      const guest = Pricing.flyGuestBySize[task.size]
+      const preset = Pricing.flyGuestBySize[task.size]
+      const autostopOff = hangarManagesSleep || options.autostop === "off"
+      const services =
+        tomlServices.length > 0
+          ? tomlServices.map((service) => (autostopOff ? { ...service, autostop: false } : service))
+          : [
+              {
+                protocol: "tcp",
+                internal_port: 8080,
+                autostop: autostopOff || settings.autostop === "off" ? false : settings.autostop,
+                autostart: true,
+                min_machines_running: 0,
+                ports: [{ port: 443, handlers: ["http", "tls"] }]
+              }
+            ]
+      const checks = flyToml?.checks ?? {}
       return {
         image: settings.image,
-        guest: { cpu_kind: guest.cpuKind, cpus: guest.cpus, memory_mb: guest.memoryMb },
-        env: { ...task.env, REPOSITORY: task.repository, BRANCH: task.branch, TASK_ID: task.taskId },
+        guest: flyToml?.guest ?? { cpu_kind: preset.cpuKind, cpus: preset.cpus, memory_mb: preset.memoryMb },
+        env: {
+          ...flyToml?.env,
+          ...task.env,
+          REPOSITORY: task.repository,
+          BRANCH: task.branch,
+          TASK_ID: task.taskId
+        },
         restart: { policy: "always", max_retries: 3 },
         auto_destroy: false,
-        services: [
-          {
-            protocol: "tcp",
-            internal_port: 8080,
-            autostop: hangarManagesSleep || settings.autostop === "off" ? false : settings.autostop,
-            autostart: true,
-            min_machines_running: 0,
-            ports: [{ port: 443, handlers: ["http", "tls"] }]
-          }
-        ],
-        mounts: [{ volume: volumeId, path: "/workspace" }],
+        services,
+        ...(Object.keys(checks).length === 0 ? {} : { checks }),
+        ...(flyToml?.stop === undefined ? {} : { stop_config: flyToml.stop }),
+        mounts: [{ volume: volumeId, path: mountPath }],
         metadata: { hangar_task_id: task.taskId }
       }
     }
@@ -259,47 +385,62 @@ export const make = (
     const regionFor = (task: TaskSpec.TaskSpec) =>
       task.region === "edge" ? settings.primaryRegion : task.region
 
+    /** Machines a create woke or made, by task id, until the create ends: put back to sleep if it failed. */
+    const touched = new Map<
+      string,
+      { readonly app: string; readonly machineId: string; readonly wake: number }
+    >()
+
+    const findMachine = (app: string, region: string, name: string) =>
+      Effect.map(client.request("GET", `/apps/${app}/machines?region=${region}`, Machines), (all) =>
+        all.find((m) => m.name === name && m.state !== "destroyed" && m.state !== "destroying")
+      )
+
     const create = (task: TaskSpec.TaskSpec) =>
       Effect.gen(function* () {
         const app = appName(settings.appPrefix, task.repository)
         const region = regionFor(task)
-        yield* ensureApp(app)
         const name = `workspace-${region}`
-        const existing = (yield* client.request(
-          "GET",
-          `/apps/${app}/machines?region=${region}`,
-          Machines
-        )).find((m) => m.name === name && m.state !== "destroyed" && m.state !== "destroying")
-        let machine = existing
-        if (machine === undefined) {
-          const volume = yield* ensureVolume(app, region)
-          const hangarManagesSleep = yield* FiberRef.get(ComputeProvider.sleepManagedByHangar)
-          machine = yield* client
-            .request("POST", `/apps/${app}/machines`, FlySchemas.Machine, {
-              body: { name, region, config: machineConfig(task, volume.id, hangarManagesSleep) }
-            })
-            .pipe(
-              Effect.catchTag("InvalidRequest", (e) =>
-                e.reason === "Conflict"
-                  ? Effect.flatMap(
-                      client.request("GET", `/apps/${app}/machines?region=${region}`, Machines),
-                      (all) => {
-                        const found = all.find((m) => m.name === name && m.state !== "destroyed")
-                        return found === undefined ? Effect.fail(e) : Effect.succeed(found)
-                      }
-                    )
-                  : Effect.fail(e)
+        const machine = yield* locked(`${app}/${region}`)(
+          Effect.gen(function* () {
+            yield* ensureApp(app)
+            const existing = yield* findMachine(app, region, name)
+            if (existing !== undefined) return existing
+            const volume = yield* ensureVolume(app, region)
+            const hangarManagesSleep = yield* FiberRef.get(ComputeProvider.sleepManagedByHangar)
+            return yield* client
+              .request("POST", `/apps/${app}/machines`, FlySchemas.Machine, {
+                body: { name, region, config: machineConfig(task, volume.id, hangarManagesSleep) }
+              })
+              .pipe(
+                Effect.catchTag("InvalidRequest", (e) =>
+                  e.reason === "Conflict"
+                    ? Effect.flatMap(findMachine(app, region, name), (found) =>
+                        found === undefined ? Effect.fail(e) : Effect.succeed(found)
+                      )
+                    : Effect.fail(e)
+                )
               )
-            )
-        }
-        const running = yield* ensureRunning(app, machine)
+          })
+        )
+        const running = yield* locked(machine.id)(
+          Effect.gen(function* () {
+            sleepAllowed.delete(machine.id)
+            if (machine.state !== "started" && !touched.has(task.taskId)) {
+              touched.set(task.taskId, {
+                app,
+                machineId: machine.id,
+                wake: wanted(machine.id).get(machine.id)!
+              })
+            }
+            return yield* ensureRunning(app, machine)
+          })
+        )
         yield* client.request(
           "POST",
           `${machinePath(app, running.id)}/metadata/hangar_task_id`,
           FlySchemas.Ok,
-          {
-            body: { value: task.taskId }
-          }
+          { body: { value: task.taskId } }
         )
         return toSession(
           app,
@@ -324,7 +465,8 @@ export const make = (
         return toSession(app, m)
       })
 
-    const transition = (sessionId: string, action: "stop" | "suspend", target: string) =>
+    /** Stop, or suspend (which Fly turns into a stop for a machine above 2 GB): waits until it settles. */
+    const transition = (sessionId: string, action: "stop" | "suspend") =>
       Effect.gen(function* () {
         const { app, machine } = yield* parseSessionId(sessionId)
         const m = yield* getMachine(app, machine)
@@ -335,7 +477,7 @@ export const make = (
               client.request("POST", `${machinePath(app, machine)}/${action}`, FlySchemas.Ok, { nonce })
             )
           }
-          yield* waitFor(app, machine, target)
+          yield* waitFor(app, machine, action === "stop" ? "state=stopped" : "state=suspended,stopped")
         }
         yield* recordEvents(app, machine)
         return toSession(app, yield* getMachine(app, machine))
@@ -373,7 +515,7 @@ export const make = (
         return new Usage.Usage({ sessionId, seconds, costMicroUsd: cost as Usage.Usage["costMicroUsd"] })
       })
 
-    return yield* ComputeProvider.make(
+    const core = yield* ComputeProvider.make(
       {
         id: "fly" as TaskSpec.ProviderId,
         capabilities: new Capabilities.Capabilities({
@@ -389,15 +531,16 @@ export const make = (
             const { app, machine } = yield* parseSessionId(sessionId)
             return toSession(app, yield* ensureRunning(app, yield* getMachine(app, machine)))
           }),
-        stop: (sessionId) => transition(sessionId, "stop", "stopped"),
-        suspend: (sessionId) => transition(sessionId, "suspend", "suspended"),
+        stop: (sessionId) => transition(sessionId, "stop"),
+        suspend: (sessionId) => transition(sessionId, "suspend"),
         destroy: (sessionId) =>
           Effect.gen(function* () {
             const { app, machine } = yield* parseSessionId(sessionId)
             yield* withLease(app, machine, (nonce) =>
               client.request("DELETE", `${machinePath(app, machine)}?force=true`, FlySchemas.Ok, { nonce })
             )
-            yield* waitFor(app, machine, "destroyed")
+            yield* waitFor(app, machine, "state=destroyed")
+            yield* recordEvents(app, machine)
           }),
         exec: (sessionId, command, execOptions) =>
           Effect.gen(function* () {
@@ -435,27 +578,272 @@ export const make = (
           }),
         usage
       },
-      settings.retry === undefined ? {} : { retry: settings.retry }
+      {
+        retry: {
+          deadline: Duration.millis(Math.min(deadlineMillis, Duration.toMillis("2 minutes"))),
+          ...settings.retry
+        }
+      }
     )
+
+    /** Every call bounded by the deadline: waits inside it see the deadline, and a backstop timeout. */
+    const bounded =
+      (method: string) =>
+      <A>(effect: Effect.Effect<A, ComputeError.ComputeError>): Effect.Effect<A, ComputeError.ComputeError> =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          effect.pipe(
+            Effect.timeoutFail({
+              duration: Duration.millis(deadlineMillis),
+              onTimeout: () => timeoutError(method, deadlineMillis)
+            }),
+            Effect.locally(callDeadlineAt, now + deadlineMillis)
+          )
+        )
+
+    const cleanups = new Set<Fiber.RuntimeFiber<void>>()
+    /** A create that woke or made a machine and then failed puts it back to sleep, unless someone wants it now. */
+    const cleanUp = (taskId: string) =>
+      Effect.suspend(() => {
+        const entry = touched.get(taskId)
+        touched.delete(taskId)
+        if (entry === undefined) return Effect.void
+        const sessionId = `${entry.app}/${entry.machineId}`
+        const putBack = locked(entry.machineId)(
+          Effect.suspend(() =>
+            wakes.get(entry.machineId) === entry.wake && (active.get(entry.machineId) ?? 0) === 0
+              ? Effect.asVoid(bounded("sleep")(core.sleep(sessionId)))
+              : Effect.void
+          )
+        ).pipe(Effect.ignore)
+        return Effect.flatMap(Effect.forkDaemon(putBack), (fiber) =>
+          Effect.sync(() => {
+            cleanups.add(fiber)
+            fiber.addObserver(() => cleanups.delete(fiber))
+          })
+        )
+      })
+
+    const provider: ComputeProvider.ComputeProvider = {
+      ...core,
+      create: (task) =>
+        bounded("create")(core.create(task)).pipe(
+          Effect.tapErrorCause(() => (typeof task.taskId === "string" ? cleanUp(task.taskId) : Effect.void)),
+          Effect.tap((session) => Effect.sync(() => touched.delete(session.taskId)))
+        ),
+      get: (id) => bounded("get")(core.get(id)),
+      start: (id) => bounded("start")(core.start(id)),
+      stop: (id) => bounded("stop")(core.stop(id)),
+      suspend: (id) => bounded("suspend")(core.suspend(id)),
+      sleep: (id) => bounded("sleep")(core.sleep(id)),
+      destroy: (id) =>
+        bounded("destroy")(core.destroy(id)).pipe(
+          Effect.tap(() =>
+            Effect.sync(() => {
+              const machine = id.split("/")[1] ?? ""
+              sleepAllowed.delete(machine)
+            })
+          )
+        ),
+      exec: (id, command, execOptions) => bounded("exec")(core.exec(id, command, execOptions)),
+      list: () => bounded("list")(core.list()),
+      usage: (id) => bounded("usage")(core.usage(id))
+    }
+
+    const machineOf = (sessionId: string) =>
+      Effect.map(parseSessionId(sessionId), ({ app, machine }) => ({ app, machine }))
+
+    /** Sleeps the machine if it is allowed to and no task is active (the caller holds its lock). */
+    const sleepIfIdle = (sessionId: string, machine: string) =>
+      sleepAllowed.has(machine) && (active.get(machine) ?? 0) === 0
+        ? provider.sleep(sessionId)
+        : provider.get(sessionId)
+
+    const ensureRunningSession = (sessionId: string) =>
+      Effect.flatMap(machineOf(sessionId), ({ machine }) =>
+        locked(machine)(
+          Effect.suspend(() => {
+            sleepAllowed.delete(machine)
+            wanted(machine)
+            return provider.start(sessionId)
+          })
+        )
+      )
+
+    const machines: Machines = {
+      ensureRunning: ensureRunningSession,
+      allowSleep: (sessionId) =>
+        Effect.flatMap(machineOf(sessionId), ({ machine }) =>
+          locked(machine)(
+            Effect.suspend(() => {
+              sleepAllowed.add(machine)
+              return sleepIfIdle(sessionId, machine)
+            })
+          )
+        ),
+      activeTasks: (sessionId) => active.get(sessionId.split("/")[1] ?? "") ?? 0,
+      executeTask: (sessionId, command, execOptions) =>
+        Effect.flatMap(machineOf(sessionId), ({ machine }) =>
+          Effect.acquireUseRelease(
+            Effect.sync(() => active.set(machine, (active.get(machine) ?? 0) + 1)),
+            () =>
+              Effect.zipRight(
+                locked(machine)(
+                  Effect.suspend(() => {
+                    wanted(machine)
+                    return provider.start(sessionId)
+                  })
+                ),
+                provider.exec(sessionId, command, execOptions)
+              ),
+            () =>
+              Effect.suspend(() => {
+                const left = (active.get(machine) ?? 1) - 1
+                if (left === 0) active.delete(machine)
+                else active.set(machine, left)
+                return left === 0 && sleepAllowed.has(machine)
+                  ? locked(machine)(Effect.suspend(() => sleepIfIdle(sessionId, machine))).pipe(
+                      Effect.tapError((e) =>
+                        Effect.logWarning(
+                          `allowed sleep of ${sessionId} after its last task failed: ${e.message}`
+                        )
+                      ),
+                      Effect.ignore
+                    )
+                  : Effect.void
+              })
+          )
+        ),
+      deployGlobal: (input, wantedRegions) =>
+        Effect.gen(function* () {
+          const unknown = wantedRegions.filter((r) => !regions.includes(r))
+          if (unknown.length > 0 || wantedRegions.length === 0) {
+            return yield* new ComputeError.InvalidRequest({
+              module: "FlyProvider",
+              method: "deployGlobal",
+              provider: "fly",
+              field: "regions",
+              expected: `one or more of ${regions.join(", ")}`,
+              actual: wantedRegions.length === 0 ? "none" : unknown.join(", ")
+            })
+          }
+          const outcomes = yield* Effect.forEach(
+            [...new Set(wantedRegions)],
+            (region) =>
+              Effect.either(provider.create({ ...input, taskId: `${input.taskId}-${region}`, region })).pipe(
+                Effect.map((outcome) => ({ region, outcome }))
+              ),
+            { concurrency: "unbounded" }
+          )
+          return {
+            sessions: outcomes.flatMap((o) => (o.outcome._tag === "Right" ? [o.outcome.right] : [])),
+            failed: outcomes.flatMap((o) =>
+              o.outcome._tag === "Left" ? [{ region: o.region, error: o.outcome.left }] : []
+            )
+          }
+        }),
+      tunnel: (sessionId, path = "/") =>
+        Effect.gen(function* () {
+          const { app, machine } = yield* machineOf(sessionId)
+          const base = (settings.proxyUrl ?? defaultProxyUrl(settings.baseUrl))(app).replace(/\/+$/, "")
+          const endpoint = `${base}/${path.replace(/^\/+/, "")}`
+          const connect = Effect.acquireRelease(openWebSocket(endpoint, machine), (ws) =>
+            Effect.sync(() => ws.close())
+          )
+          return { endpoint, connect }
+        }),
+      flyToml,
+      awaitCleanups: Effect.suspend(() => Fiber.awaitAll([...cleanups])).pipe(Effect.asVoid)
+    }
+    return { provider, machines }
   })
 
-const transport = (options: Options): Layer.Layer<HttpClient.HttpClient> => {
-  const base =
-    options.fetch === undefined
-      ? NodeHttpClient.layerUndici
-      : FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, options.fetch)))
-  return base
-}
+/** The provider alone (see `makeAll` for Fly's own operations beside it). */
+export const make = (
+  options: Options,
+  flyToml?: FlyToml.FlyToml
+): Effect.Effect<ComputeProvider.ComputeProvider, never, FlyClient.FlyClient> =>
+  Effect.map(makeAll(options, flyToml), (all) => all.provider)
 
-/** The plugin over the given options (token, transport, regions …). */
-export const layer = (options: Options): Layer.Layer<FlyProvider> =>
-  Layer.effect(FlyProvider, make(options)).pipe(
-    Layer.provide(FlyClient.layer({ baseUrl: options.baseUrl ?? defaults.baseUrl, token: options.token })),
+/** On Fly an app answers at `wss://<app>.fly.dev`; elsewhere (fly-sim) at `<base>/_proxy/<app>` over ws. */
+export const defaultProxyUrl =
+  (baseUrl: string) =>
+  (app: string): string =>
+    baseUrl.replace(/\/+$/, "") === defaults.baseUrl
+      ? `wss://${app}.fly.dev`
+      : `${baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "").replace(/^http/, "ws")}/_proxy/${app}`
+
+/** Opens a WebSocket to the Fly Proxy, asking it to route to `machineId` (`fly-force-instance-id`). */
+const openWebSocket = (endpoint: string, machineId: string) =>
+  Effect.async<WebSocket, ComputeError.ComputeError>((resume) => {
+    const fail = (detail: string) =>
+      resume(
+        Effect.fail(
+          new ComputeError.ProviderUnavailable({
+            module: "FlyProvider",
+            method: "tunnel.connect",
+            provider: "fly",
+            reason: "Transport",
+            detail: `${endpoint}: ${detail}`
+          })
+        )
+      )
+    let ws: WebSocket
+    try {
+      ws = new WebSocket(endpoint, { headers: { "fly-force-instance-id": machineId } })
+    } catch (e) {
+      fail(String(e))
+      return
+    }
+    const onOpen = () => {
+      ws.removeEventListener("error", onError)
+      ws.removeEventListener("close", onClose)
+      resume(Effect.succeed(ws))
+    }
+    const onError = () => fail("the WebSocket could not be opened")
+    const onClose = (event: { code: number; reason: string }) =>
+      fail(`closed before it opened (${event.code} ${event.reason})`)
+    ws.addEventListener("open", onOpen, { once: true })
+    ws.addEventListener("error", onError, { once: true })
+    ws.addEventListener("close", onClose, { once: true })
+    return Effect.sync(() => ws.close())
+  })
+
+const transport = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
+  options.fetch === undefined
+    ? NodeHttpClient.layerUndici
+    : FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, options.fetch)))
+
+const clientLayer = (options: Options) =>
+  FlyClient.layer({ baseUrl: options.baseUrl ?? defaults.baseUrl, token: options.token }).pipe(
     Layer.provide(transport(options))
   )
 
+const build = (options: Options, flyToml: FlyToml.FlyToml | undefined) =>
+  Layer.effectContext(
+    Effect.map(makeAll(options, flyToml), ({ provider, machines }) =>
+      Context.make(FlyProvider, provider).pipe(Context.add(FlyMachines, machines))
+    )
+  ).pipe(Layer.provide(clientLayer(options)))
+
+/**
+ * The plugin over the given options (token, transport, regions …): `FlyProvider` and `FlyMachines`. With a
+ * `flyToml`, an invalid value in it fails the layer with an `InvalidRequest` naming the key.
+ */
+export function layer(
+  options: Options & { readonly flyToml: string }
+): Layer.Layer<FlyProvider | FlyMachines, ComputeError.InvalidRequest>
+export function layer(
+  options: Options & { readonly flyToml?: undefined }
+): Layer.Layer<FlyProvider | FlyMachines>
+export function layer(options: Options): Layer.Layer<FlyProvider | FlyMachines, ComputeError.InvalidRequest> {
+  const text = options.flyToml
+  return text === undefined
+    ? build(options, undefined)
+    : Layer.unwrapEffect(Effect.map(FlyToml.parse(text), (toml) => build(options, toml)))
+}
+
 /** The plugin from the environment: FLY_API_TOKEN (redacted), FLY_FLAPS_BASE_URL, FLY_REGIONS, HANGAR_FLY_APP_PREFIX. */
-export const layerConfig: Layer.Layer<FlyProvider, import("effect/ConfigError").ConfigError> =
+export const layerConfig: Layer.Layer<FlyProvider | FlyMachines, import("effect/ConfigError").ConfigError> =
   Layer.unwrapEffect(
     Effect.map(
       Config.all({

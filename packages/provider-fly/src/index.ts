@@ -2,3 +2,4 @@
 export * as FlyClient from "./FlyClient.js"
 export * as FlyProvider from "./FlyProvider.js"
 export * as FlySchemas from "./FlySchemas.js"
+export * as FlyToml from "./FlyToml.js"
