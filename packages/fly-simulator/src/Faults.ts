@@ -25,7 +25,12 @@ export const FaultRule = Schema.Struct({
   latencyMs: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
   region: Schema.optional(Schema.String),
   probability: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 1 }),
-  times: Schema.optional(Schema.Int.pipe(Schema.positive()))
+  times: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /**
+   * A lost answer: the request is carried out, then its successful answer is replaced by this error, as when a
+   * connection drops after the server acted. Only successful answers are replaced.
+   */
+  afterHandler: Schema.optional(Schema.Boolean)
 })
 export type FaultRule = typeof FaultRule.Type
 
@@ -69,9 +74,19 @@ export class Faults {
   clear(): void {
     this.rules = []
   }
-  /** The rule that fires for this request, if any. */
-  match(method: string, path: string, region: string | undefined): FaultRule | undefined {
+  /** Whether any rule replaces answers after the handler ran. */
+  get hasAfterHandlerRules(): boolean {
+    return this.rules.some((rule) => rule.afterHandler === true)
+  }
+  /** The rule that fires for this request, if any: before the handler, or (`after`) in place of its answer. */
+  match(
+    method: string,
+    path: string,
+    region: string | undefined,
+    phase: "before" | "after" = "before"
+  ): FaultRule | undefined {
     for (const rule of this.rules) {
+      if ((rule.afterHandler === true) !== (phase === "after")) continue
       if (rule.times !== undefined && rule.hits >= rule.times) continue
       if (rule.region !== undefined && rule.region !== region) continue
       if (!new RegExp(rule.match).test(`${method} ${path}`)) continue

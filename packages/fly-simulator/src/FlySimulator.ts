@@ -182,6 +182,23 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     }
   })
 
+  // Lost answers: a rule with `afterHandler` lets the request act, then replaces its successful answer.
+  server.addHook("onSend", async (request, reply, payload) => {
+    if (reply.statusCode >= 300 || !faults.hasAfterHandlerRules) return payload
+    const path = request.url.split("?")[0] ?? ""
+    if (!path.startsWith("/v1")) return payload
+    const machineId = /\/machines\/([0-9a-f]{14})/.exec(path)?.[1]
+    const region =
+      machineId === undefined
+        ? (request.body as { region?: string } | undefined)?.region
+        : model.machines.get(machineId)?.region
+    const rule = faults.match(request.method, path, region, "after")
+    if (rule?.status === undefined) return payload
+    if (rule.retryAfterSeconds !== undefined) void reply.header("retry-after", String(rule.retryAfterSeconds))
+    void reply.code(rule.status).header("content-type", "application/json; charset=utf-8")
+    return JSON.stringify({ error: rule.error })
+  })
+
   Routes.register(server, { model, billing })
   Proxy.register(server, model, clock)
 

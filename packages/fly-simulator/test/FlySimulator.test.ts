@@ -312,4 +312,28 @@ describe("fly-simulator", () => {
     )
     assert.strictEqual((await call("POST", `/apps/faulty/machines/${healthy.json.id}/start`)).status, 200)
   })
+
+  it("a lost answer (afterHandler): the request acts, its answer is replaced by the error", async () => {
+    const { call, sim } = await setup()
+    await call("POST", "/apps", { app_name: "lossy" })
+    sim.faults.add({
+      match: "^POST /v1/apps/lossy/machines$",
+      status: 503,
+      error: "upstream connection reset",
+      afterHandler: true,
+      times: 1,
+      probability: 1
+    })
+    const lost = await call("POST", "/apps/lossy/machines", { name: "only", config: { image: "img" } })
+    assert.deepStrictEqual([lost.status, lost.json.error], [503, "upstream connection reset"])
+    const listed = await call("GET", "/apps/lossy/machines")
+    assert.deepStrictEqual(
+      listed.json.map((m: { name: string }) => m.name),
+      ["only"]
+    )
+    const again = await call("POST", "/apps/lossy/machines", { name: "only", config: { image: "img" } })
+    assert.strictEqual(again.status, 409)
+    // Failed answers are left alone, and the rule is spent.
+    assert.strictEqual((await call("POST", "/apps/lossy/machines", { config: { image: "img" } })).status, 200)
+  })
 })
