@@ -39,12 +39,13 @@ export interface TaskInterval {
 }
 
 /**
- * What the instance's bill has reached at `t` (milliseconds since the epoch): nothing at or before its launch,
- * then EC2's per-second bill of its lifetime so far (with the minimum), constant after termination. The cost
- * over a period (from, to] is `billedBy(to) - billedBy(from)`, so periods add up to the whole bill.
+ * What the instance's bill has reached at `t` (milliseconds since the epoch): nothing before its launch, the
+ * 60-second minimum from the launch instant on, then EC2's per-second bill of its lifetime so far, constant after
+ * termination. The cost over a period (from, to] is `billedBy(to) - billedBy(from)`, so periods add up to the
+ * whole bill.
  */
 export const billedBy = (instance: InstanceLifetime, t: number, rootVolumeGib: number): number => {
-  if (t <= instance.launchedAt) return 0
+  if (t < instance.launchedAt) return 0
   const end = Math.min(t, instance.terminatedAt ?? t)
   const cost = Pricing.ec2InstanceCost(
     instance.instanceType,

@@ -56,7 +56,9 @@ export const fromSdk =
       const field = /^[A-Za-z]+: ([A-Za-z.]+):/.exec(message)?.[1] ?? method
       return new ComputeError.InvalidRequest({ ...context, field, expected: message })
     }
-    if (e.$fault === undefined && !(u instanceof Error && "$metadata" in u)) {
+    // No HTTP response at all (a reset connection, a refused one, a timeout): the SDK adds `$metadata` without a
+    // status to these, and a retry with the same clientToken is safe.
+    if (e.$fault === undefined && e.$metadata?.httpStatusCode === undefined) {
       return new ComputeError.ProviderUnavailable({ ...context, reason: "Transport", detail: message })
     }
     return new ComputeError.ProviderUnavailable({

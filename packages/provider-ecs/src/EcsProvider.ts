@@ -138,8 +138,8 @@ const statusOf = (task: Task | undefined): Session.SessionStatus => {
 
 interface SessionState {
   readonly task: TaskSpec.TaskSpec
+  /** Every task the session has had, oldest first (across a destroy and a later create of the same task id). */
   readonly arns: Array<string>
-  generation: number
   destroyed: boolean
   readonly createdAt: number
 }
@@ -259,11 +259,65 @@ export const make = (options: Options): Effect.Effect<Service> =>
         }
       })
 
+    /** Waits for RUNNING; a task that misses the deadline is stopped, so no compute runs without a session. */
+    const awaitOrStop = (arn: string) =>
+      awaitRunning(arn).pipe(
+        Effect.tapErrorTag("Timeout", () =>
+          send("StopTask", () =>
+            client.send(new StopTaskCommand({ cluster, task: arn, reason: "hangar: did not start in time" }))
+          ).pipe(Effect.ignore)
+        )
+      )
+
+    /**
+     * After a create that failed for good, stops any task ECS started for the session that this process has no
+     * record of (a RunTask that took effect although its answer never arrived). Retryable failures keep it: the
+     * retry's RunTask carries the same clientToken and gets that very task back.
+     */
+    const stopOrphans = (sessionId: string, state: SessionState) =>
+      Effect.gen(function* () {
+        const listed = yield* send("ListTasks", () =>
+          client.send(new ListTasksCommand({ cluster, startedBy: prefix }))
+        )
+        const arns = (listed.taskArns ?? []).filter((arn) => !state.arns.includes(arn))
+        if (arns.length === 0) return
+        const described = yield* send("DescribeTasks", () =>
+          client.send(new DescribeTasksCommand({ cluster, tasks: arns, include: ["TAGS"] }))
+        )
+        for (const task of described.tasks ?? []) {
+          const owner = task.tags?.find((tag) => tag.key === "hangar:session")?.value
+          if (owner !== sessionId || task.taskArn === undefined || task.lastStatus === "STOPPED") continue
+          state.arns.push(task.taskArn)
+          sessionOfTask.set(task.taskArn, sessionId)
+          yield* send("StopTask", () =>
+            client.send(
+              new StopTaskCommand({
+                cluster,
+                task: task.taskArn!,
+                reason: "hangar: the create that started it failed"
+              })
+            )
+          )
+        }
+      })
+
+    /** Brings the session's current task to RUNNING, or runs a new one if it has none or it stopped. */
+    const ensureRunning = (sessionId: string, state: SessionState) =>
+      Effect.gen(function* () {
+        const task = yield* current(state)
+        if (task?.lastStatus === "RUNNING") return task
+        if (task?.taskArn !== undefined && task.lastStatus !== "STOPPED")
+          return yield* awaitOrStop(task.taskArn)
+        return yield* runFor(sessionId, state)
+      })
+
     const runFor = (sessionId: string, state: SessionState) =>
       Effect.gen(function* () {
         const definition = yield* ensureTaskDefinition(state.task.size, state.task.requiresGpu)
+        // The token names the task this one follows: the same for every retry of one start (a RunTask whose
+        // response was lost returns the task it started), new once a task has been recorded.
         const token = createHash("sha256")
-          .update(`${sessionId}:${state.generation}`)
+          .update(`${sessionId}:${state.arns[state.arns.length - 1] ?? "first"}`)
           .digest("hex")
           .slice(0, 64)
         const result = yield* send("RunTask", () =>
@@ -355,7 +409,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
         }
         if (!state.arns.includes(arn)) state.arns.push(arn)
         sessionOfTask.set(arn, sessionId)
-        return yield* awaitRunning(arn)
+        return yield* awaitOrStop(arn)
       })
 
     /** A session this process did not create (a restarted router's), recovered from the tasks' tags. */
@@ -379,7 +433,6 @@ export const make = (options: Options): Effect.Effect<Service> =>
             repository: repository as TaskSpec.Repository
           }),
           arns: [task.taskArn],
-          generation: 0,
           destroyed: false,
           createdAt: task.createdAt?.getTime() ?? (yield* Clock.currentTimeMillis)
         }
@@ -652,15 +705,22 @@ export const make = (options: Options): Effect.Effect<Service> =>
         create: (task) =>
           Effect.gen(function* () {
             const sessionId = `ecs-${task.taskId}`
-            const state: SessionState = sessions.get(sessionId) ?? {
-              task,
-              arns: [],
-              generation: 0,
-              destroyed: false,
-              createdAt: yield* Clock.currentTimeMillis
-            }
+            const existing = sessions.get(sessionId)
+            const state: SessionState =
+              existing !== undefined && !existing.destroyed
+                ? existing
+                : {
+                    task,
+                    arns: existing?.arns ?? [],
+                    destroyed: false,
+                    createdAt: yield* Clock.currentTimeMillis
+                  }
             sessions.set(sessionId, state)
-            const running = yield* runFor(sessionId, state)
+            const running = yield* ensureRunning(sessionId, state).pipe(
+              Effect.tapError((error) =>
+                error.isRetryable ? Effect.void : stopOrphans(sessionId, state).pipe(Effect.ignore)
+              )
+            )
             return toSession(sessionId, state, running)
           }),
         get: (sessionId) =>
@@ -670,12 +730,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
         start: (sessionId) =>
           Effect.gen(function* () {
             const state = yield* sessionOf(sessionId, "start")
-            const task = yield* current(state)
-            if (task?.lastStatus === "RUNNING") return toSession(sessionId, state, task)
-            if (task !== undefined && task.lastStatus !== "STOPPED")
-              return toSession(sessionId, state, yield* awaitRunning(task.taskArn!))
-            state.generation++
-            return toSession(sessionId, state, yield* runFor(sessionId, state))
+            return toSession(sessionId, state, yield* ensureRunning(sessionId, state))
           }),
         stop,
         destroy: (sessionId) =>

@@ -46,7 +46,10 @@ describe("clusterCost", () => {
       const before = yield* drive(ecs.clusterCost({ to: middle }))
       const after = yield* drive(ecs.clusterCost({ from: middle }))
       assert.strictEqual(before.totalMicroUsd + after.totalMicroUsd, billed())
-      assert.strictEqual((yield* drive(ecs.clusterCost({ from: new Date(start) }))).totalMicroUsd, billed())
+      assert.strictEqual(
+        (yield* drive(ecs.clusterCost({ from: new Date(start - 1) }))).totalMicroUsd,
+        billed()
+      )
       // everything is accounted for once: reserved + idle while sessions ran + idle while none ran
       const parts =
         scaledIn.reservedMicroUsd + scaledIn.attributedIdleMicroUsd + scaledIn.unattributedIdleMicroUsd
@@ -129,14 +132,24 @@ describe("ClusterCost.attribute", () => {
     assert.strictEqual(result.unattributedIdleMicroUsd, 0)
   })
 
-  it("the 60-second minimum and the bill's seconds land in the period of the launch", () => {
-    const i = instance({ launchedAt: 1_000, terminatedAt: 11_000 })
-    assert.strictEqual(ClusterCost.billedBy(i, 1_000, 30), 0)
-    const whole = ClusterCost.billedBy(i, 5 * hour, 30)
+  it("the 60-second minimum is billed at the launch instant, the rest second by second", () => {
+    const i = instance({ launchedAt: 1_000, terminatedAt: 91_500 })
     const minimum = Pricing.ec2InstanceCost("t3.large", 60_000)
-    assert.strictEqual(whole, minimum.compute + minimum.ebs)
+    assert.strictEqual(ClusterCost.billedBy(i, 999, 30), 0)
+    assert.strictEqual(ClusterCost.billedBy(i, 1_000, 30), minimum.compute + minimum.ebs)
+    assert.strictEqual(ClusterCost.billedBy(i, 61_000, 30), minimum.compute + minimum.ebs)
+    const whole = ClusterCost.billedBy(i, 5 * hour, 30)
+    const lifetime = Pricing.ec2InstanceCost("t3.large", 91_000) // 90.5 s billed as 91
+    assert.strictEqual(whole, lifetime.compute + lifetime.ebs)
     assert.strictEqual(ClusterCost.attribute([i], [], 0, hour, 30).totalMicroUsd, whole)
-    assert.strictEqual(ClusterCost.attribute([i], [], 1_000, hour, 30).totalMicroUsd, whole)
-    assert.strictEqual(ClusterCost.attribute([i], [], 11_000, hour, 30).totalMicroUsd, 0)
+    assert.strictEqual(
+      ClusterCost.attribute([i], [], 999, 1_000, 30).totalMicroUsd,
+      minimum.compute + minimum.ebs
+    )
+    assert.strictEqual(
+      ClusterCost.attribute([i], [], 1_000, hour, 30).totalMicroUsd,
+      whole - minimum.compute - minimum.ebs
+    )
+    assert.strictEqual(ClusterCost.attribute([i], [], 91_500, hour, 30).totalMicroUsd, 0)
   })
 })

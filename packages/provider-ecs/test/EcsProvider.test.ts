@@ -136,4 +136,41 @@ describe("EcsProvider on the simulator", () => {
       assert.strictEqual([...sim.model.tasks.values()].filter((t) => t.lastStatus !== "STOPPED").length, 1)
     })
   )
+
+  it.effect("a RunTask whose answer is lost is retried with the same clientToken: one task", () =>
+    Effect.gen(function* () {
+      const { clock, sim, provider, dropResponses, requests } = yield* Effect.promise(() => startSimulator())
+      const ecs = yield* Effect.provide(
+        EcsProvider.EcsProvider,
+        provider("cp", { retry: { baseDelay: "1 second" } })
+      )
+      dropResponses("RunTask")
+      const session = yield* VirtualClock.drive(clock, ecs.create({ taskId: "lost", repository: "acme/l" }))
+      assert.strictEqual(session.status, "running")
+      const runs = requests.filter((r) => r.operation === "RunTask")
+      assert.strictEqual(runs.length, 2)
+      assert.strictEqual(runs[0]!.body.clientToken, runs[1]!.body.clientToken)
+      assert.strictEqual(sim.model.tasks.size, 1)
+    })
+  )
+
+  it.effect(
+    "destroy then create with the same task id runs a new task; start after release runs another",
+    () =>
+      Effect.gen(function* () {
+        const { clock, sim, provider } = yield* Effect.promise(() => startSimulator())
+        const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        const first = yield* drive(ecs.create({ taskId: "again", repository: "acme/a" }))
+        yield* drive(ecs.destroy(first.id))
+        const second = yield* drive(ecs.create({ taskId: "again", repository: "acme/a" }))
+        assert.strictEqual(second.status, "running")
+        assert.notStrictEqual(second.metadata.taskArn, first.metadata.taskArn)
+        yield* drive(ecs.sleep(second.id))
+        const third = yield* drive(ecs.start(second.id))
+        assert.strictEqual(third.status, "running")
+        assert.strictEqual(new Set([first, second, third].map((s) => s.metadata.taskArn)).size, 3)
+        assert.strictEqual([...sim.model.tasks.values()].filter((t) => t.lastStatus !== "STOPPED").length, 1)
+      })
+  )
 })

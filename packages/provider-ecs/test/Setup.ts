@@ -71,20 +71,30 @@ export const startSimulator = async (
     )
   }
   /** Every request the SDK sent: operation and JSON body. */
+  const drops = new Map<string, number>()
   const requests: Array<{ readonly operation: string; readonly body: Record<string, unknown> }> = []
   const requestHandler: typeof sim.requestHandler = {
     ...sim.requestHandler,
     handle: (request) => {
       const target = request.headers["x-amz-target"] ?? ""
+      const operation = target.slice(target.indexOf(".") + 1)
       const body =
         request.body instanceof Uint8Array ? Buffer.from(request.body).toString("utf8") : request.body
       requests.push({
-        operation: target.slice(target.indexOf(".") + 1),
+        operation,
         body: typeof body === "string" && body !== "" ? (JSON.parse(body) as Record<string, unknown>) : {}
       })
-      return sim.requestHandler.handle(request)
+      const drop = drops.get(operation) ?? 0
+      if (drop === 0) return sim.requestHandler.handle(request)
+      drops.set(operation, drop - 1)
+      // The request reaches ECS and takes effect; its response is lost on the way back.
+      return sim.requestHandler.handle(request).then(() => {
+        throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })
+      })
     }
   }
+  /** Loses the responses of the next `times` requests of `operation` (after the simulator acted on them). */
+  const dropResponses = (operation: string, times = 1) => drops.set(operation, times)
   const provider = (strategy = "cp", extra: Partial<EcsProvider.Options> = {}) =>
     EcsProvider.layer({
       cluster: "hangar",
@@ -96,5 +106,5 @@ export const startSimulator = async (
       regions: ["iad", "lhr"],
       ...extra
     })
-  return { clock, sim, provider, requests, requestHandler, send }
+  return { clock, sim, provider, requests, requestHandler, send, dropResponses }
 }
