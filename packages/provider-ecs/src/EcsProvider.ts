@@ -161,7 +161,21 @@ export const make = (options: Options): Effect.Effect<Service> =>
     const sessions = new Map<string, SessionState>()
     const startDeadline = Duration.toMillis(options.startDeadline ?? "30 minutes")
 
-    const family = (size: SizePreset.SizePreset, gpu: boolean) => `${prefix}-${size}${gpu ? "-gpu" : ""}`
+    // What the task definition holds besides its size: a change of image, role, network mode or workspace gives
+    // new families instead of reusing ones registered with the old settings.
+    const settings = createHash("sha256")
+      .update(
+        JSON.stringify([
+          options.image ?? null,
+          options.taskRoleArn ?? null,
+          options.subnets === undefined ? "bridge" : "awsvpc",
+          options.workspace?.kind === "efs" ? options.workspace.fileSystemId : "ebs"
+        ])
+      )
+      .digest("hex")
+      .slice(0, 8)
+    const family = (size: SizePreset.SizePreset, gpu: boolean) =>
+      `${prefix}-${size}${gpu ? "-gpu" : ""}-${settings}`
 
     const ensureTaskDefinition = (size: SizePreset.SizePreset, gpu: boolean) =>
       send("DescribeTaskDefinition", () =>
@@ -841,24 +855,65 @@ export const make = (options: Options): Effect.Effect<Service> =>
 
 export const layer = (options: Options): Layer.Layer<EcsProvider> => Layer.effect(EcsProvider, make(options))
 
-/** From the environment: HANGAR_ECS_CLUSTER, HANGAR_ECS_CAPACITY_PROVIDER, AWS_REGION, AWS_ENDPOINT_URL_ECS. */
-export const layerConfig: Layer.Layer<EcsProvider, import("effect/ConfigError").ConfigError> =
-  Layer.unwrapEffect(
-    Effect.map(
-      Config.all({
-        cluster: Config.string("HANGAR_ECS_CLUSTER"),
-        capacityProvider: Config.option(Config.string("HANGAR_ECS_CAPACITY_PROVIDER")),
-        awsRegion: Config.string("AWS_REGION").pipe(Config.withDefault("us-east-1")),
-        endpoint: Config.option(Config.string("AWS_ENDPOINT_URL_ECS"))
-      }),
-      (c) =>
-        layer({
-          cluster: c.cluster,
-          awsRegion: c.awsRegion,
-          ...(c.capacityProvider._tag === "Some"
-            ? { capacityProviderStrategy: [{ capacityProvider: c.capacityProvider.value }] }
-            : {}),
-          ...(c.endpoint._tag === "Some" ? { endpoint: c.endpoint.value } : {})
-        })
+const list = (name: string) =>
+  Config.option(
+    Config.string(name).pipe(
+      Config.map((value) =>
+        value
+          .split(",")
+          .map((part) => part.trim())
+          .filter((part) => part !== "")
+      )
     )
   )
+const optional = (name: string) => Config.option(Config.string(name))
+
+/** The options `layerConfig` reads from the environment (credentials are left to the SDK's chain). */
+export const config: Config.Config<Options> = Config.map(
+  Config.all({
+    cluster: Config.string("HANGAR_ECS_CLUSTER"),
+    capacityProvider: optional("HANGAR_ECS_CAPACITY_PROVIDER"),
+    gpuCapacityProvider: optional("HANGAR_ECS_GPU_CAPACITY_PROVIDER"),
+    awsRegion: Config.string("AWS_REGION").pipe(Config.withDefault("us-east-1")),
+    endpoint: optional("AWS_ENDPOINT_URL_ECS"),
+    regions: list("HANGAR_ECS_REGIONS"),
+    image: optional("HANGAR_ECS_IMAGE"),
+    taskRoleArn: optional("HANGAR_ECS_TASK_ROLE_ARN"),
+    subnets: list("HANGAR_ECS_SUBNETS"),
+    securityGroups: list("HANGAR_ECS_SECURITY_GROUPS"),
+    efsFileSystemId: optional("HANGAR_ECS_EFS_FILE_SYSTEM_ID"),
+    ebsRoleArn: optional("HANGAR_ECS_EBS_ROLE_ARN")
+  }),
+  (c): Options => {
+    const some = <A, K extends string>(key: K, o: { _tag: "Some"; value: A } | { _tag: "None" }) =>
+      (o._tag === "Some" ? { [key]: o.value } : {}) as { [P in K]?: A }
+    return {
+      cluster: c.cluster,
+      awsRegion: c.awsRegion,
+      ...(c.capacityProvider._tag === "Some"
+        ? { capacityProviderStrategy: [{ capacityProvider: c.capacityProvider.value }] }
+        : {}),
+      ...some("gpuCapacityProvider", c.gpuCapacityProvider),
+      ...some("endpoint", c.endpoint),
+      ...some("regions", c.regions),
+      ...some("image", c.image),
+      ...some("taskRoleArn", c.taskRoleArn),
+      ...some("subnets", c.subnets),
+      ...some("securityGroups", c.securityGroups),
+      workspace:
+        c.efsFileSystemId._tag === "Some"
+          ? { kind: "efs", fileSystemId: c.efsFileSystemId.value }
+          : { kind: "ebs", ...some("roleArn", c.ebsRoleArn) }
+    }
+  }
+)
+
+/**
+ * From the environment: HANGAR_ECS_CLUSTER (required), HANGAR_ECS_CAPACITY_PROVIDER (else launchType EC2),
+ * HANGAR_ECS_GPU_CAPACITY_PROVIDER, HANGAR_ECS_REGIONS, HANGAR_ECS_IMAGE, HANGAR_ECS_TASK_ROLE_ARN,
+ * HANGAR_ECS_SUBNETS and HANGAR_ECS_SECURITY_GROUPS (comma-separated; awsvpc when subnets are set),
+ * HANGAR_ECS_EFS_FILE_SYSTEM_ID (EFS workspaces, else EBS with HANGAR_ECS_EBS_ROLE_ARN), AWS_REGION,
+ * AWS_ENDPOINT_URL_ECS. Credentials come from the SDK's standard chain and are never read or logged here.
+ */
+export const layerConfig: Layer.Layer<EcsProvider, import("effect/ConfigError").ConfigError> =
+  Layer.unwrapEffect(Effect.map(config, layer))

@@ -173,4 +173,52 @@ describe("EcsProvider on the simulator", () => {
         assert.strictEqual([...sim.model.tasks.values()].filter((t) => t.lastStatus !== "STOPPED").length, 1)
       })
   )
+
+  it.effect(
+    "a PROVISIONING task that ECS stops for lack of capacity is CapacityUnavailable with ECS's reason",
+    () =>
+      Effect.gen(function* () {
+        // one t3.large that cannot scale: a second high-perf task waits in PROVISIONING until ECS gives up
+        const { clock, sim, provider } = yield* Effect.promise(() => startSimulator({ min: 1, max: 1 }))
+        const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        yield* drive(ecs.create({ taskId: "fills", repository: "acme/f", size: "high-perf" }))
+        const started = clock.now()
+        const error = yield* Effect.flip(
+          drive(ecs.create({ taskId: "waits", repository: "acme/w", size: "high-perf" }))
+        )
+        assert.strictEqual(error._tag, "CapacityUnavailable")
+        assert.strictEqual((error as { reason?: string }).reason, "ProvisioningFailed")
+        assert.include(error.message, "Timeout waiting for capacity")
+        assert.isAtLeast(
+          clock.now() - started,
+          20 * 60_000,
+          "it waited for ECS, not a shorter deadline of its own"
+        )
+        const waiting = [...sim.model.tasks.values()].filter(
+          (t) => t.tags.some((tag) => tag.value === "ecs-waits") && t.lastStatus !== "STOPPED"
+        )
+        assert.strictEqual(waiting.length, 0)
+      })
+  )
+
+  it.effect("a task still PROVISIONING at the caller's deadline is stopped: Timeout, no task left", () =>
+    Effect.gen(function* () {
+      const { clock, sim, provider } = yield* Effect.promise(() => startSimulator({ min: 1, max: 1 }))
+      const ecs = yield* Effect.provide(
+        EcsProvider.EcsProvider,
+        provider("cp", { startDeadline: "5 minutes" })
+      )
+      const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+      yield* drive(ecs.create({ taskId: "fills", repository: "acme/f", size: "high-perf" }))
+      const error = yield* Effect.flip(
+        drive(ecs.create({ taskId: "late", repository: "acme/l", size: "high-perf" }))
+      )
+      assert.strictEqual(error._tag, "Timeout")
+      yield* Effect.promise(() => clock.advanceBy(60_000))
+      const late = [...sim.model.tasks.values()].filter((t) => t.tags.some((tag) => tag.value === "ecs-late"))
+      assert.isAtLeast(late.length, 1)
+      assert.isTrue(late.every((t) => t.lastStatus === "STOPPED"))
+    })
+  )
 })

@@ -16,7 +16,7 @@ export const startSimulator = async (
 ) => {
   const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
   const sim = await EcsSimulator.make({ clock, seed: options.seed ?? 1 })
-  await sim.listen({ port: 0 })
+  const url = await sim.listen({ port: 0 })
   const admin = new ECSClient({
     region: "us-east-1",
     endpoint: "http://ecs-sim.internal",
@@ -72,7 +72,11 @@ export const startSimulator = async (
   }
   /** Every request the SDK sent: operation and JSON body. */
   const drops = new Map<string, number>()
-  const requests: Array<{ readonly operation: string; readonly body: Record<string, unknown> }> = []
+  const requests: Array<{
+    readonly operation: string
+    readonly headers: Record<string, string>
+    readonly body: Record<string, unknown>
+  }> = []
   const requestHandler: typeof sim.requestHandler = {
     ...sim.requestHandler,
     handle: (request) => {
@@ -82,6 +86,7 @@ export const startSimulator = async (
         request.body instanceof Uint8Array ? Buffer.from(request.body).toString("utf8") : request.body
       requests.push({
         operation,
+        headers: request.headers,
         body: typeof body === "string" && body !== "" ? (JSON.parse(body) as Record<string, unknown>) : {}
       })
       const drop = drops.get(operation) ?? 0
@@ -106,5 +111,5 @@ export const startSimulator = async (
       regions: ["iad", "lhr"],
       ...extra
     })
-  return { clock, sim, provider, requests, requestHandler, send, dropResponses }
+  return { clock, sim, url, provider, requests, requestHandler, send, dropResponses }
 }
