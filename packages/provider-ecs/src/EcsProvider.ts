@@ -4,7 +4,7 @@
  * tasks, exec over ECS Exec's data channel. ECS tasks do not sleep: `sleep` stops the task (the workspace volume
  * stays) and `start` runs a new task for the session. Built through core's `ComputeProvider.make`.
  */
-import { createHash } from "node:crypto"
+import { createHash, randomUUID } from "node:crypto"
 import {
   type ContainerInstance,
   DescribeContainerInstancesCommand,
@@ -159,6 +159,11 @@ export const make = (options: Options): Effect.Effect<Service> =>
     const send = <A>(method: string, f: () => Promise<A>) =>
       Effect.tryPromise({ try: () => track(f()), catch: EcsErrors.fromSdk(method, cluster) })
     const sessions = new Map<string, SessionState>()
+    /**
+     * Part of a session's first clientToken: retries within this process share it, while a later process (whose
+     * create first adopts any task still running for the task id) does not get an old, stopped task back.
+     */
+    const nonce = randomUUID()
     const startDeadline = Duration.toMillis(options.startDeadline ?? "30 minutes")
 
     // What the task definition holds besides its size: a change of image, role, network mode or workspace gives
@@ -290,15 +295,8 @@ export const make = (options: Options): Effect.Effect<Service> =>
      */
     const stopOrphans = (sessionId: string, state: SessionState) =>
       Effect.gen(function* () {
-        const listed = yield* send("ListTasks", () =>
-          client.send(new ListTasksCommand({ cluster, startedBy: prefix }))
-        )
-        const arns = (listed.taskArns ?? []).filter((arn) => !state.arns.includes(arn))
-        if (arns.length === 0) return
-        const described = yield* send("DescribeTasks", () =>
-          client.send(new DescribeTasksCommand({ cluster, tasks: arns, include: ["TAGS"] }))
-        )
-        for (const task of described.tasks ?? []) {
+        for (const task of yield* liveTasks) {
+          if (task.taskArn !== undefined && state.arns.includes(task.taskArn)) continue
           const owner = task.tags?.find((tag) => tag.key === "hangar:session")?.value
           if (owner !== sessionId || task.taskArn === undefined || task.lastStatus === "STOPPED") continue
           state.arns.push(task.taskArn)
@@ -331,7 +329,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
         // The token names the task this one follows: the same for every retry of one start (a RunTask whose
         // response was lost returns the task it started), new once a task has been recorded.
         const token = createHash("sha256")
-          .update(`${sessionId}:${state.arns[state.arns.length - 1] ?? "first"}`)
+          .update(`${sessionId}:${state.arns[state.arns.length - 1] ?? `first:${nonce}`}`)
           .digest("hex")
           .slice(0, 64)
         const result = yield* send("RunTask", () =>
@@ -426,26 +424,45 @@ export const make = (options: Options): Effect.Effect<Service> =>
         return yield* awaitOrStop(arn)
       })
 
-    /** A session this process did not create (a restarted router's), recovered from the tasks' tags. */
-    const recover = (sessionId: string) =>
-      Effect.gen(function* () {
-        const listed = yield* send("ListTasks", () =>
-          client.send(new ListTasksCommand({ cluster, startedBy: prefix }))
+    /** The cluster's tasks this provider family started that have not stopped, with their tags. */
+    const liveTasks = Effect.gen(function* () {
+      const arns: Array<string> = []
+      let nextToken: string | undefined
+      do {
+        const page = yield* send("ListTasks", () =>
+          client.send(
+            new ListTasksCommand({ cluster, startedBy: prefix, ...(nextToken ? { nextToken } : {}) })
+          )
         )
-        if ((listed.taskArns ?? []).length === 0) return undefined
+        arns.push(...(page.taskArns ?? []))
+        nextToken = page.nextToken
+      } while (nextToken !== undefined)
+      const tasks: Array<Task> = []
+      for (let i = 0; i < arns.length; i += 100) {
+        const chunk = arns.slice(i, i + 100)
         const described = yield* send("DescribeTasks", () =>
-          client.send(new DescribeTasksCommand({ cluster, tasks: listed.taskArns, include: ["TAGS"] }))
+          client.send(new DescribeTasksCommand({ cluster, tasks: chunk, include: ["TAGS"] }))
         )
-        const task = (described.tasks ?? []).find((t) =>
+        tasks.push(...(described.tasks ?? []))
+      }
+      return tasks
+    })
+
+    /** A session this process did not create (a restarted router's), recovered from the tasks' tags. */
+    const recover = (sessionId: string, spec?: TaskSpec.TaskSpec) =>
+      Effect.gen(function* () {
+        const task = (yield* liveTasks).find((t) =>
           t.tags?.some((tag) => tag.key === "hangar:session" && tag.value === sessionId)
         )
         if (task?.taskArn === undefined) return undefined
         const repository = task.tags?.find((tag) => tag.key === "hangar:repository")?.value ?? "unknown"
         const state: SessionState = {
-          task: TaskSpec.TaskSpec.make({
-            taskId: sessionId.replace(/^ecs-/, "") as TaskSpec.TaskId,
-            repository: repository as TaskSpec.Repository
-          }),
+          task:
+            spec ??
+            TaskSpec.TaskSpec.make({
+              taskId: sessionId.replace(/^ecs-/, "") as TaskSpec.TaskId,
+              repository: repository as TaskSpec.Repository
+            }),
           arns: [task.taskArn],
           destroyed: false,
           createdAt: task.createdAt?.getTime() ?? (yield* Clock.currentTimeMillis)
@@ -719,7 +736,8 @@ export const make = (options: Options): Effect.Effect<Service> =>
         create: (task) =>
           Effect.gen(function* () {
             const sessionId = `ecs-${task.taskId}`
-            const existing = sessions.get(sessionId)
+            // A restarted process adopts the task its predecessor started for this task id, if one runs.
+            const existing = sessions.get(sessionId) ?? (yield* recover(sessionId, task))
             const state: SessionState =
               existing !== undefined && !existing.destroyed
                 ? existing
@@ -805,15 +823,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
           }),
         list: () =>
           Effect.gen(function* () {
-            const listed = yield* send("ListTasks", () =>
-              client.send(new ListTasksCommand({ cluster, startedBy: prefix }))
-            )
-            const arns = listed.taskArns ?? []
-            if (arns.length === 0) return []
-            const described = yield* send("DescribeTasks", () =>
-              client.send(new DescribeTasksCommand({ cluster, tasks: arns, include: ["TAGS"] }))
-            )
-            return (described.tasks ?? []).flatMap((t) => {
+            return (yield* liveTasks).flatMap((t) => {
               const sessionId =
                 t.tags?.find((tag) => tag.key === "hangar:session")?.value ?? t.taskArn ?? "unknown"
               const state = sessions.get(sessionId)

@@ -221,4 +221,24 @@ describe("EcsProvider on the simulator", () => {
       assert.isTrue(late.every((t) => t.lastStatus === "STOPPED"))
     })
   )
+
+  it.effect(
+    "a restarted provider adopts the task still running for a task id, and starts a new one otherwise",
+    () =>
+      Effect.gen(function* () {
+        const { clock, sim, provider } = yield* Effect.promise(() => startSimulator())
+        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        const before = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        const running = yield* drive(before.create({ taskId: "kept", repository: "acme/k" }))
+        const gone = yield* drive(before.create({ taskId: "gone", repository: "acme/g" }))
+        yield* drive(before.destroy(gone.id))
+        const after = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        const adopted = yield* drive(after.create({ taskId: "kept", repository: "acme/k" }))
+        assert.strictEqual(adopted.metadata.taskArn, running.metadata.taskArn)
+        const again = yield* drive(after.create({ taskId: "gone", repository: "acme/g" }))
+        assert.strictEqual(again.status, "running")
+        assert.notStrictEqual(again.metadata.taskArn, gone.metadata.taskArn)
+        assert.strictEqual(sim.model.tasks.size, 3)
+      })
+  )
 })
