@@ -5,15 +5,25 @@
  * The token is `Redacted` end to end; platform logs redact the authorization header.
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { ComputeError } from "@hangar/core"
-import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import { ComputeError, ComputeProvider } from "@hangar/core"
+import { Clock, Context, Effect, Layer, Redacted, Schedule, Schema } from "effect"
 import * as FlySchemas from "./FlySchemas.js"
 
 export interface ClientOptions {
   /** Default https://api.machines.dev (flyctl's FLY_FLAPS_BASE_URL). */
   readonly baseUrl: string
   readonly token: Redacted.Redacted<string>
+  /** Request-level retries (core's schedule): any request Fly refused with 429, and GETs on 5xx or transport errors. */
+  readonly retry?: Partial<ComputeProvider.RetryPolicy>
 }
+
+/**
+ * Whether one request is sent again at once: a 429 was not carried out, and a GET changes nothing. Other
+ * failures of mutations go back to the operation, which reads the state again before it acts.
+ */
+const retriedAlone = (method: Method, error: ComputeError.ComputeError): boolean =>
+  (error._tag === "RateLimited" && error.reason === "TooManyRequests") ||
+  (method === "GET" && error._tag === "ProviderUnavailable" && error.isRetryable)
 
 type Method = "GET" | "POST" | "PUT" | "DELETE"
 
@@ -101,7 +111,26 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
         )
       )
     )
-    const request: Service["request"] = (method, path, schema, requestOptions = {}) =>
+    const policy: ComputeProvider.RetryPolicy = { ...ComputeProvider.defaultRetryPolicy, ...options.retry }
+    const request: Service["request"] = (method, path, schema, requestOptions = {}) => {
+      const once = send(method, path, schema, requestOptions)
+      return once.pipe(
+        Effect.catchIf(
+          (error) => policy.maxRetries > 0 && retriedAlone(method, error),
+          (error) =>
+            Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
+              Effect.retry(
+                Effect.zipRight(Effect.sleep(firstDelay(error, policy)), once),
+                ComputeProvider.retrySchedule(
+                  { ...policy, maxRetries: policy.maxRetries - 1 },
+                  startedAt
+                ).pipe(Schedule.whileInput((e: ComputeError.ComputeError) => retriedAlone(method, e)))
+              )
+            )
+        )
+      )
+    }
+    const send: Service["request"] = (method, path, schema, requestOptions = {}) =>
       Effect.gen(function* () {
         const name = requestOptions.methodName ?? `${method} ${path.replace(/\/[0-9a-f]{14}/g, "/{id}")}`
         let req = HttpClientRequest.make(method)(path)
@@ -137,6 +166,12 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
       )
     return { request }
   })
+
+/** The wait before the first request-level retry: the retry-after Fly sent, else the policy's base delay. */
+const firstDelay = (error: ComputeError.ComputeError, policy: ComputeProvider.RetryPolicy) =>
+  error._tag === "RateLimited" && error.retryAfterMillis !== undefined
+    ? error.retryAfterMillis
+    : policy.baseDelay
 
 export const layer = (options: ClientOptions): Layer.Layer<FlyClient, never, HttpClient.HttpClient> =>
   Layer.effect(FlyClient, make(options))

@@ -28,6 +28,7 @@ import {
   FiberRef,
   Layer,
   type Redacted,
+  Schedule,
   Schema,
   type Scope
 } from "effect"
@@ -170,6 +171,9 @@ const parseSessionId = (sessionId: string) => {
   return Effect.succeed({ app, machine })
 }
 
+/** Seconds a lease is taken for: long enough for one mutation, short enough that a lost one soon expires. */
+const leaseTtlSeconds = 30
+
 /** When the provider call this fiber is in must end (epoch millis; no limit outside a call). */
 const callDeadlineAt: FiberRef.FiberRef<number> = FiberRef.unsafeMake(Number.POSITIVE_INFINITY)
 
@@ -204,7 +208,10 @@ export const makeAll = (
     const client = yield* FlyClient.FlyClient
     const regions = settings.regions
     /** Per machine: every state change seen, by event id (the API shows only the newest 50). */
-    const ledgers = new Map<string, Map<string, FlySchemas.MachineEvent>>()
+    const ledgers = new Map<
+      string,
+      Map<string, { readonly event: FlySchemas.MachineEvent; readonly order: number }>
+    >()
     const deadlineMillis = Duration.toMillis(settings.deadline ?? "5 minutes")
     const waitDeadline = Duration.toMillis(settings.waitDeadline ?? deadlineMillis)
 
@@ -235,7 +242,12 @@ export const makeAll = (
             ledger = new Map()
             ledgers.set(id, ledger)
           }
-          for (const event of events) ledger.set(event.id, event)
+          // Newest first from the API: walk oldest first so that the order of first sight is the order of
+          // events, which breaks ties between events of one millisecond (their ids need not sort in order).
+          for (let i = events.length - 1; i >= 0; i--) {
+            const event = events[i]!
+            if (!ledger.has(event.id)) ledger.set(event.id, { event, order: ledger.size })
+          }
         }
       )
 
@@ -264,6 +276,26 @@ export const makeAll = (
         )
       })
 
+    /** A short lease; a lease someone else holds is waited for (it expires), until the call's deadline. */
+    const acquireLease = (app: string, id: string) =>
+      client
+        .request("POST", `${machinePath(app, id)}/lease`, FlySchemas.LeaseResponse, {
+          body: { ttl: leaseTtlSeconds, description: "hangar" }
+        })
+        .pipe(
+          Effect.retry({
+            schedule: Schedule.spaced("1 second"),
+            while: (e) =>
+              e._tag === "RateLimited" && e.reason === "Throttled"
+                ? Effect.zipWith(
+                    Clock.currentTimeMillis,
+                    FiberRef.get(callDeadlineAt),
+                    (now, deadline) => now + 1_000 < deadline
+                  )
+                : Effect.succeed(false)
+          })
+        )
+
     /** Runs a mutation of a machine under a short lease, released afterwards. */
     const withLease = <A>(
       app: string,
@@ -271,9 +303,7 @@ export const makeAll = (
       mutate: (nonce: string) => Effect.Effect<A, ComputeError.ComputeError>
     ) =>
       Effect.acquireUseRelease(
-        client.request("POST", `${machinePath(app, id)}/lease`, FlySchemas.LeaseResponse, {
-          body: { ttl: 30, description: "hangar" }
-        }),
+        acquireLease(app, id),
         (lease) => mutate(lease.data.nonce),
         (lease) =>
           client
@@ -489,9 +519,9 @@ export const makeAll = (
         const m = yield* getMachine(app, machine)
         yield* recordEvents(app, machine)
         const now = yield* Clock.currentTimeMillis
-        const events = [...(ledgers.get(machine)?.values() ?? [])].sort(
-          (a, b) => a.timestamp - b.timestamp || a.id.localeCompare(b.id)
-        )
+        const events = [...(ledgers.get(machine)?.values() ?? [])]
+          .sort((a, b) => a.event.timestamp - b.event.timestamp || a.order - b.order)
+          .map((entry) => entry.event)
         const guest = m.config?.guest
         const intervals = Pricing.flyIntervals(
           guest === undefined
@@ -814,9 +844,11 @@ const transport = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
     : FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, options.fetch)))
 
 const clientLayer = (options: Options) =>
-  FlyClient.layer({ baseUrl: options.baseUrl ?? defaults.baseUrl, token: options.token }).pipe(
-    Layer.provide(transport(options))
-  )
+  FlyClient.layer({
+    baseUrl: options.baseUrl ?? defaults.baseUrl,
+    token: options.token,
+    ...(options.retry === undefined ? {} : { retry: options.retry })
+  }).pipe(Layer.provide(transport(options)))
 
 const build = (options: Options, flyToml: FlyToml.FlyToml | undefined) =>
   Layer.effectContext(

@@ -59,7 +59,8 @@ describe("FlyClient", () => {
       )
       const client = yield* FlyClient.make({
         baseUrl: "https://api.machines.dev",
-        token: Redacted.make(secret)
+        token: Redacted.make(secret),
+        retry: { maxRetries: 0, baseDelay: "0 millis" }
       }).pipe(Effect.provideService(HttpClient.HttpClient, http))
       return { client, seen }
     })
@@ -74,6 +75,36 @@ describe("FlyClient", () => {
       assert.strictEqual(request?.url, "https://api.machines.dev/v1/apps/a/machines/0123456789abcd/stop")
       assert.strictEqual(request?.headers.authorization, `Bearer ${secret}`)
       assert.strictEqual(request?.headers["fly-machine-lease-nonce"], "abc123")
+    })
+  )
+
+  it.effect("a GET that met a 5xx is sent again by itself; a POST is left to the operation", () =>
+    Effect.gen(function* () {
+      const answers = [503, 200, 503, 200]
+      const seen = yield* Ref.make<ReadonlyArray<string>>([])
+      const http = HttpClient.make((request) =>
+        Effect.zipRight(
+          Ref.update(seen, (all) => [...all, request.method]),
+          Effect.sync(() =>
+            HttpClientResponse.fromWeb(
+              request,
+              new Response(JSON.stringify({ ok: true, error: "unavailable" }), {
+                status: answers.shift() ?? 200,
+                headers: { "content-type": "application/json" }
+              })
+            )
+          )
+        )
+      )
+      const client = yield* FlyClient.make({
+        baseUrl: "https://api.machines.dev",
+        token: Redacted.make(secret),
+        retry: { maxRetries: 2, baseDelay: "0 millis" }
+      }).pipe(Effect.provideService(HttpClient.HttpClient, http))
+      yield* client.request("GET", "/apps/a", Schema.Unknown)
+      const post = yield* Effect.flip(client.request("POST", "/apps/a/machines", Schema.Unknown))
+      assert.strictEqual(post._tag, "ProviderUnavailable")
+      assert.deepStrictEqual(yield* Ref.get(seen), ["GET", "GET", "POST"])
     })
   )
 
