@@ -33,6 +33,11 @@ export const FaultRule = Schema.Struct({
   afterHandler: Schema.optional(Schema.Boolean)
 })
 export type FaultRule = typeof FaultRule.Type
+/** A rule as written: `error` and `probability` may be left to their defaults. */
+export type FaultRuleInput = Omit<FaultRule, "error" | "probability"> & {
+  readonly error?: string
+  readonly probability?: number
+}
 
 export const capacityErrors = {
   insufficientResources: { status: 412, error: "insufficient resources available to fulfill request" },
@@ -57,7 +62,12 @@ export class Faults {
   constructor(seed: number) {
     this.random = new SeededRandom(seed ^ 0x5eed)
   }
-  add(rule: FaultRule): void {
+  add(input: FaultRuleInput): void {
+    const rule: FaultRule = {
+      ...input,
+      error: input.error ?? "injected fault",
+      probability: input.probability ?? 1
+    }
     const shorthand = rule.kind === undefined ? {} : kinds[rule.kind]
     const explicitError = rule.error === "injected fault" ? {} : { error: rule.error }
     this.rules.push({

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto"
 import { type ExecBackend, VirtualClock } from "@hangar/core"
 import Fastify, { type FastifyInstance } from "fastify"
 import * as Control from "./control/Routes.js"
-import { type FaultRule, Faults } from "./Faults.js"
+import { type FaultRuleInput, Faults } from "./Faults.js"
 import * as Proxy from "./http/Proxy.js"
 import * as Routes from "./http/Routes.js"
 import * as Billing from "./model/Billing.js"
@@ -40,7 +40,7 @@ export interface Options {
   /** Keeps the state in DIR/fly-simulator.json (and process-backend files under DIR), so a restart loses nothing. */
   readonly dataDir?: string
   /** Fault rules active from the start. */
-  readonly faults?: ReadonlyArray<FaultRule>
+  readonly faults?: ReadonlyArray<FaultRuleInput>
 }
 
 export interface Simulator {
