@@ -622,6 +622,9 @@ export const makeAll = (
       <A>(effect: Effect.Effect<A, ComputeError.ComputeError>): Effect.Effect<A, ComputeError.ComputeError> =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           effect.pipe(
+            // At the deadline the caller gets its Timeout at once; the interrupted work (a lease release, say)
+            // winds down in the background.
+            Effect.disconnect,
             Effect.timeoutFail({
               duration: Duration.millis(deadlineMillis),
               onTimeout: () => timeoutError(method, deadlineMillis)
@@ -631,21 +634,38 @@ export const makeAll = (
         )
 
     const cleanups = new Set<Fiber.RuntimeFiber<void>>()
-    /** A create that woke or made a machine and then failed puts it back to sleep, unless someone wants it now. */
+    /**
+     * A create that woke or made a machine and then failed puts it back to sleep, unless someone wants it now.
+     * A start the create gave up on may still land later, so the machine is watched for twice the deadline and
+     * put back to sleep whenever it is found running (or stopped when it is still only created).
+     */
     const cleanUp = (taskId: string) =>
       Effect.suspend(() => {
         const entry = touched.get(taskId)
         touched.delete(taskId)
         if (entry === undefined) return Effect.void
         const sessionId = `${entry.app}/${entry.machineId}`
+        const unwanted = () =>
+          wakes.get(entry.machineId) === entry.wake && (active.get(entry.machineId) ?? 0) === 0
         const putBack = locked(entry.machineId)(
-          Effect.suspend(() =>
-            wakes.get(entry.machineId) === entry.wake && (active.get(entry.machineId) ?? 0) === 0
-              ? Effect.asVoid(bounded("sleep")(core.sleep(sessionId)))
-              : Effect.void
-          )
+          Effect.gen(function* () {
+            if (!unwanted()) return
+            const machine = yield* getMachine(entry.app, entry.machineId)
+            if (machine.state === "started") yield* bounded("sleep")(core.sleep(sessionId))
+            else if (machine.state === "created") yield* bounded("stop")(core.stop(sessionId))
+          })
         ).pipe(Effect.ignore)
-        return Effect.flatMap(Effect.forkDaemon(putBack), (fiber) =>
+        const watch = Effect.flatMap(Clock.currentTimeMillis, (from) =>
+          putBack.pipe(
+            Effect.repeat({
+              schedule: Schedule.spaced("30 seconds"),
+              while: () =>
+                Effect.map(Clock.currentTimeMillis, (now) => unwanted() && now < from + 2 * deadlineMillis)
+            }),
+            Effect.asVoid
+          )
+        )
+        return Effect.flatMap(Effect.forkDaemon(watch), (fiber) =>
           Effect.sync(() => {
             cleanups.add(fiber)
             fiber.addObserver(() => cleanups.delete(fiber))
