@@ -6,6 +6,7 @@ import * as AzureTraces from "./AzureTraces.js"
 import * as Charts from "./Charts.js"
 import * as CompareReport from "./CompareReport.js"
 import * as CostTable from "./CostTable.js"
+import * as Jobs from "./Jobs.js"
 import * as PolicyBenchmark from "./PolicyBenchmark.js"
 import * as PolicyReport from "./PolicyReport.js"
 import * as Progress from "./Progress.js"
@@ -20,6 +21,8 @@ export interface CommonOptions {
   readonly seed: Option.Option<number>
   readonly out: string
   readonly days?: Option.Option<number>
+  /** Worker threads for the simulations (default: one per core). */
+  readonly workers?: Option.Option<number>
 }
 
 export const withOverrides = (scenario: Scenario.Scenario, options: CommonOptions): Scenario.Scenario => ({
@@ -81,24 +84,31 @@ export const compareScenarios = (
   Effect.gen(function* () {
     const wallStart = performance.now()
     const progress = Progress.make("simulating")
+    const chosen = scenarios.map((s) => withOverrides(s, options))
+    const jobs = chosen.flatMap(Jobs.jobsOf)
+    const workers = Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
+    progress.update(0, jobs.length)
+    const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
     const results: Array<CompareReport.ScenarioResult> = []
     const sensitivity: Array<Sensitivity.SensitivityRow> = []
     let events = 0
     let simulatedMillis = 0
-    for (const [i, raw] of scenarios.entries()) {
-      progress.update(2 * i, 2 * scenarios.length)
-      const scenario = withOverrides(raw, options)
+    let at = 0
+    for (const scenario of chosen) {
+      const [flyOutput, ...regionOutputs] = outputs.slice(at, at + 1 + scenario.regions.length)
+      at += 1 + scenario.regions.length
       const trace = Trace.generate(scenario)
-      const ecs = yield* CostTable.runEcs(scenario, trace)
-      progress.update(2 * i + 1, 2 * scenarios.length)
-      const fly = yield* CostTable.runFly(scenario, trace)
+      const fly = flyOutput?.kind === "fly" ? flyOutput.result : undefined
+      const regions = regionOutputs.flatMap((o) => (o.kind === "ecs" ? [o.result] : []))
+      if (fly === undefined || regions.length !== scenario.regions.length)
+        return yield* Effect.die(new Error(`jobs of ${scenario.name} came back out of order`))
+      const ecs = CostTable.combineEcs(scenario, trace.length, regions)
       const result = { scenario, ecs, fly }
       results.push(result)
       sensitivity.push(...Sensitivity.rows(result, trace))
       events += ecs.events + fly.events + 2 * trace.length
       simulatedMillis += 2 * scenario.days * 86_400_000
     }
-    progress.update(2 * scenarios.length, 2 * scenarios.length)
     const wall = (performance.now() - wallStart) / 1000
     const reproduction = results.map(CompareReport.reproduction).filter((line) => line.length > 0)
     const sensitivityText = Table.text(Sensitivity.columns, sensitivity)
@@ -142,7 +152,7 @@ export const compareScenarios = (
       "compare-cost-per-scenario.svg": chart
     })
     yield* Console.log(
-      `\nwall ${wall.toFixed(1)} s; ${events} simulated events (${Math.round(events / wall)} per second); ${(simulatedMillis / 1000 / wall).toFixed(0)} simulated seconds per wall second`
+      `\nwall ${wall.toFixed(1)} s on ${Math.min(workers, jobs.length)} thread(s); ${events} simulated events (${Math.round(events / wall)} per second); ${(simulatedMillis / 1000 / wall).toFixed(0)} simulated seconds per wall second`
     )
     yield* Console.log(`wrote ${written.join(", ")}`)
   })

@@ -139,84 +139,103 @@ export const runFly = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask
     return result
   })
 
-export const runEcs = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask>) =>
+/** One region's ECS cluster over the scenario (ECS is regional: a cluster and simulator per region). */
+export interface EcsRegionResult {
+  readonly region: string
+  readonly latencies: ReadonlyArray<number>
+  readonly failed: number
+  readonly cold: number
+  readonly totalMicroUsd: number
+  readonly instanceHours: number
+  readonly events: number
+}
+
+export const runEcsRegion = (
+  scenario: Scenario,
+  trace: ReadonlyArray<Oracle.TraceTask>,
+  region: string
+): Effect.Effect<EcsRegionResult> =>
   Effect.gen(function* () {
-    // ECS is regional: one cluster (and simulator) per region, each with the scenario's warm minimum.
-    const perRegion = yield* Effect.forEach(scenario.regions, (region, index) =>
-      Effect.gen(function* () {
-        const clock = new VirtualClock.VirtualClock(start)
-        const sim = yield* Effect.promise(() => EcsSimulator.make({ clock, seed: scenario.seed + index }))
-        yield* Effect.promise(() => sim.listen({ port: 0 }))
-        const asg = sim.model.createAutoScalingGroup({
-          name: `hangar-${region}`,
-          instanceType: scenario.ecs.instanceType,
-          min: scenario.ecs.minInstances,
-          max: scenario.ecs.maxInstances,
-          desired: scenario.ecs.minInstances
-        })
-        sim.model.createCluster("hangar")
-        sim.model.createCapacityProvider("hangar", asg.arn, 100, true, true)
-        sim.model.putClusterCapacityProviders("hangar", ["hangar"], [{ capacityProvider: "hangar" }])
-        const provider = EcsProvider.layer({
-          cluster: "hangar",
-          capacityProviderStrategy: [{ capacityProvider: "hangar" }],
-          endpoint: "http://ecs-sim.internal",
-          requestHandler: sim.requestHandler as never,
-          credentials,
-          clock,
-          regions: [region]
-        })
-        const router = Router.layer({ instanceId: `bench-ecs-${region}` }).pipe(
-          Layer.provide(
-            Layer.mergeAll(
-              ProviderRegistry.layer(EcsProvider.EcsProvider).pipe(Layer.provide(provider)),
-              RoutingPolicies.preferred({ defaultProvider: "ecs" }),
-              // A session's task is released when its work is done.
-              IdlePolicies.fixedTimeout(0),
-              SessionStore.layerMemory
-            )
-          )
+    const index = scenario.regions.indexOf(region)
+    const clock = new VirtualClock.VirtualClock(start)
+    const sim = yield* Effect.promise(() => EcsSimulator.make({ clock, seed: scenario.seed + index }))
+    yield* Effect.promise(() => sim.listen({ port: 0 }))
+    const asg = sim.model.createAutoScalingGroup({
+      name: `hangar-${region}`,
+      instanceType: scenario.ecs.instanceType,
+      min: scenario.ecs.minInstances,
+      max: scenario.ecs.maxInstances,
+      desired: scenario.ecs.minInstances
+    })
+    sim.model.createCluster("hangar")
+    sim.model.createCapacityProvider("hangar", asg.arn, 100, true, true)
+    sim.model.putClusterCapacityProviders("hangar", ["hangar"], [{ capacityProvider: "hangar" }])
+    const provider = EcsProvider.layer({
+      cluster: "hangar",
+      capacityProviderStrategy: [{ capacityProvider: "hangar" }],
+      endpoint: "http://ecs-sim.internal",
+      requestHandler: sim.requestHandler as never,
+      credentials,
+      clock,
+      regions: [region]
+    })
+    const router = Router.layer({ instanceId: `bench-ecs-${region}` }).pipe(
+      Layer.provide(
+        Layer.mergeAll(
+          ProviderRegistry.layer(EcsProvider.EcsProvider).pipe(Layer.provide(provider)),
+          RoutingPolicies.preferred({ defaultProvider: "ecs" }),
+          // A session's task is released when its work is done.
+          IdlePolicies.fixedTimeout(0),
+          SessionStore.layerMemory
         )
-        const horizon = scenario.days * day
-        const outcomes = yield* runOnClock(
-          clock,
-          router,
-          replay(
-            trace.filter((t) => t.region === region),
-            horizon
-          )
-        )
-        yield* Effect.promise(() => clock.advanceTo(start + horizon))
-        const bill = sim.billing()
-        yield* Effect.promise(() => sim.close())
-        return { bill, outcomes, events: sim.model.events }
-      })
+      )
     )
-    const latencies: Array<number> = []
-    let failed = 0
-    let cold = 0
-    let total = 0
-    let instanceHours = 0
-    let events = 0
-    for (const region of perRegion) {
-      const s = summarise(region.outcomes)
-      latencies.push(...s.latencies)
-      failed += s.failed
-      cold += s.cold
-      total += region.bill.totalMicroUsd
-      instanceHours += region.bill.instanceHours
-      events += region.events
-    }
-    const result: SideResult = {
-      provider: "ecs",
-      usd: total / 1e6,
-      usdPerMonth: ((total / 1e6) * 30) / scenario.days,
-      tasks: trace.length,
+    const horizon = scenario.days * day
+    const outcomes = yield* runOnClock(
+      clock,
+      router,
+      replay(
+        trace.filter((t) => t.region === region),
+        horizon
+      )
+    )
+    yield* Effect.promise(() => clock.advanceTo(start + horizon))
+    const bill = sim.billing()
+    yield* Effect.promise(() => sim.close())
+    const { latencies, failed, cold } = summarise(outcomes)
+    return {
+      region,
+      latencies,
       failed,
-      startLatencySeconds: latencies,
-      coldStarts: cold,
-      hoursByState: { "instance-running": instanceHours },
-      events
+      cold,
+      totalMicroUsd: bill.totalMicroUsd,
+      instanceHours: bill.instanceHours,
+      events: sim.model.events
     }
-    return result
   })
+
+/** The ECS side of a scenario from its regions' results. */
+export const combineEcs = (
+  scenario: Scenario,
+  tasks: number,
+  regions: ReadonlyArray<EcsRegionResult>
+): SideResult => {
+  const total = regions.reduce((sum, r) => sum + r.totalMicroUsd, 0)
+  return {
+    provider: "ecs",
+    usd: total / 1e6,
+    usdPerMonth: ((total / 1e6) * 30) / scenario.days,
+    tasks,
+    failed: regions.reduce((sum, r) => sum + r.failed, 0),
+    startLatencySeconds: regions.flatMap((r) => r.latencies),
+    coldStarts: regions.reduce((sum, r) => sum + r.cold, 0),
+    hoursByState: { "instance-running": regions.reduce((sum, r) => sum + r.instanceHours, 0) },
+    events: regions.reduce((sum, r) => sum + r.events, 0)
+  }
+}
+
+export const runEcs = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask>) =>
+  Effect.map(
+    Effect.forEach(scenario.regions, (region) => runEcsRegion(scenario, trace, region)),
+    (regions) => combineEcs(scenario, trace.length, regions)
+  )

@@ -22,7 +22,16 @@ const days = Options.integer("days").pipe(
   Options.optional
 )
 
-const compare = Command.make("compare", { seed, out, days }, (options) => Commands.compare(options)).pipe(
+const workers = Options.integer("workers").pipe(
+  Options.withDescription(
+    "worker threads for the simulations (default: one per core; 1 runs in this thread)"
+  ),
+  Options.optional
+)
+
+const compare = Command.make("compare", { seed, out, days, workers }, (options) =>
+  Commands.compare(options)
+).pipe(
   Command.withDescription(
     "The seed's cost table: its four scenarios on ECS + EC2 and on Fly.io, one simulated month each"
   )
@@ -30,7 +39,7 @@ const compare = Command.make("compare", { seed, out, days }, (options) => Comman
 
 const run = Command.make(
   "run",
-  { file: Args.file({ name: "scenario", exists: "yes" }), seed, out, days },
+  { file: Args.file({ name: "scenario", exists: "yes" }), seed, out, days, workers },
   (options) => Commands.runFile(options)
 ).pipe(
   Command.withDescription(
@@ -55,7 +64,9 @@ const policies = Command.make(
   )
 )
 
-const bench = Command.make("hangar-bench", { seed, out, days }, (options) => Commands.compare(options)).pipe(
+const bench = Command.make("hangar-bench", { seed, out, days, workers }, (options) =>
+  Commands.compare(options)
+).pipe(
   Command.withDescription("Hangar's cost and policy benchmarks (default: the cost comparison table)"),
   Command.withSubcommands([compare, run, policies])
 )
