@@ -9,6 +9,11 @@
  * acknowledged within `retransmitAfterMs` is sent again (same sequence number and id). Client `input_stream_data`
  * is acknowledged (non-interactive commands ignore its content). A connection that drops before the command
  * ends aborts the command (the process backend kills it) and the session cannot be reopened.
+ *
+ * With `handshake` set, the channel first does what the SSM agent does: a HandshakeRequest (`output_stream_data`,
+ * payload type 5) asking for the SessionType action (and KMSEncryption with "kms"), the command waiting for the
+ * client's HandshakeResponse (`input_stream_data`, payload type 6); every action accepted gives a
+ * HandshakeComplete (7) and the command runs, a refused one closes the channel (4003).
  */
 import { randomBytes } from "node:crypto"
 import type { IncomingMessage } from "node:http"
@@ -28,6 +33,8 @@ export interface Options {
   readonly window?: number
   readonly retransmitAfterMs?: number
   readonly chunkBytes?: number
+  /** The agent's handshake before the command: none (default), SessionType only, or with KMSEncryption. */
+  readonly handshake?: "none" | "session-type" | "kms"
 }
 
 const { MessageType, PayloadType } = SessionManagerMessage
@@ -38,6 +45,7 @@ export class DataChannel {
   private readonly window: number
   private readonly retransmitAfterMs: number
   private readonly chunkBytes: number
+  private readonly handshake: "none" | "session-type" | "kms"
   /** Counters, for tests and `/_sim/state`. */
   readonly stats = { opened: 0, acknowledged: 0, retransmitted: 0, completed: 0, dropped: 0, rejected: 0 }
   baseUrl = "ws://127.0.0.1:0"
@@ -49,6 +57,7 @@ export class DataChannel {
     this.window = options.window ?? 32
     this.retransmitAfterMs = options.retransmitAfterMs ?? 1_000
     this.chunkBytes = options.chunkBytes ?? 1_024
+    this.handshake = options.handshake ?? "none"
   }
 
   open(task: Task, command: ReadonlyArray<string>) {
@@ -162,6 +171,7 @@ export class DataChannel {
       } else if (message.messageType === MessageType.InputStreamData) {
         const ack = SessionManagerMessage.acknowledge(message, sequence++, clock.now())
         ws.send(SessionManagerMessage.encode(ack))
+        if (message.payloadType === PayloadType.HandshakeResponse) answered(message.payload)
       }
     })
     ws.on("close", () => {
@@ -175,30 +185,90 @@ export class DataChannel {
       }
     })
 
+    let answered: (payload: Uint8Array) => void = () => undefined
+    const handshaken =
+      this.handshake === "none"
+        ? Promise.resolve(true)
+        : new Promise<boolean>((resolve) => {
+            const requested = [
+              {
+                ActionType: "SessionType",
+                ActionParameters: { SessionType: "Standard_Stream", Properties: null }
+              },
+              ...(this.handshake === "kms"
+                ? [
+                    {
+                      ActionType: "KMSEncryption",
+                      ActionParameters: { KMSKeyId: "arn:aws:kms:us-east-1:1:key/sim" }
+                    }
+                  ]
+                : [])
+            ]
+            answered = (payload) => {
+              answered = () => undefined
+              let processed: ReadonlyArray<{ ActionType?: unknown; ActionStatus?: unknown }> = []
+              try {
+                const parsed = JSON.parse(Buffer.from(payload).toString("utf8")) as {
+                  ProcessedClientActions?: unknown
+                }
+                if (Array.isArray(parsed.ProcessedClientActions)) processed = parsed.ProcessedClientActions
+              } catch {
+                processed = []
+              }
+              const accepted = requested.every((r) =>
+                processed.some((p) => p.ActionType === r.ActionType && p.ActionStatus === 1)
+              )
+              if (accepted) {
+                enqueue(
+                  MessageType.OutputStreamData,
+                  PayloadType.HandshakeComplete,
+                  JSON.stringify({ HandshakeTimeToComplete: 0, CustomerMessage: "" })
+                )
+                pump()
+              }
+              resolve(accepted)
+            }
+            enqueue(
+              MessageType.OutputStreamData,
+              PayloadType.HandshakeRequest,
+              JSON.stringify({ AgentVersion: "3.3.1142.0", RequestedClientActions: requested })
+            )
+            pump()
+          })
+
     const signal = AbortSignal.any([abort.signal, session.task.running.signal])
-    void this.model.exec.run({ command: session.command, signal }, clock).then((outcome) => {
-      if (ws.readyState !== ws.OPEN) return
-      for (const [text, type] of [
-        [outcome.stdout, PayloadType.Output],
-        [outcome.stderr, PayloadType.StdErr]
-      ] as const) {
-        const bytes = Buffer.from(text, "utf8")
-        for (let i = 0; i < bytes.length; i += this.chunkBytes)
-          enqueue(MessageType.OutputStreamData, type, bytes.subarray(i, i + this.chunkBytes))
-      }
-      enqueue(
-        MessageType.ChannelClosed,
-        0,
-        JSON.stringify({
-          MessageType: "channel_closed",
-          SessionId: sessionId,
-          ExitCode: outcome.exitCode,
-          Output: ""
-        })
-      )
-      finished = true
-      pump()
-    })
+    // Not `clock.idle`: the handshake waits on the client, which holds simulated time still meanwhile.
+    void handshaken
+      .then((accepted) => {
+        if (accepted) return this.model.exec.run({ command: session.command, signal }, clock)
+        if (ws.readyState === ws.OPEN)
+          ws.close(4003, "handshake failed: the client refused a requested action")
+        return undefined
+      })
+      .then((outcome) => {
+        if (outcome === undefined) return
+        if (ws.readyState !== ws.OPEN) return
+        for (const [text, type] of [
+          [outcome.stdout, PayloadType.Output],
+          [outcome.stderr, PayloadType.StdErr]
+        ] as const) {
+          const bytes = Buffer.from(text, "utf8")
+          for (let i = 0; i < bytes.length; i += this.chunkBytes)
+            enqueue(MessageType.OutputStreamData, type, bytes.subarray(i, i + this.chunkBytes))
+        }
+        enqueue(
+          MessageType.ChannelClosed,
+          0,
+          JSON.stringify({
+            MessageType: "channel_closed",
+            SessionId: sessionId,
+            ExitCode: outcome.exitCode,
+            Output: ""
+          })
+        )
+        finished = true
+        pump()
+      })
   }
 
   close(): void {

@@ -32,6 +32,8 @@ export interface Options {
   readonly dataDir?: string
   /** EBS gp3 root volume per instance, GiB (default 30, the ECS-optimized AMI's). */
   readonly rootVolumeGib?: number
+  /** Whether ECS Exec's data channel starts with the SSM agent's handshake (default none). */
+  readonly execHandshake?: "none" | "session-type" | "kms"
 }
 
 /** A smithy `HttpHandler`, structurally (no @smithy dependency). */
@@ -128,7 +130,10 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   }
   let requestIds = new SeededRandom(seed ^ 0x1d)
 
-  const dataChannel = new DataChannel(model)
+  const dataChannel = new DataChannel(
+    model,
+    options.execHandshake === undefined ? {} : { handshake: options.execHandshake }
+  )
   const server = Fastify({ logger: false, bodyLimit: 1_048_576 })
   server.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
     const client = error.statusCode !== undefined && error.statusCode < 500

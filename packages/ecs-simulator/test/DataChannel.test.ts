@@ -52,11 +52,16 @@ const client = (
     ws.on("error", reject)
   })
 
-const startExec = async (clock?: VirtualClock.SimulationClock, backend?: ExecBackend.ExecBackend) => {
+const startExec = async (
+  clock?: VirtualClock.SimulationClock,
+  backend?: ExecBackend.ExecBackend,
+  execHandshake?: "none" | "session-type" | "kms"
+) => {
   const ctx = await setup({
     clock: clock ?? new VirtualClock.RealClock(),
     timing: quick,
-    ...(backend === undefined ? {} : { exec: backend })
+    ...(backend === undefined ? {} : { exec: backend }),
+    ...(execHandshake === undefined ? {} : { execHandshake })
   })
   await ctx.sim.listen({ port: 0 })
   const run = await ctx.send<{ tasks: Array<{ taskArn: string }> }>(
@@ -157,6 +162,71 @@ describe("ECS Exec data channel (Session Manager framing)", () => {
     const wrong = await client(other.session.streamUrl, "not-the-token")
     assert.strictEqual(wrong.closeCode, 4001)
     assert.strictEqual(sim.dataChannel.stats.rejected, 2)
+    await sim.close()
+  })
+
+  it("with the agent's handshake: the command waits for the client's answer; a refused action closes the channel", async () => {
+    const { exec, sim } = await startExec(undefined, undefined, "kms")
+    const answer = (status: (action: string) => number) =>
+      exec("echo hi").then(
+        ({ session }) =>
+          new Promise<{
+            readonly payloadTypes: Array<number>
+            readonly closeCode: number
+            readonly actions: Array<string>
+          }>((resolve, reject) => {
+            const ws = new WebSocket(session.streamUrl)
+            const payloadTypes: Array<number> = []
+            const actions: Array<string> = []
+            let sequence = 0
+            ws.on("open", () => ws.send(SessionManagerMessage.openDataChannel(session.tokenValue)))
+            ws.on("message", (data: Buffer) => {
+              const message = SessionManagerMessage.decode(data)
+              if (message.messageType === "acknowledge") return
+              ws.send(
+                SessionManagerMessage.encode(
+                  SessionManagerMessage.acknowledge(message, sequence++, Date.now())
+                )
+              )
+              payloadTypes.push(message.payloadType)
+              if (message.payloadType !== SessionManagerMessage.PayloadType.HandshakeRequest) return
+              const requested = JSON.parse(Buffer.from(message.payload).toString("utf8")) as {
+                RequestedClientActions: Array<{ ActionType: string }>
+              }
+              for (const a of requested.RequestedClientActions) actions.push(a.ActionType)
+              const response = {
+                ClientVersion: "test",
+                ProcessedClientActions: actions.map((a) => ({ ActionType: a, ActionStatus: status(a) })),
+                Errors: []
+              }
+              ws.send(
+                SessionManagerMessage.encode(
+                  SessionManagerMessage.make(
+                    "input_stream_data",
+                    SessionManagerMessage.PayloadType.HandshakeResponse,
+                    JSON.stringify(response),
+                    0,
+                    Date.now()
+                  )
+                )
+              )
+            })
+            ws.on("close", (closeCode) => resolve({ payloadTypes, closeCode, actions }))
+            ws.on("error", reject)
+          })
+      )
+    const accepted = await answer(() => 1)
+    assert.deepStrictEqual(accepted.actions, ["SessionType", "KMSEncryption"])
+    assert.deepStrictEqual(accepted.payloadTypes, [
+      SessionManagerMessage.PayloadType.HandshakeRequest,
+      SessionManagerMessage.PayloadType.HandshakeComplete,
+      SessionManagerMessage.PayloadType.Output,
+      0
+    ])
+    assert.strictEqual(accepted.closeCode, 1000)
+    const refused = await answer((a) => (a === "KMSEncryption" ? 2 : 1))
+    assert.deepStrictEqual(refused.payloadTypes, [SessionManagerMessage.PayloadType.HandshakeRequest])
+    assert.strictEqual(refused.closeCode, 4003)
     await sim.close()
   })
 })

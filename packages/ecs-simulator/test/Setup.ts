@@ -26,6 +26,7 @@ export interface SetupOptions {
   readonly accessKeys?: ReadonlyArray<string>
   readonly dataDir?: string
   readonly exec?: EcsSimulator.Options["exec"]
+  readonly execHandshake?: EcsSimulator.Options["execHandshake"]
 }
 
 export const setup = async (options: SetupOptions = {}) => {
@@ -36,7 +37,8 @@ export const setup = async (options: SetupOptions = {}) => {
     ...(options.timing === undefined ? {} : { timing: options.timing }),
     ...(options.accessKeys === undefined ? {} : { accessKeys: options.accessKeys }),
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
-    ...(options.exec === undefined ? {} : { exec: options.exec })
+    ...(options.exec === undefined ? {} : { exec: options.exec }),
+    ...(options.execHandshake === undefined ? {} : { execHandshake: options.execHandshake })
   })
   const client = new ECSClient({
     region: "us-east-1",
