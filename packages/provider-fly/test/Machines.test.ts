@@ -1,0 +1,168 @@
+/** FlyMachines: sleep only when idle, the global deployment in one call, and the tunnel through the Fly Proxy. */
+import { assert, describe, it } from "@effect/vitest"
+import { VirtualClock } from "@hangar/core"
+import { FlySimulator, Lifecycle } from "@hangar/fly-simulator"
+import { Effect, ManagedRuntime, Redacted } from "effect"
+import type { WebSocket } from "undici"
+import * as FlyProvider from "../src/FlyProvider.js"
+
+const token = "machines-token"
+
+const onSimulator = async (seed: number, options: Partial<Omit<FlyProvider.Options, "flyToml">> = {}) => {
+  const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+  const sim = await FlySimulator.make({ clock, seed, tokens: [{ token }] })
+  const [fly, machines] = await Effect.runPromise(
+    Effect.provide(
+      Effect.all([FlyProvider.FlyProvider, FlyProvider.FlyMachines]),
+      FlyProvider.layer({
+        token: Redacted.make(token),
+        baseUrl: "http://fly-sim.internal",
+        fetch: sim.fetch,
+        regions: ["iad", "lhr", "syd"],
+        autostop: "off",
+        ...options
+      })
+    )
+  )
+  const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(VirtualClock.drive(clock, effect))
+  return { clock, sim, fly, machines, run }
+}
+
+describe("allowSleep", () => {
+  it("waits for the active task, then sleeps; a task after it wakes the machine and lets it sleep again", async () => {
+    const { sim, fly, machines, run } = await onSimulator(31)
+    const session = await run(fly.create({ taskId: "sleepy", repository: "acme/sleepy", region: "iad" }))
+    const machine = sim.model.machines.get(session.metadata.machineId!)!
+    const [result, during] = await run(
+      Effect.all(
+        [
+          machines.executeTask(session.id, ["work", "60"]),
+          Effect.zipRight(
+            Effect.sleep("10 seconds"),
+            Effect.zip(
+              machines.allowSleep(session.id),
+              Effect.sync(() => machines.activeTasks(session.id))
+            )
+          )
+        ],
+        { concurrency: 2 }
+      )
+    )
+    assert.strictEqual(result.exitCode, 0)
+    // Asked while the task ran: the machine kept running and the task finished.
+    assert.strictEqual(during[0].status, "running")
+    assert.strictEqual(during[1], 1)
+    // When the task ended, the machine went to sleep.
+    assert.strictEqual(machines.activeTasks(session.id), 0)
+    assert.strictEqual(machine.state, "suspended")
+    const again = await run(machines.executeTask(session.id, ["echo", "woken"]))
+    assert.strictEqual(again.stdout.trim(), "woken")
+    assert.strictEqual(machine.state, "suspended")
+    // ensureRunning takes the permission back: the machine stays up after a task.
+    await run(machines.ensureRunning(session.id))
+    await run(machines.executeTask(session.id, ["echo", "up"]))
+    assert.strictEqual(machine.state, "started")
+  })
+})
+
+describe("deployGlobal", () => {
+  it("puts the repository's machine in each region in one call, reports the regions that failed, and is idempotent", async () => {
+    const { sim, machines, run } = await onSimulator(32)
+    sim.faults.add({
+      match: "^POST /v1/apps/[^/]+/machines$",
+      region: "syd",
+      kind: "insufficient-resources"
+    })
+    const task = { taskId: "global", repository: "acme/global", size: "dev" as const }
+    const first = await run(machines.deployGlobal(task, ["iad", "lhr", "syd"]))
+    assert.deepStrictEqual(first.sessions.map((s) => s.region).sort(), ["iad", "lhr"])
+    assert.deepStrictEqual(
+      first.failed.map((f) => [f.region, f.error._tag]),
+      [["syd", "CapacityUnavailable"]]
+    )
+    assert.deepStrictEqual(first.sessions.map((s) => s.taskId).sort(), ["global-iad", "global-lhr"])
+    assert.isTrue(
+      first.sessions.every((s) => s.metadata.app === "hangar-acme-global" && s.status === "running")
+    )
+    sim.faults.clear()
+    const second = await run(machines.deployGlobal(task, ["iad", "lhr", "syd"]))
+    assert.strictEqual(second.failed.length, 0)
+    assert.deepStrictEqual(
+      second.sessions
+        .filter((s) => s.region !== "syd")
+        .map((s) => s.id)
+        .sort(),
+      first.sessions.map((s) => s.id).sort()
+    )
+    const live = [...sim.model.machines.values()].filter((m) => m.state !== "destroyed")
+    assert.deepStrictEqual(live.map((m) => m.region).sort(), ["iad", "lhr", "syd"])
+  })
+
+  it("an unknown region is an InvalidRequest listing the valid ones, before anything is created", async () => {
+    const { sim, machines, run } = await onSimulator(33)
+    const error = await run(
+      Effect.flip(machines.deployGlobal({ taskId: "g", repository: "acme/g" }, ["iad", "mars"]))
+    )
+    assert.strictEqual(error._tag, "InvalidRequest")
+    assert.include(error.message, "iad, lhr, syd")
+    assert.include(error.message, "mars")
+    assert.strictEqual(sim.model.machines.size, 0)
+  })
+})
+
+describe("tunnel", () => {
+  it("on Fly the endpoint is wss://<app>.fly.dev/<path>", () => {
+    assert.strictEqual(
+      FlyProvider.defaultProxyUrl("https://api.machines.dev")("hangar-acme-web"),
+      "wss://hangar-acme-web.fly.dev"
+    )
+    assert.strictEqual(
+      FlyProvider.defaultProxyUrl("http://127.0.0.1:4280")("hangar-acme-web"),
+      "ws://127.0.0.1:4280/_proxy/hangar-acme-web"
+    )
+  })
+
+  it("connects through the simulator's proxy on loopback, waking the sleeping machine, and echoes", async () => {
+    const sim = await FlySimulator.make({
+      clock: new VirtualClock.RealClock(),
+      tokens: [{ token }],
+      timing: Lifecycle.instantTiming
+    })
+    const base = await sim.listen({ host: "127.0.0.1", port: 0 })
+    let runtime:
+      | ManagedRuntime.ManagedRuntime<FlyProvider.FlyProvider | FlyProvider.FlyMachines, never>
+      | undefined
+    try {
+      // Over undici on loopback: the layer's dispatcher lives as long as the runtime.
+      runtime = ManagedRuntime.make(
+        FlyProvider.layer({ token: Redacted.make(token), baseUrl: base, regions: ["iad"], autostop: "off" })
+      )
+      const [fly, machines] = await runtime.runPromise(
+        Effect.all([FlyProvider.FlyProvider, FlyProvider.FlyMachines])
+      )
+      const session = await Effect.runPromise(fly.create({ taskId: "tunnel", repository: "acme/tunnel" }))
+      const slept = await Effect.runPromise(machines.allowSleep(session.id))
+      assert.strictEqual(slept.status, "suspended")
+      const tunnel = await Effect.runPromise(machines.tunnel(session.id, "/agent/ws"))
+      assert.strictEqual(tunnel.endpoint, `${base.replace("http", "ws")}/_proxy/hangar-acme-tunnel/agent/ws`)
+      const echoed = await Effect.runPromise(
+        Effect.scoped(
+          Effect.flatMap(tunnel.connect, (ws: WebSocket) =>
+            Effect.async<string>((resume) => {
+              ws.addEventListener("message", (event) => {
+                if (event.data === "ping") resume(Effect.succeed(String(event.data)))
+              })
+              ws.send("ping")
+            })
+          )
+        )
+      )
+      assert.strictEqual(echoed, "ping")
+      // The proxy woke the machine for the connection.
+      assert.strictEqual(sim.model.machines.get(session.metadata.machineId!)?.state, "started")
+    } finally {
+      await runtime?.dispose()
+      await sim.close()
+    }
+  })
+})
