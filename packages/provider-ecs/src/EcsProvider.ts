@@ -809,7 +809,8 @@ export const make = (options: Options): Effect.Effect<Service> =>
               })
             }
             const outcome = yield* Effect.tryPromise({
-              try: () => track(SessionManagerChannel.run(stream.streamUrl!, stream.tokenValue!)),
+              try: (signal) =>
+                track(SessionManagerChannel.run(stream.streamUrl!, stream.tokenValue!, signal)),
               catch: (e) =>
                 ComputeError.normalise(e, { module: "EcsProvider", method: "exec", provider: "ecs" })
             })

@@ -112,6 +112,12 @@ describe("EcsProvider on the simulator", () => {
         assert.strictEqual(exit.exitCode, 7)
         const long = yield* drive(ecs.exec(session.id, ["work", "300"]))
         assert.isAtLeast(long.durationMs, 300_000)
+        // the caller's timeout closes the channel, which ends the command (no socket left open)
+        const droppedBefore = sim.dataChannel.stats.dropped
+        const late = yield* Effect.flip(drive(ecs.exec(session.id, ["work", "600"], { timeoutSeconds: 60 })))
+        assert.strictEqual(late._tag, "Timeout")
+        yield* Effect.promise(() => clock.advanceBy(1_000))
+        assert.strictEqual(sim.dataChannel.stats.dropped, droppedBefore + 1)
         // drop every data channel as it opens
         sim.server.server.prependListener("upgrade", (_request, socket) => socket.destroy())
         const dropped = yield* Effect.flip(drive(ecs.exec(session.id, ["echo", "never"])))
@@ -240,5 +246,27 @@ describe("EcsProvider on the simulator", () => {
         assert.notStrictEqual(again.metadata.taskArn, gone.metadata.taskArn)
         assert.strictEqual(sim.model.tasks.size, 3)
       })
+  )
+
+  it.effect("exec answers the agent's handshake; a KMS-encrypted session it cannot do is Unsupported", () =>
+    Effect.gen(function* () {
+      const plain = yield* Effect.promise(() => startSimulator({ execHandshake: "session-type" }))
+      const ecs = yield* Effect.provide(EcsProvider.EcsProvider, plain.provider())
+      const session = yield* VirtualClock.drive(
+        plain.clock,
+        ecs.create({ taskId: "hs", repository: "acme/h" })
+      )
+      const result = yield* VirtualClock.drive(plain.clock, ecs.exec(session.id, ["echo", "after handshake"]))
+      assert.deepStrictEqual([result.exitCode, result.stdout], [0, "after handshake\n"])
+      const kms = yield* Effect.promise(() => startSimulator({ execHandshake: "kms" }))
+      const encrypted = yield* Effect.provide(EcsProvider.EcsProvider, kms.provider())
+      const other = yield* VirtualClock.drive(
+        kms.clock,
+        encrypted.create({ taskId: "kms", repository: "acme/k" })
+      )
+      const error = yield* Effect.flip(VirtualClock.drive(kms.clock, encrypted.exec(other.id, ["echo", "x"])))
+      assert.strictEqual(error._tag, "Unsupported")
+      assert.include(error.message, "KMSEncryption")
+    })
   )
 })

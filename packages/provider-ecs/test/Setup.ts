@@ -12,10 +12,20 @@ import * as EcsProvider from "../src/EcsProvider.js"
 export const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" }
 
 export const startSimulator = async (
-  options: { instanceType?: string; min?: number; max?: number; seed?: number } = {}
+  options: {
+    instanceType?: string
+    min?: number
+    max?: number
+    seed?: number
+    execHandshake?: EcsSimulator.Options["execHandshake"]
+  } = {}
 ) => {
   const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
-  const sim = await EcsSimulator.make({ clock, seed: options.seed ?? 1 })
+  const sim = await EcsSimulator.make({
+    clock,
+    seed: options.seed ?? 1,
+    ...(options.execHandshake === undefined ? {} : { execHandshake: options.execHandshake })
+  })
   const url = await sim.listen({ port: 0 })
   const admin = new ECSClient({
     region: "us-east-1",
