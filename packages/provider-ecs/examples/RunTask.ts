@@ -97,7 +97,7 @@ export const main = async (options: ExampleOptions = {}): Promise<ReadonlyArray<
     yield* ecs.sleep(session.id) // ECS tasks do not sleep: releasing the session stops its task
     const usage = yield* ecs.usage(session.id)
     print(`session: ${Math.round(usage.seconds.running)} s running, ${Money.format(usage.costMicroUsd, 6)}`)
-    const bill = yield* ecs.clusterCost()
+    const bill = yield* EcsProvider.clusterCost()
     print(
       `cluster: ${bill.instances.length} instance(s), ${Money.format(bill.totalMicroUsd, 6)} so far ` +
         `(${Money.format(bill.unattributedIdleMicroUsd, 6)} of it idle with no session running)`

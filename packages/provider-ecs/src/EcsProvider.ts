@@ -72,13 +72,29 @@ export interface ClusterCostReport {
   readonly instances: ReadonlyArray<InstanceCost>
 }
 
-/** The ECS provider: the provider contract plus what only a cluster has. */
-export interface Service extends ComputeProvider.ComputeProvider {
+/** What only a cluster has, beside the provider contract. */
+export interface Cluster {
   /** What the whole cluster cost in `period`, from its instances' lifetimes and the EC2 pricing catalog. */
   readonly clusterCost: (period?: Period) => Effect.Effect<ClusterCostReport, ComputeError.ComputeError>
 }
 
-export class EcsProvider extends Context.Tag("@hangar/provider-ecs/EcsProvider")<EcsProvider, Service>() {}
+/** The ECS provider, as `make` builds it: the provider contract and the cluster's cost. */
+export interface Service extends ComputeProvider.ComputeProvider, Cluster {}
+
+/** The provider contract (what `ProviderRegistry.layer` gathers). */
+export class EcsProvider extends Context.Tag("@hangar/provider-ecs/EcsProvider")<
+  EcsProvider,
+  ComputeProvider.ComputeProvider
+>() {}
+
+/** The same provider's cluster, from the same `layer`: `yield* EcsProvider.clusterCost({ from })`. */
+export class EcsCluster extends Context.Tag("@hangar/provider-ecs/EcsCluster")<EcsCluster, Cluster>() {}
+
+/** What the cluster of the composed EcsProvider cost in `period` (default: everything until now). */
+export const clusterCost = (
+  period?: Period
+): Effect.Effect<ClusterCostReport, ComputeError.ComputeError, EcsCluster> =>
+  Effect.flatMap(EcsCluster, (cluster) => cluster.clusterCost(period))
 
 export interface Options {
   readonly cluster: string
@@ -864,7 +880,13 @@ export const make = (options: Options): Effect.Effect<Service> =>
     return { ...provider, clusterCost } satisfies Service
   })
 
-export const layer = (options: Options): Layer.Layer<EcsProvider> => Layer.effect(EcsProvider, make(options))
+/** One provider (and its cluster) from `options`. */
+export const layer = (options: Options): Layer.Layer<EcsProvider | EcsCluster> =>
+  Layer.effectContext(
+    Effect.map(make(options), (service) =>
+      Context.make(EcsProvider, service).pipe(Context.add(EcsCluster, { clusterCost: service.clusterCost }))
+    )
+  )
 
 const list = (name: string) =>
   Config.option(
@@ -926,5 +948,5 @@ export const config: Config.Config<Options> = Config.map(
  * HANGAR_ECS_EFS_FILE_SYSTEM_ID (EFS workspaces, else EBS with HANGAR_ECS_EBS_ROLE_ARN), AWS_REGION,
  * AWS_ENDPOINT_URL_ECS. Credentials come from the SDK's standard chain and are never read or logged here.
  */
-export const layerConfig: Layer.Layer<EcsProvider, import("effect/ConfigError").ConfigError> =
+export const layerConfig: Layer.Layer<EcsProvider | EcsCluster, import("effect/ConfigError").ConfigError> =
   Layer.unwrapEffect(Effect.map(config, layer))

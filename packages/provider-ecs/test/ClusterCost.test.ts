@@ -2,8 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Pricing, VirtualClock } from "@hangar/core"
 import { Effect } from "effect"
 import * as ClusterCost from "../src/ClusterCost.js"
-import * as EcsProvider from "../src/EcsProvider.js"
-import { startSimulator } from "./Setup.js"
+import { startSimulator, withCluster } from "./Setup.js"
 
 const hour = 3_600_000
 
@@ -13,7 +12,7 @@ describe("clusterCost", () => {
       const { clock, sim, provider } = yield* Effect.promise(() =>
         startSimulator({ instanceType: "t3.medium", min: 1, max: 3 })
       )
-      const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+      const ecs = yield* Effect.provide(withCluster, provider())
       const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
       const billed = () => sim.billing().byCluster.hangar ?? 0
       const start = clock.now()
@@ -71,7 +70,7 @@ describe("clusterCost", () => {
     () =>
       Effect.gen(function* () {
         const { clock, provider } = yield* Effect.promise(() => startSimulator({ min: 1, max: 1 }))
-        const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        const ecs = yield* Effect.provide(withCluster, provider())
         const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
         const session = yield* drive(ecs.create({ taskId: "alone", repository: "acme/a", size: "dev" }))
         // past the instance's 60-second minimum, which was billed at its launch (before any session ran)

@@ -3,7 +3,7 @@ import { ComputeError, VirtualClock } from "@hangar/core"
 import { Effect } from "effect"
 import * as EcsErrors from "../src/EcsErrors.js"
 import * as EcsProvider from "../src/EcsProvider.js"
-import { startSimulator } from "./Setup.js"
+import { startSimulator, withCluster } from "./Setup.js"
 
 describe("SDK errors from the simulator become core errors", () => {
   const cases: ReadonlyArray<{
@@ -69,10 +69,7 @@ describe("SDK errors from the simulator become core errors", () => {
       const error = yield* Effect.flip(VirtualClock.drive(clock, missing.list()))
       assert.strictEqual(error._tag, "InvalidRequest")
       assert.include(error.message, "no-such-cluster")
-      const ecs = yield* Effect.provide(
-        EcsProvider.EcsProvider,
-        provider("cp", { retry: { baseDelay: "1 second" } })
-      )
+      const ecs = yield* Effect.provide(withCluster, provider("cp", { retry: { baseDelay: "1 second" } }))
       sim.faults.add({ operation: "ListTasks", kind: "throttle", times: 2 })
       sim.faults.add({
         operation: "DescribeContainerInstances",

@@ -1,8 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { VirtualClock } from "@hangar/core"
 import { Effect, FastCheck as fc } from "effect"
-import * as EcsProvider from "../src/EcsProvider.js"
-import { startSimulator } from "./Setup.js"
+import { startSimulator, withCluster } from "./Setup.js"
 
 const TaskIds = fc.constantFrom("a", "b", "c", "d")
 
@@ -45,7 +44,7 @@ const run = async (commands: ReadonlyArray<Command>, seed: number): Promise<stri
   try {
     const ecs = await Effect.runPromise(
       Effect.provide(
-        EcsProvider.EcsProvider,
+        withCluster,
         provider("cp", { gpuCapacityProvider: "gpu", retry: { maxRetries: 3, baseDelay: "1 second" } })
       )
     )

@@ -7,6 +7,7 @@ import {
 } from "@aws-sdk/client-ecs"
 import { VirtualClock } from "@hangar/core"
 import { EcsSimulator } from "@hangar/ecs-simulator"
+import { Effect } from "effect"
 import * as EcsProvider from "../src/EcsProvider.js"
 
 export const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" }
@@ -123,3 +124,13 @@ export const startSimulator = async (
     })
   return { clock, sim, url, provider, requests, requestHandler, send, dropResponses }
 }
+
+/** The provider and its cluster's cost from one layer, as one object (tests call both). */
+export const withCluster: Effect.Effect<
+  EcsProvider.Service,
+  never,
+  EcsProvider.EcsProvider | EcsProvider.EcsCluster
+> = Effect.map(Effect.all([EcsProvider.EcsProvider, EcsProvider.EcsCluster]), ([provider, cluster]) => ({
+  ...provider,
+  clusterCost: cluster.clusterCost
+}))
