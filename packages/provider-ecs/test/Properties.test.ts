@@ -33,9 +33,12 @@ const Commands = fc.array(
     fc.record({ kind: fc.constant("release" as const), taskId: TaskIds }),
     fc.record({ kind: fc.constant("start" as const), taskId: TaskIds }),
     fc.record({ kind: fc.constant("destroy" as const), taskId: TaskIds }),
-    fc.record({ kind: fc.constant("wait" as const), minutes: fc.integer({ min: 1, max: 40 }) })
+    {
+      arbitrary: fc.record({ kind: fc.constant("wait" as const), minutes: fc.integer({ min: 1, max: 90 }) }),
+      weight: 3
+    }
   ),
-  { minLength: 1, maxLength: 14 }
+  { minLength: 6, maxLength: 20, size: "medium" }
 )
 
 /** Runs one command sequence; returns a description of the first broken invariant, or undefined. */
