@@ -181,6 +181,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
      */
     const nonce = randomUUID()
     const startDeadline = Duration.toMillis(options.startDeadline ?? "30 minutes")
+    const stopDeadline = 10 * 60_000
 
     // What the task definition holds besides its size: a change of image, role, network mode or workspace gives
     // new families instead of reusing ones registered with the old settings.
@@ -530,10 +531,21 @@ export const make = (options: Options): Effect.Effect<Service> =>
               new StopTaskCommand({ cluster, task: task.taskArn!, reason: "hangar: session released" })
             )
           )
-          for (;;) {
+          // SIGTERM, the container's stop timeout (30 s by default), SIGKILL: STOPPED within a minute or two.
+          const started = yield* Clock.currentTimeMillis
+          for (let delay = 1_000; ; delay = Math.min(delay * 2, 10_000)) {
             const now = yield* describe(task.taskArn)
             if (now === undefined || now.lastStatus === "STOPPED") break
-            yield* Effect.sleep("1 second")
+            if ((yield* Clock.currentTimeMillis) - started > stopDeadline) {
+              return yield* new ComputeError.Timeout({
+                module: "EcsProvider",
+                method: "stop",
+                provider: "ecs",
+                reason: "Deadline",
+                timeoutMillis: stopDeadline
+              })
+            }
+            yield* Effect.sleep(Duration.millis(delay))
           }
         }
         return toSession(sessionId, state, yield* current(state))
