@@ -44,7 +44,10 @@ const Snapshot = Schema.Struct({
       containerDefinitions: Schema.Array(Schema.Unknown),
       cpu: Schema.Int,
       memory: Schema.Int,
-      status: Schema.Literal("ACTIVE", "INACTIVE")
+      status: Schema.Literal("ACTIVE", "INACTIVE"),
+      networkMode: Schema.optional(Schema.Literal("bridge", "host", "awsvpc", "none")),
+      volumes: Schema.optional(Schema.Array(Schema.Unknown)),
+      taskRoleArn: Schema.optional(Schema.String)
     })
   ),
   clusters: Schema.Array(
@@ -92,7 +95,10 @@ export const snapshot = (model: EcsModel): Snapshot => {
         containerDefinitions: [...d.containerDefinitions],
         cpu: d.cpu,
         memory: d.memory,
-        status: d.status
+        status: d.status,
+        ...(d.networkMode === undefined ? {} : { networkMode: d.networkMode }),
+        ...(d.volumes === undefined ? {} : { volumes: [...d.volumes] }),
+        ...(d.taskRoleArn === undefined ? {} : { taskRoleArn: d.taskRoleArn })
       }))
     ),
     clusters: [...model.clusters.values()].map((c) => ({
@@ -150,7 +156,11 @@ export const load = (model: EcsModel, dataDir: string): boolean => {
       }
     )
   for (const d of s.definitions)
-    model.registerTaskDefinition(d.family, d.containerDefinitions as never, d.cpu, d.memory).status = d.status
+    model.registerTaskDefinition(d.family, d.containerDefinitions as never, d.cpu, d.memory, {
+      ...(d.networkMode === undefined ? {} : { networkMode: d.networkMode }),
+      ...(d.volumes === undefined ? {} : { volumes: d.volumes as never }),
+      ...(d.taskRoleArn === undefined ? {} : { taskRoleArn: d.taskRoleArn })
+    }).status = d.status
   for (const line of s.ledger) {
     model.instances.set(line.id, {
       ...line,

@@ -291,6 +291,90 @@ describe("ecs-simulator through the real @aws-sdk/client-ecs", () => {
     assert.strictEqual(sim.model.tasks.size, 1)
   })
 
+  it("awsvpc needs a network configuration; volumes configured at launch need RunTask's volumeConfigurations", async () => {
+    const { send, sim } = await setup()
+    const rejects = async (command: unknown, text: string) => {
+      const error = await send(command as never).then(
+        () => undefined,
+        (e: unknown) => e as Error
+      )
+      assert.instanceOf(error, InvalidParameterException)
+      assert.include(error!.message, text)
+    }
+    await rejects(
+      new RegisterTaskDefinitionCommand({
+        family: "lost-mount",
+        cpu: "256",
+        memory: "512",
+        containerDefinitions: [
+          { name: "c", image: "x", mountPoints: [{ sourceVolume: "nowhere", containerPath: "/w" }] }
+        ]
+      }),
+      "sourceVolume nowhere"
+    )
+    await send(
+      new RegisterTaskDefinitionCommand({
+        family: "vpc",
+        cpu: "256",
+        memory: "512",
+        networkMode: "awsvpc",
+        volumes: [
+          { name: "workspace", configuredAtLaunch: true },
+          { name: "shared", efsVolumeConfiguration: { fileSystemId: "fs-123", transitEncryption: "ENABLED" } }
+        ],
+        containerDefinitions: [
+          {
+            name: "c",
+            image: "x",
+            mountPoints: [
+              { sourceVolume: "workspace", containerPath: "/workspace" },
+              { sourceVolume: "shared", containerPath: "/shared" }
+            ]
+          }
+        ]
+      })
+    )
+    const described = await send<{
+      taskDefinition: { networkMode: string; volumes: Array<{ name: string }> }
+    }>(new DescribeTaskDefinitionCommand({ taskDefinition: "vpc" }))
+    assert.strictEqual(described.taskDefinition.networkMode, "awsvpc")
+    assert.deepStrictEqual(
+      described.taskDefinition.volumes.map((v) => v.name),
+      ["workspace", "shared"]
+    )
+    const network = { awsvpcConfiguration: { subnets: ["subnet-1"], securityGroups: ["sg-1"] } }
+    const ebs = [
+      { name: "workspace", managedEBSVolume: { roleArn: "arn:aws:iam::1:role/infra", sizeInGiB: 20 } }
+    ]
+    await rejects(
+      new RunTaskCommand({ cluster: "hangar", taskDefinition: "vpc", volumeConfigurations: ebs }),
+      "Network Configuration must be provided"
+    )
+    await rejects(
+      new RunTaskCommand({ cluster: "hangar", taskDefinition: "vpc", networkConfiguration: network }),
+      "volume workspace is configured at launch"
+    )
+    await rejects(
+      new RunTaskCommand({
+        cluster: "hangar",
+        taskDefinition: "vpc",
+        networkConfiguration: network,
+        volumeConfigurations: [...ebs, { name: "shared", managedEBSVolume: { roleArn: undefined } }]
+      }),
+      "shared is not a volume the task definition configures at launch"
+    )
+    assert.strictEqual(sim.model.tasks.size, 0)
+    const ran = await send<Tasks>(
+      new RunTaskCommand({
+        cluster: "hangar",
+        taskDefinition: "vpc",
+        networkConfiguration: network,
+        volumeConfigurations: ebs
+      })
+    )
+    assert.strictEqual(ran.tasks.length, 1)
+  })
+
   it("tags on clusters and tasks; DescribeTasks returns tags only with include TAGS", async () => {
     const { send, sim } = await setup()
     const run = await send<Tasks>(

@@ -6,6 +6,7 @@ import { Either, ParseResult, Schema } from "effect"
 import { EcsError } from "../model/EcsError.js"
 import type { ContainerDefinition, EcsModel, Instance, Task } from "../model/EcsModel.js"
 import * as Tags from "../model/Tags.js"
+import type { Volume as VolumeSpec } from "../model/TaskDefinition.js"
 
 const Tag = Schema.Struct({ key: Schema.String, value: Schema.String })
 const KeyValue = Schema.Struct({ name: Schema.String, value: Schema.String })
@@ -145,6 +146,9 @@ const definitionJson = (d: ReturnType<EcsModel["taskDefinition"]>) => ({
   cpu: String(d.cpu),
   memory: String(d.memory),
   containerDefinitions: d.containerDefinitions,
+  networkMode: d.networkMode ?? "bridge",
+  volumes: d.volumes ?? [],
+  ...(d.taskRoleArn === undefined ? {} : { taskRoleArn: d.taskRoleArn }),
   requiresCompatibilities: ["EC2"],
   registeredAt: seconds(d.registeredAt)
 })
@@ -256,6 +260,26 @@ export const operations = (
         Schema.Array(
           Schema.Struct({ type: Schema.Literal("GPU", "InferenceAccelerator"), value: Schema.String })
         )
+      ),
+      mountPoints: Schema.optional(
+        Schema.Array(
+          Schema.Struct({
+            sourceVolume: Schema.String,
+            containerPath: Schema.String,
+            readOnly: Schema.optional(Schema.Boolean)
+          })
+        )
+      )
+    })
+    const Volume = Schema.Struct({
+      name: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
+      configuredAtLaunch: Schema.optional(Schema.Boolean),
+      efsVolumeConfiguration: Schema.optional(
+        Schema.Struct({
+          fileSystemId: Schema.String.pipe(Schema.pattern(/^fs-[0-9a-f]{1,40}$/)),
+          rootDirectory: Schema.optional(Schema.String),
+          transitEncryption: Schema.optional(Schema.Literal("ENABLED", "DISABLED"))
+        })
       )
     })
     const i = input(
@@ -268,6 +292,7 @@ export const operations = (
           networkMode: Schema.optional(Schema.Literal("bridge", "host", "awsvpc", "none")),
           requiresCompatibilities: Schema.optional(Schema.Array(Schema.String)),
           taskRoleArn: Schema.optional(Schema.String),
+          volumes: Schema.optional(Schema.Array(Volume)),
           tags: Schema.optional(Schema.Array(Tag))
         }),
       body,
@@ -279,7 +304,12 @@ export const operations = (
           i.family,
           i.containerDefinitions as ReadonlyArray<ContainerDefinition>,
           i.cpu,
-          i.memory
+          i.memory,
+          {
+            ...(i.networkMode === undefined ? {} : { networkMode: i.networkMode }),
+            ...(i.volumes === undefined ? {} : { volumes: i.volumes as ReadonlyArray<VolumeSpec> }),
+            ...(i.taskRoleArn === undefined ? {} : { taskRoleArn: i.taskRoleArn })
+          }
         )
       )
     }
@@ -387,6 +417,28 @@ export const operations = (
           enableExecuteCommand: Schema.optional(Schema.Boolean),
           overrides: Schema.optional(Overrides),
           tags: Schema.optional(Schema.Array(Tag)),
+          networkConfiguration: Schema.optional(
+            Schema.Struct({
+              awsvpcConfiguration: Schema.Struct({
+                subnets: Schema.Array(Schema.String).pipe(Schema.minItems(1), Schema.maxItems(16)),
+                securityGroups: Schema.optional(Schema.Array(Schema.String).pipe(Schema.maxItems(5))),
+                assignPublicIp: Schema.optional(Schema.Literal("ENABLED", "DISABLED"))
+              })
+            })
+          ),
+          volumeConfigurations: Schema.optional(
+            Schema.Array(
+              Schema.Struct({
+                name: Schema.String,
+                managedEBSVolume: Schema.Struct({
+                  roleArn: Schema.optional(Schema.String),
+                  volumeType: Schema.optional(Schema.String),
+                  sizeInGiB: Schema.optional(Schema.Int.pipe(Schema.between(1, 16384))),
+                  filesystemType: Schema.optional(Schema.Literal("ext3", "ext4", "xfs", "ntfs"))
+                })
+              })
+            )
+          ),
           placementStrategy: Schema.optional(
             Schema.Array(
               Schema.Struct({
@@ -399,6 +451,28 @@ export const operations = (
       body,
       "RunTask"
     )
+    const definition = model.taskDefinition(i.taskDefinition)
+    if (definition.networkMode === "awsvpc" && i.networkConfiguration === undefined)
+      throw new EcsError(
+        "InvalidParameterException",
+        "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+      )
+    for (const volume of definition.volumes ?? [])
+      if (volume.configuredAtLaunch === true && !i.volumeConfigurations?.some((c) => c.name === volume.name))
+        throw new EcsError(
+          "InvalidParameterException",
+          `volumeConfigurations: the task definition's volume ${volume.name} is configured at launch; RunTask must configure it.`
+        )
+    for (const configuration of i.volumeConfigurations ?? [])
+      if (
+        !(definition.volumes ?? []).some(
+          (v) => v.name === configuration.name && v.configuredAtLaunch === true
+        )
+      )
+        throw new EcsError(
+          "InvalidParameterException",
+          `volumeConfigurations: ${configuration.name} is not a volume the task definition configures at launch.`
+        )
     const override = i.overrides?.containerOverrides?.[0]
     const result = model.runTask({
       cluster: i.cluster ?? "default",

@@ -240,9 +240,22 @@ export class EcsModel {
     family: string,
     containers: ReadonlyArray<TaskDefinition.ContainerDefinition>,
     cpu?: number,
-    memory?: number
+    memory?: number,
+    settings: TaskDefinition.Settings = {}
   ): TaskDefinition.TaskDefinition {
     const demand = TaskDefinition.demand(containers, cpu, memory)
+    const names = new Set<string>()
+    for (const volume of settings.volumes ?? []) {
+      if (names.has(volume.name))
+        throw Errors.invalidParameter(`volumes: the volume name ${volume.name} is used twice.`)
+      names.add(volume.name)
+    }
+    for (const container of containers)
+      for (const mount of container.mountPoints ?? [])
+        if (!names.has(mount.sourceVolume))
+          throw Errors.invalidParameter(
+            `containerDefinitions.mountPoints: sourceVolume ${mount.sourceVolume} of container ${container.name} is not a volume of the task definition.`
+          )
     const revisions = this.definitions.get(family) ?? []
     const revision = revisions.length + 1
     const definition: TaskDefinition.TaskDefinition = {
@@ -251,6 +264,7 @@ export class EcsModel {
       arn: this.arn("task-definition", `${family}:${revision}`),
       containerDefinitions: containers,
       ...demand,
+      ...settings,
       status: "ACTIVE",
       registeredAt: this.clock.now()
     }

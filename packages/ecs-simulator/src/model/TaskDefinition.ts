@@ -11,9 +11,28 @@ export interface ContainerDefinition {
   readonly command?: ReadonlyArray<string>
   readonly environment?: ReadonlyArray<{ readonly name: string; readonly value: string }>
   readonly resourceRequirements?: ReadonlyArray<{ readonly type: string; readonly value: string }>
+  readonly mountPoints?: ReadonlyArray<{ readonly sourceVolume: string; readonly containerPath: string }>
 }
 
-export interface TaskDefinition {
+/** A task definition volume: bind (host), EFS, or configured when a task is run (ECS-managed EBS). */
+export interface Volume {
+  readonly name: string
+  readonly configuredAtLaunch?: boolean
+  readonly efsVolumeConfiguration?: {
+    readonly fileSystemId: string
+    readonly rootDirectory?: string
+    readonly transitEncryption?: "ENABLED" | "DISABLED"
+  }
+}
+
+/** What a task definition says besides its containers and size. */
+export interface Settings {
+  readonly networkMode?: "bridge" | "host" | "awsvpc" | "none"
+  readonly volumes?: ReadonlyArray<Volume>
+  readonly taskRoleArn?: string
+}
+
+export interface TaskDefinition extends Settings {
   readonly family: string
   readonly revision: number
   readonly arn: string
