@@ -10,7 +10,7 @@
  * is acknowledged (non-interactive commands ignore its content). A connection that drops before the command
  * ends aborts the command (the process backend kills it) and the session cannot be reopened.
  *
- * With `handshake` set, the channel first does what the SSM agent does: a HandshakeRequest (`output_stream_data`,
+ * Unless `handshake` is "none", the channel first does what the SSM agent does: a HandshakeRequest (`output_stream_data`,
  * payload type 5) asking for the SessionType action (and KMSEncryption with "kms"), the command waiting for the
  * client's HandshakeResponse (`input_stream_data`, payload type 6); every action accepted gives a
  * HandshakeComplete (7) and the command runs, a refused one closes the channel (4003).
@@ -33,7 +33,7 @@ export interface Options {
   readonly window?: number
   readonly retransmitAfterMs?: number
   readonly chunkBytes?: number
-  /** The agent's handshake before the command: none (default), SessionType only, or with KMSEncryption. */
+  /** The agent's handshake before the command: SessionType (default), with KMSEncryption, or none. */
   readonly handshake?: "none" | "session-type" | "kms"
 }
 
@@ -57,7 +57,7 @@ export class DataChannel {
     this.window = options.window ?? 32
     this.retransmitAfterMs = options.retransmitAfterMs ?? 1_000
     this.chunkBytes = options.chunkBytes ?? 1_024
-    this.handshake = options.handshake ?? "none"
+    this.handshake = options.handshake ?? "session-type"
   }
 
   open(task: Task, command: ReadonlyArray<string>) {

@@ -32,7 +32,10 @@ export interface Options {
   readonly dataDir?: string
   /** EBS gp3 root volume per instance, GiB (default 30, the ECS-optimized AMI's). */
   readonly rootVolumeGib?: number
-  /** Whether ECS Exec's data channel starts with the SSM agent's handshake (default none). */
+  /**
+   * Whether ECS Exec's data channel starts with the SSM agent's handshake, as the real agent's always does
+   * (default session-type; "none" serves minimal clients that skip it).
+   */
   readonly execHandshake?: "none" | "session-type" | "kms"
 }
 

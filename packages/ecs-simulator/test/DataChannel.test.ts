@@ -55,13 +55,14 @@ const client = (
 const startExec = async (
   clock?: VirtualClock.SimulationClock,
   backend?: ExecBackend.ExecBackend,
-  execHandshake?: "none" | "session-type" | "kms"
+  // The minimal client above skips the handshake unless a test asks for it.
+  execHandshake: "none" | "session-type" | "kms" = "none"
 ) => {
   const ctx = await setup({
     clock: clock ?? new VirtualClock.RealClock(),
     timing: quick,
     ...(backend === undefined ? {} : { exec: backend }),
-    ...(execHandshake === undefined ? {} : { execHandshake })
+    execHandshake
   })
   await ctx.sim.listen({ port: 0 })
   const run = await ctx.send<{ tasks: Array<{ taskArn: string }> }>(
