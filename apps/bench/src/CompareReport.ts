@@ -103,12 +103,21 @@ const assumptions = (results: ReadonlyArray<ScenarioResult>) =>
       `Fly: one machine per repository and region, ${r.scenario.fly.sleepsBy} after ${r.scenario.fly.idleTimeoutMinutes} idle minutes (fixed-timeout idle policy), a ${r.scenario.fly.volumeGb} GB workspace volume each.`
   )
 
+/** Why tasks failed, per scenario and provider (empty when every task completed). */
+export const failures = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<string> =>
+  results.flatMap((r) =>
+    [r.ecs, r.fly].flatMap((side) =>
+      side.failureReasons.map((f) => `${r.scenario.name} ${side.provider}: ${f.count} × ${f.reason}`)
+    )
+  )
+
 export const text = (results: ReadonlyArray<ScenarioResult>) =>
   [
     Table.text(mainColumns, results),
     "",
     "Task start latency and machine time",
     Table.text(latencyColumns, latencyRows(results)),
+    ...(failures(results).length === 0 ? [] : ["", "Why tasks failed", ...failures(results)]),
     "",
     "Assumptions",
     ...assumptions(results),
@@ -129,6 +138,9 @@ export const markdown = (results: ReadonlyArray<ScenarioResult>, extra: string) 
     "",
     Table.markdown(latencyColumns, latencyRows(results)),
     "",
+    ...(failures(results).length === 0
+      ? []
+      : ["## Why tasks failed", "", ...failures(results).map((f) => `- ${f}`), ""]),
     extra,
     "## Assumptions",
     "",

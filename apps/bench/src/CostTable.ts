@@ -10,7 +10,7 @@ import { FlySimulator } from "@hangar/fly-simulator"
 import { EcsProvider } from "@hangar/provider-ecs"
 import { FlyProvider } from "@hangar/provider-fly"
 import { IdlePolicies, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
-import { Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted } from "effect"
 import type { Scenario } from "./Scenario.js"
 
 export interface SideResult {
@@ -20,6 +20,8 @@ export interface SideResult {
   readonly usdPerMonth: number
   readonly tasks: number
   readonly failed: number
+  /** Why tasks failed: the error's tag and message, with how many failed so (most frequent first). */
+  readonly failureReasons: ReadonlyArray<FailureReason>
   readonly startLatencySeconds: ReadonlyArray<number>
   readonly coldStarts: number
   /** Machine-hours by state (Fly) or instance-hours (ECS). */
@@ -62,17 +64,46 @@ const replay = (trace: ReadonlyArray<Oracle.TraceTask>, horizonMillis: number) =
     return outcomes
   })
 
-const summarise = (outcomes: ReadonlyArray<Exit.Exit<Router.DispatchResult, unknown>>) => {
+export interface FailureReason {
+  readonly reason: string
+  readonly count: number
+}
+
+/** The error's tag and first line, with the task's id taken out so that like failures group together. */
+const reasonOf = (cause: Cause.Cause<unknown>, taskId: string): string => {
+  const error = Cause.squash(cause) as { _tag?: unknown; message?: unknown }
+  const tag = typeof error?._tag === "string" ? error._tag : "Defect"
+  const message = typeof error?.message === "string" ? error.message.split("\n")[0] : String(error)
+  return `${tag}: ${message}`.replaceAll(taskId, "<task>")
+}
+
+/** Most frequent first, then by text, so that results stay byte-identical. */
+export const countReasons = (reasons: ReadonlyArray<FailureReason>): ReadonlyArray<FailureReason> => {
+  const counts = new Map<string, number>()
+  for (const r of reasons) counts.set(r.reason, (counts.get(r.reason) ?? 0) + r.count)
+  return [...counts]
+    .map(([reason, count]) => ({ reason, count }))
+    .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1))
+}
+
+const summarise = (
+  outcomes: ReadonlyArray<Exit.Exit<Router.DispatchResult, unknown>>,
+  tasks: ReadonlyArray<Oracle.TraceTask>
+) => {
   const latencies: Array<number> = []
+  const reasons: Array<FailureReason> = []
   let failed = 0
   let cold = 0
-  for (const exit of outcomes) {
+  for (const [i, exit] of outcomes.entries()) {
     if (Exit.isSuccess(exit)) {
       latencies.push(exit.value.startLatencyMillis / 1000)
       if (exit.value.coldStart) cold++
-    } else failed++
+    } else {
+      failed++
+      reasons.push({ reason: reasonOf(exit.cause, taskInput(tasks[i]!).taskId), count: 1 })
+    }
   }
-  return { latencies, failed, cold }
+  return { latencies, failed, cold, failureReasons: countReasons(reasons) }
 }
 
 /** Runs an effect needing a Router on the virtual clock, quietly. */
@@ -120,7 +151,7 @@ export const runFly = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask
     const outcomes = yield* runOnClock(clock, router, replay(trace, horizon))
     yield* Effect.promise(() => clock.advanceTo(start + horizon))
     const bill = sim.billing()
-    const { latencies, failed, cold } = summarise(outcomes)
+    const { latencies, failed, cold, failureReasons } = summarise(outcomes, trace)
     const hoursByState = Object.fromEntries(
       Object.entries(bill.secondsByState).map(([s, v]) => [s, v / 3600])
     )
@@ -130,6 +161,7 @@ export const runFly = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask
       usdPerMonth: ((bill.totalMicroUsd / 1e6) * 30) / scenario.days,
       tasks: trace.length,
       failed,
+      failureReasons,
       startLatencySeconds: latencies,
       coldStarts: cold,
       hoursByState,
@@ -144,6 +176,7 @@ export interface EcsRegionResult {
   readonly region: string
   readonly latencies: ReadonlyArray<number>
   readonly failed: number
+  readonly failureReasons: ReadonlyArray<FailureReason>
   readonly cold: number
   readonly totalMicroUsd: number
   readonly instanceHours: number
@@ -191,22 +224,17 @@ export const runEcsRegion = (
       )
     )
     const horizon = scenario.days * day
-    const outcomes = yield* runOnClock(
-      clock,
-      router,
-      replay(
-        trace.filter((t) => t.region === region),
-        horizon
-      )
-    )
+    const tasks = trace.filter((t) => t.region === region)
+    const outcomes = yield* runOnClock(clock, router, replay(tasks, horizon))
     yield* Effect.promise(() => clock.advanceTo(start + horizon))
     const bill = sim.billing()
     yield* Effect.promise(() => sim.close())
-    const { latencies, failed, cold } = summarise(outcomes)
+    const { latencies, failed, cold, failureReasons } = summarise(outcomes, tasks)
     return {
       region,
       latencies,
       failed,
+      failureReasons,
       cold,
       totalMicroUsd: bill.totalMicroUsd,
       instanceHours: bill.instanceHours,
@@ -227,6 +255,7 @@ export const combineEcs = (
     usdPerMonth: ((total / 1e6) * 30) / scenario.days,
     tasks,
     failed: regions.reduce((sum, r) => sum + r.failed, 0),
+    failureReasons: countReasons(regions.flatMap((r) => r.failureReasons)),
     startLatencySeconds: regions.flatMap((r) => r.latencies),
     coldStarts: regions.reduce((sum, r) => sum + r.cold, 0),
     hoursByState: { "instance-running": regions.reduce((sum, r) => sum + r.instanceHours, 0) },
