@@ -6,7 +6,7 @@
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { ComputeError, ComputeProvider } from "@hangar/core"
-import { Clock, Context, Effect, Layer, Redacted, Schedule, Schema } from "effect"
+import { Clock, Context, Effect, Layer, type ParseResult, Redacted, Schedule, Schema } from "effect"
 import * as FlySchemas from "./FlySchemas.js"
 
 export interface ClientOptions {
@@ -109,7 +109,11 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
           HttpClientRequest.setHeader("authorization", `${scheme}${Redacted.value(options.token)}`),
           HttpClientRequest.acceptJson
         )
-      )
+      ),
+      // One span per request is FlyClient's own (below); the platform's second one records every header as an
+      // attribute and sends trace headers Fly does not read, which cost more than the request's own client work.
+      HttpClient.withTracerDisabledWhen(() => true),
+      HttpClient.withTracerPropagation(false)
     )
     const policy: ComputeProvider.RetryPolicy = { ...ComputeProvider.defaultRetryPolicy, ...options.retry }
     const request: Service["request"] = (method, path, schema, requestOptions = {}) => {
@@ -130,42 +134,56 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
         )
       )
     }
-    const send: Service["request"] = (method, path, schema, requestOptions = {}) =>
-      Effect.gen(function* () {
-        const name = requestOptions.methodName ?? `${method} ${path.replace(/\/[0-9a-f]{14}/g, "/{id}")}`
-        let req = HttpClientRequest.make(method)(path)
-        if (requestOptions.body !== undefined)
-          req = HttpClientRequest.bodyUnsafeJson(req, requestOptions.body)
-        if (requestOptions.nonce !== undefined)
-          req = HttpClientRequest.setHeader(req, "fly-machine-lease-nonce", requestOptions.nonce)
-        const response = yield* client.execute(req).pipe(
-          Effect.mapError(
-            (e) =>
-              new ComputeError.ProviderUnavailable({
-                module: "FlyClient",
-                method: name,
-                provider,
-                reason: "Transport",
-                detail: e.message.replaceAll(Redacted.value(options.token), "<redacted>")
-              })
+    const send: Service["request"] = (method, path, schema, requestOptions = {}) => {
+      const name = () => requestOptions.methodName ?? `${method} ${path.replace(/\/[0-9a-f]{14}/g, "/{id}")}`
+      let req = HttpClientRequest.make(method)(path)
+      if (requestOptions.body !== undefined) req = HttpClientRequest.bodyUnsafeJson(req, requestOptions.body)
+      if (requestOptions.nonce !== undefined)
+        req = HttpClientRequest.setHeader(req, "fly-machine-lease-nonce", requestOptions.nonce)
+      const decode = decoderOf(schema)
+      return client.execute(req).pipe(
+        Effect.mapError(
+          (e) =>
+            new ComputeError.ProviderUnavailable({
+              module: "FlyClient",
+              method: name(),
+              provider,
+              reason: "Transport",
+              detail: e.message.replaceAll(Redacted.value(options.token), "<redacted>")
+            })
+        ),
+        Effect.flatMap((response) => {
+          if (response.status >= 200 && response.status < 300) {
+            if (response.status === 202 || response.status === 204) return Effect.orDie(decode(undefined))
+            return response.json.pipe(
+              Effect.flatMap(decode),
+              Effect.mapError((e) =>
+                ComputeError.normalise(e, { module: "FlyClient", method: name(), provider })
+              )
+            )
+          }
+          return Effect.flatMap(errorText(response), (text) =>
+            Effect.fail(toError(name(), path, response.status, text, response.headers["retry-after"]))
           )
-        )
-        if (response.status >= 200 && response.status < 300) {
-          if (response.status === 202 || response.status === 204)
-            return yield* Schema.decodeUnknown(schema)(undefined).pipe(Effect.orDie)
-          return yield* response.json.pipe(
-            Effect.flatMap(Schema.decodeUnknown(schema)),
-            Effect.mapError((e) => ComputeError.normalise(e, { module: "FlyClient", method: name, provider }))
-          )
-        }
-        const text = yield* errorText(response)
-        return yield* Effect.fail(toError(name, path, response.status, text, response.headers["retry-after"]))
-      }).pipe(
-        Effect.scoped,
+        }),
         Effect.withSpan(`FlyClient.${method}`, { attributes: { path }, captureStackTrace: false })
       )
+    }
     return { request }
   })
+
+/** Decoders built once per response schema (the client decodes every answer). */
+const decoders = new WeakMap<object, (u: unknown) => Effect.Effect<unknown, ParseResult.ParseError>>()
+const decoderOf = <A, I>(
+  schema: Schema.Schema<A, I>
+): ((u: unknown) => Effect.Effect<A, ParseResult.ParseError>) => {
+  let decode = decoders.get(schema)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknown(schema)
+    decoders.set(schema, decode)
+  }
+  return decode as (u: unknown) => Effect.Effect<A, ParseResult.ParseError>
+}
 
 /** The wait before the first request-level retry: the retry-after Fly sent, else the policy's base delay. */
 const firstDelay = (error: ComputeError.ComputeError, policy: ComputeProvider.RetryPolicy) =>

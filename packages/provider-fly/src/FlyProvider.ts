@@ -109,6 +109,8 @@ export interface Options {
   readonly autostop?: "off" | "stop" | "suspend"
   /** Run over this fetch (an in-process simulator) instead of undici. */
   readonly fetch?: typeof fetch
+  /** Run over this HttpClient instead (a proxy, a recorder); wins over `fetch`. */
+  readonly httpClient?: Layer.Layer<HttpClient.HttpClient>
   /** Track every request on a simulation clock. */
   readonly clock?: VirtualClock.SimulationClock
   readonly retry?: Partial<ComputeProvider.RetryPolicy>
@@ -859,9 +861,11 @@ const openWebSocket = (endpoint: string, machineId: string) =>
   })
 
 const transport = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
-  options.fetch === undefined
-    ? NodeHttpClient.layerUndici
-    : FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, options.fetch)))
+  options.httpClient !== undefined
+    ? options.httpClient
+    : options.fetch === undefined
+      ? NodeHttpClient.layerUndici
+      : FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, options.fetch)))
 
 const clientLayer = (options: Options) =>
   FlyClient.layer({
