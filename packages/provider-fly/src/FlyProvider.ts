@@ -409,6 +409,8 @@ export const makeAll = (
         services,
         ...(Object.keys(checks).length === 0 ? {} : { checks }),
         ...(flyToml?.stop === undefined ? {} : { stop_config: flyToml.stop }),
+        ...(flyToml?.swapSizeMb === undefined ? {} : { init: { swap_size_mb: flyToml.swapSizeMb } }),
+        ...(flyToml?.metrics === undefined ? {} : { metrics: flyToml.metrics }),
         mounts: [{ volume: volumeId, path: mountPath }],
         metadata: { hangar_task_id: task.taskId }
       }

@@ -144,7 +144,15 @@ const Document = Schema.Struct({
   kill_signal: Schema.optional(
     Schema.Literal("SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM")
   ),
-  kill_timeout: Schema.optional(Schema.Union(Schema.Int.pipe(Schema.nonNegative()), DurationText))
+  kill_timeout: Schema.optional(Schema.Union(Schema.Int.pipe(Schema.nonNegative()), DurationText)),
+  swap_size_mb: Schema.optional(Count),
+  metrics: Schema.optional(
+    Schema.Struct({
+      port: Port,
+      path: Schema.String.pipe(Schema.startsWith("/")),
+      https: Schema.optional(Schema.Boolean)
+    })
+  )
 })
 const decodeDocument = Schema.decodeUnknownEither(Document, { errors: "first" })
 
@@ -154,12 +162,10 @@ const notApplied = new Set([
   "deploy",
   "statics",
   "processes",
-  "metrics",
   "experimental",
   "console_command",
   "restart",
-  "files",
-  "swap_size_mb"
+  "files"
 ])
 
 /** The keys this importer reads, as a tree (`true`: a leaf or a free-form table). */
@@ -189,6 +195,8 @@ const knownKeys: Known = {
   env: true,
   kill_signal: true,
   kill_timeout: true,
+  swap_size_mb: true,
+  metrics: { port: true, path: true, https: true },
   http_service: { internal_port: true, force_https: true, ...autoscalingKeys, checks: checkKeys },
   services: {
     internal_port: true,
@@ -267,6 +275,12 @@ export interface FlyToml {
     | undefined
   /** Stop signal and timeout for the machine's main process (the Machines API's stop_config). */
   readonly stop: { readonly signal?: string; readonly timeout?: string } | undefined
+  /** Swap for the machine's init (the Machines API's init.swap_size_mb). */
+  readonly swapSizeMb: number | undefined
+  /** Where Fly scrapes the app's own Prometheus metrics (the Machines API's metrics). */
+  readonly metrics:
+    | { readonly port: number; readonly path: string; readonly https?: boolean | undefined }
+    | undefined
   /** Keys that were not imported, one sentence each. */
   readonly warnings: ReadonlyArray<string>
 }
@@ -455,6 +469,8 @@ export const parse = (text: string): Effect.Effect<FlyToml, ComputeError.Invalid
                 ? {}
                 : { timeout: typeof killTimeout === "number" ? `${killTimeout}s` : killTimeout })
             },
+      swapSizeMb: doc.swap_size_mb,
+      metrics: doc.metrics,
       warnings
     }
     for (const warning of warnings) yield* Effect.logWarning(`fly.toml ${warning}`)

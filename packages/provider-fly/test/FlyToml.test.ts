@@ -69,6 +69,10 @@ swap_size_mb = 512
 [experimental]
   auto_rollback = true
 
+[metrics]
+  port = 9091
+  path = "/metrics"
+
 [colour]
   favourite = "blue"
 `
@@ -105,8 +109,9 @@ describe("FlyToml.parse", () => {
         assert.deepStrictEqual(toml.checks.alive, { type: "tcp", port: 8080, interval: "15s", timeout: "2s" })
         assert.deepStrictEqual(toml.guest, { cpu_kind: "shared", cpus: 2, memory_mb: 1024 })
         assert.deepStrictEqual(toml.stop, { signal: "SIGINT", timeout: "30s" })
+        assert.strictEqual(toml.swapSizeMb, 512)
+        assert.deepStrictEqual(toml.metrics, { port: 9091, path: "/metrics" })
         assert.deepStrictEqual(toml.warnings, [
-          "swap_size_mb: not a machine setting; not imported",
           "build: not a machine setting; not imported",
           "experimental: not a machine setting; not imported",
           "colour: unknown key; ignored"
@@ -215,6 +220,8 @@ describe("FlyProvider with a fly.toml", () => {
         guest: unknown
         mounts: ReadonlyArray<{ volume: string; path: string }>
         stop_config: unknown
+        init: unknown
+        metrics: unknown
       }
       assert.deepStrictEqual(
         config.services.map((s) => [s.internal_port, s.autostop, s.min_machines_running]),
@@ -230,6 +237,8 @@ describe("FlyProvider with a fly.toml", () => {
       assert.strictEqual(config.env.REPOSITORY, "acme/webapp")
       assert.deepStrictEqual(config.guest, { cpu_kind: "shared", cpus: 2, memory_mb: 1024 })
       assert.deepStrictEqual(config.stop_config, { signal: "SIGINT", timeout: "30s" })
+      assert.deepStrictEqual(config.init, { swap_size_mb: 512 })
+      assert.deepStrictEqual(config.metrics, { port: 9091, path: "/metrics" })
       assert.strictEqual(config.mounts[0]?.path, "/workspace")
       const volume = sim.model.volumes.get(config.mounts[0]!.volume)!
       assert.strictEqual(volume.name, "claude_workspace")
