@@ -86,10 +86,31 @@ export interface Machines {
     regions: ReadonlyArray<string>
   ) => Effect.Effect<GlobalDeployment, ComputeError.ComputeError>
   readonly tunnel: (sessionId: string, path?: string) => Effect.Effect<Tunnel, ComputeError.ComputeError>
+  /**
+   * What the Machines API reports of a running machine: its processes (`/ps`: CPU and RSS as Fly gives them) and
+   * its memory (`/memory`). Disk and network are not in the Machines API (they are in Fly's Prometheus).
+   */
+  readonly metrics: (sessionId: string) => Effect.Effect<MachineMetrics, ComputeError.ComputeError>
   /** The fly.toml the provider was configured with, as imported (warnings included). */
   readonly flyToml: FlyToml.FlyToml | undefined
   /** Waits for background clean-ups (a machine woken for a create that failed is put back to sleep). */
   readonly awaitCleanups: Effect.Effect<void>
+}
+
+/** A machine's metrics as the Machines API gives them. */
+export interface MachineMetrics {
+  readonly sessionId: string
+  readonly memoryLimitMb: number
+  readonly memoryAvailableMb: number
+  /** Sum over processes of `/ps`'s `cpu`, and of `rss` (bytes). */
+  readonly cpu: number
+  readonly rssBytes: number
+  readonly processes: ReadonlyArray<{
+    readonly pid: number
+    readonly command: string
+    readonly cpu: number
+    readonly rss: number
+  }>
 }
 
 export class FlyMachines extends Context.Tag("@hangar/provider-fly/FlyMachines")<FlyMachines, Machines>() {}
@@ -805,6 +826,28 @@ export const makeAll = (
           )
           return { endpoint, connect }
         }),
+      metrics: (sessionId) =>
+        bounded("metrics")(
+          Effect.flatMap(machineOf(sessionId), ({ app, machine }) =>
+            Effect.map(
+              Effect.all(
+                [
+                  client.request("GET", `${machinePath(app, machine)}/ps`, FlySchemas.ProcessStats),
+                  client.request("GET", `${machinePath(app, machine)}/memory`, FlySchemas.MemoryResponse)
+                ],
+                { concurrency: 2 }
+              ),
+              ([processes, memory]): MachineMetrics => ({
+                sessionId,
+                memoryLimitMb: memory.limit_mb,
+                memoryAvailableMb: memory.available_mb,
+                cpu: processes.reduce((sum, p) => sum + p.cpu, 0),
+                rssBytes: processes.reduce((sum, p) => sum + p.rss, 0),
+                processes: processes.map((p) => ({ pid: p.pid, command: p.command, cpu: p.cpu, rss: p.rss }))
+              })
+            )
+          )
+        ),
       flyToml,
       awaitCleanups: Effect.suspend(() => Fiber.awaitAll([...cleanups])).pipe(Effect.asVoid)
     }

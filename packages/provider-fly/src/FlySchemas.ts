@@ -68,5 +68,23 @@ export const LeaseResponse = Schema.Struct({
   data: Schema.Struct({ nonce: Schema.String, expires_at: Schema.Number })
 })
 
+/** `GET …/ps`: the machine's processes (the spec's ProcessStat). */
+export const ProcessStat = Schema.Struct({
+  pid: Schema.Int,
+  command: Schema.String,
+  directory: Schema.optional(Schema.String),
+  cpu: Schema.optionalWith(Schema.Number, { default: () => 0 }),
+  rss: Schema.optionalWith(Schema.Number, { default: () => 0 }),
+  rtime: Schema.optional(Schema.Number),
+  stime: Schema.optional(Schema.Number),
+  listen_sockets: Schema.optional(
+    Schema.Array(Schema.Struct({ address: Schema.String, proto: Schema.String }))
+  )
+})
+export const ProcessStats = Schema.Array(ProcessStat)
+
+/** `GET …/memory`: the balloon device's limit and what is available. */
+export const MemoryResponse = Schema.Struct({ limit_mb: Schema.Int, available_mb: Schema.Int })
+
 export const Ok = Schema.Unknown
 export const ErrorBody = Schema.Struct({ error: Schema.String })

@@ -1,8 +1,10 @@
 /** FlyMachines: sleep only when idle, the global deployment in one call, and the tunnel through the Fly Proxy. */
+
+import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { VirtualClock } from "@hangar/core"
 import { FlySimulator, Lifecycle } from "@hangar/fly-simulator"
-import { Effect, ManagedRuntime, Redacted } from "effect"
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import type { WebSocket } from "undici"
 import * as FlyProvider from "../src/FlyProvider.js"
 
@@ -164,5 +166,57 @@ describe("tunnel", () => {
       await runtime?.dispose()
       await sim.close()
     }
+  })
+})
+
+describe("metrics", () => {
+  it("reads /ps and /memory of the session's machine (fly-sim has neither, so a fake HttpClient answers per the spec)", async () => {
+    const seen: Array<string> = []
+    const answers: Record<string, unknown> = {
+      "/v1/apps/hangar-acme-web/machines/0123456789abcd/ps": [
+        { pid: 1, command: "/.fly/init", cpu: 1, rss: 4_000_000, rtime: 10, stime: 2 },
+        { pid: 310, command: "node agent.js", directory: "/workspace", cpu: 37, rss: 120_000_000 },
+        { pid: 311, command: "sleep 60" }
+      ],
+      "/v1/apps/hangar-acme-web/machines/0123456789abcd/memory": { limit_mb: 512, available_mb: 380 }
+    }
+    const http = HttpClient.make((request) =>
+      Effect.sync(() => {
+        const path = new URL(request.url).pathname
+        seen.push(`${request.method} ${path}`)
+        const body = answers[path]
+        return HttpClientResponse.fromWeb(
+          request,
+          new Response(JSON.stringify(body ?? { error: "not found" }), {
+            status: body === undefined ? 404 : 200,
+            headers: { "content-type": "application/json" }
+          })
+        )
+      })
+    )
+    const machines = await Effect.runPromise(
+      Effect.provide(
+        FlyProvider.FlyMachines,
+        FlyProvider.layer({
+          token: Redacted.make(token),
+          httpClient: Layer.succeed(HttpClient.HttpClient, http)
+        })
+      )
+    )
+    const metrics = await Effect.runPromise(machines.metrics("hangar-acme-web/0123456789abcd"))
+    assert.deepStrictEqual(seen.sort(), [
+      "GET /v1/apps/hangar-acme-web/machines/0123456789abcd/memory",
+      "GET /v1/apps/hangar-acme-web/machines/0123456789abcd/ps"
+    ])
+    assert.strictEqual(metrics.memoryLimitMb, 512)
+    assert.strictEqual(metrics.memoryAvailableMb, 380)
+    assert.strictEqual(metrics.cpu, 38)
+    assert.strictEqual(metrics.rssBytes, 124_000_000)
+    assert.deepStrictEqual(
+      metrics.processes.map((p) => p.command),
+      ["/.fly/init", "node agent.js", "sleep 60"]
+    )
+    const unknown = await Effect.runPromise(Effect.flip(machines.metrics("hangar-acme-web/ffffffffffffff")))
+    assert.strictEqual(unknown._tag, "SessionNotFound")
   })
 })
