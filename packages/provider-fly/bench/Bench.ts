@@ -48,8 +48,7 @@ const recordingUndici = Layer.effect(
       Effect.sync(() => {
         recorded.push({
           method: request.method,
-          // The tap sees the path before FlyClient prepends its base URL.
-          path: request.url.startsWith("/") ? `/v1${request.url}` : new URL(request.url).pathname,
+          path: request.url.slice(base.length),
           body: request.body._tag === "Uint8Array" ? decoder.decode(request.body.body) : undefined,
           nonce: request.headers["fly-machine-lease-nonce"]
         })

@@ -102,14 +102,12 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
   Effect.gen(function* () {
     const base = options.baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "")
     const scheme = Redacted.value(options.token).startsWith("FlyV1 ") ? "" : "Bearer "
+    const prefix = `${base}/v1`
+    const baseHeaders = {
+      authorization: `${scheme}${Redacted.value(options.token)}`,
+      accept: "application/json"
+    }
     const client = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.mapRequest((request) =>
-        request.pipe(
-          HttpClientRequest.prependUrl(`${base}/v1`),
-          HttpClientRequest.setHeader("authorization", `${scheme}${Redacted.value(options.token)}`),
-          HttpClientRequest.acceptJson
-        )
-      ),
       // One span per request is FlyClient's own (below); the platform's second one records every header as an
       // attribute and sends trace headers Fly does not read, which cost more than the request's own client work.
       HttpClient.withTracerDisabledWhen(() => true),
@@ -136,10 +134,14 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
     }
     const send: Service["request"] = (method, path, schema, requestOptions = {}) => {
       const name = () => requestOptions.methodName ?? `${method} ${path.replace(/\/[0-9a-f]{14}/g, "/{id}")}`
-      let req = HttpClientRequest.make(method)(path)
+      // The full URL and headers are given at once (one request object, not one per header).
+      let req = HttpClientRequest.make(method)(`${prefix}${path}`, {
+        headers:
+          requestOptions.nonce === undefined
+            ? baseHeaders
+            : { ...baseHeaders, "fly-machine-lease-nonce": requestOptions.nonce }
+      })
       if (requestOptions.body !== undefined) req = HttpClientRequest.bodyUnsafeJson(req, requestOptions.body)
-      if (requestOptions.nonce !== undefined)
-        req = HttpClientRequest.setHeader(req, "fly-machine-lease-nonce", requestOptions.nonce)
       const decode = decoderOf(schema)
       return client.execute(req).pipe(
         Effect.mapError(
