@@ -1,9 +1,9 @@
-import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { HttpClient, HttpClientError, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { ComputeProvider, VirtualClock } from "@hangar/core"
 import { Conformance } from "@hangar/core/testing"
 import { FlySimulator } from "@hangar/fly-simulator"
-import { Effect, Either, Layer, Redacted, Ref, Schema } from "effect"
+import { Cause, Effect, Either, Layer, Logger, LogLevel, Redacted, Ref, Schema } from "effect"
 import * as FlyClient from "../src/FlyClient.js"
 import * as FlyProvider from "../src/FlyProvider.js"
 
@@ -105,6 +105,43 @@ describe("FlyClient", () => {
       const post = yield* Effect.flip(client.request("POST", "/apps/a/machines", Schema.Unknown))
       assert.strictEqual(post._tag, "ProviderUnavailable")
       assert.deepStrictEqual(yield* Ref.get(seen), ["GET", "GET", "POST"])
+    })
+  )
+
+  it.effect("a transport failure that echoes the token: the token is in neither the error nor the logs", () =>
+    Effect.gen(function* () {
+      const logged: Array<string> = []
+      const logger = Logger.make(({ message, cause }) => {
+        logged.push(`${JSON.stringify(message)} ${Cause.pretty(cause)}`)
+      })
+      const http = HttpClient.make((request) =>
+        Effect.fail(
+          new HttpClientError.RequestError({
+            request,
+            reason: "Transport",
+            description: `proxy refused "authorization: Bearer ${secret}"`
+          })
+        )
+      )
+      const fly = yield* Effect.provide(
+        FlyProvider.FlyProvider,
+        FlyProvider.layer({
+          token: Redacted.make(secret),
+          httpClient: Layer.succeed(HttpClient.HttpClient, http),
+          retry: { maxRetries: 1, baseDelay: "0 millis" }
+        })
+      )
+      const error = yield* Effect.flip(fly.get("hangar-acme-web/0123456789abcd"))
+      yield* Effect.logError("get failed", error).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Logger.withMinimumLogLevel(LogLevel.All)
+      )
+      assert.strictEqual(error._tag, "ProviderUnavailable")
+      assert.include(error.message, "<redacted>")
+      assert.notInclude(error.message, secret)
+      assert.notInclude(JSON.stringify(error), secret)
+      assert.isAbove(logged.length, 0)
+      for (const line of logged) assert.notInclude(line, secret)
     })
   )
 
