@@ -199,7 +199,17 @@ export const make = (options: Options): Effect.Effect<Service> =>
     const family = (size: SizePreset.SizePreset, gpu: boolean) =>
       `${prefix}-${size}${gpu ? "-gpu" : ""}-${settings}`
 
-    const ensureTaskDefinition = (size: SizePreset.SizePreset, gpu: boolean) =>
+    /** Task definition ARNs by family, once described or registered (a family's settings never change). */
+    const definitions = new Map<string, string>()
+    const ensureTaskDefinition = (size: SizePreset.SizePreset, gpu: boolean) => {
+      const known = definitions.get(family(size, gpu))
+      return known === undefined
+        ? Effect.tap(lookUpOrRegister(size, gpu), (arn) =>
+            Effect.sync(() => definitions.set(family(size, gpu), arn))
+          )
+        : Effect.succeed(known)
+    }
+    const lookUpOrRegister = (size: SizePreset.SizePreset, gpu: boolean) =>
       send("DescribeTaskDefinition", () =>
         client.send(new DescribeTaskDefinitionCommand({ taskDefinition: family(size, gpu) }))
       ).pipe(
@@ -266,12 +276,17 @@ export const make = (options: Options): Effect.Effect<Service> =>
         unseenInstances.add(task.containerInstanceArn)
     }
 
-    /** Polls until the task runs; a task that stops first had no capacity. */
-    const awaitRunning = (arn: string) =>
+    /**
+     * Polls until the task runs; a task that stops first had no capacity. `seen` is what RunTask just answered
+     * (a task is never RUNNING in RunTask's answer), so the first look is after the first delay.
+     */
+    const awaitRunning = (arn: string, seen?: Task) =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
+        let first = seen
         for (let delay = 1_000; ; delay = Math.min(delay * 2, 15_000)) {
-          const task = yield* describe(arn)
+          const task = first ?? (yield* describe(arn))
+          first = undefined
           if (task?.lastStatus === "RUNNING") return task
           if (task === undefined || task.lastStatus === "STOPPED") {
             return yield* new ComputeError.CapacityUnavailable({
@@ -296,8 +311,8 @@ export const make = (options: Options): Effect.Effect<Service> =>
       })
 
     /** Waits for RUNNING; a task that misses the deadline is stopped, so no compute runs without a session. */
-    const awaitOrStop = (arn: string) =>
-      awaitRunning(arn).pipe(
+    const awaitOrStop = (arn: string, seen?: Task) =>
+      awaitRunning(arn, seen).pipe(
         Effect.tapErrorTag("Timeout", () =>
           send("StopTask", () =>
             client.send(new StopTaskCommand({ cluster, task: arn, reason: "hangar: did not start in time" }))
@@ -438,7 +453,9 @@ export const make = (options: Options): Effect.Effect<Service> =>
         }
         if (!state.arns.includes(arn)) state.arns.push(arn)
         sessionOfTask.set(arn, sessionId)
-        return yield* awaitOrStop(arn)
+        const answered = result.tasks?.[0]
+        if (answered !== undefined) remember(answered)
+        return yield* awaitOrStop(arn, answered)
       })
 
     /** The cluster's tasks this provider family started that have not stopped, with their tags. */
@@ -534,8 +551,10 @@ export const make = (options: Options): Effect.Effect<Service> =>
           // SIGTERM, the container's stop timeout (30 s by default), SIGKILL: STOPPED within a minute or two.
           const started = yield* Clock.currentTimeMillis
           for (let delay = 1_000; ; delay = Math.min(delay * 2, 10_000)) {
+            yield* Effect.sleep(Duration.millis(delay))
             const now = yield* describe(task.taskArn)
-            if (now === undefined || now.lastStatus === "STOPPED") break
+            if (now === undefined || now.lastStatus === "STOPPED")
+              return toSession(sessionId, state, now ?? { ...task, lastStatus: "STOPPED" })
             if ((yield* Clock.currentTimeMillis) - started > stopDeadline) {
               return yield* new ComputeError.Timeout({
                 module: "EcsProvider",
@@ -545,10 +564,9 @@ export const make = (options: Options): Effect.Effect<Service> =>
                 timeoutMillis: stopDeadline
               })
             }
-            yield* Effect.sleep(Duration.millis(delay))
           }
         }
-        return toSession(sessionId, state, yield* current(state))
+        return toSession(sessionId, state, task)
       })
 
     /** The cluster's instances as far as the ECS API has shown them (deregistered ones cannot be listed). */
