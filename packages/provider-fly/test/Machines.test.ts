@@ -4,7 +4,7 @@ import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { VirtualClock } from "@hangar/core"
 import { FlySimulator, Lifecycle } from "@hangar/fly-simulator"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { ConfigProvider, Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import type { WebSocket } from "undici"
 import * as FlyProvider from "../src/FlyProvider.js"
 
@@ -218,5 +218,43 @@ describe("metrics", () => {
     )
     const unknown = await Effect.runPromise(Effect.flip(machines.metrics("hangar-acme-web/ffffffffffffff")))
     assert.strictEqual(unknown._tag, "SessionNotFound")
+  })
+})
+
+describe("layerConfig", () => {
+  it("reads FLY_API_TOKEN, FLY_FLAPS_BASE_URL, FLY_REGIONS and HANGAR_FLY_APP_PREFIX; a missing token is a ConfigError naming it", async () => {
+    const sim = await FlySimulator.make({
+      clock: new VirtualClock.RealClock(),
+      tokens: [{ token }],
+      timing: Lifecycle.instantTiming
+    })
+    const base = await sim.listen({ host: "127.0.0.1", port: 0 })
+    const withEnv = (env: Record<string, string>) =>
+      FlyProvider.layerConfig.pipe(
+        Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+      )
+    const runtime = ManagedRuntime.make(
+      withEnv({
+        FLY_API_TOKEN: token,
+        FLY_FLAPS_BASE_URL: base,
+        FLY_REGIONS: "lhr,syd",
+        HANGAR_FLY_APP_PREFIX: "team"
+      })
+    )
+    try {
+      const fly = await runtime.runPromise(FlyProvider.FlyProvider)
+      assert.deepStrictEqual([...fly.capabilities.regions], ["lhr", "syd"] as ReadonlyArray<string>)
+      const session = await runtime.runPromise(
+        fly.create({ taskId: "env", repository: "acme/env", region: "lhr" })
+      )
+      assert.strictEqual(session.metadata.app, "team-acme-env")
+      const missing = await Effect.runPromise(
+        Effect.flip(Effect.provide(FlyProvider.FlyProvider, withEnv({ FLY_FLAPS_BASE_URL: base })))
+      )
+      assert.include(String(missing), "FLY_API_TOKEN")
+    } finally {
+      await runtime.dispose()
+      await sim.close()
+    }
   })
 })
