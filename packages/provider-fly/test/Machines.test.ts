@@ -151,15 +151,20 @@ describe("tunnel", () => {
         Effect.scoped(
           Effect.flatMap(tunnel.connect, (ws: WebSocket) =>
             Effect.async<string>((resume) => {
+              const seen: Array<string> = []
               ws.addEventListener("message", (event) => {
-                if (event.data === "ping") resume(Effect.succeed(String(event.data)))
+                seen.push(String(event.data))
+                if (event.data === "ping") resume(Effect.succeed(seen.join(" | ")))
               })
               ws.send("ping")
             })
           )
         )
       )
-      assert.strictEqual(echoed, "ping")
+      // The proxy's greeting names the machine it routed to (the session's), then the echo.
+      const [greeting, echo] = echoed.split(" | ")
+      assert.strictEqual(JSON.parse(greeting!).machine_id, session.metadata.machineId)
+      assert.strictEqual(echo, "ping")
       // The proxy woke the machine for the connection.
       assert.strictEqual(sim.model.machines.get(session.metadata.machineId!)?.state, "started")
     } finally {
