@@ -294,22 +294,24 @@ export const makeAll = (
                 FlySchemas.WaitResponse
               )
         )
-        return yield* ask.pipe(
-          Effect.retry({ while: (e) => e._tag === "Timeout" && e.reason === "WaitExpired" })
-        )
+        // The retry is entered only on a 408, so an answered wait builds no schedule.
+        const expired = (e: ComputeError.ComputeError) => e._tag === "Timeout" && e.reason === "WaitExpired"
+        return yield* ask.pipe(Effect.catchIf(expired, () => Effect.retry(ask, { while: expired })))
       })
 
     /** A short lease; a lease someone else holds is waited for (it expires), until the call's deadline. */
-    const acquireLease = (app: string, id: string) =>
-      client
-        .request("POST", `${machinePath(app, id)}/lease`, FlySchemas.LeaseResponse, {
-          body: { ttl: leaseTtlSeconds, description: "hangar" }
-        })
-        .pipe(
-          Effect.retry({
+    const acquireLease = (app: string, id: string) => {
+      const acquire = client.request("POST", `${machinePath(app, id)}/lease`, FlySchemas.LeaseResponse, {
+        body: { ttl: leaseTtlSeconds, description: "hangar" }
+      })
+      const held = (e: ComputeError.ComputeError) => e._tag === "RateLimited" && e.reason === "Throttled"
+      // Entered only when the lease is held, so a lease taken at once builds no schedule.
+      return acquire.pipe(
+        Effect.catchIf(held, () =>
+          Effect.retry(Effect.zipRight(Effect.sleep("1 second"), acquire), {
             schedule: Schedule.spaced("1 second"),
             while: (e) =>
-              e._tag === "RateLimited" && e.reason === "Throttled"
+              held(e)
                 ? Effect.zipWith(
                     Clock.currentTimeMillis,
                     FiberRef.get(callDeadlineAt),
@@ -318,6 +320,8 @@ export const makeAll = (
                 : Effect.succeed(false)
           })
         )
+      )
+    }
 
     /** Runs a mutation of a machine under a short lease, released afterwards. */
     const withLease = <A>(
