@@ -647,7 +647,7 @@ export const makeAll = (
 
     /** Every call bounded by the deadline: waits inside it see the deadline, and a backstop timeout. */
     const bounded =
-      (method: string) =>
+      (method: string, millis = deadlineMillis) =>
       <A>(effect: Effect.Effect<A, ComputeError.ComputeError>): Effect.Effect<A, ComputeError.ComputeError> =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           effect.pipe(
@@ -655,10 +655,10 @@ export const makeAll = (
             // winds down in the background.
             Effect.disconnect,
             Effect.timeoutFail({
-              duration: Duration.millis(deadlineMillis),
-              onTimeout: () => timeoutError(method, deadlineMillis)
+              duration: Duration.millis(millis),
+              onTimeout: () => timeoutError(method, millis)
             }),
-            Effect.locally(callDeadlineAt, now + deadlineMillis)
+            Effect.locally(callDeadlineAt, now + millis)
           )
         )
 
@@ -723,7 +723,12 @@ export const makeAll = (
             })
           )
         ),
-      exec: (id, command, execOptions) => bounded("exec")(core.exec(id, command, execOptions)),
+      // A command may run as long as its own timeout (Fly's exec allows an hour): the deadline comes after it.
+      exec: (id, command, execOptions) =>
+        bounded(
+          "exec",
+          (execOptions?.timeoutSeconds ?? 3600) * 1000 + deadlineMillis
+        )(core.exec(id, command, execOptions)),
       list: () => bounded("list")(core.list()),
       usage: (id) => bounded("usage")(core.usage(id))
     }

@@ -67,6 +67,21 @@ describe("allowSleep", () => {
   })
 })
 
+describe("the per-call deadline", () => {
+  it("a long command outlives the deadline (it has its own timeout); a wait does not", async () => {
+    const { sim, fly, machines, run } = await onSimulator(34, { deadline: "2 minutes" })
+    const session = await run(fly.create({ taskId: "long", repository: "acme/long", region: "iad" }))
+    const result = await run(machines.executeTask(session.id, ["work", "600"]))
+    assert.strictEqual(result.exitCode, 0)
+    assert.isAtLeast(result.durationMs, 600_000)
+    // A start that never answers within the deadline ends in a Timeout at the deadline.
+    await run(fly.stop(session.id))
+    sim.faults.add({ match: "/start$", latencyMs: 3_600_000, times: 1 })
+    const error = await run(Effect.flip(fly.start(session.id)))
+    assert.strictEqual(error._tag, "Timeout")
+  })
+})
+
 describe("deployGlobal", () => {
   it("puts the repository's machine in each region in one call, reports the regions that failed, and is idempotent", async () => {
     const { sim, machines, run } = await onSimulator(32)
