@@ -605,17 +605,29 @@ export const makeAll = (
           Effect.gen(function* () {
             const { app, machine } = yield* parseSessionId(sessionId)
             const started = yield* Clock.currentTimeMillis
-            const result = yield* client.request(
-              "POST",
-              `${machinePath(app, machine)}/exec`,
-              FlySchemas.ExecResponse,
-              {
+            const result = yield* client
+              .request("POST", `${machinePath(app, machine)}/exec`, FlySchemas.ExecResponse, {
                 body: {
                   command,
                   timeout: Math.min(3600, Math.max(1, Math.ceil(execOptions.timeoutSeconds ?? 3600)))
                 }
-              }
-            )
+              })
+              .pipe(
+                // Fly answers 408 deadline_exceeded to an exec that runs past its own deadline (~30 s, reference
+                // §2.6) and the command's fate is unknown: not retried (core retries a Timeout), so it never runs twice.
+                Effect.catchTag("Timeout", (e) =>
+                  Effect.fail(
+                    new ComputeError.ProviderUnavailable({
+                      module: "FlyProvider",
+                      method: "exec",
+                      provider: "fly",
+                      reason: "Unknown",
+                      status: 408,
+                      detail: `Fly's exec deadline passed before the command ended (${e.lastError ?? "deadline_exceeded"}); it may still be running, so it is not sent again — run long work detached`
+                    })
+                  )
+                )
+              )
             const ended = yield* Clock.currentTimeMillis
             return new TaskResult.TaskResult({
               exitCode: result.exit_code,

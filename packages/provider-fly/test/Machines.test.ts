@@ -74,6 +74,13 @@ describe("the per-call deadline", () => {
     const result = await run(machines.executeTask(session.id, ["work", "600"]))
     assert.strictEqual(result.exitCode, 0)
     assert.isAtLeast(result.durationMs, 600_000)
+    // Fly's own exec deadline (408 deadline_exceeded past ~30 s on Fly): typed, and not sent again.
+    sim.faults.add({ match: "/exec$", status: 408, error: "deadline_exceeded: exec timed out", times: 1 })
+    const cut = await run(Effect.flip(machines.executeTask(session.id, ["work", "45"])))
+    assert.strictEqual(cut._tag, "ProviderUnavailable")
+    assert.include(cut.message, "not sent again")
+    const afterCut = await run(machines.executeTask(session.id, ["echo", "next"]))
+    assert.strictEqual(afterCut.stdout.trim(), "next")
     // A start that never answers within the deadline ends in a Timeout at the deadline.
     await run(fly.stop(session.id))
     sim.faults.add({ match: "/start$", latencyMs: 3_600_000, times: 1 })
