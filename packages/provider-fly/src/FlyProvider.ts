@@ -252,7 +252,11 @@ export const makeAll = (
     const active = new Map<string, number>()
     const sleepAllowed = new Set<string>()
     const wakes = new Map<string, number>()
-    const wanted = (machineId: string) => wakes.set(machineId, (wakes.get(machineId) ?? 0) + 1)
+    const wanted = (machineId: string) => {
+      const wake = (wakes.get(machineId) ?? 0) + 1
+      wakes.set(machineId, wake)
+      return wake
+    }
 
     const machinePath = (app: string, id: string) => `/apps/${app}/machines/${id}`
 
@@ -387,7 +391,11 @@ export const makeAll = (
         })
       })
 
-    const ensureRunning = (app: string, machine: FlySchemas.Machine) =>
+    const ensureRunning = (
+      app: string,
+      machine: FlySchemas.Machine,
+      again = true
+    ): Effect.Effect<FlySchemas.Machine, ComputeError.ComputeError> =>
       Effect.gen(function* () {
         if (machine.state !== "started") {
           if (machine.state !== "starting") {
@@ -398,7 +406,9 @@ export const makeAll = (
           yield* waitFor(app, machine.id, "state=started")
         }
         yield* recordEvents(app, machine.id)
-        return yield* getMachine(app, machine.id)
+        const current = yield* getMachine(app, machine.id)
+        // The state it was started from may have been read before someone else put it to sleep: once more.
+        return current.state === "started" || !again ? current : yield* ensureRunning(app, current, false)
       })
 
     const tomlServices = flyToml?.services ?? []
@@ -460,39 +470,43 @@ export const makeAll = (
         const app = appName(settings.appPrefix, task.repository)
         const region = regionFor(task)
         const name = `workspace-${region}`
-        const machine = yield* locked(`${app}/${region}`)(
+        // The region's lock is held until the machine is up, so a create waiting for it finds the machine as
+        // this one left it (not a state read before it was woken).
+        const running = yield* locked(`${app}/${region}`)(
           Effect.gen(function* () {
             yield* ensureApp(app)
-            const existing = yield* findMachine(app, region, name)
-            if (existing !== undefined) return existing
-            const volume = yield* ensureVolume(app, region)
-            const hangarManagesSleep = yield* FiberRef.get(ComputeProvider.sleepManagedByHangar)
-            return yield* client
-              .request("POST", `/apps/${app}/machines`, FlySchemas.Machine, {
-                body: { name, region, config: machineConfig(task, volume.id, hangarManagesSleep) }
+            const found = yield* findMachine(app, region, name)
+            const machine =
+              found ??
+              (yield* Effect.gen(function* () {
+                const volume = yield* ensureVolume(app, region)
+                const hangarManagesSleep = yield* FiberRef.get(ComputeProvider.sleepManagedByHangar)
+                return yield* client
+                  .request("POST", `/apps/${app}/machines`, FlySchemas.Machine, {
+                    body: { name, region, config: machineConfig(task, volume.id, hangarManagesSleep) }
+                  })
+                  .pipe(
+                    Effect.catchTag("InvalidRequest", (e) =>
+                      e.reason === "Conflict"
+                        ? Effect.flatMap(findMachine(app, region, name), (again) =>
+                            again === undefined ? Effect.fail(e) : Effect.succeed(again)
+                          )
+                        : Effect.fail(e)
+                    )
+                  )
+              }))
+            return yield* locked(machine.id)(
+              Effect.gen(function* () {
+                sleepAllowed.delete(machine.id)
+                // Every create wants the machine (so a failed create's clean-up leaves alone one that another
+                // create found running); this create remembers its latest want if it is the one that wakes it.
+                const wake = wanted(machine.id)
+                if (machine.state !== "started" || touched.has(task.taskId)) {
+                  touched.set(task.taskId, { app, machineId: machine.id, wake })
+                }
+                return yield* ensureRunning(app, machine)
               })
-              .pipe(
-                Effect.catchTag("InvalidRequest", (e) =>
-                  e.reason === "Conflict"
-                    ? Effect.flatMap(findMachine(app, region, name), (found) =>
-                        found === undefined ? Effect.fail(e) : Effect.succeed(found)
-                      )
-                    : Effect.fail(e)
-                )
-              )
-          })
-        )
-        const running = yield* locked(machine.id)(
-          Effect.gen(function* () {
-            sleepAllowed.delete(machine.id)
-            if (machine.state !== "started" && !touched.has(task.taskId)) {
-              touched.set(task.taskId, {
-                app,
-                machineId: machine.id,
-                wake: wanted(machine.id).get(machine.id)!
-              })
-            }
-            return yield* ensureRunning(app, machine)
+            )
           })
         )
         yield* client.request(

@@ -67,6 +67,46 @@ describe("allowSleep", () => {
   })
 })
 
+describe("a create that fails", () => {
+  it("puts back to sleep a machine it woke, but not one another create holds running", async () => {
+    const { sim, fly, machines, run } = await onSimulator(35)
+    const first = await run(fly.create({ taskId: "c1", repository: "acme/race", region: "iad" }))
+    await run(machines.allowSleep(first.id))
+    const machine = sim.model.machines.get(first.metadata.machineId!)!
+    assert.strictEqual(machine.state, "suspended")
+    // Alone: the create wakes the machine, then fails; the machine goes back to sleep.
+    sim.faults.add({
+      match: "/metadata/hangar_task_id$",
+      status: 400,
+      error: "invalid_argument: value",
+      times: 1
+    })
+    const alone = await run(Effect.flip(fly.create({ taskId: "c2", repository: "acme/race", region: "iad" })))
+    assert.strictEqual(alone._tag, "InvalidRequest")
+    await run(machines.awaitCleanups)
+    assert.strictEqual(machine.state, "suspended")
+    // Two at once, one failing: the other's session is running, and stays so.
+    sim.faults.add({
+      match: "/metadata/hangar_task_id$",
+      status: 400,
+      error: "invalid_argument: value",
+      times: 1
+    })
+    const both = await run(
+      Effect.all(
+        [
+          Effect.either(fly.create({ taskId: "c3", repository: "acme/race", region: "iad" })),
+          Effect.either(fly.create({ taskId: "c4", repository: "acme/race", region: "iad" }))
+        ],
+        { concurrency: 2 }
+      )
+    )
+    assert.deepStrictEqual(both.map((o) => o._tag).sort(), ["Left", "Right"])
+    await run(machines.awaitCleanups)
+    assert.strictEqual(machine.state, "started")
+  })
+})
+
 describe("the per-call deadline", () => {
   it("a long command outlives the deadline (it has its own timeout); a wait does not", async () => {
     const { sim, fly, machines, run } = await onSimulator(34, { deadline: "2 minutes" })
