@@ -364,7 +364,11 @@ export const makeAll = (
         }
       })
 
+    /** Apps this provider has seen exist (Hangar never deletes one), so a create asks about an app once. */
+    const knownApps = new Set<string>()
     const ensureApp = (app: string) =>
+      knownApps.has(app) ? Effect.void : Effect.tap(lookUpOrCreateApp(app), () => knownApps.add(app))
+    const lookUpOrCreateApp = (app: string) =>
       client
         .request("GET", `/apps/${app}`, FlySchemas.Ok)
         .pipe(
@@ -404,10 +408,12 @@ export const makeAll = (
             )
           }
           yield* waitFor(app, machine.id, "state=started")
+          // Started, as the wait just answered. (Events are recorded when the machine next goes to sleep or its
+          // usage is asked for: a wake adds a handful, far inside the 50 the API keeps.)
+          return { ...machine, state: "started" }
         }
-        yield* recordEvents(app, machine.id)
+        // Read as started, perhaps before someone else put it to sleep: look again, and start it once more.
         const current = yield* getMachine(app, machine.id)
-        // The state it was started from may have been read before someone else put it to sleep: once more.
         return current.state === "started" || !again ? current : yield* ensureRunning(app, current, false)
       })
 
@@ -550,10 +556,19 @@ export const makeAll = (
               client.request("POST", `${machinePath(app, machine)}/${action}`, FlySchemas.Ok, { nonce })
             )
           }
-          yield* waitFor(app, machine, action === "stop" ? "state=stopped" : "state=suspended,stopped")
+          const waited = yield* waitFor(
+            app,
+            machine,
+            action === "stop" ? "state=stopped" : "state=suspended,stopped"
+          )
+          yield* recordEvents(app, machine)
+          return toSession(app, {
+            ...m,
+            state: waited.state ?? (action === "stop" ? "stopped" : "suspended")
+          })
         }
         yield* recordEvents(app, machine)
-        return toSession(app, yield* getMachine(app, machine))
+        return toSession(app, m)
       })
 
     const usage = (sessionId: string) =>
