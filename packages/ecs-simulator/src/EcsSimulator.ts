@@ -189,7 +189,9 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
         typeof request.body === "string"
           ? request.body
           : request.body instanceof Uint8Array
-            ? Buffer.from(request.body)
+            ? // A view, not Buffer.from(body): that calls valueOf(), which the SDK's JSON byte adapter answers
+              // with a string and a deprecation warning.
+              Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength)
             : undefined
       const response = await clock.track(
         server.inject({

@@ -94,7 +94,11 @@ export const startSimulator = async (
       const target = request.headers["x-amz-target"] ?? ""
       const operation = target.slice(target.indexOf(".") + 1)
       const body =
-        request.body instanceof Uint8Array ? Buffer.from(request.body).toString("utf8") : request.body
+        request.body instanceof Uint8Array
+          ? Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength).toString(
+              "utf8"
+            )
+          : request.body
       requests.push({
         operation,
         headers: request.headers,
