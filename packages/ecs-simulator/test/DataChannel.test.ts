@@ -74,7 +74,7 @@ const startExec = async (
     for (let i = 0; i < 200 && task.lastStatus !== "RUNNING"; i++) await new Promise((r) => setTimeout(r, 10))
   const exec = (command: string) =>
     ctx.send<{ session: { streamUrl: string; tokenValue: string } }>(
-      new ExecuteCommandCommand({ cluster: "hangar", task: task.arn, command, interactive: false })
+      new ExecuteCommandCommand({ cluster: "hangar", task: task.arn, command, interactive: true })
     )
   return { ...ctx, task, exec }
 }

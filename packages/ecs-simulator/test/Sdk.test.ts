@@ -433,10 +433,21 @@ describe("ecs-simulator through the real @aws-sdk/client-ecs", () => {
         cluster: "hangar",
         task: off.tasks[0]!.taskArn,
         command: "echo hi",
-        interactive: false
+        interactive: true
       })
     ).catch((e: unknown) => e)
     assert.instanceOf(refused, InvalidParameterException)
+    assert.include((refused as Error).message, "execute command was not enabled")
+    const nonInteractive = await send(
+      new ExecuteCommandCommand({
+        cluster: "hangar",
+        task: off.tasks[0]!.taskArn,
+        command: "echo hi",
+        interactive: false
+      })
+    ).catch((e: unknown) => e)
+    assert.instanceOf(nonInteractive, InvalidParameterException)
+    assert.include((nonInteractive as Error).message, "interactive")
     const on = await send<Tasks>(
       new RunTaskCommand({ cluster: "hangar", taskDefinition: "agent", enableExecuteCommand: true })
     )
@@ -445,7 +456,7 @@ describe("ecs-simulator through the real @aws-sdk/client-ecs", () => {
         cluster: "hangar",
         task: on.tasks[0]!.taskArn,
         command: "echo hi",
-        interactive: false
+        interactive: true
       })
     ).catch((e: unknown) => e)
     assert.instanceOf(early, TargetNotConnectedException)

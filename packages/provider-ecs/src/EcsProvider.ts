@@ -840,7 +840,8 @@ export const make = (options: Options): Effect.Effect<Service> =>
                   task: task.taskArn!,
                   container: "agent",
                   command: command.join(" "),
-                  interactive: false
+                  // ECS only supports interactive sessions.
+                  interactive: true
                 })
               )
             )

@@ -671,6 +671,12 @@ export const operations = (
       body,
       "ExecuteCommand"
     )
+    // "Amazon ECS only supports initiating interactive sessions, so you must specify true" (API reference).
+    if (!i.interactive)
+      throw new EcsError(
+        "InvalidParameterException",
+        "interactive: Amazon ECS only supports interactive execute-command sessions; expected true, got false."
+      )
     const task = model.task(i.cluster, i.task)
     if (!task.enableExecuteCommand)
       throw new EcsError(
