@@ -193,16 +193,18 @@ export const runEcsRegion = (
     const clock = new VirtualClock.VirtualClock(start)
     const sim = yield* Effect.promise(() => EcsSimulator.make({ clock, seed: scenario.seed + index }))
     yield* Effect.promise(() => sim.listen({ port: 0 }))
-    const asg = sim.model.createAutoScalingGroup({
-      name: `hangar-${region}`,
-      instanceType: scenario.ecs.instanceType,
-      min: scenario.ecs.minInstances,
-      max: scenario.ecs.maxInstances,
-      desired: scenario.ecs.minInstances
-    })
-    sim.model.createCluster("hangar")
-    sim.model.createCapacityProvider("hangar", asg.arn, 100, true, true)
-    sim.model.putClusterCapacityProviders("hangar", ["hangar"], [{ capacityProvider: "hangar" }])
+    sim.provisionCluster("hangar", [
+      {
+        name: "hangar",
+        group: {
+          name: `hangar-${region}`,
+          instanceType: scenario.ecs.instanceType,
+          min: scenario.ecs.minInstances,
+          max: scenario.ecs.maxInstances,
+          desired: scenario.ecs.minInstances
+        }
+      }
+    ])
     const provider = EcsProvider.layer({
       cluster: "hangar",
       capacityProviderStrategy: [{ capacityProvider: "hangar" }],

@@ -19,16 +19,9 @@ const perDay = Number(values.perDay)
 const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
 const sim = await EcsSimulator.make({ clock, seed: 1 })
 const model = sim.model
-const asg = model.createAutoScalingGroup({
-  name: "asg",
-  instanceType: "t3.large",
-  min: 1,
-  max: 4,
-  desired: 1
-})
-model.createCluster("bench")
-model.createCapacityProvider("cp", asg.arn)
-model.putClusterCapacityProviders("bench", ["cp"], [{ capacityProvider: "cp" }])
+sim.provisionCluster("bench", [
+  { name: "cp", group: { name: "asg", instanceType: "t3.large", min: 1, max: 4, desired: 1 } }
+])
 model.registerTaskDefinition("agent", [{ name: "agent", image: "agent" }], 512, 1024)
 
 let state = 7

@@ -75,6 +75,17 @@ export interface AutoScalingGroupSpec {
   readonly desired: number
 }
 
+/** A capacity provider with managed scaling over its own Auto Scaling group. */
+export interface CapacitySpec {
+  /** The capacity provider's name. */
+  readonly name: string
+  readonly group: AutoScalingGroupSpec
+  /** Managed scaling's target (default 100). */
+  readonly targetCapacity?: number
+  /** Whether scale-in spares instances with running tasks (default true). */
+  readonly managedTerminationProtection?: boolean
+}
+
 export interface Simulator {
   readonly server: FastifyInstance
   readonly model: EcsModel
@@ -85,6 +96,14 @@ export interface Simulator {
   /** Starts listening (default 127.0.0.1, an ephemeral port); returns the endpoint URL. */
   readonly listen: (options?: { readonly host?: string; readonly port?: number }) => Promise<string>
   readonly createAutoScalingGroup: (group: AutoScalingGroupSpec) => { readonly arn: string }
+  /**
+   * What a team's infrastructure code sets up, in one call: the cluster `name` with a capacity provider over an
+   * Auto Scaling group for each of `capacity`, the first being the default strategy.
+   */
+  readonly provisionCluster: (
+    name: string,
+    capacity: readonly [CapacitySpec, ...ReadonlyArray<CapacitySpec>]
+  ) => { readonly arn: string }
   readonly billing: () => Billing.Bill
   /** Clears all state and fault rules (and reseeds when given a seed). */
   readonly reset: (seed?: number) => void
@@ -233,6 +252,26 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       const created = model.createAutoScalingGroup(group)
       save()
       return { arn: created.arn }
+    },
+    provisionCluster: (name, capacity) => {
+      for (const c of capacity) {
+        const group = model.createAutoScalingGroup(c.group)
+        model.createCapacityProvider(
+          c.name,
+          group.arn,
+          c.targetCapacity ?? 100,
+          true,
+          c.managedTerminationProtection ?? true
+        )
+      }
+      const cluster = model.createCluster(name)
+      model.putClusterCapacityProviders(
+        name,
+        capacity.map((c) => c.name),
+        [{ capacityProvider: capacity[0].name }]
+      )
+      save()
+      return { arn: cluster.arn }
     },
     billing: () => Billing.compute(model),
     reset,

@@ -1,10 +1,5 @@
 /** Shared test setup: the ECS simulator on a virtual clock with a cluster, a CPU and a GPU capacity provider. */
-import {
-  CreateCapacityProviderCommand,
-  CreateClusterCommand,
-  ECSClient,
-  PutClusterCapacityProvidersCommand
-} from "@aws-sdk/client-ecs"
+import { ECSClient } from "@aws-sdk/client-ecs"
 import { VirtualClock } from "@hangar/core"
 import { EcsSimulator } from "@hangar/ecs-simulator"
 import { Effect } from "effect"
@@ -35,52 +30,23 @@ export const startSimulator = async (
     requestHandler: sim.requestHandler
   })
   const send = (command: unknown) => VirtualClock.runToCompletion(clock, admin.send(command as never))
-  const { arn } = sim.createAutoScalingGroup({
-    name: "asg",
-    instanceType: options.instanceType ?? "t3.large",
-    min: options.min ?? 1,
-    max: options.max ?? 4,
-    desired: options.min ?? 1
-  })
-  await send(new CreateClusterCommand({ clusterName: "hangar" }))
-  await send(
-    new CreateCapacityProviderCommand({
-      name: "cp",
-      autoScalingGroupProvider: {
-        autoScalingGroupArn: arn,
-        managedScaling: { status: "ENABLED", targetCapacity: 100 }
-      }
-    })
-  )
-  await send(
-    new PutClusterCapacityProvidersCommand({
-      cluster: "hangar",
-      capacityProviders: ["cp"],
-      defaultCapacityProviderStrategy: [{ capacityProvider: "cp" }]
-    })
-  )
-  if ((options.instanceType ?? "") !== "g4dn.xlarge") {
-    const gpu = sim.createAutoScalingGroup({
-      name: "gpu-asg",
-      instanceType: "g4dn.xlarge",
-      min: 0,
-      max: 2,
-      desired: 0
-    })
-    await send(
-      new CreateCapacityProviderCommand({
-        name: "gpu",
-        autoScalingGroupProvider: { autoScalingGroupArn: gpu.arn, managedScaling: { status: "ENABLED" } }
-      })
-    )
-    await send(
-      new PutClusterCapacityProvidersCommand({
-        cluster: "hangar",
-        capacityProviders: ["cp", "gpu"],
-        defaultCapacityProviderStrategy: [{ capacityProvider: "cp" }]
-      })
-    )
+  const cpu: EcsSimulator.CapacitySpec = {
+    name: "cp",
+    group: {
+      name: "asg",
+      instanceType: options.instanceType ?? "t3.large",
+      min: options.min ?? 1,
+      max: options.max ?? 4,
+      desired: options.min ?? 1
+    },
+    managedTerminationProtection: false
   }
+  const gpu: EcsSimulator.CapacitySpec = {
+    name: "gpu",
+    group: { name: "gpu-asg", instanceType: "g4dn.xlarge", min: 0, max: 2, desired: 0 },
+    managedTerminationProtection: false
+  }
+  sim.provisionCluster("hangar", options.instanceType === "g4dn.xlarge" ? [cpu] : [cpu, gpu])
   /** Every request the SDK sent: operation and JSON body. */
   const drops = new Map<string, number>()
   const requests: Array<{

@@ -16,24 +16,10 @@ export const bothSimulators = async (seed = 1) => {
   })
   const ecs = await EcsSimulator.make({ clock, seed })
   await ecs.listen({ port: 0 })
-  const asg = ecs.model.createAutoScalingGroup({
-    name: "asg",
-    instanceType: "t3.large",
-    min: 1,
-    max: 3,
-    desired: 1
-  })
-  const gpu = ecs.model.createAutoScalingGroup({
-    name: "gpu",
-    instanceType: "g4dn.xlarge",
-    min: 0,
-    max: 1,
-    desired: 0
-  })
-  ecs.model.createCluster("hangar")
-  ecs.model.createCapacityProvider("cp", asg.arn)
-  ecs.model.createCapacityProvider("gpu", gpu.arn)
-  ecs.model.putClusterCapacityProviders("hangar", ["cp", "gpu"], [{ capacityProvider: "cp" }])
+  ecs.provisionCluster("hangar", [
+    { name: "cp", group: { name: "asg", instanceType: "t3.large", min: 1, max: 3, desired: 1 } },
+    { name: "gpu", group: { name: "gpu", instanceType: "g4dn.xlarge", min: 0, max: 1, desired: 0 } }
+  ])
   const providers = ProviderRegistry.layer(FlyProvider.FlyProvider, EcsProvider.EcsProvider).pipe(
     Layer.provide(
       Layer.merge(
