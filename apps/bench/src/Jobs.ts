@@ -42,10 +42,14 @@ const workerFile = fileURLToPath(new URL("./worker.js", import.meta.url))
 /** How many threads to use by default: one per core, when the worker is built. */
 export const defaultWorkers = (): number => (existsSync(workerFile) ? availableParallelism() : 1)
 
-/** Tasks a job dispatches: the longest jobs start first so that the last one to finish is short. */
-const weight = (job: Job) => {
-  const trace = Trace.generate(job.scenario)
-  return job.kind === "fly" ? trace.length : trace.filter((t) => t.region === job.region).length
+/** Tasks a job dispatches (its scenario's trace generated once): the longest jobs start first. */
+const weights = (jobs: ReadonlyArray<Job>): ReadonlyArray<number> => {
+  const traces = new Map<Scenario, ReadonlyArray<{ readonly region: string }>>()
+  return jobs.map((job) => {
+    const trace = traces.get(job.scenario) ?? Trace.generate(job.scenario)
+    traces.set(job.scenario, trace)
+    return job.kind === "fly" ? trace.length : trace.filter((t) => t.region === job.region).length
+  })
 }
 
 const onWorker = (worker: Worker, job: Job): Promise<JobResult> =>
@@ -83,8 +87,8 @@ export const runAll = (
     )
   return Effect.promise(async () => {
     if (!existsSync(workerFile)) throw new Error(`--workers needs the built worker at ${workerFile}`)
-    const order = jobs
-      .map((job, index) => ({ index, weight: weight(job) }))
+    const order = weights(jobs)
+      .map((weight, index) => ({ index, weight }))
       .sort((a, b) => b.weight - a.weight || a.index - b.index)
     const results: Array<JobResult | undefined> = jobs.map(() => undefined)
     const pool = Array.from({ length: Math.min(workers, jobs.length) }, () => new Worker(workerFile))
