@@ -2,12 +2,16 @@
  * How simulators run a command inside a simulated machine or task. Both simulators use the same two backends:
  *
  * - `scripted` (default, deterministic): a rule table by program name gives each command's output, exit code and
- *   duration in simulated time. `sleep 30` takes 30 s of machine time and no wall time on a virtual clock.
+ *   duration in simulated time. `sleep 30` takes 30 s of machine time and no wall time on a virtual clock. It also
+ *   understands Hangar's detached-job scripts (`DetachedJob`: `sh -c <start or poll script> hangar-job …`): the
+ *   wrapped command runs as a background job of this backend instance, keyed by job id, on the simulation clock.
+ *   Any other `sh` command exits 127 with a message saying so.
  * - `process` (opt-in): runs argv without a shell in the machine's workspace directory, with a timeout, killed when
- *   the machine stops (abort signal). Real processes take real time.
+ *   the machine stops (abort signal). Real processes take real time; the job scripts run through the real `sh`.
  */
 import { spawn } from "node:child_process"
-import type { SimulationClock } from "./VirtualClock.js"
+import * as DetachedJob from "./DetachedJob.js"
+import { type SimulationClock, VirtualClock } from "./VirtualClock.js"
 
 export interface ExecRequest {
   readonly command: ReadonlyArray<string>
@@ -17,6 +21,11 @@ export interface ExecRequest {
   readonly env?: Readonly<Record<string, string>>
   /** Aborted when the machine stops or is destroyed. */
   readonly signal?: AbortSignal
+  /**
+   * Resolves when nobody waits for the answer any more (the API answered 408 at its exec deadline): the command
+   * runs on, but its wait on the clock no longer counts as a request blocked on simulated time.
+   */
+  readonly released?: Promise<void>
 }
 
 export interface ExecOutcome {
@@ -69,50 +78,217 @@ export const defaultRules: Readonly<Record<string, ScriptedRule>> = {
   }
 }
 
-export const scripted = (rules: Readonly<Record<string, ScriptedRule>> = defaultRules): ExecBackend => ({
-  kind: "scripted",
-  run: async (request, clock) => {
-    const [program = "", ...args] = request.command
-    const rule = rules[program]
-    const effect: ScriptedEffect =
-      rule === undefined
-        ? { stderr: `${program}: command not found\n`, exitCode: 127, durationMillis: 1 }
-        : rule(args)
+const notFound = (program: string): ScriptedEffect =>
+  program === "sh"
+    ? {
+        stderr:
+          "sh: the scripted exec backend runs only Hangar's detached-job scripts; use the process backend for other shell commands\n",
+        exitCode: 127,
+        durationMillis: 1
+      }
+    : { stderr: `${program}: command not found\n`, exitCode: 127, durationMillis: 1 }
+
+const effectOf = (rules: Readonly<Record<string, ScriptedRule>>, command: ReadonlyArray<string>) => {
+  const [program = "", ...args] = command
+  const rule = rules[program]
+  return rule === undefined ? notFound(program) : rule(args)
+}
+
+/** A timer on `clock` that can be cancelled, so a wait cut short leaves nothing behind to move virtual time. */
+const onClockAt = (clock: SimulationClock, at: number, fire: () => void): (() => void) => {
+  if (at <= clock.now()) {
+    let live = true
+    queueMicrotask(() => {
+      if (live) fire()
+    })
+    return () => {
+      live = false
+    }
+  }
+  if (clock instanceof VirtualClock) return clock.schedule(at, fire)
+  const handle = setTimeout(fire, Math.max(0, at - clock.now()))
+  return () => clearTimeout(handle)
+}
+
+/**
+ * Resolves at `at` on the clock (false), when `signal` aborts (true), or when `also` settles (false), whichever
+ * comes first. Not marked idle here: callers blocked on it inside a tracked request wrap it in `clock.idle`.
+ */
+const sleepOrAbort = (
+  clock: SimulationClock,
+  at: number,
+  signal: AbortSignal | undefined,
+  also?: Promise<void>
+): Promise<boolean> =>
+  new Promise<boolean>((resolve) => {
+    if (signal?.aborted) return resolve(true)
+    let cancel: () => void = () => undefined
+    const settle = (aborted: boolean) => {
+      cancel()
+      signal?.removeEventListener("abort", onAbort)
+      resolve(aborted)
+    }
+    const onAbort = () => settle(true)
+    signal?.addEventListener("abort", onAbort, { once: true })
+    cancel = onClockAt(clock, at, () => settle(false))
+    also?.then(() => settle(false))
+  })
+
+/** `clock.idle(promise)` until `promise` settles or the request is released, whichever comes first. */
+const blockedOn = <A>(clock: SimulationClock, request: ExecRequest, promise: Promise<A>): Promise<A> =>
+  request.released === undefined
+    ? clock.idle(promise)
+    : clock.idle(Promise.race([promise.then(() => undefined), request.released])).then(() => promise)
+
+/** A background job of the scripted backend: what it prints and when it ends, on the simulation clock. */
+interface Job {
+  readonly startedAt: number
+  endsAt: number
+  exitCode: number
+  stdout: string
+  stderr: string
+  timedOut: boolean
+  /** Resolves when the job ends (its time comes, or the machine stops). */
+  readonly ended: Promise<void>
+}
+
+export const scripted = (rules: Readonly<Record<string, ScriptedRule>> = defaultRules): ExecBackend => {
+  const jobs = new Map<string, Job>()
+
+  const startJob = (
+    request: ExecRequest,
+    clock: SimulationClock,
+    start: { readonly jobId: string; readonly limitSeconds: number; readonly command: ReadonlyArray<string> }
+  ): Job => {
+    const effect = effectOf(rules, start.command)
+    const startedAt = clock.now()
     const wanted = effect.durationMillis ?? 0
-    const limit = request.timeoutMillis ?? Number.POSITIVE_INFINITY
-    const duration = Math.min(wanted, limit)
-    const started = clock.now()
-    const aborted = await clock.idle(
-      new Promise<boolean>((resolve) => {
-        if (request.signal?.aborted) return resolve(true)
-        const onAbort = () => resolve(true)
-        request.signal?.addEventListener("abort", onAbort, { once: true })
-        clock.sleepUntil(started + duration).then(() => {
-          request.signal?.removeEventListener("abort", onAbort)
-          resolve(false)
-        })
+    const limit = start.limitSeconds > 0 ? start.limitSeconds * 1000 : Number.POSITIVE_INFINITY
+    const timedOut = wanted > limit
+    let finish: () => void = () => undefined
+    const job: Job = {
+      startedAt,
+      endsAt: startedAt + Math.min(wanted, limit),
+      exitCode: timedOut ? 137 : (effect.exitCode ?? 0),
+      stdout: timedOut ? "" : (effect.stdout ?? ""),
+      stderr: timedOut ? "" : (effect.stderr ?? ""),
+      timedOut,
+      ended: new Promise<void>((resolve) => {
+        finish = resolve
       })
-    )
-    const durationMillis = clock.now() - started
+    }
+    jobs.set(start.jobId, job)
+    // The job outlives the exec that started it; only the machine stopping (the request's signal) ends it early.
+    void sleepOrAbort(clock, job.endsAt, request.signal).then((aborted) => {
+      if (aborted && clock.now() < job.endsAt) {
+        job.endsAt = clock.now()
+        job.exitCode = 137
+        job.stdout = ""
+        job.stderr = "killed: the machine stopped\n"
+        job.timedOut = false
+      }
+      finish()
+    })
+    return job
+  }
+
+  /** What a start or poll exec does: waits for the job up to its wait limit, then reports as the script does. */
+  const runJobScript = async (
+    request: ExecRequest,
+    clock: SimulationClock,
+    recognised: DetachedJob.Request
+  ): Promise<ExecOutcome> => {
+    const started = clock.now()
+    const answer = (stdout: string, stderr = ""): ExecOutcome => ({
+      exitCode: 0,
+      stdout,
+      stderr,
+      durationMillis: clock.now() - started,
+      timedOut: false
+    })
+    if (recognised._tag === "Invalid")
+      return { ...answer(DetachedJob.errorLine(recognised.reason)), exitCode: 2 }
+    let job = jobs.get(recognised.jobId)
+    if (recognised._tag === "Start") {
+      if (job !== undefined)
+        return {
+          ...answer(DetachedJob.errorLine(`cannot create job ${recognised.jobId} (or the job exists)`)),
+          exitCode: 2
+        }
+      job = startJob(request, clock, recognised)
+    } else if (job === undefined) return answer(DetachedJob.missingLine)
+    const current = job
+    const waitUntil = started + recognised.waitMillis
+    const execLimit = request.timeoutMillis ?? Number.POSITIVE_INFINITY
+    const until = Math.min(waitUntil, started + execLimit)
+    // Blocks until the job ends or the wait (or the exec's own timeout) runs out, or the machine stops.
+    const aborted = await blockedOn(clock, request, sleepOrAbort(clock, until, request.signal, current.ended))
     if (aborted)
       return {
         exitCode: 137,
         stdout: "",
         stderr: "killed: the machine stopped\n",
+        durationMillis: clock.now() - started,
+        timedOut: false
+      }
+    if (clock.now() >= current.endsAt) {
+      jobs.delete(recognised.jobId)
+      return answer(
+        DetachedJob.formatDone({
+          exitCode: current.exitCode,
+          timedOut: current.timedOut,
+          startedAtMillis: current.startedAt,
+          endedAtMillis: current.endsAt,
+          stdout: current.stdout
+        }),
+        current.stderr
+      )
+    }
+    if (execLimit < recognised.waitMillis)
+      return {
+        exitCode: 124,
+        stdout: "",
+        stderr: "timed out\n",
+        durationMillis: clock.now() - started,
+        timedOut: true
+      }
+    return answer(DetachedJob.runningLine)
+  }
+
+  return {
+    kind: "scripted",
+    run: async (request, clock) => {
+      if (rules.sh === undefined) {
+        const recognised = DetachedJob.recognise(request.command)
+        if (recognised !== undefined) return runJobScript(request, clock, recognised)
+      }
+      const effect = effectOf(rules, request.command)
+      const wanted = effect.durationMillis ?? 0
+      const limit = request.timeoutMillis ?? Number.POSITIVE_INFINITY
+      const duration = Math.min(wanted, limit)
+      const started = clock.now()
+      const aborted = await blockedOn(clock, request, sleepOrAbort(clock, started + duration, request.signal))
+      const durationMillis = clock.now() - started
+      if (aborted)
+        return {
+          exitCode: 137,
+          stdout: "",
+          stderr: "killed: the machine stopped\n",
+          durationMillis,
+          timedOut: false
+        }
+      if (wanted > limit)
+        return { exitCode: 124, stdout: "", stderr: "timed out\n", durationMillis, timedOut: true }
+      return {
+        exitCode: effect.exitCode ?? 0,
+        stdout: effect.stdout ?? "",
+        stderr: effect.stderr ?? "",
         durationMillis,
         timedOut: false
       }
-    if (wanted > limit)
-      return { exitCode: 124, stdout: "", stderr: "timed out\n", durationMillis, timedOut: true }
-    return {
-      exitCode: effect.exitCode ?? 0,
-      stdout: effect.stdout ?? "",
-      stderr: effect.stderr ?? "",
-      durationMillis,
-      timedOut: false
     }
   }
-})
+}
 
 /** Runs argv as a real process, without a shell, in `request.workspace`. */
 export const processBackend = (): ExecBackend => ({

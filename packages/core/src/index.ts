@@ -2,6 +2,7 @@
 export * as Capabilities from "./Capabilities.js"
 export * as ComputeError from "./ComputeError.js"
 export * as ComputeProvider from "./ComputeProvider.js"
+export * as DetachedJob from "./DetachedJob.js"
 export * as ExecBackend from "./ExecBackend.js"
 export * as IdlePolicy from "./IdlePolicy.js"
 export * as Money from "./Money.js"

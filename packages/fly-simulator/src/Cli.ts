@@ -1,6 +1,7 @@
 /**
  * fly-sim's flags: the ones both simulators share (core's `SimulatorFlags`: --host --port --seed --clock --exec,
- * and the repeatable --token here), plus --data-dir, --rate-limits on|off, --autostop-period SECONDS and the
+ * and the repeatable --token here), plus --data-dir, --rate-limits on|off, --autostop-period SECONDS,
+ * --exec-deadline SECONDS (an exec running longer answers 408 deadline_exceeded; default 30) and the
  * repeatable --fault JSON (a `/_sim/faults` rule active from the start), all parsed by node:util's parseArgs.
  */
 import { parseArgs } from "node:util"
@@ -21,7 +22,7 @@ export interface Flags {
 
 export const defaultPort = 4280
 
-const own = new Set(["data-dir", "rate-limits", "autostop-period", "fault"])
+const own = new Set(["data-dir", "rate-limits", "autostop-period", "exec-deadline", "fault"])
 
 export const parse = (args: ReadonlyArray<string>): Flags => {
   const { tokens } = parseArgs({
@@ -36,6 +37,7 @@ export const parse = (args: ReadonlyArray<string>): Flags => {
       "data-dir": { type: "string" },
       "rate-limits": { type: "string" },
       "autostop-period": { type: "string" },
+      "exec-deadline": { type: "string" },
       fault: { type: "string", multiple: true }
     },
     strict: true,
@@ -48,6 +50,7 @@ export const parse = (args: ReadonlyArray<string>): Flags => {
   let dataDir: string | undefined
   let rateLimits = true
   let autostopPeriodMillis: number | undefined
+  let execDeadlineSeconds: number | undefined
   const faults: Array<FaultRule> = []
   const shared: Array<string> = []
   for (const token of tokens) {
@@ -66,6 +69,11 @@ export const parse = (args: ReadonlyArray<string>): Flags => {
       if (!Number.isInteger(seconds) || seconds < 1)
         fail(`--autostop-period must be a whole number of seconds ≥ 1, got ${value}`)
       autostopPeriodMillis = seconds * 1000
+    } else if (token.name === "exec-deadline") {
+      const seconds = Number(value)
+      if (!Number.isFinite(seconds) || seconds <= 0 || value.trim() === "")
+        fail(`--exec-deadline must be a number of seconds > 0, got ${value}`)
+      execDeadlineSeconds = seconds
     } else {
       const decoded = Schema.decodeUnknownEither(Schema.parseJson(FaultRule))(value)
       if (decoded._tag === "Left") fail(`--fault must be a JSON fault rule: ${decoded.left.message}`)
@@ -87,6 +95,7 @@ export const parse = (args: ReadonlyArray<string>): Flags => {
       ...(dataDir === undefined ? {} : { dataDir }),
       rateLimits,
       ...(autostopPeriodMillis === undefined ? {} : { autostopPeriodMillis }),
+      ...(execDeadlineSeconds === undefined ? {} : { execDeadlineSeconds }),
       ...(faults.length === 0 ? {} : { faults })
     }
   }

@@ -41,6 +41,11 @@ export interface Options {
   readonly dataDir?: string
   /** Fault rules active from the start. */
   readonly faults?: ReadonlyArray<FaultRuleInput>
+  /**
+   * Seconds an exec may run before the API answers 408 `deadline_exceeded` (the command runs on); default 30, as
+   * users see on Fly (reference §2.6). A request `timeout` at or below it ends the command first, as before.
+   */
+  readonly execDeadlineSeconds?: number
 }
 
 export interface Simulator {
@@ -74,7 +79,10 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     ...(options.regions === undefined ? {} : { regions: options.regions }),
     ...(options.autostopPeriodMillis === undefined
       ? {}
-      : { autostopPeriodMillis: options.autostopPeriodMillis })
+      : { autostopPeriodMillis: options.autostopPeriodMillis }),
+    ...(options.execDeadlineSeconds === undefined
+      ? {}
+      : { execDeadlineMillis: options.execDeadlineSeconds * 1000 })
   })
   const dataDir = options.dataDir
   if (dataDir !== undefined) {

@@ -347,6 +347,8 @@ describe("fly-sim flags", () => {
       "off",
       "--autostop-period",
       "120",
+      "--exec-deadline",
+      "45",
       "--fault",
       '{"match":"^POST ","status":503}'
     ])
@@ -355,6 +357,9 @@ describe("fly-sim flags", () => {
       ["virtual", false, 120_000, false]
     )
     assert.strictEqual(flags.options.faults?.[0]?.status, 503)
+    assert.strictEqual(flags.options.execDeadlineSeconds, 45)
+    assert.strictEqual(Cli.parse([]).options.execDeadlineSeconds, undefined)
+    assert.throws(() => Cli.parse(["--exec-deadline", "0"]), /--exec-deadline must be a number of seconds/)
     assert.throws(() => Cli.parse(["--rate-limits", "maybe"]), /--rate-limits must be on or off/)
     assert.throws(() => Cli.parse(["--autostop-period", "0"]), /--autostop-period/)
     assert.throws(() => Cli.parse(["--fault", "{}"]), /--fault must be a JSON fault rule/)

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Money, Pricing, VirtualClock } from "@hangar/core"
+import { DetachedJob, ExecBackend, Money, Pricing, VirtualClock } from "@hangar/core"
 import { FastCheck as fc } from "effect"
 import * as FlySimulator from "../src/FlySimulator.js"
 
@@ -27,13 +27,14 @@ const invalidBody = fc.oneof(
 )
 const base = "http://fly-sim.internal/v1"
 
-const setup = async (rateLimits = false) => {
+const setup = async (rateLimits = false, options: Partial<FlySimulator.Options> = {}) => {
   const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
   const sim = await FlySimulator.make({
     clock,
     seed: 7,
     tokens: [{ token }, { token: "scoped", apps: ["other"] }],
-    rateLimits
+    rateLimits,
+    ...options
   })
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await VirtualClock.runToCompletion(
@@ -335,5 +336,99 @@ describe("fly-simulator", () => {
     assert.strictEqual(again.status, 409)
     // Failed answers are left alone, and the rule is spent.
     assert.strictEqual((await call("POST", "/apps/lossy/machines", { config: { image: "img" } })).status, 200)
+  })
+
+  it("exec deadline: a command past 30 s answers 408 deadline_exceeded at the deadline and runs on; the request timeout still ends it first", async () => {
+    // A scripted backend that records what each command did once it ends, answered or not.
+    const scripted = ExecBackend.scripted()
+    const ended: Array<ExecBackend.ExecOutcome> = []
+    const exec: ExecBackend.ExecBackend = {
+      kind: "scripted",
+      run: (request, clock) =>
+        scripted.run(request, clock).then((outcome) => {
+          ended.push(outcome)
+          return outcome
+        })
+    }
+    const { call, clock } = await setup(false, { exec })
+    await call("POST", "/apps", { app_name: "deadline", org_slug: "personal" })
+    const id = (await call("POST", "/apps/deadline/machines", { region: "iad", config: { image: "i" } })).json
+      .id
+    await call("GET", `/apps/deadline/machines/${id}/wait?state=started&timeout=60`)
+    const exec1 = (body: unknown) => call("POST", `/apps/deadline/machines/${id}/exec`, body)
+
+    const before = clock.now()
+    const cut = await exec1({ command: ["work", "45"], timeout: 120 })
+    assert.strictEqual(cut.status, 408)
+    assert.match(cut.json.error, /^deadline_exceeded: /)
+    assert.strictEqual(clock.now() - before, 30_000)
+    assert.strictEqual(ended.length, 0, "the command is still running")
+    await clock.advanceBy(15_000)
+    assert.deepStrictEqual(
+      ended.map((o) => [o.exitCode, o.stdout, o.durationMillis]),
+      [[0, "worked 45s\n", 45_000]]
+    )
+    // Exactly 30 s is not past the deadline; the request's own timeout (≤ 30 s) ends the command first.
+    assert.strictEqual((await exec1({ command: ["work", "30"], timeout: 60 })).json.exit_code, 0)
+    const timedOut = await exec1({ command: ["work", "45"], timeout: 10 })
+    assert.deepStrictEqual([timedOut.status, timedOut.json.exit_code], [200, 124])
+    assert.strictEqual((await exec1({ command: ["work", "45"] })).json.exit_code, 124, "default timeout 30 s")
+  })
+
+  it("exec deadline: configurable; Hangar's detached-job scripts keep each exec under it and the job state per machine", async () => {
+    const { call, clock } = await setup(false, { execDeadlineSeconds: 5 })
+    await call("POST", "/apps", { app_name: "jobs", org_slug: "personal" })
+    const id = (await call("POST", "/apps/jobs/machines", { region: "iad", config: { image: "i" } })).json.id
+    await call("GET", `/apps/jobs/machines/${id}/wait?state=started&timeout=60`)
+    const exec1 = (command: ReadonlyArray<string>) =>
+      call("POST", `/apps/jobs/machines/${id}/exec`, { command, timeout: 60 })
+    const cut = await exec1(["sleep", "6"])
+    assert.strictEqual(cut.status, 408)
+    assert.include(cut.json.error, "deadline of 5 s")
+
+    const before = clock.now()
+    const started = await exec1(
+      DetachedJob.startCommand({
+        jobId: "job-1",
+        waitMillis: 4_000,
+        limitSeconds: 0,
+        command: ["work", "10"]
+      })
+    )
+    assert.deepStrictEqual(DetachedJob.parse(started.json.stdout, started.json.stderr), { _tag: "Running" })
+    const reports: Array<DetachedJob.Report | undefined> = []
+    for (let i = 0; i < 5; i++) {
+      const polled = await exec1(DetachedJob.pollCommand("job-1", 4_000))
+      assert.strictEqual(polled.status, 200)
+      const report = DetachedJob.parse(polled.json.stdout, polled.json.stderr)
+      reports.push(report)
+      if (report?._tag === "Done") break
+    }
+    assert.deepStrictEqual(
+      reports.map((r) => r?._tag),
+      ["Running", "Done"]
+    )
+    const last = reports[1]
+    assert.deepStrictEqual(last?._tag === "Done" && [last.exitCode, last.stdout], [0, "worked 10s\n"])
+    assert.strictEqual(clock.now() - before, 10_000)
+
+    // A job lives in the machine's /tmp: a stop and a start from stopped lose it.
+    const lost = await exec1(
+      DetachedJob.startCommand({
+        jobId: "job-2",
+        waitMillis: 1_000,
+        limitSeconds: 0,
+        command: ["work", "60"]
+      })
+    )
+    assert.strictEqual(DetachedJob.parse(lost.json.stdout, lost.json.stderr)?._tag, "Running")
+    await call("POST", `/apps/jobs/machines/${id}/stop`)
+    await call("GET", `/apps/jobs/machines/${id}/wait?state=stopped&timeout=60`)
+    await call("POST", `/apps/jobs/machines/${id}/start`)
+    await call("GET", `/apps/jobs/machines/${id}/wait?state=started&timeout=60`)
+    const missing = await exec1(DetachedJob.pollCommand("job-2", 1_000))
+    assert.deepStrictEqual(DetachedJob.parse(missing.json.stdout, missing.json.stderr), { _tag: "Missing" })
+    const other = await exec1(["sh", "-c", "echo hi"])
+    assert.strictEqual(other.json.exit_code, 127)
   })
 })

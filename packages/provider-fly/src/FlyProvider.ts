@@ -13,7 +13,7 @@ import {
   Pricing,
   Region,
   Session,
-  TaskResult,
+  type TaskResult,
   type TaskSpec,
   Usage,
   type VirtualClock
@@ -36,6 +36,7 @@ import { WebSocket } from "undici"
 import * as FlyClient from "./FlyClient.js"
 import * as FlySchemas from "./FlySchemas.js"
 import * as FlyToml from "./FlyToml.js"
+import * as LongExec from "./LongExec.js"
 
 const Machines = Schema.Array(FlySchemas.Machine)
 const MachineEvents = Schema.Array(FlySchemas.MachineEvent)
@@ -630,41 +631,12 @@ export const makeAll = (
             yield* waitFor(app, machine, "state=destroyed")
             yield* recordEvents(app, machine)
           }),
+        // Every command runs as a detached job polled by short execs (LongExec), so it may outlast Fly's ~30 s
+        // exec deadline; a command that ends within the first exec's wait costs that one request.
         exec: (sessionId, command, execOptions) =>
-          Effect.gen(function* () {
-            const { app, machine } = yield* parseSessionId(sessionId)
-            const started = yield* Clock.currentTimeMillis
-            const result = yield* client
-              .request("POST", `${machinePath(app, machine)}/exec`, FlySchemas.ExecResponse, {
-                body: {
-                  command,
-                  timeout: Math.min(3600, Math.max(1, Math.ceil(execOptions.timeoutSeconds ?? 3600)))
-                }
-              })
-              .pipe(
-                // Fly answers 408 deadline_exceeded to an exec that runs past its own deadline (~30 s, reference
-                // §2.6) and the command's fate is unknown: not retried (core retries a Timeout), so it never runs twice.
-                Effect.catchTag("Timeout", (e) =>
-                  Effect.fail(
-                    new ComputeError.ProviderUnavailable({
-                      module: "FlyProvider",
-                      method: "exec",
-                      provider: "fly",
-                      reason: "Unknown",
-                      status: 408,
-                      detail: `Fly's exec deadline passed before the command ended (${e.lastError ?? "deadline_exceeded"}); it may still be running, so it is not sent again — run long work detached`
-                    })
-                  )
-                )
-              )
-            const ended = yield* Clock.currentTimeMillis
-            return new TaskResult.TaskResult({
-              exitCode: result.exit_code,
-              stdout: result.stdout,
-              stderr: result.stderr,
-              durationMs: ended - started
-            })
-          }),
+          Effect.flatMap(parseSessionId(sessionId), ({ app, machine }) =>
+            LongExec.run(client, machinePath(app, machine), command, execOptions.timeoutSeconds)
+          ),
         list: () =>
           Effect.gen(function* () {
             const apps = yield* client.request("GET", "/apps", FlySchemas.AppList)

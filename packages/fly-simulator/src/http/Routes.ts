@@ -390,7 +390,7 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     const command = body.command ?? body.cmd?.split(" ").filter((part) => part.length > 0)
     if (command === undefined)
       throw new SimError(400, "invalid_argument: body.command (string array) or body.cmd is required")
-    const outcome = await model.execute(m, command, body.timeout)
+    const outcome = await model.executeWithDeadline(m, command, body.timeout)
     return {
       stdout: outcome.stdout,
       stderr: outcome.stderr,

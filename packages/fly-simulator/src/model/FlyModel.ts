@@ -88,7 +88,12 @@ export interface ModelOptions {
   readonly regions?: ReadonlyArray<string>
   /** Milliseconds between Fly Proxy autostop passes ("every few minutes"). */
   readonly autostopPeriodMillis?: number
+  /** An exec still running after this long answers 408 `deadline_exceeded` (default 30 s, as Fly does). */
+  readonly execDeadlineMillis?: number
 }
+
+/** Fly answers an exec still running after ~30 s with 408 `deadline_exceeded` (reference §2.6). */
+export const defaultExecDeadlineMillis = 30_000
 
 export const defaultRegions = ["iad", "lhr", "nrt", "syd", "lax", "sjc", "ams", "fra", "sin"] as const
 
@@ -128,6 +133,12 @@ export class FlyModel {
   private readonly exec: ExecBackend.ExecBackend
   /** True when exec is the default scripted backend, which gets the `write`/`cat` file rules. */
   private readonly scriptedWithFiles: boolean
+  /**
+   * The default scripted backend of each machine (its `write`/`cat` files, and its detached jobs, which live in
+   * the machine's /tmp: dropped with the rootfs).
+   */
+  private readonly scriptedBackends = new Map<string, ExecBackend.ExecBackend>()
+  readonly execDeadlineMillis: number
   private readonly workspaces: Workspaces | undefined
   /** Transitions made, for the benchmark. */
   transitions = 0
@@ -144,6 +155,7 @@ export class FlyModel {
     this.timing = { ...defaultTiming, ...options.timing }
     this.exec = options.exec ?? ExecBackend.scripted()
     this.scriptedWithFiles = options.exec === undefined
+    this.execDeadlineMillis = options.execDeadlineMillis ?? defaultExecDeadlineMillis
     this.workspaces = options.workspaces
     this.regions = options.regions ?? defaultRegions
     this.autostopPeriodMillis = options.autostopPeriodMillis ?? defaultAutostopPeriodMillis
@@ -330,7 +342,10 @@ export class FlyModel {
   }
 
   private beginStart(m: Machine, millis: number, cleanRootfs: boolean): void {
-    if (cleanRootfs) this.rootfs.delete(m.id)
+    if (cleanRootfs) {
+      this.rootfs.delete(m.id)
+      this.scriptedBackends.delete(m.id)
+    }
     if (this.workspaces !== undefined && this.exec.kind === "process") {
       this.workspaces.prepare(
         m,
@@ -442,6 +457,7 @@ export class FlyModel {
     m.kill()
     for (const v of this.volumes.values()) if (v.attachedMachineId === m.id) v.attachedMachineId = undefined
     this.rootfs.delete(m.id)
+    this.scriptedBackends.delete(m.id)
   }
 
   /** Resolves true when the machine is in one of `states` (`settled`: any non-transient state), false after `timeoutMs`. */
@@ -473,7 +489,8 @@ export class FlyModel {
   async execute(
     m: Machine,
     command: ReadonlyArray<string>,
-    timeoutSeconds: number
+    timeoutSeconds: number,
+    released?: Promise<void>
   ): Promise<ExecBackend.ExecOutcome> {
     const state = m.state
     if (state !== "started") throw new SimError(412, `machine is not started (state: ${state})`)
@@ -481,17 +498,55 @@ export class FlyModel {
       command,
       timeoutMillis: timeoutSeconds * 1000,
       signal: m.signal,
-      env: { ...m.config.env }
+      env: { ...m.config.env },
+      ...(released === undefined ? {} : { released })
     }
     if (this.exec.kind === "process" && this.workspaces !== undefined) {
       return this.exec.run({ ...request, workspace: this.workspaces.workspace(m) }, this.clock)
     }
-    if (this.scriptedWithFiles)
-      return ExecBackend.scripted({ ...ExecBackend.defaultRules, ...this.scriptedFiles(m) }).run(
-        request,
-        this.clock
-      )
+    if (this.scriptedWithFiles) {
+      let backend = this.scriptedBackends.get(m.id)
+      if (backend === undefined) {
+        backend = ExecBackend.scripted({ ...ExecBackend.defaultRules, ...this.scriptedFiles(m) })
+        this.scriptedBackends.set(m.id, backend)
+      }
+      return backend.run(request, this.clock)
+    }
     return this.exec.run(request, this.clock)
+  }
+
+  /**
+   * An exec as the API answers it: a command still running at the exec deadline answers 408
+   * `deadline_exceeded` then, and keeps running in the background until it ends (on Fly the process may still
+   * be running too). The request's own `timeout` still kills the command, as `execute` does.
+   */
+  async executeWithDeadline(
+    m: Machine,
+    command: ReadonlyArray<string>,
+    timeoutSeconds: number
+  ): Promise<ExecBackend.ExecOutcome> {
+    if (timeoutSeconds * 1000 <= this.execDeadlineMillis) return this.execute(m, command, timeoutSeconds)
+    // The command's own end, due at the same instant as the deadline, comes first: its timer was set earlier.
+    // Not marked idle: the command's own wait on the clock already counts this request as blocked, until the
+    // deadline releases it (then the command runs on unobserved).
+    let release: () => void = () => undefined
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const running = this.execute(m, command, timeoutSeconds, released)
+    running.catch(() => undefined)
+    // Set after the command's own timers, so a tie goes to the command.
+    const deadline = released.then(() => "deadline" as const)
+    const cancel = Timers.at(this.clock, this.clock.now() + this.execDeadlineMillis, release)
+    const first = await Promise.race([running, deadline])
+    if (first !== "deadline") {
+      cancel()
+      return first
+    }
+    throw new SimError(
+      408,
+      `deadline_exceeded: the command ran past the exec deadline of ${this.execDeadlineMillis / 1000} s; it may still be running`
+    )
   }
 
   /** The scripted backend's files: `write PATH TEXT…` and `cat PATH`, on the rootfs or a mounted volume. */
