@@ -11,6 +11,7 @@ import { EcsProvider } from "@hangar/provider-ecs"
 import { FlyProvider } from "@hangar/provider-fly"
 import { IdlePolicies, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
 import { Cause, Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted } from "effect"
+import * as InjectHttpClient from "./InjectHttpClient.js"
 import type { Scenario } from "./Scenario.js"
 
 export interface SideResult {
@@ -130,7 +131,7 @@ export const runFly = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask
     const provider = FlyProvider.layer({
       token: Redacted.make(token),
       baseUrl: "http://fly-sim.internal",
-      fetch: sim.fetch,
+      httpClient: InjectHttpClient.layer(sim.server, clock),
       clock,
       regions: [...scenario.regions],
       primaryRegion: scenario.regions[0]!,
