@@ -149,12 +149,21 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
       effect: () => Effect.Effect<A, unknown>,
       attributes: Record<string, unknown> = {}
     ) =>
-      Effect.gen(function* () {
-        const startedAt = yield* Clock.currentTimeMillis
+      Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
         const attempt = Effect.suspend(effect).pipe(
           Effect.mapError((u) => normalise(u, { module: "ComputeProvider", method, provider }))
         )
-        return yield* Effect.retry(attempt, retrySchedule(policy, startedAt))
+        // The schedule is built only once an attempt has failed (most calls succeed at once), and is fed that
+        // first failure as if it had retried from the start, so its decisions are the same.
+        return Effect.catchAll(attempt, (first) => {
+          let fed = false
+          const again = Effect.suspend(() => {
+            if (fed) return attempt
+            fed = true
+            return Effect.fail(first)
+          })
+          return Effect.retry(again, retrySchedule(policy, startedAt))
+        })
       }).pipe(
         Effect.withSpan(`ComputeProvider.${method}`, {
           attributes: { provider, ...attributes },
