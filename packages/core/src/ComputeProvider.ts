@@ -126,6 +126,26 @@ export const retrySchedule = (
   )
 }
 
+/**
+ * `effect` retried on `retrySchedule(policy, startedAt)`. The schedule is built only once an attempt has failed
+ * (most calls succeed at once, and a schedule driver per call is not free), and is fed that first failure as if
+ * it had run from the start, so its decisions are those of `Effect.retry(effect, retrySchedule(...))`.
+ */
+export const retry = <A, R>(
+  effect: Effect.Effect<A, ComputeError, R>,
+  policy: RetryPolicy,
+  startedAt: number
+): Effect.Effect<A, ComputeError, R> =>
+  Effect.catchAll(effect, (first) => {
+    let fed = false
+    const again = Effect.suspend(() => {
+      if (fed) return effect
+      fed = true
+      return Effect.fail(first)
+    })
+    return Effect.retry(again, retrySchedule(policy, startedAt))
+  })
+
 /** One decision of the retry schedule: the error retried, how many retries came before, and the wait. */
 export interface RetryStep {
   readonly error: ComputeError
@@ -153,17 +173,7 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
         const attempt = Effect.suspend(effect).pipe(
           Effect.mapError((u) => normalise(u, { module: "ComputeProvider", method, provider }))
         )
-        // The schedule is built only once an attempt has failed (most calls succeed at once), and is fed that
-        // first failure as if it had retried from the start, so its decisions are the same.
-        return Effect.catchAll(attempt, (first) => {
-          let fed = false
-          const again = Effect.suspend(() => {
-            if (fed) return attempt
-            fed = true
-            return Effect.fail(first)
-          })
-          return Effect.retry(again, retrySchedule(policy, startedAt))
-        })
+        return retry(attempt, policy, startedAt)
       }).pipe(
         Effect.withSpan(`ComputeProvider.${method}`, {
           attributes: { provider, ...attributes },

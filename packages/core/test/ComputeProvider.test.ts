@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Either, Fiber, TestClock } from "effect"
+import { Clock, Effect, Either, Fiber, Random, TestClock } from "effect"
 import { Capabilities } from "../src/Capabilities.js"
 import { InvalidRequest, ProviderUnavailable, RateLimited } from "../src/ComputeError.js"
 import * as ComputeProvider from "../src/ComputeProvider.js"
@@ -197,6 +197,41 @@ describe("ComputeProvider.make", () => {
       if (error._tag === "InvalidRequest") {
         assert.strictEqual(error.field, "expectedDurationSeconds")
         assert.include(error.expected, "positive")
+      }
+    })
+  )
+
+  it.effect("retry builds its schedule lazily but decides as Effect.retry on the same schedule does", () =>
+    Effect.gen(function* () {
+      const limited = new RateLimited({
+        module: "Test",
+        method: "get",
+        reason: "TooManyRequests",
+        retryAfterMillis: 3_000
+      })
+      const invalid = new InvalidRequest({ module: "Test", method: "get", field: "id", expected: "an id" })
+      const cases: ReadonlyArray<ReadonlyArray<unknown>> = [
+        [],
+        [serverError, serverError],
+        [limited, serverError, limited],
+        [serverError, invalid, serverError],
+        Array(20).fill(serverError)
+      ]
+      const policy = { ...ComputeProvider.defaultRetryPolicy, maxRetries: 6, deadline: "20 seconds" as const }
+      for (const [index, failures] of cases.entries()) {
+        const outcomes = []
+        for (const lazy of [true, false]) {
+          const plugin = scripted(failures)
+          const attempt = plugin.spi.get("s-1") as Effect.Effect<Session, ProviderUnavailable>
+          const run = Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
+            lazy
+              ? ComputeProvider.retry(attempt, policy, startedAt)
+              : Effect.retry(attempt, ComputeProvider.retrySchedule(policy, startedAt))
+          )
+          const { result, elapsed } = yield* timed(Effect.withRandom(run, Random.make(index)))
+          outcomes.push({ ok: Either.isRight(result), calls: plugin.calls(), elapsed })
+        }
+        assert.deepStrictEqual(outcomes[0], outcomes[1], `case ${index}`)
       }
     })
   )

@@ -727,7 +727,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
     }
     const withRetry = <A>(method: string, effect: Effect.Effect<A, ComputeError.ComputeError>) =>
       Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
-        Effect.retry(effect, ComputeProvider.retrySchedule(retryPolicy, startedAt))
+        ComputeProvider.retry(effect, retryPolicy, startedAt)
       ).pipe(Effect.withSpan(`EcsProvider.${method}`, { attributes: { cluster }, captureStackTrace: false }))
 
     const clusterCost = (period: Period = {}): Effect.Effect<ClusterCostReport, ComputeError.ComputeError> =>
