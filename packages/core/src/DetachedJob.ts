@@ -6,7 +6,8 @@
  *
  * - The start script (`startCommand`) makes `${TMPDIR:-/tmp}/hangar-jobs/<jobId>/`, starts the command in the
  *   background (`setsid`, else `nohup`, all its streams redirected to files in that directory; a watchdog kills
- *   it with SIGKILL after `limitSeconds`), then waits up to `waitMillis` for it in the same exec.
+ *   it with SIGKILL after `limitSeconds`), then waits up to `waitMillis` for it in the same exec. When the job
+ *   exists already (a start sent again after its answer was lost) it starts nothing and only waits, as a poll.
  * - The poll script (`pollCommand`) waits up to `waitMillis` again for a job started earlier.
  * - Both answer with a status line first on stdout: `hangar-job running`, `hangar-job missing` (no such job:
  *   never started, already collected, or lost with the machine's root filesystem), `hangar-job error <text>`,
@@ -61,9 +62,12 @@ date +%s.%N >"$dir/ended" 2>/dev/null
 echo "$code" >"$dir/code.tmp" && mv "$dir/code.tmp" "$dir/code"
 `
 
-/** Waits up to $wait ms for $dir/code, then prints the status line (and the job's output when it is done). */
+/**
+ * Waits up to $wait ms for $dir/code, then prints the status line (and the job's output when it is done); a job
+ * collected meanwhile by another exec is missing.
+ */
 const waitAndReport = `n=0
-while [ ! -e "$dir/code" ] && [ "$n" -lt "$wait" ]; do
+while [ -d "$dir" ] && [ ! -e "$dir/code" ] && [ "$n" -lt "$wait" ]; do
   if sleep 0.1 2>/dev/null; then n=$((n + 100)); else sleep 1; n=$((n + 1000)); fi
 done
 if [ -e "$dir/code" ]; then
@@ -73,8 +77,10 @@ if [ -e "$dir/code" ]; then
   cat "$dir/stdout" 2>/dev/null
   cat "$dir/stderr" >&2 2>/dev/null
   rm -rf "$dir"
-else
+elif [ -d "$dir" ]; then
   echo "hangar-job running"
+else
+  echo "hangar-job missing"
 fi
 `
 
@@ -95,15 +101,20 @@ esac
 if [ "$#" -eq 0 ]; then echo "hangar-job error no command"; exit 2; fi
 root=${jobRoot}
 dir=$root/$id
-if ! mkdir -p "$root" 2>/dev/null || ! mkdir "$dir" 2>/dev/null; then
-  echo "hangar-job error cannot create $dir (or the job exists)"
+if ! mkdir -p "$root" 2>/dev/null; then
+  echo "hangar-job error cannot create $root"
   exit 2
 fi
-runner='${runner}'
-if command -v setsid >/dev/null 2>&1; then
-  setsid sh -c "$runner" hangar-job "$dir" "$limit" "$@" </dev/null >/dev/null 2>&1 &
-else
-  nohup sh -c "$runner" hangar-job "$dir" "$limit" "$@" </dev/null >/dev/null 2>&1 &
+if mkdir "$dir" 2>/dev/null; then
+  runner='${runner}'
+  if command -v setsid >/dev/null 2>&1; then
+    setsid sh -c "$runner" hangar-job "$dir" "$limit" "$@" </dev/null >/dev/null 2>&1 &
+  else
+    nohup sh -c "$runner" hangar-job "$dir" "$limit" "$@" </dev/null >/dev/null 2>&1 &
+  fi
+elif [ ! -d "$dir" ]; then
+  echo "hangar-job error cannot create $dir"
+  exit 2
 fi
 ${waitAndReport}`
 

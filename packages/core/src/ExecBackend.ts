@@ -209,14 +209,9 @@ export const scripted = (rules: Readonly<Record<string, ScriptedRule>> = default
     if (recognised._tag === "Invalid")
       return { ...answer(DetachedJob.errorLine(recognised.reason)), exitCode: 2 }
     let job = jobs.get(recognised.jobId)
-    if (recognised._tag === "Start") {
-      if (job !== undefined)
-        return {
-          ...answer(DetachedJob.errorLine(`cannot create job ${recognised.jobId} (or the job exists)`)),
-          exitCode: 2
-        }
-      job = startJob(request, clock, recognised)
-    } else if (job === undefined) return answer(DetachedJob.missingLine)
+    // A start of a job that exists (sent again after a lost answer) starts nothing: it waits, as a poll does.
+    if (recognised._tag === "Start") job ??= startJob(request, clock, recognised)
+    else if (job === undefined) return answer(DetachedJob.missingLine)
     const current = job
     const waitUntil = started + recognised.waitMillis
     const execLimit = request.timeoutMillis ?? Number.POSITIVE_INFINITY

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -144,10 +144,12 @@ describe("the scripted backend runs the job scripts in simulated time", () => {
     const other = await run(["sh", "-c", "echo hi"])
     assert.strictEqual(other.exitCode, 127)
     assert.include(other.stderr, "only Hangar's detached-job scripts")
-    const duplicate = await run(start("d", ["sleep", "100"], 0))
+    // A start sent again for a job that exists starts nothing: it waits for the first one, as a poll.
+    const once = clock.now()
+    const duplicate = await run(start("d", ["work", "40"], 25_000))
     assert.strictEqual(DetachedJob.parse(duplicate.stdout, "")?._tag, "Running")
-    const twice = await run(start("d", ["sleep", "100"], 0))
-    assert.strictEqual(DetachedJob.parse(twice.stdout, "")?._tag, "Error")
+    const twice = done(await run(start("d", ["work", "40"], 25_000)))
+    assert.deepStrictEqual([twice.startedAtMillis, twice.endedAtMillis], [once, once + 40_000])
   })
 })
 
@@ -198,6 +200,24 @@ describe("the process backend runs the job scripts through a real sh", () => {
         "err\n"
       ])
       assert.deepStrictEqual(readdirSync(join(tmp, "hangar-jobs")), [])
+
+      // A start sent again while its job runs waits for that job instead of starting a second one.
+      const twiceArgs = {
+        jobId: "twice",
+        waitMillis: 5_000,
+        limitSeconds: 0,
+        command: ["sh", "-c", 'sleep 0.5; echo once >>"$TMPDIR/count"']
+      }
+      const [a, b] = await Promise.all([
+        run(DetachedJob.startCommand(twiceArgs)),
+        run(DetachedJob.startCommand(twiceArgs))
+      ])
+      const reports = [
+        DetachedJob.parse(a.stdout, a.stderr)?._tag,
+        DetachedJob.parse(b.stdout, b.stderr)?._tag
+      ]
+      assert.include(reports, "Done")
+      assert.strictEqual(readFileSync(join(tmp, "count"), "utf8"), "once\n")
       const gone = await run(DetachedJob.pollCommand("slow", wait))
       assert.deepStrictEqual(DetachedJob.parse(gone.stdout, gone.stderr), { _tag: "Missing" })
 

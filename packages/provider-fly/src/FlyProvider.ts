@@ -741,7 +741,7 @@ export const makeAll = (
         bounded(
           "exec",
           (execOptions?.timeoutSeconds ?? 3600) * 1000 + deadlineMillis
-        )(core.exec(id, command, execOptions)),
+        )(LongExec.withJobId(core.exec(id, command, execOptions))),
       list: () => bounded("list")(core.list()),
       usage: (id) => bounded("usage")(core.usage(id))
     }

@@ -13,14 +13,17 @@
  *   ends the call first, since the job starts after the call does).
  * - The reported duration is the machine's: from the job's start to its end as `date +%s.%N` measured them in
  *   the script; where `date` gives no time, the provider's clock from the start request to the done answer.
- * - Once the job may be running, it is never started again: a poll failing with a retryable error is polled again
+ * - Once the job may be running, it is not started again: a poll failing with a retryable error is polled again
  *   (backing off, up to 2 minutes of failures), and what cannot be resolved fails with a non-retryable
  *   `ProviderUnavailable` (so core's retry does not send the command twice). A start answered 408 is polled: the
- *   job is then either found, or missing (it never ran) and reported so, not sent again.
+ *   job is then either found, or missing (it never ran) and reported so, not sent again. A start that failed
+ *   otherwise (a 5xx) goes back to core, which retries it with the same job id (`withJobId`): if it had run, the
+ *   retry finds the job and waits for it. Only a start whose answer was lost after the job had already ended and
+ *   been collected runs the command again.
  */
 import { randomBytes } from "node:crypto"
 import { ComputeError, DetachedJob, TaskResult } from "@hangar/core"
-import { Clock, type Duration, Effect, Schedule } from "effect"
+import { Clock, type Duration, Effect, FiberRef, Schedule } from "effect"
 import type * as FlyClient from "./FlyClient.js"
 import * as FlySchemas from "./FlySchemas.js"
 
@@ -45,6 +48,18 @@ const unknownFate = (jobId: string, detail: string) =>
 /** A fresh job id ([0-9a-f], as the scripts accept). */
 const newJobId = () => randomBytes(9).toString("hex")
 
+/** The job id of the provider call in progress (see `withJobId`). */
+export const currentJobId: FiberRef.FiberRef<string | undefined> = FiberRef.unsafeMake<string | undefined>(
+  undefined
+)
+
+/**
+ * Gives the provider call one job id for all its attempts: when core retries a start whose answer was lost after
+ * it ran (a 5xx), the start finds its job on the machine and waits for it instead of starting it again.
+ */
+export const withJobId = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => Effect.locally(effect, currentJobId, newJobId()))
+
 type ExecAnswer = typeof FlySchemas.ExecResponse.Type
 
 /** Runs `command` on the machine as a detached job and waits for its end, however long it runs. */
@@ -58,7 +73,7 @@ export const run = (
   Effect.gen(function* () {
     const waitMillis = settings.waitMillis ?? defaultWaitMillis
     const limitSeconds = Math.max(1, Math.ceil(timeoutSeconds ?? 3600))
-    const jobId = newJobId()
+    const jobId = (yield* FiberRef.get(currentJobId)) ?? newJobId()
     // The exec's own timeout: the script's wait plus a margin (the job itself is detached, so not bound by it).
     const requestTimeout = Math.max(1, Math.ceil(waitMillis / 1000) + 5)
     const exec = (argv: ReadonlyArray<string>) =>

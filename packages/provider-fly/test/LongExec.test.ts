@@ -155,6 +155,24 @@ describe("long commands survive Fly's exec deadline", () => {
     assert.strictEqual(execs.filter((e) => DetachedJob.recognise(e.command)?._tag === "Start").length, 2)
   })
 
+  it("a start whose answer was lost (5xx after it ran) is retried by core with the same job: it runs once", async () => {
+    const { sim, machines, run, session, execs } = await onSimulator(57)
+    sim.faults.add({
+      match: "/exec$",
+      status: 502,
+      error: "bad gateway: connection reset after the request was sent",
+      afterHandler: true,
+      times: 1
+    })
+    const result = await run(machines.executeTask(session.id, ["work", "60"]))
+    assert.deepStrictEqual([result.exitCode, result.stdout, result.durationMs], [0, "worked 60s\n", 60_000])
+    assert.deepStrictEqual(
+      execs.map((e) => `${DetachedJob.recognise(e.command)?._tag} ${e.status}`),
+      ["Start 502", "Start 200", "Poll 200"]
+    )
+    assert.strictEqual(new Set(execs.map((e) => e.command[4])).size, 1)
+  })
+
   it("polls that fail with 5xx are polled again; the job is started once and completes", async () => {
     const { machines, run, session, execs } = await onSimulator(56, 3)
     const result = await run(machines.executeTask(session.id, ["work", "40"]))
