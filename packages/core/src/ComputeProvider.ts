@@ -5,7 +5,7 @@
  * (exponential with jitter, honouring retry-after, bounded by attempts and a deadline), and idempotent session
  * creation by task id.
  */
-import { Clock, Deferred, Duration, Effect, FiberRef, Option, Random, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, FiberId, FiberRef, Option, Random, Schedule } from "effect"
 import * as Capabilities from "./Capabilities.js"
 import {
   type ComputeError,
@@ -19,6 +19,7 @@ import type { Session } from "./Session.js"
 import type { TaskResult } from "./TaskResult.js"
 import * as TaskSpec from "./TaskSpec.js"
 import type { Usage } from "./Usage.js"
+import type { SimulationClock } from "./VirtualClock.js"
 
 export interface ExecOptions {
   /** How long the command may run before it is killed and the call fails with `Timeout`. */
@@ -145,6 +146,62 @@ export const retry = <A, R>(
     })
     return Effect.retry(again, retrySchedule(policy, startedAt))
   })
+
+/**
+ * `effect`, or a failure with `onTimeout()` once `millis` have passed on the fiber's clock. The caller gets the
+ * failure at once and the work is interrupted in the background, as `Effect.disconnect` then
+ * `Effect.timeoutFail` do, but with one forked fiber and one timer instead of three fibers: this bounds every
+ * call of a provider, so its cost is paid per call. A `SimulationClock` (virtual or real) schedules the timer
+ * itself; any other clock sleeps on a fiber of its own.
+ */
+export const withDeadline = <A, E, E2, R>(
+  effect: Effect.Effect<A, E, R>,
+  millis: number,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
+  Effect.clockWith((clock) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(Effect.forkDaemon(restore(effect)), (fiber) =>
+        restore(
+          Effect.async<A, E | E2>((resume) => {
+            let settled = false
+            const fire = () => {
+              if (settled) return
+              settled = true
+              fiber.unsafeInterruptAsFork(FiberId.none)
+              resume(Effect.fail(onTimeout()))
+            }
+            const cancel = timer(clock, millis, fire)
+            fiber.addObserver((exit) => {
+              if (settled) return
+              settled = true
+              cancel()
+              resume(exit)
+            })
+            return Effect.sync(() => {
+              if (settled) return
+              settled = true
+              cancel()
+              fiber.unsafeInterruptAsFork(FiberId.none)
+            })
+          })
+        )
+      )
+    )
+  )
+
+/** Calls `fire` after `millis` on `clock`; returns a cancel function. */
+const timer = (clock: Clock.Clock, millis: number, fire: () => void): (() => void) => {
+  const scheduler = clock as Partial<Pick<SimulationClock, "schedule">>
+  if (typeof scheduler.schedule === "function") {
+    return scheduler.schedule(clock.unsafeCurrentTimeMillis() + millis, fire)
+  }
+  const sleeper = Effect.runFork(clock.sleep(Duration.millis(millis)))
+  sleeper.addObserver((exit) => {
+    if (exit._tag === "Success") fire()
+  })
+  return () => sleeper.unsafeInterruptAsFork(FiberId.none)
+}
 
 /** One decision of the retry schedule: the error retried, how many retries came before, and the wait. */
 export interface RetryStep {

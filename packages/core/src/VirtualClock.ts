@@ -17,6 +17,8 @@ export interface SimulationClock extends Clock.Clock {
   sleepUntil(at: number): Promise<void>
   sleep(duration: Duration.Duration): Effect.Effect<void>
   sleepMillis(ms: number): Promise<void>
+  /** Calls `fire` when the clock reaches `at` (epoch millis); returns a function that cancels it. */
+  schedule(at: number, fire: () => void): () => void
   /** Marks work in flight (an HTTP request, say): a virtual clock does not move until it settles. */
   track<A>(promise: Promise<A>): Promise<A>
   trackEffect<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
@@ -272,6 +274,10 @@ export class RealClock implements SimulationClock {
   }
   sleepMillis(ms: number): Promise<void> {
     return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms))
+  }
+  schedule(at: number, fire: () => void): () => void {
+    const handle = setTimeout(fire, Math.max(0, at - Date.now()))
+    return () => clearTimeout(handle)
   }
   sleep(duration: Duration.Duration): Effect.Effect<void> {
     return Effect.async<void>((resume) => {

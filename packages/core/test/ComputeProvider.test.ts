@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Either, Fiber, Random, TestClock } from "effect"
+import { Clock, Deferred, Effect, Either, Exit, Fiber, Random, TestClock } from "effect"
 import { Capabilities } from "../src/Capabilities.js"
 import { InvalidRequest, ProviderUnavailable, RateLimited } from "../src/ComputeError.js"
 import * as ComputeProvider from "../src/ComputeProvider.js"
@@ -7,6 +7,7 @@ import { Session } from "../src/Session.js"
 import { TaskResult } from "../src/TaskResult.js"
 import type { ProviderId } from "../src/TaskSpec.js"
 import { Usage } from "../src/Usage.js"
+import * as VirtualClock from "../src/VirtualClock.js"
 
 const capabilities = new Capabilities({
   regions: ["iad" as never],
@@ -233,6 +234,65 @@ describe("ComputeProvider.make", () => {
         }
         assert.deepStrictEqual(outcomes[0], outcomes[1], `case ${index}`)
       }
+    })
+  )
+})
+
+describe("ComputeProvider.withDeadline", () => {
+  const late = () => "late" as const
+
+  it.effect("gives the work's result when it ends first, on a virtual clock", () =>
+    Effect.gen(function* () {
+      const clock = new VirtualClock.VirtualClock()
+      const result = yield* VirtualClock.drive(
+        clock,
+        ComputeProvider.withDeadline(Effect.as(Effect.sleep("4 seconds"), "done"), 5_000, late)
+      )
+      assert.strictEqual(result, "done")
+      assert.strictEqual(clock.now() - Date.UTC(2026, 0, 1), 4_000)
+    })
+  )
+
+  it.effect("fails at the deadline at once and interrupts the work in the background", () =>
+    Effect.gen(function* () {
+      const clock = new VirtualClock.VirtualClock()
+      const interrupted = yield* Deferred.make<void>()
+      const work = Effect.sleep("1 minute").pipe(
+        Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+      )
+      const result = yield* VirtualClock.drive(
+        clock,
+        Effect.either(ComputeProvider.withDeadline(work, 5_000, late))
+      )
+      assert.deepStrictEqual(result, Either.left("late"))
+      assert.strictEqual(clock.now() - Date.UTC(2026, 0, 1), 5_000)
+      yield* Deferred.await(interrupted)
+    })
+  )
+
+  it.effect("keeps the work's own failure, and interrupting the caller interrupts the work", () =>
+    Effect.gen(function* () {
+      const failed = yield* Effect.either(ComputeProvider.withDeadline(Effect.fail("boom"), 5_000, late))
+      assert.deepStrictEqual(failed, Either.left("boom"))
+      const interrupted = yield* Deferred.make<void>()
+      const work = Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)))
+      const caller = yield* Effect.fork(ComputeProvider.withDeadline(work, 60_000, late))
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.interrupt(caller)
+      assert.isTrue(Exit.isInterrupted(exit))
+      yield* Deferred.await(interrupted)
+    })
+  )
+
+  it.effect("times out on a clock without its own scheduler (TestClock)", () =>
+    Effect.gen(function* () {
+      const caller = yield* Effect.fork(
+        Effect.either(ComputeProvider.withDeadline(Effect.never, 5_000, late))
+      )
+      yield* TestClock.adjust("4999 millis")
+      assert.isTrue((yield* Fiber.poll(caller))._tag === "None")
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* Fiber.join(caller), Either.left("late"))
     })
   )
 })

@@ -663,15 +663,10 @@ export const makeAll = (
       (method: string, millis = deadlineMillis) =>
       <A>(effect: Effect.Effect<A, ComputeError.ComputeError>): Effect.Effect<A, ComputeError.ComputeError> =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          effect.pipe(
-            // At the deadline the caller gets its Timeout at once; the interrupted work (a lease release, say)
-            // winds down in the background.
-            Effect.disconnect,
-            Effect.timeoutFail({
-              duration: Duration.millis(millis),
-              onTimeout: () => timeoutError(method, millis)
-            }),
-            Effect.locally(callDeadlineAt, now + millis)
+          // At the deadline the caller gets its Timeout at once; the interrupted work (a lease release, say)
+          // winds down in the background.
+          ComputeProvider.withDeadline(Effect.locally(effect, callDeadlineAt, now + millis), millis, () =>
+            timeoutError(method, millis)
           )
         )
 
