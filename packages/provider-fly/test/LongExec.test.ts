@@ -2,11 +2,17 @@
  * Long commands through the detached-job protocol (LongExec) against fly-sim in process on a virtual clock, with
  * Fly's ~30 s exec deadline modelled by the simulator: every exec request is counted and its argv recorded.
  */
+import { mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { FetchHttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { DetachedJob, VirtualClock } from "@hangar/core"
+import { DetachedJob, ExecBackend, VirtualClock } from "@hangar/core"
 import { FlySimulator } from "@hangar/fly-simulator"
-import { Effect, Redacted } from "effect"
+import { Effect, Layer, Redacted } from "effect"
+import * as FlyClient from "../src/FlyClient.js"
 import * as FlyProvider from "../src/FlyProvider.js"
+import * as LongExec from "../src/LongExec.js"
 
 const token = "long-exec-token"
 
@@ -181,5 +187,47 @@ describe("long commands survive Fly's exec deadline", () => {
       execs.map((e) => `${DetachedJob.recognise(e.command)?._tag} ${e.status}`),
       ["Start 200", "Poll 503", "Poll 503", "Poll 503", "Poll 200"]
     )
+  })
+})
+
+describe("the job scripts through fly-sim's process backend and a real sh", () => {
+  it("a job outliving the first wait, its exit code, stdout and stderr, and arguments the shell must not read", async () => {
+    const jobs = mkdtempSync(join(tmpdir(), "hangar-longexec-"))
+    const sim = await FlySimulator.make({
+      clock: new VirtualClock.RealClock(),
+      tokens: [{ token }],
+      exec: ExecBackend.processBackend(),
+      rateLimits: false,
+      timing: { create: 1, firstImagePull: 1, bootFromStopped: 1, stop: 1 }
+    })
+    try {
+      sim.model.createApp("real-sh", "personal")
+      const m = sim.model.createMachine("real-sh", {
+        region: "iad",
+        config: { image: "i", env: { TMPDIR: jobs } }
+      })
+      await sim.model.wait(m, ["started"], 5_000)
+      const client = await Effect.runPromise(
+        FlyClient.make({ baseUrl: "http://fly-sim.internal", token: Redacted.make(token) }).pipe(
+          Effect.provide(
+            FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, sim.fetch)))
+          )
+        )
+      )
+      // A 200 ms wait per exec, so a 0.8 s job needs the start and some polls.
+      const run = (command: ReadonlyArray<string>) =>
+        Effect.runPromise(
+          LongExec.run(client, `/apps/real-sh/machines/${m.id}`, command, undefined, { waitMillis: 200 })
+        )
+      const long = await run(["sh", "-c", "sleep 0.8; echo out; echo err >&2; exit 3"])
+      assert.deepStrictEqual([long.exitCode, long.stdout, long.stderr], [3, "out\n", "err\n"])
+      assert.isAbove(long.durationMs, 0)
+      const literal = await run(["printf", "%s|", "it's", "$HOME", "a b", "`id`", "hangar-job running"])
+      assert.strictEqual(literal.stdout, "it's|$HOME|a b|`id`|hangar-job running|")
+      assert.deepStrictEqual(readdirSync(join(jobs, "hangar-jobs")), [], "every job directory was removed")
+    } finally {
+      await sim.close()
+      rmSync(jobs, { recursive: true, force: true })
+    }
   })
 })
