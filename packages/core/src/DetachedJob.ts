@@ -32,33 +32,32 @@ export const statusPrefix = "hangar-job"
 
 /**
  * Run by the start script as `sh -c RUNNER hangar-job DIR LIMIT ARGV…`, detached: records the start, runs the
- * command with its streams in files, kills it after LIMIT seconds (0: never), records the end and the exit code
- * (the code last, by rename, so a waiter never sees a half-written job). No single quote in it: the start script
- * holds it in a single-quoted string.
+ * command with its streams in files, kills it after LIMIT seconds (0: never; a watchdog counting 1 s sleeps, which
+ * ends by itself within a second of the job, so nothing is left behind), records the end and the exit code (the
+ * code last, by rename, so a waiter never sees a half-written job). No single quote in it: the start script holds
+ * it in a single-quoted string.
  */
 const runner = `dir=$1 limit=$2
 shift 2
 date +%s.%N >"$dir/started" 2>/dev/null
 "$@" >"$dir/stdout" 2>"$dir/stderr" </dev/null &
 pid=$!
-dog=
 if [ "$limit" -gt 0 ]; then
   (
-    trap "kill \\$s 2>/dev/null; exit 0" TERM
-    sleep "$limit" &
-    s=$!
-    wait "$s"
-    if [ ! -e "$dir/ended" ]; then
+    n=0
+    while [ "$n" -lt "$limit" ] && [ -d "$dir" ] && [ ! -e "$dir/ended" ]; do
+      sleep 1
+      n=$((n + 1))
+    done
+    if [ -d "$dir" ] && [ ! -e "$dir/ended" ]; then
       : >"$dir/timedout"
       kill -9 "$pid" 2>/dev/null
     fi
-  ) &
-  dog=$!
+  ) </dev/null >/dev/null 2>&1 &
 fi
 wait "$pid"
 code=$?
 date +%s.%N >"$dir/ended" 2>/dev/null
-[ -z "$dog" ] || kill "$dog" 2>/dev/null
 echo "$code" >"$dir/code.tmp" && mv "$dir/code.tmp" "$dir/code"
 `
 
