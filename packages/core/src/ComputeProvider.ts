@@ -128,15 +128,14 @@ export const retrySchedule = (
 }
 
 /**
- * `effect` retried on `retrySchedule(policy, startedAt)`. The schedule is built only once an attempt has failed
- * (most calls succeed at once, and a schedule driver per call is not free), and is fed that first failure as if
- * it had run from the start, so its decisions are those of `Effect.retry(effect, retrySchedule(...))`.
+ * `Effect.retry(effect, schedule)`, but the schedule is built only once an attempt has failed (most calls succeed
+ * at once, and a schedule driver per call is not free). It is fed that first failure as if it had run from the
+ * start, so its decisions (delays, limits, the errors it continues on) are the same.
  */
-export const retry = <A, R>(
-  effect: Effect.Effect<A, ComputeError, R>,
-  policy: RetryPolicy,
-  startedAt: number
-): Effect.Effect<A, ComputeError, R> =>
+export const retryLazily = <A, E, R, X, R2>(
+  effect: Effect.Effect<A, E, R>,
+  schedule: Schedule.Schedule<X, E, R2>
+): Effect.Effect<A, E, R | R2> =>
   Effect.catchAll(effect, (first) => {
     let fed = false
     const again = Effect.suspend(() => {
@@ -144,8 +143,15 @@ export const retry = <A, R>(
       fed = true
       return Effect.fail(first)
     })
-    return Effect.retry(again, retrySchedule(policy, startedAt))
+    return Effect.retry(again, schedule)
   })
+
+/** `effect` retried on `retrySchedule(policy, startedAt)`, the schedule built only on a failure. */
+export const retry = <A, R>(
+  effect: Effect.Effect<A, ComputeError, R>,
+  policy: RetryPolicy,
+  startedAt: number
+): Effect.Effect<A, ComputeError, R> => retryLazily(effect, retrySchedule(policy, startedAt))
 
 /**
  * `effect`, or a failure with `onTimeout()` once `millis` have passed on the fiber's clock. The caller gets the
