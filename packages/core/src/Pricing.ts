@@ -108,6 +108,106 @@ export const ec2InstanceCost = (
   ebs: Money.billPerSecond(ebsRate(rootGib, catalog), lifetimeMillis, ec2MinimumSeconds)
 })
 
+/** The region whose prices `PricingCatalog.ec2` holds (the only EC2 prices the repository ships). */
+export const defaultEc2Region = PricingCatalog.ec2.region ?? "us-east-1"
+
+/** Which EC2 prices bill a region, and whether they are its own. */
+export interface Ec2Pricing {
+  readonly catalog: PricingCatalog.PricingCatalog
+  /** The region being billed. */
+  readonly region: string
+  /** The region whose prices the catalog holds. */
+  readonly catalogRegion: string
+  /** Set when the prices are not the billed region's own (no catalog was given for it). */
+  readonly note?: string
+}
+
+/** The instance types the catalog prices (keys `instance:<type>`). */
+export const ec2PricedTypes = (catalog: PricingCatalog.PricingCatalog): Array<string> =>
+  catalog.prices.flatMap((p) => (p.key.startsWith("instance:") ? [p.key.slice("instance:".length)] : []))
+
+/**
+ * The EC2 prices for `region`: `catalog` if given, which must be an EC2 catalog naming that region and pricing
+ * the gp3 root volume (else `InvalidCatalog`, naming the field and, for a region mismatch, both regions); with
+ * none, the shipped us-east-1 catalog, with a note when `region` is another one. `whose` names the region in
+ * messages ("the simulator's region", "awsRegion").
+ */
+export const ec2Pricing = (
+  region: string,
+  catalog?: PricingCatalog.PricingCatalog,
+  whose = "the region billed"
+): Ec2Pricing => {
+  if (catalog === undefined) {
+    return region === defaultEc2Region
+      ? { catalog: PricingCatalog.ec2, region, catalogRegion: defaultEc2Region }
+      : {
+          catalog: PricingCatalog.ec2,
+          region,
+          catalogRegion: defaultEc2Region,
+          note:
+            `no pricing catalog for ${region} was given: billed at ${defaultEc2Region} on-demand prices, ` +
+            "the only ones the repository ships; give a catalog of this region's prices to bill at them"
+        }
+  }
+  const issues: Array<PricingCatalog.Issue> = []
+  if (catalog.provider !== "ec2")
+    issues.push({ path: "provider", message: `expected "ec2" for EC2 prices, got "${catalog.provider}"` })
+  if (catalog.region === undefined)
+    issues.push({ path: "region", message: `is missing: name the region whose prices these are (${region})` })
+  else if (catalog.region !== region)
+    issues.push({
+      path: "region",
+      message: `the catalog's prices are for ${catalog.region}, but ${whose} is ${region}`
+    })
+  if (PricingCatalog.find(catalog, "ebs:gp3") === undefined)
+    issues.push({ path: "prices", message: 'no "ebs:gp3" price (the EBS root volume every instance pays)' })
+  if (issues.length > 0) throw new PricingCatalog.InvalidCatalog("pricing catalog", issues)
+  return { catalog, region, catalogRegion: region }
+}
+
+/** Why `instanceType` cannot be billed with `pricing` (no shape known, or no price in its catalog), if so. */
+export const ec2Unpriced = (instanceType: string, pricing: Ec2Pricing): string | undefined => {
+  if (ec2InstanceTypes[instanceType] === undefined)
+    return `expected one of ${Object.keys(ec2InstanceTypes).join(", ")}, got "${instanceType}"`
+  if (PricingCatalog.find(pricing.catalog, `instance:${instanceType}`) === undefined)
+    return (
+      `no price "instance:${instanceType}" in the ${pricing.catalogRegion} pricing catalog ` +
+      `(it prices ${ec2PricedTypes(pricing.catalog).join(", ") || "no instance type"})`
+    )
+  return undefined
+}
+
+/** A price as a bill reports it: what, how much, and where and when it was read. */
+export interface PriceSource {
+  readonly key: string
+  readonly usd: string
+  readonly per: string
+  readonly source: string
+  readonly asOf: string
+  readonly note?: string
+}
+
+/** The catalog prices a bill of `instanceTypes` uses (each instance type's, and the gp3 root volume's). */
+export const ec2PriceSources = (
+  catalog: PricingCatalog.PricingCatalog,
+  instanceTypes: Iterable<string>
+): Array<PriceSource> =>
+  [...[...new Set(instanceTypes)].sort().map((t) => `instance:${t}`), "ebs:gp3"].flatMap((key) => {
+    const p = PricingCatalog.find(catalog, key)
+    return p === undefined
+      ? []
+      : [
+          {
+            key,
+            usd: p.usd,
+            per: p.per,
+            source: p.source,
+            asOf: p.asOf,
+            ...(p.note === undefined ? {} : { note: p.note })
+          }
+        ]
+  })
+
 /** One constant-state interval of a Fly machine and what it costs. */
 export interface FlyInterval {
   readonly state: string

@@ -1,8 +1,9 @@
 /**
  * Prices are data: a catalog lists every price with the URL it came from and the date it was read. Simulators
- * bill from the same catalog that providers and the bench estimate with, so the two agree by construction.
+ * bill from the same catalog that providers and the bench estimate with, so the two agree by construction. An
+ * AWS catalog names the region whose prices it holds; users load their own with `parse` / `parseJson`.
  */
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
 import ec2Data from "../data/ec2-pricing.json" with { type: "json" }
 import flyData from "../data/fly-pricing.json" with { type: "json" }
 import * as Money from "./Money.js"
@@ -10,8 +11,22 @@ import * as Money from "./Money.js"
 export const SourceUrl = Schema.String.pipe(
   Schema.pattern(/^https?:\/\/\S+$/, { message: () => "an http(s) URL naming where the price was read" })
 )
+/** A real calendar date written YYYY-MM-DD (2026-02-30 is refused). */
 export const IsoDate = Schema.String.pipe(
-  Schema.pattern(/^\d{4}-\d{2}-\d{2}$/, { message: () => "a date as YYYY-MM-DD" })
+  Schema.filter(
+    (s) => {
+      const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s)
+      if (match === null) return false
+      const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])]
+      const date = new Date(Date.UTC(year, month - 1, day))
+      return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+    },
+    { message: () => "a calendar date as YYYY-MM-DD" }
+  )
+)
+/** An AWS region code: us-east-1, eu-west-2, ap-southeast-2, us-gov-west-1. */
+export const AwsRegion = Schema.String.pipe(
+  Schema.pattern(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { message: () => 'an AWS region code such as "us-east-1"' })
 )
 
 export const Price = Schema.Struct({
@@ -31,11 +46,73 @@ export const PricingCatalog = Schema.Struct({
   schemaVersion: Schema.Literal(1),
   provider: Schema.NonEmptyString,
   currency: Schema.Literal("USD"),
-  prices: Schema.NonEmptyArray(Price)
+  /** The AWS region whose prices these are (AWS catalogs; Fly's prices are global with a regional markup). */
+  region: Schema.optionalWith(AwsRegion, { exact: true }),
+  prices: Schema.NonEmptyArray(Price).pipe(
+    Schema.filter((prices) => {
+      const first = new Map<string, number>()
+      for (const [i, p] of prices.entries()) {
+        const seen = first.get(p.key)
+        if (seen !== undefined)
+          return { path: [i, "key"], message: `"${p.key}" is already the key of prices.${seen}` }
+        first.set(p.key, i)
+      }
+      return true
+    })
+  )
 })
 export type PricingCatalog = typeof PricingCatalog.Type
 
 export const decode = Schema.decodeUnknownSync(PricingCatalog, { errors: "all", onExcessProperty: "error" })
+
+/** One thing wrong with a catalog: where (`prices.0.usd`, `region`) and what. */
+export interface Issue {
+  readonly path: string
+  readonly message: string
+}
+
+/** A catalog that cannot be used; the message names every offending field by its path. */
+export class InvalidCatalog extends Error {
+  override readonly name = "InvalidCatalog"
+  constructor(
+    /** Where the catalog came from (a file name, an environment variable), for the message. */
+    readonly origin: string,
+    readonly issues: ReadonlyArray<Issue>
+  ) {
+    super(`${origin}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`)
+  }
+}
+
+const decodeEither = Schema.decodeUnknownEither(PricingCatalog, { errors: "all", onExcessProperty: "error" })
+
+/**
+ * A catalog from unknown input (parsed JSON), validated: every price needs its `source` URL and `asOf` date, and
+ * `usd` is a non-negative decimal string. Throws `InvalidCatalog` naming each bad field's path.
+ */
+export const parse = (input: unknown, origin = "pricing catalog"): PricingCatalog => {
+  const result = decodeEither(input)
+  if (result._tag === "Right") return result.right
+  throw new InvalidCatalog(
+    origin,
+    ParseResult.ArrayFormatter.formatErrorSync(result.left).map((i) => ({
+      path: i.path.length === 0 ? "(catalog)" : i.path.join("."),
+      message: i.message
+    }))
+  )
+}
+
+/** A catalog from JSON text (a file's contents); malformed JSON is an `InvalidCatalog` too. */
+export const parseJson = (text: string, origin = "pricing catalog"): PricingCatalog => {
+  let input: unknown
+  try {
+    input = JSON.parse(text)
+  } catch (error) {
+    throw new InvalidCatalog(origin, [
+      { path: "(catalog)", message: `not JSON: ${(error as Error).message}` }
+    ])
+  }
+  return parse(input, origin)
+}
 
 export const find = (catalog: PricingCatalog, key: string): Price | undefined =>
   catalog.prices.find((p) => p.key === key)
@@ -63,5 +140,5 @@ export const ratio = (catalog: PricingCatalog, key: string, fallback = "1"): str
 
 /** Fly.io Machines prices (per-second billing of started machines, rootfs, volumes, snapshots, regional markup). */
 export const fly: PricingCatalog = decode(flyData)
-/** EC2 on-demand, EBS and related AWS prices for the ECS-on-EC2 side. */
+/** EC2 on-demand, EBS and related AWS prices for the ECS-on-EC2 side: us-east-1's, the only region shipped. */
 export const ec2: PricingCatalog = decode(ec2Data)

@@ -2,3 +2,4 @@
 export * as Conformance from "./Conformance.js"
 export { providerConformance } from "./Conformance.js"
 export * as FakeProvider from "./FakeProvider.js"
+export * as PricingFixtures from "./PricingFixtures.js"
