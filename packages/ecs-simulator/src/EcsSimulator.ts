@@ -3,7 +3,7 @@
  * faults, the ECS Exec data channel on the same port, optional `dataDir` persistence, and a smithy request
  * handler that runs the AWS SDK in-process through `fastify.inject` (no socket), each request tracked on the clock.
  */
-import { ExecBackend, VirtualClock } from "@hangar/core"
+import { ExecBackend, Pricing, type PricingCatalog, VirtualClock } from "@hangar/core"
 import Fastify, { type FastifyInstance } from "fastify"
 import * as ControlRoutes from "./control/Routes.js"
 import { DataChannel } from "./DataChannel.js"
@@ -27,7 +27,14 @@ export interface Options {
   readonly accessKeys?: ReadonlyArray<string>
   readonly exec?: ExecBackend.ExecBackend
   readonly timing?: Partial<TimingModel>
+  /** The AWS region simulated (default us-east-1): ARNs, Availability Zones, and whose prices bill. */
   readonly region?: string
+  /**
+   * The region's EC2 prices (`PricingCatalog.parse` validates one from JSON). It must name `region` (another
+   * region's catalog is refused, naming both) and price every group's instance type and `ebs:gp3`. Without
+   * it the bill uses the shipped us-east-1 prices, and `billing().pricing` says so when `region` is another.
+   */
+  readonly pricing?: PricingCatalog.PricingCatalog
   /** Keeps configuration and the billing ledger in DIR/ecs-simulator.json across restarts. */
   readonly dataDir?: string
   /** EBS gp3 root volume per instance, GiB (default 30, the ECS-optimized AMI's). */
@@ -104,6 +111,7 @@ export interface Simulator {
     name: string,
     capacity: readonly [CapacitySpec, ...ReadonlyArray<CapacitySpec>]
   ) => { readonly arn: string }
+  /** The bill so far: lines by instance, totals by type, state and cluster, and whose prices (`pricing`). */
   readonly billing: () => Billing.Bill
   /** Clears all state and fault rules (and reseeds when given a seed). */
   readonly reset: (seed?: number) => void
@@ -124,6 +132,8 @@ const configurationChanges = new Set([
 ])
 
 export const make = async (options: Options = {}): Promise<Simulator> => {
+  // Before anything starts: a catalog for another region throws here, naming both regions.
+  const pricing = Pricing.ec2Pricing(options.region ?? "us-east-1", options.pricing, "the simulator's region")
   const clock = options.clock ?? new VirtualClock.RealClock()
   let seed = options.seed ?? 1
   const faults = new Faults(seed)
@@ -132,7 +142,8 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     seed,
     faults,
     exec: options.exec ?? ExecBackend.scripted(),
-    ...(options.region === undefined ? {} : { region: options.region }),
+    pricing,
+    region: pricing.region,
     ...(options.timing === undefined ? {} : { timing: options.timing }),
     ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib })
   })

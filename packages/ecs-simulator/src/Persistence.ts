@@ -4,10 +4,12 @@
  * AWS: clusters, task definitions (every revision), Auto Scaling groups, capacity providers, tags, and the billing
  * ledger of every instance launched. Tasks and instances that were live when the simulator stopped are not
  * brought back: the instances are recorded as terminated at that moment (the process that simulated them ended)
- * and the groups relaunch their desired count on start.
+ * and the groups relaunch their desired count on start. The bill is computed from the ledger with the prices the
+ * simulator runs with now, so every instance type in the file must have a price in its catalog.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { Pricing } from "@hangar/core"
 import { Schema } from "effect"
 import type { EcsModel } from "./model/EcsModel.js"
 
@@ -141,6 +143,17 @@ export const load = (model: EcsModel, dataDir: string): boolean => {
   if (decoded._tag === "Left")
     throw new Error(`${join(dataDir, fileName)} is not an ecs-simulator snapshot: ${decoded.left.message}`)
   const s = decoded.right
+  const unpriced = [
+    ...s.groups.map((g, i) => ({ path: `groups.${i}.instanceType`, type: g.instanceType })),
+    ...s.ledger.map((l, i) => ({ path: `ledger.${i}.instanceType`, type: l.instanceType }))
+  ].flatMap(({ path, type }) => {
+    const why = Pricing.ec2Unpriced(type, model.pricing)
+    return why === undefined ? [] : [`${path}: ${why}`]
+  })
+  if (unpriced.length > 0)
+    throw new Error(
+      `${join(dataDir, fileName)} cannot be billed with the simulator's prices: ${unpriced.join("; ")}`
+    )
   for (const g of s.groups) model.groups.set(g.name, { ...g })
   for (const p of s.capacityProviders)
     model.createCapacityProvider(

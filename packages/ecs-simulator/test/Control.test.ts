@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DescribeTaskDefinitionCommand, ListTasksCommand, RunTaskCommand } from "@aws-sdk/client-ecs"
 import { assert, describe, it } from "@effect/vitest"
-import { VirtualClock } from "@hangar/core"
+import { Money, PricingCatalog, VirtualClock } from "@hangar/core"
+import { PricingFixtures } from "@hangar/core/testing"
 import * as Cli from "../src/Cli.js"
 import * as EcsSimulator from "../src/EcsSimulator.js"
 import { live, setup } from "./Setup.js"
@@ -177,5 +178,162 @@ describe("/_sim control plane, data dir and CLI flags", () => {
     assert.throws(() => Cli.parse(["--clock", "sundial"]), /--clock/)
     assert.throws(() => Cli.parse(["--data-dir", ""]), /--data-dir/)
     assert.throws(() => Cli.parse(["--bogus"]), /bogus/)
+  })
+
+  describe("a region's own prices", () => {
+    const london = PricingFixtures.ec2EuWest2
+    const rate = (key: string) => PricingCatalog.rate(london, key)
+
+    it("bills at the catalog's rates (a test fixture's) and GET /_sim/billing names its region and sources", async () => {
+      const { sim, virtual } = await setup({ region: "eu-west-2", pricing: london })
+      await virtual!.advanceBy(3_600_000)
+      const bill = (await sim.server.inject({ method: "GET", url: "/_sim/billing" })).json()
+      assert.strictEqual(bill.lines.length, 1)
+      const seconds = bill.lines[0].billedSeconds
+      assert.isAtLeast(seconds, 3600)
+      // Σ billed seconds × the fixture's t3.large rate, and 30 GiB of its gp3
+      assert.strictEqual(bill.lines[0].computeMicroUsd, Money.costSeconds(rate("instance:t3.large"), seconds))
+      assert.strictEqual(
+        bill.lines[0].ebsMicroUsd,
+        Money.costSeconds(Money.scale(rate("ebs:gp3"), 30), seconds)
+      )
+      assert.strictEqual(bill.totalMicroUsd, bill.lines[0].computeMicroUsd + bill.lines[0].ebsMicroUsd)
+      assert.deepStrictEqual(
+        { region: bill.pricing.region, catalogRegion: bill.pricing.catalogRegion, note: bill.pricing.note },
+        { region: "eu-west-2", catalogRegion: "eu-west-2", note: undefined }
+      )
+      assert.deepStrictEqual(
+        bill.pricing.prices.map((p: { key: string; usd: string; source: string }) => [
+          p.key,
+          p.usd,
+          p.source
+        ]),
+        [
+          ["instance:t3.large", "0.1000", "https://example.invalid/test-fixture"],
+          ["ebs:gp3", "0.10", "https://example.invalid/test-fixture"]
+        ]
+      )
+      assert.deepStrictEqual(sim.billing().pricing, bill.pricing)
+      assert.isTrue(bill.lines[0].availabilityZone.startsWith("eu-west-2"))
+      // c6i.large has a shape but no price in this catalog: refused, naming the field, in process and over HTTP
+      assert.throws(
+        () =>
+          sim.createAutoScalingGroup({ name: "c6", instanceType: "c6i.large", min: 0, max: 1, desired: 0 }),
+        /instanceType: no price "instance:c6i\.large" in the eu-west-2 pricing catalog/
+      )
+      const refused = await sim.server.inject({
+        method: "POST",
+        url: "/_sim/autoscaling-groups",
+        ...json({ name: "c6", instanceType: "c6i.large", min: 0, max: 1, desired: 0 })
+      })
+      assert.strictEqual(refused.statusCode, 400)
+      assert.include(refused.json().message, "instanceType")
+      assert.deepStrictEqual([...sim.model.groups.keys()], ["asg"])
+      await sim.close()
+    })
+
+    it("without a catalog, a eu-west-2 simulator bills at us-east-1's prices and says so", async () => {
+      const { sim, virtual } = await setup({ region: "eu-west-2" })
+      await virtual!.advanceBy(3_600_000)
+      const bill = (await sim.server.inject({ method: "GET", url: "/_sim/billing" })).json()
+      assert.strictEqual(bill.pricing.region, "eu-west-2")
+      assert.strictEqual(bill.pricing.catalogRegion, "us-east-1")
+      assert.match(bill.pricing.note, /no pricing catalog for eu-west-2 was given: billed at us-east-1/)
+      assert.strictEqual(bill.pricing.prices[0].key, "instance:t3.large")
+      assert.strictEqual(bill.pricing.prices[0].usd, "0.0832")
+      assert.match(bill.pricing.prices[0].source, /karpenter/)
+      assert.strictEqual(bill.lines[0].computeMicroUsd, 83_200)
+      // in us-east-1 without a catalog, no note
+      const home = await setup()
+      assert.deepStrictEqual(
+        [home.sim.billing().pricing.catalogRegion, home.sim.billing().pricing.note],
+        ["us-east-1", undefined]
+      )
+      await Promise.all([sim.close(), home.sim.close()])
+    })
+
+    it("a catalog for another region is refused at startup naming both; so is a data dir it cannot price", async () => {
+      const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+      const error = await EcsSimulator.make({ clock, pricing: london }).catch((e: Error) => e)
+      assert.instanceOf(error, PricingCatalog.InvalidCatalog)
+      assert.match(
+        (error as Error).message,
+        /region: the catalog's prices are for eu-west-2, but the simulator's region is us-east-1/
+      )
+      await EcsSimulator.make({ clock, region: "eu-west-1", pricing: london }).then(
+        () => assert.fail("a eu-west-2 catalog priced eu-west-1"),
+        (e: Error) => assert.match(e.message, /eu-west-2.*eu-west-1/)
+      )
+      // --data-dir keeps working with a region's catalog; a catalog without the group's type cannot load it
+      const dir = mkdtempSync(join(tmpdir(), "ecs-sim-"))
+      try {
+        const first = await setup({ dataDir: dir, region: "eu-west-2", pricing: london })
+        await first.virtual!.advanceBy(3_600_000)
+        const billed = first.sim.billing().totalMicroUsd
+        await first.sim.close()
+        const again = await EcsSimulator.make({
+          clock: new VirtualClock.VirtualClock(first.virtual!.now()),
+          dataDir: dir,
+          seed: 5,
+          region: "eu-west-2",
+          pricing: london
+        })
+        assert.strictEqual(
+          again.billing().lines[0]!.computeMicroUsd + again.billing().lines[0]!.ebsMicroUsd,
+          billed
+        )
+        await again.close()
+        const [first0, ...others] = london.prices
+        const noT3Large: PricingCatalog.PricingCatalog = {
+          ...london,
+          prices: [first0, ...others.filter((p) => p.key !== "instance:t3.large")]
+        }
+        await EcsSimulator.make({ clock, dataDir: dir, region: "eu-west-2", pricing: noT3Large }).then(
+          () => assert.fail("a data dir with t3.large loaded without its price"),
+          (e: Error) => assert.match(e.message, /groups\.0\.instanceType: no price "instance:t3\.large"/)
+        )
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
+
+    it("--region and --pricing FILE: the catalog is read and validated; errors name the flag, file and field", () => {
+      const dir = mkdtempSync(join(tmpdir(), "ecs-sim-pricing-"))
+      try {
+        const file = join(dir, "eu-west-2.json")
+        writeFileSync(file, JSON.stringify(london))
+        const flags = Cli.parse(["--region", "eu-west-2", "--pricing", file])
+        assert.strictEqual(flags.options.region, "eu-west-2")
+        assert.deepStrictEqual(flags.options.pricing, london)
+        assert.throws(
+          () => Cli.parse(["--pricing", file]),
+          /--pricing .*eu-west-2\.json: .*prices are for eu-west-2, but --region \(default us-east-1\) is us-east-1/
+        )
+        assert.throws(() => Cli.parse(["--region", "London"]), /--region .*"London"/)
+        assert.throws(
+          () => Cli.parse(["--pricing", join(dir, "none.json")]),
+          /--pricing .*none\.json: cannot read/
+        )
+        const broken = JSON.parse(JSON.stringify(london))
+        delete broken.prices[0].source
+        broken.prices[1].asOf = "20260101"
+        broken.prices[2].usd = "-0.12"
+        broken.prices[3].usd = "abc"
+        writeFileSync(file, JSON.stringify(broken))
+        const error = (() => {
+          try {
+            Cli.parse(["--region", "eu-west-2", "--pricing", file])
+          } catch (e) {
+            return (e as Error).message
+          }
+          return assert.fail("a broken catalog was accepted")
+        })()
+        for (const path of ["prices.0.source", "prices.1.asOf", "prices.2.usd", "prices.3.usd"])
+          assert.include(error, `${path}: `)
+        assert.include(error, file)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
   })
 })

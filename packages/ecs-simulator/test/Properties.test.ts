@@ -1,6 +1,7 @@
 import { RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from "@aws-sdk/client-ecs"
 import { assert, describe, it } from "@effect/vitest"
 import { Money, PricingCatalog, VirtualClock } from "@hangar/core"
+import { PricingFixtures } from "@hangar/core/testing"
 import { FastCheck as fc } from "effect"
 import * as EcsSimulator from "../src/EcsSimulator.js"
 import { setup } from "./Setup.js"
@@ -104,16 +105,24 @@ describe("properties of the capacity model", () => {
     )
   })
 
-  it("the bill equals Σ instance-seconds × rate with the 60 s minimum, exactly", async () => {
-    const ec2 = PricingCatalog.ec2
-    await fc.assert(
+  /**
+   * Launches one instance per lifetime and ends each at its lifetime; the bill must be Σ billed seconds × the
+   * catalog's instance and gp3 rates, with the 60-second minimum, exactly.
+   */
+  const billsExactly = (
+    instanceTypes: ReadonlyArray<string>,
+    catalog: PricingCatalog.PricingCatalog,
+    options: Pick<EcsSimulator.Options, "region" | "pricing">,
+    seed: number
+  ) =>
+    fc.assert(
       fc.asyncProperty(
-        fc.constantFrom("t3.medium", "t3.large", "m6i.large", "g4dn.xlarge"),
+        fc.constantFrom(...instanceTypes),
         fc.array(fc.integer({ min: 0, max: 4 * 3_600_000 }), { minLength: 1, maxLength: 6 }),
         fc.integer({ min: 1, max: 1000 }),
-        async (instanceType, lifetimes, seed) => {
+        async (instanceType, lifetimes, simSeed) => {
           const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
-          const sim = await EcsSimulator.make({ clock, seed })
+          const sim = await EcsSimulator.make({ clock, seed: simSeed, ...options })
           const group = sim.model.createAutoScalingGroup({
             name: "g",
             instanceType,
@@ -135,8 +144,8 @@ describe("properties of the capacity model", () => {
           }
           await clock.advanceBy(30 * 60_000)
           const bill = sim.billing()
-          const instanceRate = PricingCatalog.rate(ec2, `instance:${instanceType}`)
-          const ebsRate = Money.scale(PricingCatalog.rate(ec2, "ebs:gp3"), 30)
+          const instanceRate = PricingCatalog.rate(catalog, `instance:${instanceType}`)
+          const ebsRate = Money.scale(PricingCatalog.rate(catalog, "ebs:gp3"), 30)
           let expected = 0
           for (const id of ids) {
             const i = sim.model.instances.get(id)!
@@ -153,13 +162,25 @@ describe("properties of the capacity model", () => {
             ids.length === lifetimes.length &&
             bill.lines.length === lifetimes.length &&
             bill.totalMicroUsd === expected &&
-            bill.lines.every((l) => l.billedSeconds >= 60)
+            bill.lines.every((l) => l.billedSeconds >= 60) &&
+            bill.pricing.catalogRegion === catalog.region &&
+            bill.pricing.prices.map((p) => p.key).join() === `instance:${instanceType},ebs:gp3`
           )
         }
       ),
-      { seed: 33, numRuns: 40 }
+      { seed, numRuns: 40 }
     )
-  })
+
+  it("the bill equals Σ instance-seconds × rate with the 60 s minimum, exactly", () =>
+    billsExactly(["t3.medium", "t3.large", "m6i.large", "g4dn.xlarge"], PricingCatalog.ec2, {}, 33))
+
+  it("in eu-west-2 with its own catalog (a test fixture), the bill is Σ instance-seconds × that catalog's rates", () =>
+    billsExactly(
+      ["t3.medium", "t3.large", "m6i.large", "g4dn.xlarge"],
+      PricingFixtures.ec2EuWest2,
+      { region: "eu-west-2", pricing: PricingFixtures.ec2EuWest2 },
+      34
+    ))
 
   it("two runs with one seed are identical", async () => {
     const run = async () => {

@@ -27,6 +27,8 @@ export interface SetupOptions {
   readonly dataDir?: string
   readonly exec?: EcsSimulator.Options["exec"]
   readonly execHandshake?: EcsSimulator.Options["execHandshake"]
+  readonly region?: string
+  readonly pricing?: EcsSimulator.Options["pricing"]
 }
 
 export const setup = async (options: SetupOptions = {}) => {
@@ -38,7 +40,9 @@ export const setup = async (options: SetupOptions = {}) => {
     ...(options.accessKeys === undefined ? {} : { accessKeys: options.accessKeys }),
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     ...(options.exec === undefined ? {} : { exec: options.exec }),
-    ...(options.execHandshake === undefined ? {} : { execHandshake: options.execHandshake })
+    ...(options.execHandshake === undefined ? {} : { execHandshake: options.execHandshake }),
+    ...(options.region === undefined ? {} : { region: options.region }),
+    ...(options.pricing === undefined ? {} : { pricing: options.pricing })
   })
   const client = new ECSClient({
     region: "us-east-1",

@@ -34,12 +34,14 @@ export const shape = (instanceType: string) => {
   return { cpu: type.vcpus * 1024, memory: registeredMemory(type.memoryMib), gpus: type.gpus }
 }
 
-export const validate = (spec: GroupSpec): void => {
+/** Checks a group's fields; its instance type needs a known shape and a price in `pricing`'s catalog. */
+export const validate = (spec: GroupSpec, pricing: Pricing.Ec2Pricing): void => {
   if (!/^[\w.-]{1,255}$/.test(spec.name))
     throw EcsError.invalidParameter(
       `name: expected 1-255 letters, digits, '_', '-' or '.', got "${spec.name}".`
     )
-  shape(spec.instanceType)
+  const unpriced = Pricing.ec2Unpriced(spec.instanceType, pricing)
+  if (unpriced !== undefined) throw EcsError.invalidParameter(`instanceType: ${unpriced}.`)
   for (const field of ["min", "max", "desired"] as const)
     if (!Number.isInteger(spec[field]) || spec[field] < 0 || spec[field] > 1000)
       throw EcsError.invalidParameter(`${field}: expected an integer 0-1000, got ${spec[field]}.`)

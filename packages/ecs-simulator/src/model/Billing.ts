@@ -1,6 +1,7 @@
 /**
  * EC2 billing from instance lifetimes (launch → termination, or now): per second with the 60-second minimum
- * per launch, plus the EBS gp3 root volume over the same lifetime, with core's `Pricing`. Never by ticking.
+ * per launch, plus the EBS gp3 root volume over the same lifetime, with core's `Pricing` and the model's
+ * catalog (its region's own when one was given, else us-east-1's, which `pricing` then says). Never by ticking.
  */
 import { Pricing } from "@hangar/core"
 import type { EcsModel } from "./EcsModel.js"
@@ -18,8 +19,21 @@ export interface Line {
   readonly ebsMicroUsd: number
 }
 
+/** Whose prices the bill uses, and where each was read. */
+export interface PricingReport {
+  /** The simulator's region. */
+  readonly region: string
+  /** The region whose prices the bill uses: `region` with its own catalog, else us-east-1. */
+  readonly catalogRegion: string
+  /** Set when the prices are not the region's own. */
+  readonly note?: string
+  /** The prices the bill uses (each instance type billed, and the gp3 root volume), with source and date. */
+  readonly prices: ReadonlyArray<Pricing.PriceSource>
+}
+
 export interface Bill {
   readonly asOfMillis: number
+  readonly pricing: PricingReport
   readonly lines: ReadonlyArray<Line>
   readonly totalMicroUsd: number
   readonly byInstanceType: Readonly<Record<string, number>>
@@ -34,7 +48,12 @@ export const compute = (model: EcsModel): Bill => {
   for (const instance of model.instances.values()) {
     const end = instance.terminatedAt ?? now
     const lifetime = end - instance.launchedAt
-    const cost = Pricing.ec2InstanceCost(instance.instanceType, lifetime, model.rootVolumeGib)
+    const cost = Pricing.ec2InstanceCost(
+      instance.instanceType,
+      lifetime,
+      model.rootVolumeGib,
+      model.pricing.catalog
+    )
     lines.push({
       instanceId: instance.id,
       instanceType: instance.instanceType,
@@ -61,8 +80,18 @@ export const compute = (model: EcsModel): Bill => {
     byState[line.state] = (byState[line.state] ?? 0) + cost
     byCluster[line.cluster] = (byCluster[line.cluster] ?? 0) + cost
   }
+  const { region, catalogRegion, note, catalog } = model.pricing
   return {
     asOfMillis: now,
+    pricing: {
+      region,
+      catalogRegion,
+      ...(note === undefined ? {} : { note }),
+      prices: Pricing.ec2PriceSources(
+        catalog,
+        lines.map((l) => l.instanceType)
+      )
+    },
     lines,
     totalMicroUsd: total,
     byInstanceType,

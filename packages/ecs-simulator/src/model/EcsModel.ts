@@ -69,6 +69,8 @@ export interface ModelOptions {
   readonly timing?: Partial<Lifecycle.TimingModel>
   readonly exec?: ExecBackend.ExecBackend
   readonly rootVolumeGib?: number
+  /** The EC2 prices the model's groups must have and its bill uses (default: `region`'s, see core's `Pricing.ec2Pricing`). */
+  readonly pricing?: Pricing.Ec2Pricing
   readonly faults?: CapacityFaults
 }
 
@@ -97,6 +99,7 @@ export class EcsModel {
   readonly region: string
   readonly account: string
   readonly rootVolumeGib: number
+  readonly pricing: Pricing.Ec2Pricing
   readonly exec: ExecBackend.ExecBackend
   readonly zones: ReadonlyArray<string>
   faults: CapacityFaults
@@ -122,6 +125,7 @@ export class EcsModel {
     this.timing = { ...Lifecycle.defaultTiming, ...options.timing }
     this.exec = options.exec ?? ExecBackend.scripted()
     this.rootVolumeGib = options.rootVolumeGib ?? Pricing.defaultEbsRootGib
+    this.pricing = options.pricing ?? Pricing.ec2Pricing(this.region)
     this.faults = options.faults ?? noFaults
     this.zones = ["a", "b", "c"].map((z) => `${this.region}${z}`)
   }
@@ -289,7 +293,7 @@ export class EcsModel {
   // ---- capacity
 
   createAutoScalingGroup(spec: AutoScalingGroup.GroupSpec): AutoScalingGroup.AutoScalingGroup {
-    AutoScalingGroup.validate(spec)
+    AutoScalingGroup.validate(spec, this.pricing)
     if (this.groups.has(spec.name))
       throw Errors.invalidParameter(`name: an Auto Scaling group named ${spec.name} already exists.`)
     const group: AutoScalingGroup.AutoScalingGroup = {
@@ -406,7 +410,7 @@ export class EcsModel {
       max: sizes.max ?? group.max,
       desired: sizes.desired ?? group.desired
     }
-    AutoScalingGroup.validate(next)
+    AutoScalingGroup.validate(next, this.pricing)
     group.min = next.min
     group.max = next.max
     group.desired = next.desired
