@@ -22,7 +22,7 @@
  *   been collected runs the command again.
  */
 import { randomBytes } from "node:crypto"
-import { ComputeError, DetachedJob, TaskResult } from "@hangar/core"
+import { ComputeError, ComputeProvider, DetachedJob, TaskResult } from "@hangar/core"
 import { Clock, type Duration, Effect, FiberRef, Schedule } from "effect"
 import type * as FlyClient from "./FlyClient.js"
 import * as FlySchemas from "./FlySchemas.js"
@@ -150,14 +150,14 @@ export const run = (
       })
 
     /** One poll, retried on retryable failures; anything else ends the job's watch without a second start. */
-    const poll = exec(DetachedJob.pollCommand(jobId, waitMillis)).pipe(
-      Effect.retry(
-        Schedule.exponential("500 millis").pipe(
-          Schedule.either(Schedule.spaced("10 seconds")),
-          Schedule.upTo(settings.pollFailureBudget ?? "2 minutes"),
-          Schedule.whileInput((e: ComputeError.ComputeError) => e.isRetryable)
-        )
-      ),
+    const poll = ComputeProvider.retryLazily(
+      exec(DetachedJob.pollCommand(jobId, waitMillis)),
+      Schedule.exponential("500 millis").pipe(
+        Schedule.either(Schedule.spaced("10 seconds")),
+        Schedule.upTo(settings.pollFailureBudget ?? "2 minutes"),
+        Schedule.whileInput((e: ComputeError.ComputeError) => e.isRetryable)
+      )
+    ).pipe(
       Effect.catchIf(
         (e) => e.isRetryable,
         (e) => Effect.fail(unknownFate(jobId, `polls kept failing (${e.message})`))
