@@ -208,6 +208,25 @@ export const ec2PriceSources = (
         ]
   })
 
+/** Whose prices a bill of EC2 instances uses, and where each was read (simulator and provider report the same). */
+export interface Ec2PricingReport {
+  /** The region billed. */
+  readonly region: string
+  /** The region whose prices the bill uses: `region` with its own catalog, else us-east-1. */
+  readonly catalogRegion: string
+  /** Set when the prices are not the region's own. */
+  readonly note?: string
+  /** The prices the bill uses (each instance type billed, and the gp3 root volume), with source and date. */
+  readonly prices: ReadonlyArray<PriceSource>
+}
+
+export const ec2PricingReport = (pricing: Ec2Pricing, instanceTypes: Iterable<string>): Ec2PricingReport => ({
+  region: pricing.region,
+  catalogRegion: pricing.catalogRegion,
+  ...(pricing.note === undefined ? {} : { note: pricing.note }),
+  prices: ec2PriceSources(pricing.catalog, instanceTypes)
+})
+
 /** One constant-state interval of a Fly machine and what it costs. */
 export interface FlyInterval {
   readonly state: string

@@ -20,16 +20,7 @@ export interface Line {
 }
 
 /** Whose prices the bill uses, and where each was read. */
-export interface PricingReport {
-  /** The simulator's region. */
-  readonly region: string
-  /** The region whose prices the bill uses: `region` with its own catalog, else us-east-1. */
-  readonly catalogRegion: string
-  /** Set when the prices are not the region's own. */
-  readonly note?: string
-  /** The prices the bill uses (each instance type billed, and the gp3 root volume), with source and date. */
-  readonly prices: ReadonlyArray<Pricing.PriceSource>
-}
+export type PricingReport = Pricing.Ec2PricingReport
 
 export interface Bill {
   readonly asOfMillis: number
@@ -80,18 +71,12 @@ export const compute = (model: EcsModel): Bill => {
     byState[line.state] = (byState[line.state] ?? 0) + cost
     byCluster[line.cluster] = (byCluster[line.cluster] ?? 0) + cost
   }
-  const { region, catalogRegion, note, catalog } = model.pricing
   return {
     asOfMillis: now,
-    pricing: {
-      region,
-      catalogRegion,
-      ...(note === undefined ? {} : { note }),
-      prices: Pricing.ec2PriceSources(
-        catalog,
-        lines.map((l) => l.instanceType)
-      )
-    },
+    pricing: Pricing.ec2PricingReport(
+      model.pricing,
+      lines.map((l) => l.instanceType)
+    ),
     lines,
     totalMicroUsd: total,
     byInstanceType,
