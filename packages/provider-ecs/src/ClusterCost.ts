@@ -7,7 +7,7 @@
  * cluster, in proportion to their reserved cost then; idle capacity while no session runs is attributed to
  * nobody and reported as such. Pure: no SDK, no clock.
  */
-import { Pricing } from "@hangar/core"
+import { Pricing, PricingCatalog } from "@hangar/core"
 
 /** One EC2 instance of the cluster, as far as it is known. */
 export interface InstanceLifetime {
@@ -42,15 +42,21 @@ export interface TaskInterval {
  * What the instance's bill has reached at `t` (milliseconds since the epoch): nothing before its launch, the
  * 60-second minimum from the launch instant on, then EC2's per-second bill of its lifetime so far, constant after
  * termination. The cost over a period (from, to] is `billedBy(to) - billedBy(from)`, so periods add up to the
- * whole bill.
+ * whole bill. Prices come from `catalog` (default: the shipped us-east-1 one).
  */
-export const billedBy = (instance: InstanceLifetime, t: number, rootVolumeGib: number): number => {
+export const billedBy = (
+  instance: InstanceLifetime,
+  t: number,
+  rootVolumeGib: number,
+  catalog: PricingCatalog.PricingCatalog = PricingCatalog.ec2
+): number => {
   if (t < instance.launchedAt) return 0
   const end = Math.min(t, instance.terminatedAt ?? t)
   const cost = Pricing.ec2InstanceCost(
     instance.instanceType,
     Math.max(0, end - instance.launchedAt),
-    rootVolumeGib
+    rootVolumeGib,
+    catalog
   )
   return cost.compute + cost.ebs
 }
@@ -83,11 +89,12 @@ export const attribute = (
   tasks: ReadonlyArray<TaskInterval>,
   from: number,
   to: number,
-  rootVolumeGib: number
+  rootVolumeGib: number,
+  catalog: PricingCatalog.PricingCatalog = PricingCatalog.ec2
 ): Attribution => {
   let total = 0
   for (const instance of instances)
-    total += billedBy(instance, to, rootVolumeGib) - billedBy(instance, from, rootVolumeGib)
+    total += billedBy(instance, to, rootVolumeGib, catalog) - billedBy(instance, from, rootVolumeGib, catalog)
   const byArn = new Map(instances.map((i) => [i.containerInstanceArn, i]))
   const instants = new Set<number>([from, to])
   const inside = (t: number | undefined) => {
@@ -117,7 +124,8 @@ export const attribute = (
     const direct: Array<{ readonly sessionId: string; readonly cost: number }> = []
     let idle = 0
     for (const instance of instances) {
-      const cost = billedBy(instance, b, rootVolumeGib) - billedBy(instance, a, rootVolumeGib)
+      const cost =
+        billedBy(instance, b, rootVolumeGib, catalog) - billedBy(instance, a, rootVolumeGib, catalog)
       if (cost === 0) continue
       const here = running.filter((t) => t.containerInstanceArn === instance.containerInstanceArn)
       const shares = here.map((t) => shareOf(t, instance))

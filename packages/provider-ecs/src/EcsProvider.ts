@@ -5,6 +5,7 @@
  * stays) and `start` runs a new task for the session. Built through core's `ComputeProvider.make`.
  */
 import { createHash, randomUUID } from "node:crypto"
+import { readFileSync } from "node:fs"
 import {
   type ContainerInstance,
   DescribeContainerInstancesCommand,
@@ -26,6 +27,7 @@ import {
   ComputeProvider,
   Money,
   Pricing,
+  PricingCatalog,
   Region,
   Session,
   type SizePreset,
@@ -34,7 +36,7 @@ import {
   Usage,
   type VirtualClock
 } from "@hangar/core"
-import { Clock, Config, Context, Duration, Effect, Layer } from "effect"
+import { Clock, Config, ConfigError, Context, Duration, Effect, Either, Layer } from "effect"
 import * as ClusterCost from "./ClusterCost.js"
 import * as EcsErrors from "./EcsErrors.js"
 import * as SessionManagerChannel from "./SessionManagerChannel.js"
@@ -70,6 +72,8 @@ export interface ClusterCostReport {
   /** Idle capacity kept while no session of this provider ran (warm minimum, scale-in lag). */
   readonly unattributedIdleMicroUsd: Money.MicroUsd
   readonly instances: ReadonlyArray<InstanceCost>
+  /** Whose prices: `awsRegion`'s own catalog (`pricing`), or us-east-1's with a `note`; each price's source and date. */
+  readonly pricing: Pricing.Ec2PricingReport
 }
 
 /** What only a cluster has, beside the provider contract. */
@@ -120,6 +124,13 @@ export interface Options {
   readonly workspace?: WorkspaceOptions
   /** EBS root volume of each instance, GiB (default 30, the ECS-optimized AMI's), for `clusterCost`. */
   readonly rootVolumeGib?: number
+  /**
+   * `awsRegion`'s EC2 prices for `clusterCost` and `usage` (`PricingCatalog.parse` validates one from JSON). It
+   * must name `awsRegion`: a catalog for another region is refused (`make` dies with `InvalidCatalog` naming
+   * both). Without it the shipped us-east-1 prices are used, and the cost report's `pricing.note` says so when
+   * `awsRegion` is another. Give the simulator the same catalog and `clusterCost` equals its bill.
+   */
+  readonly pricing?: PricingCatalog.PricingCatalog
   readonly familyPrefix?: string
   readonly clock?: VirtualClock.SimulationClock
   readonly retry?: Partial<ComputeProvider.RetryPolicy>
@@ -163,6 +174,10 @@ interface SessionState {
 export const make = (options: Options): Effect.Effect<Service> =>
   Effect.gen(function* () {
     const cluster = options.cluster
+    // A catalog for another region is a configuration bug: refused here (a defect naming both regions).
+    const pricing = yield* Effect.sync(() =>
+      Pricing.ec2Pricing(options.awsRegion ?? "us-east-1", options.pricing, "awsRegion")
+    )
     const prefix = options.familyPrefix ?? "hangar"
     const client = new ECSClient({
       region: options.awsRegion ?? "us-east-1",
@@ -692,8 +707,13 @@ export const make = (options: Options): Effect.Effect<Service> =>
             ]
       )
 
-    const unpriced = (instances: ReadonlyArray<ClusterCost.InstanceLifetime>) =>
-      instances.find((i) => Pricing.ec2InstanceTypes[i.instanceType] === undefined)
+    const unpriced = (instances: ReadonlyArray<ClusterCost.InstanceLifetime>) => {
+      for (const i of instances) {
+        const why = Pricing.ec2Unpriced(i.instanceType, pricing)
+        if (why !== undefined) return { instanceType: i.instanceType, why }
+      }
+      return undefined
+    }
 
     /** Observes tasks and instances, then attributes the cluster's bill over (from, to]. */
     const attribution = (from: number, to: number) =>
@@ -708,13 +728,13 @@ export const make = (options: Options): Effect.Effect<Service> =>
             method: "clusterCost",
             provider: "ecs",
             field: "instanceType",
-            expected: `an instance type of the EC2 pricing catalog (${Object.keys(Pricing.ec2InstanceTypes).join(", ")})`,
+            expected: `an instance type with a shape and a price in the ${pricing.catalogRegion} EC2 pricing catalog (${missing.why})`,
             actual: missing.instanceType
           })
         }
         return {
           instances,
-          result: ClusterCost.attribute(instances, intervals(to), from, to, rootVolumeGib)
+          result: ClusterCost.attribute(instances, intervals(to), from, to, rootVolumeGib, pricing.catalog)
         }
       })
 
@@ -754,10 +774,15 @@ export const make = (options: Options): Effect.Effect<Service> =>
                 terminatedAt: i.terminatedAt,
                 source: i.source,
                 costMicroUsd: Money.microUsd(
-                  ClusterCost.billedBy(i, to, rootVolumeGib) - ClusterCost.billedBy(i, from, rootVolumeGib)
+                  ClusterCost.billedBy(i, to, rootVolumeGib, pricing.catalog) -
+                    ClusterCost.billedBy(i, from, rootVolumeGib, pricing.catalog)
                 )
               }))
-              .filter((i) => i.costMicroUsd > 0)
+              .filter((i) => i.costMicroUsd > 0),
+            pricing: Pricing.ec2PricingReport(
+              pricing,
+              instances.map((i) => i.instanceType)
+            )
           }
         })
       )
@@ -933,7 +958,7 @@ const list = (name: string) =>
 const optional = (name: string) => Config.option(Config.string(name))
 
 /** The options `layerConfig` reads from the environment (credentials are left to the SDK's chain). */
-export const config: Config.Config<Options> = Config.map(
+export const config: Config.Config<Options> = Config.mapOrFail(
   Config.all({
     cluster: Config.string("HANGAR_ECS_CLUSTER"),
     capacityProvider: optional("HANGAR_ECS_CAPACITY_PROVIDER"),
@@ -946,12 +971,35 @@ export const config: Config.Config<Options> = Config.map(
     subnets: list("HANGAR_ECS_SUBNETS"),
     securityGroups: list("HANGAR_ECS_SECURITY_GROUPS"),
     efsFileSystemId: optional("HANGAR_ECS_EFS_FILE_SYSTEM_ID"),
-    ebsRoleArn: optional("HANGAR_ECS_EBS_ROLE_ARN")
+    ebsRoleArn: optional("HANGAR_ECS_EBS_ROLE_ARN"),
+    pricingFile: optional("HANGAR_ECS_PRICING_FILE")
   }),
-  (c): Options => {
+  (c): Either.Either<Options, ConfigError.ConfigError> => {
     const some = <A, K extends string>(key: K, o: { _tag: "Some"; value: A } | { _tag: "None" }) =>
       (o._tag === "Some" ? { [key]: o.value } : {}) as { [P in K]?: A }
-    return {
+    let pricing: PricingCatalog.PricingCatalog | undefined
+    if (c.pricingFile._tag === "Some") {
+      const file = c.pricingFile.value
+      try {
+        pricing = PricingCatalog.parseJson(readFileSync(file, "utf8"), `HANGAR_ECS_PRICING_FILE ${file}`)
+        Pricing.ec2Pricing(c.awsRegion, pricing, "AWS_REGION")
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        const message =
+          code === undefined
+            ? (error as Error).message
+            : `HANGAR_ECS_PRICING_FILE ${file}: cannot read it (${code})`
+        return Either.left(
+          ConfigError.InvalidData(
+            ["HANGAR_ECS_PRICING_FILE"],
+            message.startsWith("HANGAR_ECS_PRICING_FILE")
+              ? message
+              : `HANGAR_ECS_PRICING_FILE ${file}: ${message}`
+          )
+        )
+      }
+    }
+    return Either.right({
       cluster: c.cluster,
       awsRegion: c.awsRegion,
       ...(c.capacityProvider._tag === "Some"
@@ -967,8 +1015,9 @@ export const config: Config.Config<Options> = Config.map(
       workspace:
         c.efsFileSystemId._tag === "Some"
           ? { kind: "efs", fileSystemId: c.efsFileSystemId.value }
-          : { kind: "ebs", ...some("roleArn", c.ebsRoleArn) }
-    }
+          : { kind: "ebs", ...some("roleArn", c.ebsRoleArn) },
+      ...(pricing === undefined ? {} : { pricing })
+    })
   }
 )
 
@@ -977,7 +1026,8 @@ export const config: Config.Config<Options> = Config.map(
  * HANGAR_ECS_GPU_CAPACITY_PROVIDER, HANGAR_ECS_REGIONS, HANGAR_ECS_IMAGE, HANGAR_ECS_TASK_ROLE_ARN,
  * HANGAR_ECS_SUBNETS and HANGAR_ECS_SECURITY_GROUPS (comma-separated; awsvpc when subnets are set),
  * HANGAR_ECS_EFS_FILE_SYSTEM_ID (EFS workspaces, else EBS with HANGAR_ECS_EBS_ROLE_ARN), AWS_REGION,
- * AWS_ENDPOINT_URL_ECS. Credentials come from the SDK's standard chain and are never read or logged here.
+ * AWS_ENDPOINT_URL_ECS, HANGAR_ECS_PRICING_FILE (a JSON pricing catalog of AWS_REGION's EC2 prices, read and
+ * validated here: a bad file or one for another region is a ConfigError naming the field). Credentials come from the SDK's standard chain and are never read or logged here.
  */
 export const layerConfig: Layer.Layer<EcsProvider | EcsCluster, import("effect/ConfigError").ConfigError> =
   Layer.unwrapEffect(Effect.map(config, layer))

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Pricing, VirtualClock } from "@hangar/core"
-import { Effect } from "effect"
+import { Money, Pricing, PricingCatalog, VirtualClock } from "@hangar/core"
+import { PricingFixtures } from "@hangar/core/testing"
+import { Cause, Effect, Exit } from "effect"
 import * as ClusterCost from "../src/ClusterCost.js"
 import { startSimulator, withCluster } from "./Setup.js"
 
@@ -89,6 +90,98 @@ describe("clusterCost", () => {
         assert.strictEqual(u3.costMicroUsd, u2.costMicroUsd)
         const cost = yield* drive(ecs.clusterCost())
         assert.isAbove(cost.unattributedIdleMicroUsd, instanceHour - 10)
+      })
+  )
+})
+
+describe("clusterCost with a region's own prices", () => {
+  const london = PricingFixtures.ec2EuWest2
+
+  it.effect(
+    "both given eu-west-2's catalog (a test fixture), clusterCost equals the bill at exactly its rates",
+    () =>
+      Effect.gen(function* () {
+        const { clock, sim, provider } = yield* Effect.promise(() =>
+          startSimulator({ instanceType: "t3.medium", min: 1, max: 3, region: "eu-west-2", pricing: london })
+        )
+        const ecs = yield* Effect.provide(withCluster, provider())
+        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        const sessions = yield* drive(
+          Effect.all(
+            [1, 2, 3].map((n) =>
+              ecs.create({ taskId: `eu-${n}`, repository: `acme/r${n}`, size: "performance" })
+            ),
+            { concurrency: "unbounded" }
+          )
+        )
+        yield* Effect.promise(() => clock.advanceBy(hour))
+        for (const s of sessions) yield* drive(ecs.sleep(s.id))
+        yield* Effect.promise(() => clock.advanceBy(hour))
+        const cost = yield* drive(ecs.clusterCost())
+        // Σ billed seconds (60 s minimum) × the fixture's rates, computed here from the simulator's instances
+        let expected = 0
+        for (const i of sim.model.instances.values()) {
+          const seconds = Math.max(60, Math.ceil(((i.terminatedAt ?? clock.now()) - i.launchedAt) / 1000))
+          expected +=
+            Money.costSeconds(PricingCatalog.rate(london, `instance:${i.instanceType}`), seconds) +
+            Money.costSeconds(Money.scale(PricingCatalog.rate(london, "ebs:gp3"), 30), seconds)
+        }
+        assert.isAbove(sim.model.instances.size, 1)
+        assert.strictEqual(sim.billing().totalMicroUsd, expected)
+        assert.strictEqual(cost.totalMicroUsd, expected)
+        assert.deepStrictEqual(cost.pricing, sim.billing().pricing)
+        assert.deepStrictEqual([cost.pricing.region, cost.pricing.catalogRegion], ["eu-west-2", "eu-west-2"])
+        assert.isUndefined(cost.pricing.note)
+        assert.isTrue(cost.pricing.prices.every((p) => p.source === "https://example.invalid/test-fixture"))
+        // the same instances at us-east-1's prices would cost something else
+        const usEast = [...sim.model.instances.values()].reduce((sum, i) => {
+          const c = Pricing.ec2InstanceCost(i.instanceType, (i.terminatedAt ?? clock.now()) - i.launchedAt)
+          return sum + c.compute + c.ebs
+        }, 0)
+        assert.notStrictEqual(cost.totalMicroUsd, usEast)
+      })
+  )
+
+  it.effect("without a catalog, eu-west-2 is costed at us-east-1's prices and the report says so", () =>
+    Effect.gen(function* () {
+      const { clock, sim, provider } = yield* Effect.promise(() => startSimulator({ region: "eu-west-2" }))
+      const ecs = yield* Effect.provide(withCluster, provider())
+      yield* Effect.promise(() => clock.advanceBy(hour))
+      const cost = yield* VirtualClock.drive(clock, ecs.clusterCost())
+      assert.strictEqual(cost.totalMicroUsd, sim.billing().totalMicroUsd)
+      assert.deepStrictEqual([cost.pricing.region, cost.pricing.catalogRegion], ["eu-west-2", "us-east-1"])
+      assert.match(cost.pricing.note!, /no pricing catalog for eu-west-2 was given: billed at us-east-1/)
+      assert.deepStrictEqual(cost.pricing, sim.billing().pricing)
+    })
+  )
+
+  it.effect(
+    "a catalog for another region is refused naming both; an instance type it does not price is InvalidRequest",
+    () =>
+      Effect.gen(function* () {
+        const { provider, sim, clock } = yield* Effect.promise(() =>
+          startSimulator({ instanceType: "c6i.large" })
+        )
+        const refused = yield* Effect.exit(Effect.provide(withCluster, provider("cp", { pricing: london })))
+        assert.isTrue(Exit.isFailure(refused))
+        if (Exit.isFailure(refused)) {
+          const defect = Cause.squash(refused.cause)
+          assert.instanceOf(defect, PricingCatalog.InvalidCatalog)
+          assert.match(
+            (defect as Error).message,
+            /region: the catalog's prices are for eu-west-2, but awsRegion is us-east-1/
+          )
+        }
+        // eu-west-2's catalog has no c6i.large: the cluster's cost cannot be priced, and says why
+        const ecs = yield* Effect.provide(
+          withCluster,
+          provider("cp", { awsRegion: "eu-west-2", pricing: london })
+        )
+        const error = yield* Effect.flip(VirtualClock.drive(clock, ecs.clusterCost()))
+        assert.strictEqual(error._tag, "InvalidRequest")
+        assert.include(error.message, "instanceType")
+        assert.include(error.message, 'no price "instance:c6i.large" in the eu-west-2 pricing catalog')
+        yield* Effect.promise(() => sim.close())
       })
   )
 })

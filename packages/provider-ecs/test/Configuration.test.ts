@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { VirtualClock } from "@hangar/core"
+import { PricingFixtures } from "@hangar/core/testing"
 import { ConfigProvider, Effect, Layer } from "effect"
 import * as EcsProvider from "../src/EcsProvider.js"
 import { startSimulator } from "./Setup.js"
@@ -46,6 +50,38 @@ describe("configuration", () => {
         const missing = yield* Effect.flip(Effect.provide(EcsProvider.config, fromMap({})))
         assert.include(String(missing), "HANGAR_ECS_CLUSTER")
       })
+  )
+
+  it.effect(
+    "HANGAR_ECS_PRICING_FILE: a region's catalog is read and validated; a bad one or another region's names the field",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "provider-ecs-pricing-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        const file = join(dir, "eu-west-2.json")
+        writeFileSync(file, JSON.stringify(PricingFixtures.ec2EuWest2))
+        const read = (env: Record<string, string>) =>
+          Effect.provide(EcsProvider.config, fromMap({ HANGAR_ECS_CLUSTER: "c", ...env }))
+        const options = yield* read({ AWS_REGION: "eu-west-2", HANGAR_ECS_PRICING_FILE: file })
+        assert.deepStrictEqual(options.pricing, PricingFixtures.ec2EuWest2)
+        const elsewhere = yield* Effect.flip(read({ HANGAR_ECS_PRICING_FILE: file }))
+        assert.include(String(elsewhere), "HANGAR_ECS_PRICING_FILE")
+        assert.include(
+          String(elsewhere),
+          "the catalog's prices are for eu-west-2, but AWS_REGION is us-east-1"
+        )
+        const missing = yield* Effect.flip(read({ HANGAR_ECS_PRICING_FILE: join(dir, "none.json") }))
+        assert.include(String(missing), "cannot read it (ENOENT)")
+        const broken = JSON.parse(JSON.stringify(PricingFixtures.ec2EuWest2))
+        delete broken.prices[0].source
+        broken.prices[1].asOf = "2026-13-01"
+        broken.prices[2].usd = "-1"
+        writeFileSync(file, JSON.stringify(broken))
+        const invalid = String(
+          yield* Effect.flip(read({ AWS_REGION: "eu-west-2", HANGAR_ECS_PRICING_FILE: file }))
+        )
+        for (const path of ["prices.0.source", "prices.1.asOf", "prices.2.usd"]) assert.include(invalid, path)
+      }).pipe(Effect.scoped)
   )
 
   describe("layerConfig against the simulator's port", () => {

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { VirtualClock } from "@hangar/core"
+import { type PricingCatalog, VirtualClock } from "@hangar/core"
+import { PricingFixtures } from "@hangar/core/testing"
 import { Effect, FastCheck as fc } from "effect"
 import { startSimulator, withCluster } from "./Setup.js"
 
@@ -42,8 +43,12 @@ const Commands = fc.array(
 )
 
 /** Runs one command sequence; returns a description of the first broken invariant, or undefined. */
-const run = async (commands: ReadonlyArray<Command>, seed: number): Promise<string | undefined> => {
-  const { clock, sim, provider, dropResponses } = await startSimulator({ seed, max: 3 })
+const run = async (
+  commands: ReadonlyArray<Command>,
+  seed: number,
+  prices: { readonly region?: string; readonly pricing?: PricingCatalog.PricingCatalog } = {}
+): Promise<string | undefined> => {
+  const { clock, sim, provider, dropResponses } = await startSimulator({ seed, max: 3, ...prices })
   try {
     const ecs = await Effect.runPromise(
       Effect.provide(
@@ -133,22 +138,34 @@ const run = async (commands: ReadonlyArray<Command>, seed: number): Promise<stri
   }
 }
 
+/** Checks the property over `numRuns` random sequences, printing fast-check's seed and path on failure. */
+const check = async (
+  seed: number,
+  numRuns: number,
+  prices: { readonly region?: string; readonly pricing?: PricingCatalog.PricingCatalog } = {}
+) => {
+  const result = await fc.check(
+    fc.asyncProperty(Commands, fc.integer({ min: 1, max: 1000 }), async (commands, simSeed) => {
+      const broken = await run(commands, simSeed, prices)
+      if (broken !== undefined) throw new Error(broken)
+    }),
+    { seed, numRuns }
+  )
+  if (result.failed) {
+    console.error(`property failed with fast-check seed ${seed}; counterexample:`, result.counterexample)
+    assert.fail(
+      `seed ${seed}, path ${result.counterexample === null ? "" : result.counterexamplePath}: ${String(result.errorInstance)}`
+    )
+  }
+  assert.strictEqual(result.numRuns, numRuns)
+}
+
 describe("properties of the provider on the simulator", () => {
   it("any sequence of create / execute / release / start / destroy: no task without a session, one task per task id, clusterCost = the bill", async () => {
-    const seed = 20261202
-    const result = await fc.check(
-      fc.asyncProperty(Commands, fc.integer({ min: 1, max: 1000 }), async (commands, simSeed) => {
-        const broken = await run(commands, simSeed)
-        if (broken !== undefined) throw new Error(broken)
-      }),
-      { seed, numRuns: 25 }
-    )
-    if (result.failed) {
-      console.error(`property failed with fast-check seed ${seed}; counterexample:`, result.counterexample)
-      assert.fail(
-        `seed ${seed}, path ${result.counterexample === null ? "" : result.counterexamplePath}: ${String(result.errorInstance)}`
-      )
-    }
-    assert.strictEqual(result.numRuns, 25)
+    await check(20261202, 25)
+  }, 120_000)
+
+  it("in eu-west-2, both given its catalog (a test fixture): clusterCost = the bill at every step", async () => {
+    await check(20261203, 8, { region: "eu-west-2", pricing: PricingFixtures.ec2EuWest2 })
   }, 120_000)
 })

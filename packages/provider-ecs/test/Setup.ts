@@ -14,13 +14,18 @@ export const startSimulator = async (
     max?: number
     seed?: number
     execHandshake?: EcsSimulator.Options["execHandshake"]
+    /** The simulator's region and catalog; the provider gets the same unless a test overrides them. */
+    region?: string
+    pricing?: EcsSimulator.Options["pricing"]
   } = {}
 ) => {
   const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
   const sim = await EcsSimulator.make({
     clock,
     seed: options.seed ?? 1,
-    ...(options.execHandshake === undefined ? {} : { execHandshake: options.execHandshake })
+    ...(options.execHandshake === undefined ? {} : { execHandshake: options.execHandshake }),
+    ...(options.region === undefined ? {} : { region: options.region }),
+    ...(options.pricing === undefined ? {} : { pricing: options.pricing })
   })
   const url = await sim.listen({ port: 0 })
   const admin = new ECSClient({
@@ -90,6 +95,8 @@ export const startSimulator = async (
       credentials,
       clock,
       regions: ["iad", "lhr"],
+      ...(options.region === undefined ? {} : { awsRegion: options.region }),
+      ...(options.pricing === undefined ? {} : { pricing: options.pricing }),
       ...extra
     })
   return { clock, sim, url, provider, requests, requestHandler, send, dropResponses }
