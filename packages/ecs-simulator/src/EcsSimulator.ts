@@ -3,7 +3,7 @@
  * faults, the ECS Exec data channel on the same port, optional `dataDir` persistence, and a smithy request
  * handler that runs the AWS SDK in-process through `fastify.inject` (no socket), each request tracked on the clock.
  */
-import { ExecBackend, Pricing, type PricingCatalog, VirtualClock } from "@hangar/core"
+import { ExecBackend, Pricing, PricingCatalog, VirtualClock } from "@hangar/core"
 import Fastify, { type FastifyInstance } from "fastify"
 import * as ControlRoutes from "./control/Routes.js"
 import { DataChannel } from "./DataChannel.js"
@@ -30,7 +30,7 @@ export interface Options {
   /** The AWS region simulated (default us-east-1): ARNs, Availability Zones, and whose prices bill. */
   readonly region?: string
   /**
-   * The region's EC2 prices (`PricingCatalog.parse` validates one from JSON). It must name `region` (another
+   * The region's EC2 prices (validated again here; `PricingCatalog.parse` reads one from JSON). It must name `region` (another
    * region's catalog is refused, naming both) and price every group's instance type and `ebs:gp3`. Without
    * it the bill uses the shipped us-east-1 prices, and `billing().pricing` says so when `region` is another.
    */
@@ -133,7 +133,11 @@ const configurationChanges = new Set([
 
 export const make = async (options: Options = {}): Promise<Simulator> => {
   // Before anything starts: a catalog for another region throws here, naming both regions.
-  const pricing = Pricing.ec2Pricing(options.region ?? "us-east-1", options.pricing, "the simulator's region")
+  const pricing = Pricing.ec2Pricing(
+    options.region ?? "us-east-1",
+    options.pricing === undefined ? undefined : PricingCatalog.parse(options.pricing, "pricing"),
+    "the simulator's region"
+  )
   const clock = options.clock ?? new VirtualClock.RealClock()
   let seed = options.seed ?? 1
   const faults = new Faults(seed)

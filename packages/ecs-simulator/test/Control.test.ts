@@ -264,6 +264,14 @@ describe("/_sim control plane, data dir and CLI flags", () => {
         () => assert.fail("a eu-west-2 catalog priced eu-west-1"),
         (e: Error) => assert.match(e.message, /eu-west-2.*eu-west-1/)
       )
+      // in process too, a catalog is validated: a missing source or a negative price is named by its path
+      const broken = JSON.parse(JSON.stringify(london))
+      delete broken.prices[0].source
+      broken.prices[1].usd = "-0.1"
+      await EcsSimulator.make({ clock, region: "eu-west-2", pricing: broken }).then(
+        () => assert.fail("a broken catalog was accepted"),
+        (e: Error) => assert.match(e.message, /^pricing: .*prices\.0\.source: is missing.*prices\.1\.usd: /)
+      )
       // --data-dir keeps working with a region's catalog; a catalog without the group's type cannot load it
       const dir = mkdtempSync(join(tmpdir(), "ecs-sim-"))
       try {

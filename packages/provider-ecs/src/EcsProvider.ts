@@ -176,7 +176,11 @@ export const make = (options: Options): Effect.Effect<Service> =>
     const cluster = options.cluster
     // A catalog for another region is a configuration bug: refused here (a defect naming both regions).
     const pricing = yield* Effect.sync(() =>
-      Pricing.ec2Pricing(options.awsRegion ?? "us-east-1", options.pricing, "awsRegion")
+      Pricing.ec2Pricing(
+        options.awsRegion ?? "us-east-1",
+        options.pricing === undefined ? undefined : PricingCatalog.parse(options.pricing, "pricing"),
+        "awsRegion"
+      )
     )
     const prefix = options.familyPrefix ?? "hangar"
     const client = new ECSClient({
