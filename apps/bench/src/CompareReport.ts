@@ -1,7 +1,7 @@
 /** The cost comparison table, its details and assumptions, as text and Markdown. */
 import { PricingCatalog } from "@hangar/core"
 import type { SideResult } from "./CostTable.js"
-import type { Scenario } from "./Scenario.js"
+import { execLimitSeconds, type Scenario } from "./Scenario.js"
 import * as Table from "./Table.js"
 
 export interface ScenarioResult {
@@ -100,7 +100,8 @@ const assumptions = (results: ReadonlyArray<ScenarioResult>) =>
     (r) =>
       `- ${r.scenario.name}: ${r.scenario.description}; ${r.scenario.days} simulated days (seed ${r.scenario.seed}), size ${r.scenario.size}. ` +
       `ECS: ${r.scenario.ecs.instanceType}, Auto Scaling group min ${r.scenario.ecs.minInstances} / max ${r.scenario.ecs.maxInstances} per region, managed scaling at targetCapacity 100, one task per session released when its work ends — ${r.scenario.ecs.rationale} ` +
-      `Fly: one machine per repository and region, ${r.scenario.fly.sleepsBy} after ${r.scenario.fly.idleTimeoutMinutes} idle minutes (fixed-timeout idle policy), a ${r.scenario.fly.volumeGb} GB workspace volume each.`
+      `Fly: one machine per repository and region, ${r.scenario.fly.sleepsBy} after ${r.scenario.fly.idleTimeoutMinutes} idle minutes (fixed-timeout idle policy), a ${r.scenario.fly.volumeGb} GB workspace volume each. ` +
+      `Both: a task's command may run up to ${execLimitSeconds(r.scenario)} s (the longest task plus 10 minutes).`
   )
 
 /** Why tasks failed, per scenario and provider (empty when every task completed). */

@@ -12,7 +12,7 @@ import { FlyProvider } from "@hangar/provider-fly"
 import { IdlePolicies, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
 import { Cause, Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted } from "effect"
 import * as InjectHttpClient from "./InjectHttpClient.js"
-import type { Scenario } from "./Scenario.js"
+import { execLimitSeconds, type Scenario } from "./Scenario.js"
 
 export interface SideResult {
   readonly provider: "fly" | "ecs"
@@ -138,7 +138,10 @@ export const runFly = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask
       autostop: "off",
       volumeSizeGb: scenario.fly.volumeGb
     })
-    const router = Router.layer({ instanceId: "bench-fly" }).pipe(
+    const router = Router.layer({
+      instanceId: "bench-fly",
+      execTimeoutSeconds: execLimitSeconds(scenario)
+    }).pipe(
       Layer.provide(
         Layer.mergeAll(
           ProviderRegistry.layer(FlyProvider.FlyProvider).pipe(Layer.provide(provider)),
@@ -215,7 +218,10 @@ export const runEcsRegion = (
       clock,
       regions: [region]
     })
-    const router = Router.layer({ instanceId: `bench-ecs-${region}` }).pipe(
+    const router = Router.layer({
+      instanceId: `bench-ecs-${region}`,
+      execTimeoutSeconds: execLimitSeconds(scenario)
+    }).pipe(
       Layer.provide(
         Layer.mergeAll(
           ProviderRegistry.layer(EcsProvider.EcsProvider).pipe(Layer.provide(provider)),

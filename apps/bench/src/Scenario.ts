@@ -138,3 +138,11 @@ export const load = (path: string) =>
     }),
     (text) => parse(text, path)
   )
+
+/**
+ * How long one task's command may run, on both providers alike: the scenario's longest task plus 10 minutes.
+ * Without it each provider applies its own default (provider-fly's detached jobs stop at an hour), which would
+ * kill the long tail of a lognormal workload on one side only.
+ */
+export const execLimitSeconds = (scenario: Scenario): number =>
+  (scenario.duration.kind === "fixed" ? scenario.duration.seconds : scenario.duration.maxSeconds) + 600
