@@ -11,7 +11,7 @@
  */
 import { spawn } from "node:child_process"
 import * as DetachedJob from "./DetachedJob.js"
-import { type SimulationClock, VirtualClock } from "./VirtualClock.js"
+import type { SimulationClock } from "./VirtualClock.js"
 
 export interface ExecRequest {
   readonly command: ReadonlyArray<string>
@@ -105,9 +105,7 @@ const onClockAt = (clock: SimulationClock, at: number, fire: () => void): (() =>
       live = false
     }
   }
-  if (clock instanceof VirtualClock) return clock.schedule(at, fire)
-  const handle = setTimeout(fire, Math.max(0, at - clock.now()))
-  return () => clearTimeout(handle)
+  return clock.schedule(at, fire)
 }
 
 /**

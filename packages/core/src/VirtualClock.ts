@@ -275,8 +275,18 @@ export class RealClock implements SimulationClock {
   sleepMillis(ms: number): Promise<void> {
     return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms))
   }
+  /**
+   * Never early: Node's timers run on a monotonic clock that can fire a millisecond before `Date.now()` reaches
+   * `at`, so the timer is armed again for what is left. Unreferenced: a pending timer does not keep the process
+   * alive.
+   */
   schedule(at: number, fire: () => void): () => void {
-    const handle = setTimeout(fire, Math.max(0, at - Date.now()))
+    let handle: ReturnType<typeof setTimeout> | undefined
+    const arm = () => {
+      handle = setTimeout(() => (Date.now() >= at ? fire() : arm()), Math.max(0, at - Date.now()))
+      handle.unref()
+    }
+    arm()
     return () => clearTimeout(handle)
   }
   sleep(duration: Duration.Duration): Effect.Effect<void> {

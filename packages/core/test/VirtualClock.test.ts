@@ -68,3 +68,28 @@ describe("VirtualClock", () => {
     assert.include(message, "waiting on nothing")
   })
 })
+
+describe("RealClock.schedule", () => {
+  it("never fires before its time, and a cancelled timer never fires", async () => {
+    const clock = new VirtualClock.RealClock()
+    const early: Array<number> = []
+    let cancelledFired = false
+    const cancel = clock.schedule(Date.now() + 2, () => {
+      cancelledFired = true
+    })
+    cancel()
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const at = Date.now() + 1 + (i % 5)
+        return new Promise<void>((resolve) =>
+          clock.schedule(at, () => {
+            if (Date.now() < at) early.push(at - Date.now())
+            resolve()
+          })
+        )
+      })
+    )
+    assert.deepStrictEqual(early, [])
+    assert.isFalse(cancelledFired)
+  })
+})
