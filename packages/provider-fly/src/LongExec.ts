@@ -36,14 +36,18 @@ export interface Settings {
 
 export const defaultWaitMillis = 25_000
 
-const unknownFate = (jobId: string, detail: string) =>
+/** An exec that failed in a way Fly's status does not explain (not retried by core). */
+const execFailed = (detail: string) =>
   new ComputeError.ProviderUnavailable({
     module: "FlyProvider",
     method: "exec",
     provider: "fly",
     reason: "Unknown",
-    detail: `job ${jobId}: ${detail}; it is not sent again`
+    detail
   })
+
+const unknownFate = (jobId: string, detail: string) =>
+  execFailed(`job ${jobId}: ${detail}; it is not sent again`)
 
 /** A fresh job id ([0-9a-f], as the scripts accept). */
 const newJobId = () => randomBytes(9).toString("hex")
@@ -95,13 +99,9 @@ export const run = (
               durationMs: (yield* Clock.currentTimeMillis) - startedAt
             })
           return yield* where === "start"
-            ? new ComputeError.ProviderUnavailable({
-                module: "FlyProvider",
-                method: "exec",
-                provider: "fly",
-                reason: "Unknown",
-                detail: `the machine did not run Hangar's job script (exit ${answer.exit_code}: ${answer.stderr.trim().slice(0, 200)}); commands run through /bin/sh, which the image must have`
-              })
+            ? execFailed(
+                `the machine did not run Hangar's job script (exit ${answer.exit_code}: ${answer.stderr.trim().slice(0, 200)}); commands run through /bin/sh, which the image must have`
+              )
             : unknownFate(jobId, `the poll answered no status (exit ${answer.exit_code})`)
         }
         switch (report._tag) {
@@ -136,13 +136,7 @@ export const run = (
             )
           case "Error":
             return yield* where === "start"
-              ? new ComputeError.ProviderUnavailable({
-                  module: "FlyProvider",
-                  method: "exec",
-                  provider: "fly",
-                  reason: "Unknown",
-                  detail: `the job script refused to start the command: ${report.detail}`
-                })
+              ? execFailed(`the job script refused to start the command: ${report.detail}`)
               : unknownFate(jobId, `the poll failed: ${report.detail}`)
           case "Running":
             return undefined
