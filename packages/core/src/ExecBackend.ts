@@ -138,6 +138,24 @@ const blockedOn = <A>(clock: SimulationClock, request: ExecRequest, promise: Pro
     ? clock.idle(promise)
     : clock.idle(Promise.race([promise.then(() => undefined), request.released])).then(() => promise)
 
+/** What a command killed by its machine stopping reports. */
+const killedByStop = (durationMillis: number): ExecOutcome => ({
+  exitCode: 137,
+  stdout: "",
+  stderr: "killed: the machine stopped\n",
+  durationMillis,
+  timedOut: false
+})
+
+/** What a command past the exec's own timeout reports. */
+const pastTimeout = (durationMillis: number): ExecOutcome => ({
+  exitCode: 124,
+  stdout: "",
+  stderr: "timed out\n",
+  durationMillis,
+  timedOut: true
+})
+
 /** A background job of the scripted backend: what it prints and when it ends, on the simulation clock. */
 interface Job {
   readonly startedAt: number
@@ -216,14 +234,7 @@ export const scripted = (rules: Readonly<Record<string, ScriptedRule>> = default
     const until = Math.min(waitUntil, started + execLimit)
     // Blocks until the job ends or the wait (or the exec's own timeout) runs out, or the machine stops.
     const aborted = await blockedOn(clock, request, sleepOrAbort(clock, until, request.signal, current.ended))
-    if (aborted)
-      return {
-        exitCode: 137,
-        stdout: "",
-        stderr: "killed: the machine stopped\n",
-        durationMillis: clock.now() - started,
-        timedOut: false
-      }
+    if (aborted) return killedByStop(clock.now() - started)
     if (clock.now() >= current.endsAt) {
       jobs.delete(recognised.jobId)
       return answer(
@@ -237,14 +248,7 @@ export const scripted = (rules: Readonly<Record<string, ScriptedRule>> = default
         current.stderr
       )
     }
-    if (execLimit < recognised.waitMillis)
-      return {
-        exitCode: 124,
-        stdout: "",
-        stderr: "timed out\n",
-        durationMillis: clock.now() - started,
-        timedOut: true
-      }
+    if (execLimit < recognised.waitMillis) return pastTimeout(clock.now() - started)
     return answer(DetachedJob.runningLine)
   }
 
@@ -262,16 +266,8 @@ export const scripted = (rules: Readonly<Record<string, ScriptedRule>> = default
       const started = clock.now()
       const aborted = await blockedOn(clock, request, sleepOrAbort(clock, started + duration, request.signal))
       const durationMillis = clock.now() - started
-      if (aborted)
-        return {
-          exitCode: 137,
-          stdout: "",
-          stderr: "killed: the machine stopped\n",
-          durationMillis,
-          timedOut: false
-        }
-      if (wanted > limit)
-        return { exitCode: 124, stdout: "", stderr: "timed out\n", durationMillis, timedOut: true }
+      if (aborted) return killedByStop(durationMillis)
+      if (wanted > limit) return pastTimeout(durationMillis)
       return {
         exitCode: effect.exitCode ?? 0,
         stdout: effect.stdout ?? "",
