@@ -122,6 +122,25 @@ const runOnClock = <A, E>(
     )
   )
 
+/** A side's Router: its one provider preferred for every task, the idle timeout, the scenario's exec limit. */
+const routerFor = <E>(
+  instanceId: string,
+  scenario: Scenario,
+  registry: Layer.Layer<ProviderRegistry.ProviderRegistry, E>,
+  defaultProvider: string,
+  idleTimeoutMinutes: number
+) =>
+  Router.layer({ instanceId, execTimeoutSeconds: execLimitSeconds(scenario) }).pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        registry,
+        RoutingPolicies.preferred({ defaultProvider }),
+        IdlePolicies.fixedTimeout(idleTimeoutMinutes),
+        SessionStore.layerMemory
+      )
+    )
+  )
+
 export const runFly = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask>) =>
   Effect.gen(function* () {
     const clock = new VirtualClock.VirtualClock(start)
@@ -138,18 +157,12 @@ export const runFly = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask
       autostop: "off",
       volumeSizeGb: scenario.fly.volumeGb
     })
-    const router = Router.layer({
-      instanceId: "bench-fly",
-      execTimeoutSeconds: execLimitSeconds(scenario)
-    }).pipe(
-      Layer.provide(
-        Layer.mergeAll(
-          ProviderRegistry.layer(FlyProvider.FlyProvider).pipe(Layer.provide(provider)),
-          RoutingPolicies.preferred({ defaultProvider: "fly" }),
-          IdlePolicies.fixedTimeout(scenario.fly.idleTimeoutMinutes),
-          SessionStore.layerMemory
-        )
-      )
+    const router = routerFor(
+      "bench-fly",
+      scenario,
+      ProviderRegistry.layer(FlyProvider.FlyProvider).pipe(Layer.provide(provider)),
+      "fly",
+      scenario.fly.idleTimeoutMinutes
     )
     const horizon = scenario.days * day
     const outcomes = yield* runOnClock(clock, router, replay(trace, horizon))
@@ -218,19 +231,13 @@ export const runEcsRegion = (
       clock,
       regions: [region]
     })
-    const router = Router.layer({
-      instanceId: `bench-ecs-${region}`,
-      execTimeoutSeconds: execLimitSeconds(scenario)
-    }).pipe(
-      Layer.provide(
-        Layer.mergeAll(
-          ProviderRegistry.layer(EcsProvider.EcsProvider).pipe(Layer.provide(provider)),
-          RoutingPolicies.preferred({ defaultProvider: "ecs" }),
-          // A session's task is released when its work is done.
-          IdlePolicies.fixedTimeout(0),
-          SessionStore.layerMemory
-        )
-      )
+    const router = routerFor(
+      `bench-ecs-${region}`,
+      scenario,
+      ProviderRegistry.layer(EcsProvider.EcsProvider).pipe(Layer.provide(provider)),
+      "ecs",
+      // A session's task is released when its work is done.
+      0
     )
     const horizon = scenario.days * day
     const tasks = trace.filter((t) => t.region === region)
