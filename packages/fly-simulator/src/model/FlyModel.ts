@@ -5,7 +5,6 @@
  * fastify and no wall clock here; files of the `process` exec backend go through the injected `Workspaces`.
  */
 import { ExecBackend, type VirtualClock } from "@hangar/core"
-import * as Timers from "../internal/Timers.js"
 import {
   type Action,
   allowedFrom,
@@ -276,7 +275,7 @@ export class FlyModel {
   wake(m: Machine): void {
     const pending = m.pending
     if (pending === undefined) return
-    Timers.at(this.clock, pending.at, () => {
+    this.clock.schedule(pending.at, () => {
       if (m.pending === pending) void m.state
     })
   }
@@ -481,7 +480,7 @@ export class FlyModel {
         }
         m.watchers.add(watcher)
         this.wake(m)
-        cancelTimeout = Timers.at(this.clock, this.clock.now() + timeoutMs, () => finish(false))
+        cancelTimeout = this.clock.schedule(this.clock.now() + timeoutMs, () => finish(false))
       })
     )
   }
@@ -537,7 +536,7 @@ export class FlyModel {
     running.catch(() => undefined)
     // Set after the command's own timers, so a tie goes to the command.
     const deadline = released.then(() => "deadline" as const)
-    const cancel = Timers.at(this.clock, this.clock.now() + this.execDeadlineMillis, release)
+    const cancel = this.clock.schedule(this.clock.now() + this.execDeadlineMillis, release)
     const first = await Promise.race([running, deadline])
     if (first !== "deadline") {
       cancel()
@@ -714,7 +713,7 @@ export class FlyModel {
   private armAutostop(m: Machine): void {
     if (this.autostopArmed || autostopOf(m.config) === "off") return
     this.autostopArmed = true
-    Timers.at(this.clock, this.clock.now() + this.autostopPeriodMillis, () => {
+    this.clock.schedule(this.clock.now() + this.autostopPeriodMillis, () => {
       this.autostopArmed = false
       this.autostopPass()
       this.onAutostop?.()
