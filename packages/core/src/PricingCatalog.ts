@@ -63,8 +63,6 @@ export const PricingCatalog = Schema.Struct({
 })
 export type PricingCatalog = typeof PricingCatalog.Type
 
-export const decode = Schema.decodeUnknownSync(PricingCatalog, { errors: "all", onExcessProperty: "error" })
-
 /** One thing wrong with a catalog: where (`prices.0.usd`, `region`) and what. */
 export interface Issue {
   readonly path: string
@@ -139,6 +137,6 @@ export const ratio = (catalog: PricingCatalog, key: string, fallback = "1"): str
   find(catalog, key)?.usd ?? fallback
 
 /** Fly.io Machines prices (per-second billing of started machines, rootfs, volumes, snapshots, regional markup). */
-export const fly: PricingCatalog = decode(flyData)
+export const fly: PricingCatalog = parse(flyData, "data/fly-pricing.json")
 /** EC2 on-demand, EBS and related AWS prices for the ECS-on-EC2 side: us-east-1's, the only region shipped. */
-export const ec2: PricingCatalog = decode(ec2Data)
+export const ec2: PricingCatalog = parse(ec2Data, "data/ec2-pricing.json")

@@ -85,7 +85,7 @@ describe("schemas", () => {
     }
     assert.throws(
       () =>
-        PricingCatalog.decode({ schemaVersion: 1, provider: "x", currency: "USD", prices: [{ key: "k" }] }),
+        PricingCatalog.parse({ schemaVersion: 1, provider: "x", currency: "USD", prices: [{ key: "k" }] }),
       /description/
     )
     assert.throws(() => PricingCatalog.price(PricingCatalog.ec2, "instance:z9.huge"), /t3\.medium/)
