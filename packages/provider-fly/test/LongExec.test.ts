@@ -11,51 +11,44 @@ import { DetachedJob, ExecBackend, VirtualClock } from "@hangar/core"
 import { FlySimulator } from "@hangar/fly-simulator"
 import { Effect, Layer, Redacted } from "effect"
 import * as FlyClient from "../src/FlyClient.js"
-import * as FlyProvider from "../src/FlyProvider.js"
 import * as LongExec from "../src/LongExec.js"
+import * as Simulated from "./Simulated.js"
 
 const token = "long-exec-token"
 
 const onSimulator = async (seed: number, failPolls = 0) => {
   let pollsToFail = failPolls
-  const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
-  const sim = await FlySimulator.make({ clock, seed, tokens: [{ token }] })
   /** The argv of every exec request sent, and the status of its answer. */
   const execs: Array<{ readonly command: ReadonlyArray<string>; status?: number; stdout?: string }> = []
-  const recording: typeof fetch = async (input, init) => {
-    const request = new Request(input, init)
-    if (!request.url.endsWith("/exec")) return sim.fetch(request)
-    const body = (await request.clone().json()) as { command: ReadonlyArray<string> }
-    const entry: { command: ReadonlyArray<string>; status?: number; stdout?: string } = {
-      command: body.command
+  const recording =
+    (sim: FlySimulator.Simulator): typeof fetch =>
+    async (input, init) => {
+      const request = new Request(input, init)
+      if (!request.url.endsWith("/exec")) return sim.fetch(request)
+      const body = (await request.clone().json()) as { command: ReadonlyArray<string> }
+      const entry: { command: ReadonlyArray<string>; status?: number; stdout?: string } = {
+        command: body.command
+      }
+      execs.push(entry)
+      if (pollsToFail > 0 && DetachedJob.recognise(body.command)?._tag === "Poll") {
+        pollsToFail--
+        entry.status = 503
+        return new Response(JSON.stringify({ error: "service unavailable" }), {
+          status: 503,
+          headers: { "content-type": "application/json" }
+        })
+      }
+      const response = await sim.fetch(request)
+      entry.status = response.status
+      entry.stdout = ((await response.clone().json()) as { stdout?: string }).stdout ?? ""
+      return response
     }
-    execs.push(entry)
-    if (pollsToFail > 0 && DetachedJob.recognise(body.command)?._tag === "Poll") {
-      pollsToFail--
-      entry.status = 503
-      return new Response(JSON.stringify({ error: "service unavailable" }), {
-        status: 503,
-        headers: { "content-type": "application/json" }
-      })
-    }
-    const response = await sim.fetch(request)
-    entry.status = response.status
-    entry.stdout = ((await response.clone().json()) as { stdout?: string }).stdout ?? ""
-    return response
-  }
-  const [fly, machines] = await Effect.runPromise(
-    Effect.provide(
-      Effect.all([FlyProvider.FlyProvider, FlyProvider.FlyMachines]),
-      FlyProvider.layer({
-        token: Redacted.make(token),
-        baseUrl: "http://fly-sim.internal",
-        fetch: recording,
-        regions: ["iad"],
-        autostop: "off"
-      })
-    )
+  const { clock, sim, fly, machines, run } = await Simulated.onSimulator(
+    seed,
+    token,
+    { regions: ["iad"] },
+    recording
   )
-  const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(VirtualClock.drive(clock, effect))
   const session = await run(fly.create({ taskId: `t${seed}`, repository: "acme/long", region: "iad" }))
   /** Polls a job directly through the simulator (what a provider would see). */
   const pollDirectly = async (jobId: string) => {

@@ -7,28 +7,12 @@ import { FlySimulator, Lifecycle } from "@hangar/fly-simulator"
 import { ConfigProvider, Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import type { WebSocket } from "undici"
 import * as FlyProvider from "../src/FlyProvider.js"
+import * as Simulated from "./Simulated.js"
 
 const token = "machines-token"
 
-const onSimulator = async (seed: number, options: Partial<Omit<FlyProvider.Options, "flyToml">> = {}) => {
-  const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
-  const sim = await FlySimulator.make({ clock, seed, tokens: [{ token }] })
-  const [fly, machines] = await Effect.runPromise(
-    Effect.provide(
-      Effect.all([FlyProvider.FlyProvider, FlyProvider.FlyMachines]),
-      FlyProvider.layer({
-        token: Redacted.make(token),
-        baseUrl: "http://fly-sim.internal",
-        fetch: sim.fetch,
-        regions: ["iad", "lhr", "syd"],
-        autostop: "off",
-        ...options
-      })
-    )
-  )
-  const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(VirtualClock.drive(clock, effect))
-  return { clock, sim, fly, machines, run }
-}
+const onSimulator = (seed: number, options: Partial<Omit<FlyProvider.Options, "flyToml">> = {}) =>
+  Simulated.onSimulator(seed, token, options)
 
 describe("allowSleep", () => {
   it("waits for the active task, then sleeps; a task after it wakes the machine and lets it sleep again", async () => {
