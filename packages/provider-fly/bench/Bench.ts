@@ -3,7 +3,8 @@
  * against fly-sim: full session cycles (create → exec → suspend → start → exec → destroy) through FlyProvider,
  * then the same HTTP requests, recorded from those cycles, replayed one after another with plain undici against a
  * second simulator with the same seed (same machine ids, lease nonces and work). The provider runs on its
- * production transport (undici through @effect/platform-node), its requests recorded as they leave it. Both sides
+ * production transport (BufferedHttpClient; `--transport node` runs it over @effect/platform-node's
+ * `NodeHttpClient.layerUndici` instead, for comparison), its requests recorded as they leave it. Both sides
  * first run `--warmup` cycles untimed (JIT, connection pools); then rounds alternate between a batch through the
  * provider and its replay, so that load from other processes falls on both alike. Prints both rates, the ratio
  * and the median ratio of the rounds (target ≥ 0.7: Effect, Schema and leases must not cost more than that).
@@ -15,11 +16,20 @@ import { VirtualClock } from "@hangar/core"
 import { FlySimulator, Lifecycle } from "@hangar/fly-simulator"
 import { Effect, Layer, Redacted } from "effect"
 import { request } from "undici"
+import * as BufferedHttpClient from "../src/BufferedHttpClient.js"
 import * as FlyProvider from "../src/FlyProvider.js"
 
 const { values } = parseArgs({
-  options: { cycles: { type: "string", default: "100" }, warmup: { type: "string", default: "20" } }
+  options: {
+    cycles: { type: "string", default: "100" },
+    warmup: { type: "string", default: "20" },
+    transport: { type: "string", default: "undici" }
+  }
 })
+if (values.transport !== "undici" && values.transport !== "node") {
+  console.error(`--transport: expected undici or node, got ${values.transport}`)
+  process.exit(2)
+}
 const cycles = Number(values.cycles)
 const warmup = Number(values.warmup)
 const token = "bench"
@@ -55,7 +65,9 @@ const recordingUndici = Layer.effect(
       })
     )
   )
-).pipe(Layer.provide(NodeHttpClient.layerUndici))
+).pipe(
+  Layer.provide(values.transport === "node" ? NodeHttpClient.layerUndici : BufferedHttpClient.layerUndici)
+)
 
 const cycle = (fly: FlyProvider.FlyProvider["Type"], i: number) =>
   Effect.gen(function* () {
@@ -143,5 +155,5 @@ const replayRate = (requests * 1000) / replayMillis
 const expected = failures.filter((f) => !/^404 GET \/v1\/apps\/[^/]+$/.test(f))
 if (expected.length > 0) console.log(`replay diverged: ${expected.slice(0, 5).join("; ")}`)
 console.log(
-  `${timedCycles} session cycles in ${rounds} alternating rounds (after ${warmup} warm-up), ${requests} requests: FlyProvider ${providerRate.toFixed(0)} req/s (${(providerMillis / timedCycles).toFixed(1)} ms/cycle), plain undici replay ${replayRate.toFixed(0)} req/s (${(replayMillis / timedCycles).toFixed(1)} ms/cycle), ratio ${(providerRate / replayRate).toFixed(2)}, median of rounds ${median.toFixed(2)} [${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)}] (target ≥ 0.7)`
+  `transport ${values.transport}: ${timedCycles} session cycles in ${rounds} alternating rounds (after ${warmup} warm-up), ${requests} requests: FlyProvider ${providerRate.toFixed(0)} req/s (${(providerMillis / timedCycles).toFixed(1)} ms/cycle), plain undici replay ${replayRate.toFixed(0)} req/s (${(replayMillis / timedCycles).toFixed(1)} ms/cycle), ratio ${(providerRate / replayRate).toFixed(2)}, median of rounds ${median.toFixed(2)} [${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)}] (target ≥ 0.7)`
 )

@@ -5,7 +5,6 @@
  * come from core; this module only speaks the Machines API.
  */
 import { FetchHttpClient, type HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import {
   Capabilities,
   ComputeError,
@@ -33,6 +32,7 @@ import {
   type Scope
 } from "effect"
 import { WebSocket } from "undici"
+import * as BufferedHttpClient from "./BufferedHttpClient.js"
 import * as FlyClient from "./FlyClient.js"
 import * as FlySchemas from "./FlySchemas.js"
 import * as FlyToml from "./FlyToml.js"
@@ -926,7 +926,7 @@ const transport = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
   options.httpClient !== undefined
     ? options.httpClient
     : options.fetch === undefined
-      ? NodeHttpClient.layerUndici
+      ? BufferedHttpClient.layerUndici
       : FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, options.fetch)))
 
 const clientLayer = (options: Options) =>
