@@ -23,6 +23,7 @@ import {
   Context,
   Duration,
   Effect,
+  Exit,
   Fiber,
   FiberRef,
   Layer,
@@ -328,19 +329,27 @@ export const makeAll = (
       )
     }
 
-    /** Runs a mutation of a machine under a short lease, released afterwards. */
+    /**
+     * Runs a mutation of a machine under a short lease, released afterwards; `destroys`: a mutation that
+     * succeeded destroyed the machine, and its lease with it, so there is nothing left to release.
+     */
     const withLease = <A>(
       app: string,
       id: string,
-      mutate: (nonce: string) => Effect.Effect<A, ComputeError.ComputeError>
+      mutate: (nonce: string) => Effect.Effect<A, ComputeError.ComputeError>,
+      destroys = false
     ) =>
       Effect.acquireUseRelease(
         acquireLease(app, id),
         (lease) => mutate(lease.data.nonce),
-        (lease) =>
-          client
-            .request("DELETE", `${machinePath(app, id)}/lease`, FlySchemas.Ok, { nonce: lease.data.nonce })
-            .pipe(Effect.ignore)
+        (lease, exit) =>
+          destroys && Exit.isSuccess(exit)
+            ? Effect.void
+            : client
+                .request("DELETE", `${machinePath(app, id)}/lease`, FlySchemas.Ok, {
+                  nonce: lease.data.nonce
+                })
+                .pipe(Effect.ignore)
       )
 
     const toSession = (app: string, machine: FlySchemas.Machine, fallbackTask?: TaskSpec.TaskSpec) =>
@@ -367,26 +376,31 @@ export const makeAll = (
 
     /** Apps this provider has seen exist (Hangar never deletes one), so a create asks about an app once. */
     const knownApps = new Set<string>()
-    const ensureApp = (app: string) =>
-      knownApps.has(app) ? Effect.void : Effect.tap(lookUpOrCreateApp(app), () => knownApps.add(app))
+    /** Makes sure the app exists; true when this call created it (so it has no machines or volumes yet). */
+    const ensureApp = (app: string): Effect.Effect<boolean, ComputeError.ComputeError> =>
+      knownApps.has(app)
+        ? Effect.succeed(false)
+        : Effect.tap(lookUpOrCreateApp(app), () => knownApps.add(app))
     const lookUpOrCreateApp = (app: string) =>
-      client
-        .request("GET", `/apps/${app}`, FlySchemas.Ok)
-        .pipe(
-          Effect.catchTag("SessionNotFound", () =>
-            client
-              .request("POST", "/apps", FlySchemas.Ok, { body: { app_name: app, org_slug: settings.org } })
-              .pipe(
-                Effect.catchTag("InvalidRequest", (e) =>
-                  e.reason === "Conflict" ? Effect.void : Effect.fail(e)
-                )
+      client.request("GET", `/apps/${app}`, FlySchemas.Ok).pipe(
+        Effect.as(false),
+        Effect.catchTag("SessionNotFound", () =>
+          client
+            .request("POST", "/apps", FlySchemas.Ok, { body: { app_name: app, org_slug: settings.org } })
+            .pipe(
+              Effect.as(true),
+              // Created meanwhile by someone else, who may have made machines in it.
+              Effect.catchTag("InvalidRequest", (e) =>
+                e.reason === "Conflict" ? Effect.succeed(false) : Effect.fail(e)
               )
-          )
+            )
         )
+      )
 
-    const ensureVolume = (app: string, region: string) =>
+    /** `newApp`: the app was created by this call, so it has no volume to look for. */
+    const ensureVolume = (app: string, region: string, newApp: boolean) =>
       Effect.gen(function* () {
-        const volumes = yield* client.request("GET", `/apps/${app}/volumes`, Volumes)
+        const volumes = newApp ? [] : yield* client.request("GET", `/apps/${app}/volumes`, Volumes)
         const existing = volumes.find(
           (v) => v.region === region && v.name === volumeName && v.state === "created"
         )
@@ -396,14 +410,16 @@ export const makeAll = (
         })
       })
 
+    /** `launched`: this call just created the machine, and Fly starts it without being asked. */
     const ensureRunning = (
       app: string,
       machine: FlySchemas.Machine,
-      again = true
+      again = true,
+      launched = false
     ): Effect.Effect<FlySchemas.Machine, ComputeError.ComputeError> =>
       Effect.gen(function* () {
         if (machine.state !== "started") {
-          if (machine.state !== "starting") {
+          if (machine.state !== "starting" && !launched) {
             yield* withLease(app, machine.id, (nonce) =>
               client.request("POST", `${machinePath(app, machine.id)}/start`, FlySchemas.Ok, { nonce })
             )
@@ -481,28 +497,33 @@ export const makeAll = (
         // this one left it (not a state read before it was woken).
         const running = yield* locked(`${app}/${region}`)(
           Effect.gen(function* () {
-            yield* ensureApp(app)
-            const found = yield* findMachine(app, region, name)
-            const machine =
-              found ??
-              (yield* Effect.gen(function* () {
-                const volume = yield* ensureVolume(app, region)
-                const hangarManagesSleep = yield* FiberRef.get(ComputeProvider.sleepManagedByHangar)
-                return yield* client
-                  .request("POST", `/apps/${app}/machines`, FlySchemas.Machine, {
-                    body: { name, region, config: machineConfig(task, volume.id, hangarManagesSleep) }
+            const newApp = yield* ensureApp(app)
+            const found = newApp ? undefined : yield* findMachine(app, region, name)
+            // A machine this call creates is launched by Fly, with the task's id in its metadata already.
+            const { machine, launched } =
+              found !== undefined
+                ? { machine: found, launched: false }
+                : yield* Effect.gen(function* () {
+                    const volume = yield* ensureVolume(app, region, newApp)
+                    const hangarManagesSleep = yield* FiberRef.get(ComputeProvider.sleepManagedByHangar)
+                    return yield* client
+                      .request("POST", `/apps/${app}/machines`, FlySchemas.Machine, {
+                        body: { name, region, config: machineConfig(task, volume.id, hangarManagesSleep) }
+                      })
+                      .pipe(
+                        Effect.map((created) => ({ machine: created, launched: true })),
+                        Effect.catchTag("InvalidRequest", (e) =>
+                          e.reason === "Conflict"
+                            ? Effect.flatMap(findMachine(app, region, name), (again) =>
+                                again === undefined
+                                  ? Effect.fail(e)
+                                  : Effect.succeed({ machine: again, launched: false })
+                              )
+                            : Effect.fail(e)
+                        )
+                      )
                   })
-                  .pipe(
-                    Effect.catchTag("InvalidRequest", (e) =>
-                      e.reason === "Conflict"
-                        ? Effect.flatMap(findMachine(app, region, name), (again) =>
-                            again === undefined ? Effect.fail(e) : Effect.succeed(again)
-                          )
-                        : Effect.fail(e)
-                    )
-                  )
-              }))
-            return yield* locked(machine.id)(
+            const running = yield* locked(machine.id)(
               Effect.gen(function* () {
                 sleepAllowed.delete(machine.id)
                 // Every create wants the machine (so a failed create's clean-up leaves alone one that another
@@ -511,16 +532,19 @@ export const makeAll = (
                 if (machine.state !== "started" || touched.has(task.taskId)) {
                   touched.set(task.taskId, { app, machineId: machine.id, wake })
                 }
-                return yield* ensureRunning(app, machine)
+                return yield* ensureRunning(app, machine, true, launched)
               })
             )
+            if (!launched) {
+              yield* client.request(
+                "POST",
+                `${machinePath(app, running.id)}/metadata/hangar_task_id`,
+                FlySchemas.Ok,
+                { body: { value: task.taskId } }
+              )
+            }
+            return running
           })
-        )
-        yield* client.request(
-          "POST",
-          `${machinePath(app, running.id)}/metadata/hangar_task_id`,
-          FlySchemas.Ok,
-          { body: { value: task.taskId } }
         )
         return toSession(
           app,
@@ -625,8 +649,12 @@ export const makeAll = (
         destroy: (sessionId) =>
           Effect.gen(function* () {
             const { app, machine } = yield* parseSessionId(sessionId)
-            yield* withLease(app, machine, (nonce) =>
-              client.request("DELETE", `${machinePath(app, machine)}?force=true`, FlySchemas.Ok, { nonce })
+            yield* withLease(
+              app,
+              machine,
+              (nonce) =>
+                client.request("DELETE", `${machinePath(app, machine)}?force=true`, FlySchemas.Ok, { nonce }),
+              true
             )
             yield* waitFor(app, machine, "state=destroyed")
             yield* recordEvents(app, machine)

@@ -309,3 +309,46 @@ describe("layerConfig", () => {
     }
   })
 })
+
+describe("requests per session", () => {
+  it("a new repository's first task: no lookups in its new app, no start of the machine Fly launches; a destroy leaves no lease to release", async () => {
+    const sent: Array<string> = []
+    const { fly, run } = await Simulated.onSimulator(41, token, {}, (sim) => (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input))
+      const method = init?.method ?? (input instanceof Request ? input.method : "GET")
+      sent.push(`${method} ${url.pathname.replace(/\/machines\/[0-9a-f]{14}/, "/machines/{id}")}`)
+      return sim.fetch(input, init)
+    })
+    const app = "/v1/apps/hangar-acme-fresh"
+    const session = await run(fly.create({ taskId: "first", repository: "acme/fresh", region: "iad" }))
+    assert.deepStrictEqual(sent.splice(0), [
+      `GET ${app}`,
+      "POST /v1/apps",
+      `POST ${app}/volumes`,
+      `POST ${app}/machines`,
+      `GET ${app}/machines/{id}/wait`
+    ])
+    assert.strictEqual(session.taskId, "first")
+    assert.strictEqual(session.status, "running")
+    await run(fly.sleep(session.id))
+    sent.splice(0)
+    // A later task finds the machine, wakes it under a lease and records its task id.
+    const again = await run(fly.create({ taskId: "second", repository: "acme/fresh", region: "iad" }))
+    assert.strictEqual(again.id, session.id)
+    assert.deepStrictEqual(sent.splice(0), [
+      `GET ${app}/machines`,
+      `POST ${app}/machines/{id}/lease`,
+      `POST ${app}/machines/{id}/start`,
+      `DELETE ${app}/machines/{id}/lease`,
+      `GET ${app}/machines/{id}/wait`,
+      `POST ${app}/machines/{id}/metadata/hangar_task_id`
+    ])
+    await run(fly.destroy(session.id))
+    assert.deepStrictEqual(sent.splice(0), [
+      `POST ${app}/machines/{id}/lease`,
+      `DELETE ${app}/machines/{id}`,
+      `GET ${app}/machines/{id}/wait`,
+      `GET ${app}/machines/{id}/events`
+    ])
+  })
+})
