@@ -501,10 +501,29 @@ export const make = (options: Options): Effect.Effect<Service> =>
       return tasks
     })
 
-    /** A session this process did not create (a restarted router's), recovered from the tasks' tags. */
-    const recover = (sessionId: string, spec?: TaskSpec.TaskSpec) =>
+    /**
+     * The live tasks as they were when this process first created a session: those a predecessor left running.
+     * Taken once, so a create of a new task id costs no listing of the cluster (a ListTasks and a DescribeTasks
+     * of every live task); a listing that failed is asked for again by the next create.
+     */
+    let inherited: ReadonlyArray<Task> | undefined
+    const inheritedTasks = Effect.suspend(() =>
+      inherited !== undefined
+        ? Effect.succeed(inherited)
+        : Effect.tap(liveTasks, (tasks) => Effect.sync(() => (inherited ??= tasks)))
+    )
+
+    /**
+     * A session this process did not create (a restarted router's), recovered from the tasks' tags: among the
+     * live tasks now (a lookup of an unknown session), or among those inherited (a create).
+     */
+    const recover = (
+      sessionId: string,
+      spec?: TaskSpec.TaskSpec,
+      tasks: Effect.Effect<ReadonlyArray<Task>, ComputeError.ComputeError> = liveTasks
+    ) =>
       Effect.gen(function* () {
-        const task = (yield* liveTasks).find((t) =>
+        const task = (yield* tasks).find((t) =>
           t.tags?.some((tag) => tag.key === "hangar:session" && tag.value === sessionId)
         )
         if (task?.taskArn === undefined) return undefined
@@ -812,7 +831,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
           Effect.gen(function* () {
             const sessionId = `ecs-${task.taskId}`
             // A restarted process adopts the task its predecessor started for this task id, if one runs.
-            const existing = sessions.get(sessionId) ?? (yield* recover(sessionId, task))
+            const existing = sessions.get(sessionId) ?? (yield* recover(sessionId, task, inheritedTasks))
             const state: SessionState =
               existing !== undefined && !existing.destroyed
                 ? existing

@@ -232,12 +232,15 @@ describe("EcsProvider on the simulator", () => {
     "a restarted provider adopts the task still running for a task id, and starts a new one otherwise",
     () =>
       Effect.gen(function* () {
-        const { clock, sim, provider } = yield* Effect.promise(() => startSimulator())
+        const { clock, sim, provider, requests } = yield* Effect.promise(() => startSimulator())
         const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        const listings = () => requests.filter((r) => r.operation === "ListTasks").length
         const before = yield* Effect.provide(EcsProvider.EcsProvider, provider())
         const running = yield* drive(before.create({ taskId: "kept", repository: "acme/k" }))
         const gone = yield* drive(before.create({ taskId: "gone", repository: "acme/g" }))
         yield* drive(before.destroy(gone.id))
+        // The cluster is listed once per process, at its first create, for what a predecessor left running.
+        assert.strictEqual(listings(), 1)
         const after = yield* Effect.provide(EcsProvider.EcsProvider, provider())
         const adopted = yield* drive(after.create({ taskId: "kept", repository: "acme/k" }))
         assert.strictEqual(adopted.metadata.taskArn, running.metadata.taskArn)
@@ -245,6 +248,7 @@ describe("EcsProvider on the simulator", () => {
         assert.strictEqual(again.status, "running")
         assert.notStrictEqual(again.metadata.taskArn, gone.metadata.taskArn)
         assert.strictEqual(sim.model.tasks.size, 3)
+        assert.strictEqual(listings(), 2)
       })
   )
 
