@@ -196,11 +196,23 @@ export const withDeadline = <A, E, E2, R>(
     )
   )
 
-/** Calls `fire` after `millis` on `clock`; returns a cancel function. */
+/** The class of Effect's own clock, whose `sleep` is a `setTimeout`. */
+const LiveClock = Clock.make().constructor
+/** The longest delay `setTimeout` takes (about 24.8 days). */
+const maxTimeoutMillis = 2_147_483_647
+
+/**
+ * Calls `fire` after `millis` on `clock`; returns a cancel function. Effect's own clock gets a `setTimeout`, as its
+ * `sleep` would use: running that `sleep` on a fiber of its own cost more than the rest of a provider call.
+ */
 const timer = (clock: Clock.Clock, millis: number, fire: () => void): (() => void) => {
   const scheduler = clock as Partial<Pick<SimulationClock, "schedule">>
   if (typeof scheduler.schedule === "function") {
     return scheduler.schedule(clock.unsafeCurrentTimeMillis() + millis, fire)
+  }
+  if (clock.constructor === LiveClock && millis <= maxTimeoutMillis) {
+    const handle = setTimeout(fire, millis)
+    return () => clearTimeout(handle)
   }
   const sleeper = Effect.runFork(clock.sleep(Duration.millis(millis)))
   sleeper.addObserver((exit) => {

@@ -284,6 +284,21 @@ describe("ComputeProvider.withDeadline", () => {
     })
   )
 
+  it.live(
+    "on Effect's own clock: the work's result when it ends first, else the failure at the deadline",
+    () =>
+      Effect.gen(function* () {
+        assert.strictEqual(yield* ComputeProvider.withDeadline(Effect.succeed("done"), 60_000, late), "done")
+        const interrupted = yield* Deferred.make<void>()
+        const work = Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)))
+        assert.deepStrictEqual(
+          yield* Effect.either(ComputeProvider.withDeadline(work, 20, late)),
+          Either.left("late")
+        )
+        yield* Deferred.await(interrupted)
+      })
+  )
+
   it.effect("times out on a clock without its own scheduler (TestClock)", () =>
     Effect.gen(function* () {
       const caller = yield* Effect.fork(
