@@ -157,13 +157,13 @@ export const undici =
           .then((body) => ({ status: response.statusCode, headers: response.headers, body }))
       )
 
-/** The client over its own undici Agent, closed with the layer. */
+/** The client over its own undici Agent, destroyed with the layer (requests still in flight are aborted). */
 export const layerUndici: Layer.Layer<HttpClient.HttpClient> = Layer.scoped(
   HttpClient.HttpClient,
   Effect.map(
     Effect.acquireRelease(
       Effect.sync(() => new Agent()),
-      (agent) => Effect.promise(() => agent.close())
+      (agent) => Effect.promise(() => agent.destroy())
     ),
     (agent) => make(undici(agent))
   )
