@@ -410,16 +410,14 @@ export const makeAll = (
         })
       })
 
-    /** `launched`: this call just created the machine, and Fly starts it without being asked. */
     const ensureRunning = (
       app: string,
       machine: FlySchemas.Machine,
-      again = true,
-      launched = false
+      again = true
     ): Effect.Effect<FlySchemas.Machine, ComputeError.ComputeError> =>
       Effect.gen(function* () {
         if (machine.state !== "started") {
-          if (machine.state !== "starting" && !launched) {
+          if (machine.state !== "starting") {
             yield* withLease(app, machine.id, (nonce) =>
               client.request("POST", `${machinePath(app, machine.id)}/start`, FlySchemas.Ok, { nonce })
             )
@@ -495,11 +493,12 @@ export const makeAll = (
         const name = `workspace-${region}`
         // The region's lock is held until the machine is up, so a create waiting for it finds the machine as
         // this one left it (not a state read before it was woken).
-        const running = yield* locked(`${app}/${region}`)(
+        const { running, launched } = yield* locked(`${app}/${region}`)(
           Effect.gen(function* () {
             const newApp = yield* ensureApp(app)
             const found = newApp ? undefined : yield* findMachine(app, region, name)
-            // A machine this call creates is launched by Fly, with the task's id in its metadata already.
+            // A machine this call creates is launched by Fly (answered as `created`, it is on its way to started,
+            // so it is only waited for), with the task's id in its metadata already.
             const { machine, launched } =
               found !== undefined
                 ? { machine: found, launched: false }
@@ -511,7 +510,10 @@ export const makeAll = (
                         body: { name, region, config: machineConfig(task, volume.id, hangarManagesSleep) }
                       })
                       .pipe(
-                        Effect.map((created) => ({ machine: created, launched: true })),
+                        Effect.map((created) => ({
+                          machine: { ...created, state: "starting" },
+                          launched: true
+                        })),
                         Effect.catchTag("InvalidRequest", (e) =>
                           e.reason === "Conflict"
                             ? Effect.flatMap(findMachine(app, region, name), (again) =>
@@ -532,20 +534,20 @@ export const makeAll = (
                 if (machine.state !== "started" || touched.has(task.taskId)) {
                   touched.set(task.taskId, { app, machineId: machine.id, wake })
                 }
-                return yield* ensureRunning(app, machine, true, launched)
+                return yield* ensureRunning(app, machine)
               })
             )
-            if (!launched) {
-              yield* client.request(
-                "POST",
-                `${machinePath(app, running.id)}/metadata/hangar_task_id`,
-                FlySchemas.Ok,
-                { body: { value: task.taskId } }
-              )
-            }
-            return running
+            return { running, launched }
           })
         )
+        if (!launched) {
+          yield* client.request(
+            "POST",
+            `${machinePath(app, running.id)}/metadata/hangar_task_id`,
+            FlySchemas.Ok,
+            { body: { value: task.taskId } }
+          )
+        }
         return toSession(
           app,
           { ...running, config: { ...running.config, metadata: { hangar_task_id: task.taskId } } },
