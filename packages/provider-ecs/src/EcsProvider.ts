@@ -186,6 +186,8 @@ export const make = (options: Options): Effect.Effect<Service> =>
     const client = new ECSClient({
       region: options.awsRegion ?? "us-east-1",
       maxAttempts: 1,
+      // The middleware stack is resolved once per command class instead of on every send: nothing here changes it.
+      cacheMiddleware: true,
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       ...(options.requestHandler === undefined ? {} : { requestHandler: options.requestHandler }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials })
@@ -576,23 +578,42 @@ export const make = (options: Options): Effect.Effect<Service> =>
       return arn === undefined ? Effect.succeed(undefined) : describe(arn)
     }
 
+    /** The session's task as this process last saw it in any answer (RunTask, DescribeTasks, StopTask). */
+    const lastSeen = (state: SessionState): Task | undefined => {
+      const arn = state.arns[state.arns.length - 1]
+      return arn === undefined ? undefined : taskRecords.get(arn)?.task
+    }
+
     const stop = (sessionId: string) =>
       Effect.gen(function* () {
         const state = yield* sessionOf(sessionId, "stop")
-        const task = yield* current(state)
-        if (task?.taskArn !== undefined && task.lastStatus !== "STOPPED") {
-          yield* send("StopTask", () =>
-            client.send(
-              new StopTaskCommand({ cluster, task: task.taskArn!, reason: "hangar: session released" })
+        const arn = state.arns[state.arns.length - 1]
+        const seen = lastSeen(state)
+        // STOPPED is final, so a task last seen so is not asked about again.
+        if (arn === undefined || seen?.lastStatus === "STOPPED") return toSession(sessionId, state, seen)
+        // StopTask answers with the task, and a task that has stopped already is answered as it is, so no
+        // DescribeTasks goes first. One ECS no longer shows (stopped past its retention) is refused: described,
+        // it is missing, and the session stopped.
+        const stopped = yield* send("StopTask", () =>
+          client.send(new StopTaskCommand({ cluster, task: arn, reason: "hangar: session released" }))
+        ).pipe(
+          Effect.map((r) => r.task),
+          Effect.tap((task) => Effect.sync(() => task !== undefined && remember(task))),
+          Effect.catchTag("InvalidRequest", (e) =>
+            Effect.flatMap(current(state), (now) =>
+              now === undefined || now.lastStatus === "STOPPED" ? Effect.succeed(now) : Effect.fail(e)
             )
           )
+        )
+        if (stopped === undefined) return toSession(sessionId, state, undefined)
+        if (stopped.lastStatus !== "STOPPED") {
           // SIGTERM, the container's stop timeout (30 s by default), SIGKILL: STOPPED within a minute or two.
           const started = yield* Clock.currentTimeMillis
           for (let delay = 1_000; ; delay = Math.min(delay * 2, 10_000)) {
             yield* Effect.sleep(Duration.millis(delay))
-            const now = yield* describe(task.taskArn)
+            const now = yield* describe(arn)
             if (now === undefined || now.lastStatus === "STOPPED")
-              return toSession(sessionId, state, now ?? { ...task, lastStatus: "STOPPED" })
+              return toSession(sessionId, state, now ?? { ...stopped, lastStatus: "STOPPED" })
             if ((yield* Clock.currentTimeMillis) - started > stopDeadline) {
               return yield* new ComputeError.Timeout({
                 module: "EcsProvider",
@@ -604,7 +625,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
             }
           }
         }
-        return toSession(sessionId, state, task)
+        return toSession(sessionId, state, stopped)
       })
 
     /** The cluster's instances as far as the ECS API has shown them (deregistered ones cannot be listed). */
@@ -868,9 +889,8 @@ export const make = (options: Options): Effect.Effect<Service> =>
         exec: (sessionId, command) =>
           Effect.gen(function* () {
             const state = yield* sessionOf(sessionId, "exec")
-            const task = yield* current(state)
-            if (task?.lastStatus !== "RUNNING") {
-              return yield* new ComputeError.InvalidRequest({
+            const notRunning = (task: Task | undefined) =>
+              new ComputeError.InvalidRequest({
                 module: "EcsProvider",
                 method: "exec",
                 provider: "ecs",
@@ -879,7 +899,13 @@ export const make = (options: Options): Effect.Effect<Service> =>
                 expected: "a running session (start it first)",
                 actual: task?.lastStatus ?? "no task"
               })
-            }
+            // A task last seen RUNNING gets its ExecuteCommand at once; if that is refused, the task is described
+            // to tell a session that stopped meanwhile (a Conflict) from a failure of ECS Exec itself. One last
+            // seen STOPPED stays so; one on its way to RUNNING is described now.
+            const seen = lastSeen(state)
+            const known = seen?.lastStatus === "RUNNING" || seen?.lastStatus === "STOPPED"
+            const task = known ? seen : yield* current(state)
+            if (task?.lastStatus !== "RUNNING") return yield* notRunning(task)
             const started = yield* Clock.currentTimeMillis
             const response = yield* send("ExecuteCommand", () =>
               client.send(
@@ -891,6 +917,17 @@ export const make = (options: Options): Effect.Effect<Service> =>
                   // ECS only supports interactive sessions.
                   interactive: true
                 })
+              )
+            ).pipe(
+              Effect.catchAll((e) =>
+                task === seen
+                  ? current(state).pipe(
+                      Effect.orElseFail(() => e),
+                      Effect.flatMap((now) =>
+                        Effect.fail(now?.lastStatus === "RUNNING" ? e : notRunning(now))
+                      )
+                    )
+                  : Effect.fail(e)
               )
             )
             const stream = response.session

@@ -252,6 +252,59 @@ describe("EcsProvider on the simulator", () => {
       })
   )
 
+  it.effect(
+    "a session's requests: no DescribeTasks before ExecuteCommand or StopTask; one stopped behind its back is a Conflict",
+    () =>
+      Effect.gen(function* () {
+        const { clock, sim, provider, requests } = yield* Effect.promise(() => startSimulator())
+        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        yield* drive(ecs.create({ taskId: "warm-up", repository: "acme/w" }))
+        const operations = (from: number) => requests.slice(from).map((r) => r.operation)
+        // The create polls DescribeTasks until RUNNING (4 s on a warm instance: after 1, 2 and 4 s).
+        let from = requests.length
+        const session = yield* drive(ecs.create({ taskId: "counted", repository: "acme/c" }))
+        assert.deepStrictEqual(operations(from), ["RunTask", "DescribeTasks", "DescribeTasks", "DescribeTasks"])
+        from = requests.length
+        const result = yield* drive(ecs.exec(session.id, ["echo", "hi"]))
+        assert.strictEqual(result.stdout, "hi\n")
+        assert.deepStrictEqual(operations(from), ["ExecuteCommand"])
+        from = requests.length
+        const stopped = yield* drive(ecs.stop(session.id))
+        assert.strictEqual(stopped.status, "stopped")
+        assert.strictEqual(operations(from)[0], "StopTask")
+        assert.isTrue(operations(from).slice(1).every((op) => op === "DescribeTasks"))
+        // Stopped is final: a second stop and an exec need no request to know it.
+        from = requests.length
+        assert.strictEqual((yield* drive(ecs.stop(session.id))).status, "stopped")
+        const refused = yield* Effect.flip(drive(ecs.exec(session.id, ["echo", "no"])))
+        assert.deepStrictEqual([refused._tag, operations(from)], ["InvalidRequest", []])
+
+        // A task ECS stopped without this provider's knowing: ExecuteCommand is refused, the task described,
+        // and the caller told the session is not running (not a retryable ECS Exec failure).
+        const other = yield* drive(ecs.create({ taskId: "lost", repository: "acme/l" }))
+        const task = [...sim.model.tasks.values()].find((t) => t.arn === other.metadata.taskArn)!
+        sim.model.stopTask(task, "Essential container in task exited", "EssentialContainerExited")
+        yield* Effect.promise(() => clock.advanceBy(60_000))
+        from = requests.length
+        const conflict = yield* Effect.flip(drive(ecs.exec(other.id, ["echo", "late"])))
+        assert.strictEqual(conflict._tag, "InvalidRequest")
+        assert.include(conflict.message, "STOPPED")
+        assert.deepStrictEqual(operations(from), ["ExecuteCommand", "DescribeTasks"])
+        from = requests.length
+        assert.strictEqual((yield* drive(ecs.stop(other.id))).status, "stopped")
+        assert.deepStrictEqual(operations(from), [])
+        // StopTask answers a task that stopped already as it is: no polling.
+        const third = yield* drive(ecs.create({ taskId: "third", repository: "acme/t" }))
+        const thirdTask = [...sim.model.tasks.values()].find((t) => t.arn === third.metadata.taskArn)!
+        sim.model.stopTask(thirdTask, "Essential container in task exited", "EssentialContainerExited")
+        yield* Effect.promise(() => clock.advanceBy(60_000))
+        from = requests.length
+        assert.strictEqual((yield* drive(ecs.stop(third.id))).status, "stopped")
+        assert.deepStrictEqual(operations(from), ["StopTask"])
+      })
+  )
+
   it.effect("exec answers the agent's handshake; a KMS-encrypted session it cannot do is Unsupported", () =>
     Effect.gen(function* () {
       const plain = yield* Effect.promise(() => startSimulator({ execHandshake: "session-type" }))
