@@ -10,12 +10,12 @@
  * and the median ratio of the rounds (target ≥ 0.7: Effect, Schema and leases must not cost more than that).
  */
 import { parseArgs } from "node:util"
-import { HttpClient } from "@effect/platform"
+import { HttpClient, type HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { VirtualClock } from "@hangar/core"
 import { FlySimulator, Lifecycle } from "@hangar/fly-simulator"
 import { Effect, Layer, Redacted } from "effect"
-import { request } from "undici"
+import { Agent, request } from "undici"
 import * as BufferedHttpClient from "../src/BufferedHttpClient.js"
 import * as FlyProvider from "../src/FlyProvider.js"
 
@@ -51,23 +51,40 @@ interface Recorded {
 }
 const recorded: Array<Recorded> = []
 const decoder = new TextDecoder()
-const recordingUndici = Layer.effect(
-  HttpClient.HttpClient,
-  Effect.map(HttpClient.HttpClient, (client) =>
-    HttpClient.tapRequest(client, (request) =>
-      Effect.sync(() => {
-        recorded.push({
-          method: request.method,
-          path: request.url.slice(base.length),
-          body: request.body._tag === "Uint8Array" ? decoder.decode(request.body.body) : undefined,
-          nonce: request.headers["fly-machine-lease-nonce"]
-        })
-      })
-    )
-  )
-).pipe(
-  Layer.provide(values.transport === "node" ? NodeHttpClient.layerUndici : BufferedHttpClient.layerUndici)
-)
+const record = (request: HttpClientRequest.HttpClientRequest) => {
+  recorded.push({
+    method: request.method,
+    path: request.url.slice(base.length),
+    body: request.body._tag === "Uint8Array" ? decoder.decode(request.body.body) : undefined,
+    nonce: request.headers["fly-machine-lease-nonce"]
+  })
+}
+// Requests are recorded as they leave the provider: under the transport for the production client (a wrapped
+// client is a different client, which FlyClient would treat as the platform's), around the platform's client.
+const recordingClient =
+  values.transport === "node"
+    ? Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, (client) =>
+          HttpClient.tapRequest(client, (request) => Effect.sync(() => record(request)))
+        )
+      ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    : Layer.scoped(
+        HttpClient.HttpClient,
+        Effect.map(
+          Effect.acquireRelease(
+            Effect.sync(() => new Agent()),
+            (agent) => Effect.promise(() => agent.destroy())
+          ),
+          (agent) => {
+            const send = BufferedHttpClient.undici(agent)
+            return BufferedHttpClient.make((request, url, signal) => {
+              record(request)
+              return send(request, url, signal)
+            })
+          }
+        )
+      )
 
 const cycle = (fly: FlyProvider.FlyProvider["Type"], i: number) =>
   Effect.gen(function* () {
@@ -137,7 +154,7 @@ await Effect.runPromise(
         baseUrl: base,
         regions: ["iad"],
         autostop: "off",
-        httpClient: recordingUndici
+        httpClient: recordingClient
       })
     )
   )

@@ -105,8 +105,24 @@ class BufferedResponse extends Inspectable.Class implements HttpClientResponse.H
   }
 }
 
+/** The clients `make` built (a transformed one, `HttpClient.tapRequest(client, …)` say, is a new client). */
+const spanless = new WeakSet<HttpClient.HttpClient>()
+
+/**
+ * Whether `client` is one `make` built, which makes no span and sends no trace headers of its own: a caller that
+ * makes its own span need not ask it not to (the platform's `withTracerDisabledWhen` and
+ * `withTracerPropagation` each scope a FiberRef around every request).
+ */
+export const makesNoSpans = (client: HttpClient.HttpClient): boolean => spanless.has(client)
+
 /** An HttpClient over `send`. Bodies other than bytes (streams, form data) are refused with an Encode error. */
-export const make = (send: Send): HttpClient.HttpClient =>
+export const make = (send: Send): HttpClient.HttpClient => {
+  const client = makeClient(send)
+  spanless.add(client)
+  return client
+}
+
+const makeClient = (send: Send): HttpClient.HttpClient =>
   HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
     (prepared) =>
       Effect.flatMap(prepared, (request) => {

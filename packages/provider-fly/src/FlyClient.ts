@@ -6,7 +6,8 @@
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { ComputeError, ComputeProvider } from "@hangar/core"
-import { Clock, Context, Effect, Layer, type ParseResult, Redacted, Schedule, Schema } from "effect"
+import { Clock, Context, Effect, Either, Layer, type ParseResult, Redacted, Schedule, Schema } from "effect"
+import * as BufferedHttpClient from "./BufferedHttpClient.js"
 import * as FlySchemas from "./FlySchemas.js"
 
 export interface ClientOptions {
@@ -107,12 +108,17 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
       authorization: `${scheme}${Redacted.value(options.token)}`,
       accept: "application/json"
     }
-    const client = (yield* HttpClient.HttpClient).pipe(
-      // One span per request is FlyClient's own (below); the platform's second one records every header as an
-      // attribute and sends trace headers Fly does not read, which cost more than the request's own client work.
-      HttpClient.withTracerDisabledWhen(() => true),
-      HttpClient.withTracerPropagation(false)
-    )
+    const given = yield* HttpClient.HttpClient
+    // One span per request is FlyClient's own (below). The platform's clients make a second one, which records
+    // every header as an attribute, and send trace headers Fly does not read: they are asked not to. The default
+    // transport does neither, and asking costs two FiberRef scopes per request (about 45 of the 150 Effect operations
+    // a request took), so it is not asked.
+    const client = BufferedHttpClient.makesNoSpans(given)
+      ? given
+      : given.pipe(
+          HttpClient.withTracerDisabledWhen(() => true),
+          HttpClient.withTracerPropagation(false)
+        )
     const policy: ComputeProvider.RetryPolicy = { ...ComputeProvider.defaultRetryPolicy, ...options.retry }
     const request: Service["request"] = (method, path, schema, requestOptions = {}) => {
       const once = send(method, path, schema, requestOptions)
@@ -143,30 +149,37 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
       })
       if (requestOptions.body !== undefined) req = HttpClientRequest.bodyUnsafeJson(req, requestOptions.body)
       const decode = decoderOf(schema)
+      const decoded = (u: unknown) =>
+        Either.mapLeft(decode(u), (e) =>
+          ComputeError.normalise(e, { module: "FlyClient", method: name(), provider })
+        )
       return client.execute(req).pipe(
-        Effect.mapError(
-          (e) =>
-            new ComputeError.ProviderUnavailable({
-              module: "FlyClient",
-              method: name(),
-              provider,
-              reason: "Transport",
-              detail: e.message.replaceAll(Redacted.value(options.token), "<redacted>")
-            })
-        ),
-        Effect.flatMap((response) => {
-          if (response.status >= 200 && response.status < 300) {
-            if (response.status === 202 || response.status === 204) return Effect.orDie(decode(undefined))
-            return response.json.pipe(
-              Effect.flatMap(decode),
-              Effect.mapError((e) =>
-                ComputeError.normalise(e, { module: "FlyClient", method: name(), provider })
+        Effect.matchEffect({
+          onFailure: (e) =>
+            Effect.fail(
+              new ComputeError.ProviderUnavailable({
+                module: "FlyClient",
+                method: name(),
+                provider,
+                reason: "Transport",
+                detail: e.message.replaceAll(Redacted.value(options.token), "<redacted>")
+              })
+            ),
+          onSuccess: (response) => {
+            if (response.status >= 200 && response.status < 300) {
+              // Decoded at once (the schemas are synchronous): an Either is an Effect, with no fiber work to run.
+              if (response.status === 202 || response.status === 204) return Effect.orDie(decoded(undefined))
+              return Effect.flatMap(
+                Effect.mapError(response.json, (e) =>
+                  ComputeError.normalise(e, { module: "FlyClient", method: name(), provider })
+                ),
+                decoded
               )
+            }
+            return Effect.flatMap(errorText(response), (text) =>
+              Effect.fail(toError(name(), path, response.status, text, response.headers["retry-after"]))
             )
           }
-          return Effect.flatMap(errorText(response), (text) =>
-            Effect.fail(toError(name(), path, response.status, text, response.headers["retry-after"]))
-          )
         }),
         Effect.withSpan(`FlyClient.${method}`, { attributes: { path }, captureStackTrace: false })
       )
@@ -175,16 +188,16 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
   })
 
 /** Decoders built once per response schema (the client decodes every answer). */
-const decoders = new WeakMap<object, (u: unknown) => Effect.Effect<unknown, ParseResult.ParseError>>()
+const decoders = new WeakMap<object, (u: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
 const decoderOf = <A, I>(
   schema: Schema.Schema<A, I>
-): ((u: unknown) => Effect.Effect<A, ParseResult.ParseError>) => {
+): ((u: unknown) => Either.Either<A, ParseResult.ParseError>) => {
   let decode = decoders.get(schema)
   if (decode === undefined) {
-    decode = Schema.decodeUnknown(schema)
+    decode = Schema.decodeUnknownEither(schema)
     decoders.set(schema, decode)
   }
-  return decode as (u: unknown) => Effect.Effect<A, ParseResult.ParseError>
+  return decode as (u: unknown) => Either.Either<A, ParseResult.ParseError>
 }
 
 /** The wait before the first request-level retry: the retry-after Fly sent, else the policy's base delay. */

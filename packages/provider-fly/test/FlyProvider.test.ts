@@ -4,6 +4,7 @@ import { ComputeProvider, VirtualClock } from "@hangar/core"
 import { Conformance } from "@hangar/core/testing"
 import { FlySimulator } from "@hangar/fly-simulator"
 import { Cause, Effect, Either, Layer, Logger, LogLevel, Redacted, Ref, Schema } from "effect"
+import * as BufferedHttpClient from "../src/BufferedHttpClient.js"
 import * as FlyClient from "../src/FlyClient.js"
 import * as FlyProvider from "../src/FlyProvider.js"
 
@@ -64,6 +65,40 @@ describe("FlyClient", () => {
       }).pipe(Effect.provideService(HttpClient.HttpClient, http))
       return { client, seen }
     })
+
+  it.effect(
+    "sends no trace headers: a platform client is asked not to, the default transport adds none",
+    () =>
+      Effect.gen(function* () {
+        const { client, seen } = yield* capture(200, { ok: true })
+        yield* client.request("GET", "/apps/a", Schema.Unknown).pipe(Effect.withSpan("caller"))
+        const [request] = yield* Ref.get(seen)
+        assert.isDefined(request)
+        assert.notProperty(request?.headers, "traceparent")
+        assert.notProperty(request?.headers, "b3")
+
+        const sent: Array<Record<string, string>> = []
+        const buffered = BufferedHttpClient.make(async (r) => {
+          sent.push({ ...r.headers })
+          return {
+            status: 200,
+            headers: { "content-type": "application/json" },
+            body: new TextEncoder().encode("{}")
+          }
+        })
+        assert.isTrue(BufferedHttpClient.makesNoSpans(buffered))
+        // A transformed client is another client: FlyClient treats it as one that may trace.
+        assert.isFalse(BufferedHttpClient.makesNoSpans(HttpClient.tapRequest(buffered, () => Effect.void)))
+        const direct = yield* FlyClient.make({
+          baseUrl: "https://api.machines.dev",
+          token: Redacted.make(secret)
+        }).pipe(Effect.provideService(HttpClient.HttpClient, buffered))
+        yield* direct.request("GET", "/apps/a", Schema.Unknown).pipe(Effect.withSpan("caller"))
+        assert.strictEqual(sent.length, 1)
+        assert.notProperty(sent[0], "traceparent")
+        assert.notProperty(sent[0], "b3")
+      })
+  )
 
   it.effect("sends the bearer token, the lease nonce and the /v1 path", () =>
     Effect.gen(function* () {
