@@ -299,13 +299,15 @@ export const make = (options: Options): Effect.Effect<Service> =>
 
     /**
      * Polls until the task runs; a task that stops first had no capacity. `seen` is what RunTask just answered
-     * (a task is never RUNNING in RunTask's answer), so the first look is after the first delay.
+     * (a task is never RUNNING in RunTask's answer), so the first look is after the first delay. The delays follow
+     * AWS's advice for DescribeTasks after RunTask: exponential backoff "starting with a couple of seconds" (the
+     * SDK's RunTaskCommand documentation; a start on a warm instance with the image cached takes a few seconds).
      */
     const awaitRunning = (arn: string, seen?: Task) =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
         let first = seen
-        for (let delay = 1_000; ; delay = Math.min(delay * 2, 15_000)) {
+        for (let delay = 2_000; ; delay = Math.min(delay * 2, 15_000)) {
           const task = first ?? (yield* describe(arn))
           first = undefined
           if (task?.lastStatus === "RUNNING") return task
@@ -608,8 +610,9 @@ export const make = (options: Options): Effect.Effect<Service> =>
         if (stopped === undefined) return toSession(sessionId, state, undefined)
         if (stopped.lastStatus !== "STOPPED") {
           // SIGTERM, the container's stop timeout (30 s by default), SIGKILL: STOPPED within a minute or two.
+          // Polled as after RunTask, from a couple of seconds.
           const started = yield* Clock.currentTimeMillis
-          for (let delay = 1_000; ; delay = Math.min(delay * 2, 10_000)) {
+          for (let delay = 2_000; ; delay = Math.min(delay * 2, 10_000)) {
             yield* Effect.sleep(Duration.millis(delay))
             const now = yield* describe(arn)
             if (now === undefined || now.lastStatus === "STOPPED")
