@@ -10,11 +10,10 @@ const hour = 3_600_000
 describe("clusterCost", () => {
   it.effect("equals the simulator's bill through scale-out, scale-in and idle; periods add up", () =>
     Effect.gen(function* () {
-      const { clock, sim, provider } = yield* Effect.promise(() =>
+      const { clock, sim, provider, drive } = yield* Effect.promise(() =>
         startSimulator({ instanceType: "t3.medium", min: 1, max: 3 })
       )
       const ecs = yield* Effect.provide(withCluster, provider())
-      const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
       const billed = () => sim.billing().byCluster.hangar ?? 0
       const start = clock.now()
       const sessions = yield* drive(
@@ -70,9 +69,8 @@ describe("clusterCost", () => {
     "a session alone on the cluster is charged the whole instance while it runs, nothing while stopped",
     () =>
       Effect.gen(function* () {
-        const { clock, provider } = yield* Effect.promise(() => startSimulator({ min: 1, max: 1 }))
+        const { clock, provider, drive } = yield* Effect.promise(() => startSimulator({ min: 1, max: 1 }))
         const ecs = yield* Effect.provide(withCluster, provider())
-        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
         const session = yield* drive(ecs.create({ taskId: "alone", repository: "acme/a", size: "dev" }))
         // past the instance's 60-second minimum, which was billed at its launch (before any session ran)
         yield* Effect.promise(() => clock.advanceBy(60_000))
@@ -101,11 +99,10 @@ describe("clusterCost with a region's own prices", () => {
     "both given eu-west-2's catalog (a test fixture), clusterCost equals the bill at exactly its rates",
     () =>
       Effect.gen(function* () {
-        const { clock, sim, provider } = yield* Effect.promise(() =>
+        const { clock, sim, provider, drive } = yield* Effect.promise(() =>
           startSimulator({ instanceType: "t3.medium", min: 1, max: 3, region: "eu-west-2", pricing: london })
         )
         const ecs = yield* Effect.provide(withCluster, provider())
-        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
         const sessions = yield* drive(
           Effect.all(
             [1, 2, 3].map((n) =>

@@ -125,7 +125,7 @@ describe("what the provider sends", () => {
     "awsvpc, EBS workspace, environment, task role; one task definition per size; no secret on the wire",
     () =>
       Effect.gen(function* () {
-        const { clock, provider, requests } = yield* Effect.promise(() => startSimulator())
+        const { provider, requests, drive } = yield* Effect.promise(() => startSimulator())
         const ecs = yield* Effect.provide(
           EcsProvider.EcsProvider,
           provider("cp", {
@@ -137,7 +137,6 @@ describe("what the provider sends", () => {
             workspace: { kind: "ebs", roleArn: "arn:aws:iam::1:role/ecs-infrastructure" }
           })
         )
-        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
         yield* drive(ecs.create({ taskId: "t1", repository: "acme/web", branch: "fix", size: "standard" }))
         yield* drive(ecs.create({ taskId: "t2", repository: "acme/api", size: "standard" }))
         const registered = requests.filter((r) => r.operation === "RegisterTaskDefinition")

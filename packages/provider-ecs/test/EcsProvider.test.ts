@@ -27,11 +27,10 @@ describe("EcsProvider on the simulator", () => {
     "a task that waits for scale-out runs once capacity arrives; scale-in after idle lowers the bill",
     () =>
       Effect.gen(function* () {
-        const { clock, sim, provider } = yield* Effect.promise(() =>
+        const { clock, sim, provider, drive } = yield* Effect.promise(() =>
           startSimulator({ instanceType: "t3.medium", min: 1, max: 3 })
         )
         const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
-        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
         const sessions = yield* drive(
           Effect.all(
             [1, 2, 3].map((n) =>
@@ -57,7 +56,7 @@ describe("EcsProvider on the simulator", () => {
     "RESOURCE:MEMORY without managed scaling is CapacityUnavailable; GPU tasks land on GPU instances",
     () =>
       Effect.gen(function* () {
-        const { clock, sim } = yield* Effect.promise(() => startSimulator())
+        const { clock, sim, drive } = yield* Effect.promise(() => startSimulator())
         const fixed = yield* Effect.provide(
           EcsProvider.EcsProvider,
           EcsProvider.layer({
@@ -69,7 +68,6 @@ describe("EcsProvider on the simulator", () => {
             regions: ["iad"]
           })
         )
-        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
         // one high-perf task (4 GiB) fills a t3.large: 8 GiB physical, 7987 MiB registered
         yield* drive(fixed.create({ taskId: "h0", repository: "acme/h", size: "high-perf" }))
         const full = yield* Effect.flip(
@@ -100,9 +98,8 @@ describe("EcsProvider on the simulator", () => {
     "exec round trip: large output, stderr, non-zero exit; a dropped connection is a typed error",
     () =>
       Effect.gen(function* () {
-        const { clock, sim, provider } = yield* Effect.promise(() => startSimulator())
+        const { clock, sim, provider, drive } = yield* Effect.promise(() => startSimulator())
         const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
-        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
         const session = yield* drive(ecs.create({ taskId: "x1", repository: "acme/x" }))
         const big = yield* drive(ecs.exec(session.id, ["yes-lines", "20000"]))
         assert.strictEqual(big.stdout.split("\n").length, 20_001)
@@ -164,9 +161,8 @@ describe("EcsProvider on the simulator", () => {
     "destroy then create with the same task id runs a new task; start after release runs another",
     () =>
       Effect.gen(function* () {
-        const { clock, sim, provider } = yield* Effect.promise(() => startSimulator())
+        const { sim, provider, drive } = yield* Effect.promise(() => startSimulator())
         const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
-        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
         const first = yield* drive(ecs.create({ taskId: "again", repository: "acme/a" }))
         yield* drive(ecs.destroy(first.id))
         const second = yield* drive(ecs.create({ taskId: "again", repository: "acme/a" }))
@@ -185,9 +181,10 @@ describe("EcsProvider on the simulator", () => {
     () =>
       Effect.gen(function* () {
         // one t3.large that cannot scale: a second high-perf task waits in PROVISIONING until ECS gives up
-        const { clock, sim, provider } = yield* Effect.promise(() => startSimulator({ min: 1, max: 1 }))
+        const { clock, sim, provider, drive } = yield* Effect.promise(() =>
+          startSimulator({ min: 1, max: 1 })
+        )
         const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
-        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
         yield* drive(ecs.create({ taskId: "fills", repository: "acme/f", size: "high-perf" }))
         const started = clock.now()
         const error = yield* Effect.flip(
@@ -210,12 +207,11 @@ describe("EcsProvider on the simulator", () => {
 
   it.effect("a task still PROVISIONING at the caller's deadline is stopped: Timeout, no task left", () =>
     Effect.gen(function* () {
-      const { clock, sim, provider } = yield* Effect.promise(() => startSimulator({ min: 1, max: 1 }))
+      const { clock, sim, provider, drive } = yield* Effect.promise(() => startSimulator({ min: 1, max: 1 }))
       const ecs = yield* Effect.provide(
         EcsProvider.EcsProvider,
         provider("cp", { startDeadline: "5 minutes" })
       )
-      const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
       yield* drive(ecs.create({ taskId: "fills", repository: "acme/f", size: "high-perf" }))
       const error = yield* Effect.flip(
         drive(ecs.create({ taskId: "late", repository: "acme/l", size: "high-perf" }))
@@ -232,8 +228,7 @@ describe("EcsProvider on the simulator", () => {
     "a restarted provider adopts the task still running for a task id, and starts a new one otherwise",
     () =>
       Effect.gen(function* () {
-        const { clock, sim, provider, requests } = yield* Effect.promise(() => startSimulator())
-        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        const { sim, provider, requests, drive } = yield* Effect.promise(() => startSimulator())
         const listings = () => requests.filter((r) => r.operation === "ListTasks").length
         const before = yield* Effect.provide(EcsProvider.EcsProvider, provider())
         const running = yield* drive(before.create({ taskId: "kept", repository: "acme/k" }))
@@ -256,8 +251,7 @@ describe("EcsProvider on the simulator", () => {
     "a session's requests: no DescribeTasks before ExecuteCommand or StopTask; one stopped behind its back is a Conflict",
     () =>
       Effect.gen(function* () {
-        const { clock, sim, provider, requests } = yield* Effect.promise(() => startSimulator())
-        const drive = <A, E>(e: Effect.Effect<A, E>) => VirtualClock.drive(clock, e)
+        const { clock, sim, provider, requests, drive } = yield* Effect.promise(() => startSimulator())
         const ecs = yield* Effect.provide(EcsProvider.EcsProvider, provider())
         yield* drive(ecs.create({ taskId: "warm-up", repository: "acme/w" }))
         const operations = (from: number) => requests.slice(from).map((r) => r.operation)

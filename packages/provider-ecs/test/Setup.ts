@@ -99,7 +99,9 @@ export const startSimulator = async (
       ...(options.pricing === undefined ? {} : { pricing: options.pricing }),
       ...extra
     })
-  return { clock, sim, url, provider, requests, requestHandler, send, dropResponses }
+  /** Runs `effect` to completion on the simulator's virtual clock. */
+  const drive = <A, E>(effect: Effect.Effect<A, E>) => VirtualClock.drive(clock, effect)
+  return { clock, sim, url, provider, requests, requestHandler, send, dropResponses, drive }
 }
 
 /** The provider and its cluster's cost from one layer, as one object (tests call both). */
