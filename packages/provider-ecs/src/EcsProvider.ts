@@ -171,6 +171,9 @@ interface SessionState {
   readonly createdAt: number
 }
 
+/** The session's latest task, if it has had one. */
+const latestArn = (state: SessionState): string | undefined => state.arns[state.arns.length - 1]
+
 export const make = (options: Options): Effect.Effect<Service> =>
   Effect.gen(function* () {
     const cluster = options.cluster
@@ -384,7 +387,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
         // The token names the task this one follows: the same for every retry of one start (a RunTask whose
         // response was lost returns the task it started), new once a task has been recorded.
         const token = createHash("sha256")
-          .update(`${sessionId}:${state.arns[state.arns.length - 1] ?? `first:${nonce}`}`)
+          .update(`${sessionId}:${latestArn(state) ?? `first:${nonce}`}`)
           .digest("hex")
           .slice(0, 64)
         const result = yield* send("RunTask", () =>
@@ -575,21 +578,22 @@ export const make = (options: Options): Effect.Effect<Service> =>
         metadata: { cluster, taskArn: task?.taskArn ?? "", lastStatus: task?.lastStatus ?? "NONE" }
       })
 
+    /** The session's task now, as DescribeTasks answers. */
     const current = (state: SessionState) => {
-      const arn = state.arns[state.arns.length - 1]
+      const arn = latestArn(state)
       return arn === undefined ? Effect.succeed(undefined) : describe(arn)
     }
 
     /** The session's task as this process last saw it in any answer (RunTask, DescribeTasks, StopTask). */
     const lastSeen = (state: SessionState): Task | undefined => {
-      const arn = state.arns[state.arns.length - 1]
+      const arn = latestArn(state)
       return arn === undefined ? undefined : taskRecords.get(arn)?.task
     }
 
     const stop = (sessionId: string) =>
       Effect.gen(function* () {
         const state = yield* sessionOf(sessionId, "stop")
-        const arn = state.arns[state.arns.length - 1]
+        const arn = latestArn(state)
         const seen = lastSeen(state)
         // STOPPED is final, so a task last seen so is not asked about again.
         if (arn === undefined || seen?.lastStatus === "STOPPED") return toSession(sessionId, state, seen)
@@ -600,7 +604,11 @@ export const make = (options: Options): Effect.Effect<Service> =>
           client.send(new StopTaskCommand({ cluster, task: arn, reason: "hangar: session released" }))
         ).pipe(
           Effect.map((r) => r.task),
-          Effect.tap((task) => Effect.sync(() => task !== undefined && remember(task))),
+          Effect.tap((task) =>
+            Effect.sync(() => {
+              if (task !== undefined) remember(task)
+            })
+          ),
           Effect.catchTag("InvalidRequest", (e) =>
             Effect.flatMap(current(state), (now) =>
               now === undefined || now.lastStatus === "STOPPED" ? Effect.succeed(now) : Effect.fail(e)
@@ -923,7 +931,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
               )
             ).pipe(
               Effect.catchAll((e) =>
-                task === seen
+                known
                   ? current(state).pipe(
                       Effect.orElseFail(() => e),
                       Effect.flatMap((now) =>
