@@ -15,7 +15,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { VirtualClock } from "@hangar/core"
 import { FlySimulator, Lifecycle } from "@hangar/fly-simulator"
 import { Effect, Layer, Redacted } from "effect"
-import { Agent, request } from "undici"
+import { request } from "undici"
 import * as BufferedHttpClient from "../src/BufferedHttpClient.js"
 import * as FlyProvider from "../src/FlyProvider.js"
 
@@ -69,22 +69,10 @@ const recordingClient =
           HttpClient.tapRequest(client, (request) => Effect.sync(() => record(request)))
         )
       ).pipe(Layer.provide(NodeHttpClient.layerUndici))
-    : Layer.scoped(
-        HttpClient.HttpClient,
-        Effect.map(
-          Effect.acquireRelease(
-            Effect.sync(() => new Agent()),
-            (agent) => Effect.promise(() => agent.destroy())
-          ),
-          (agent) => {
-            const send = BufferedHttpClient.undici(agent)
-            return BufferedHttpClient.make((request, url, signal) => {
-              record(request)
-              return send(request, url, signal)
-            })
-          }
-        )
-      )
+    : BufferedHttpClient.layerUndiciThrough((send) => (request, url, signal) => {
+        record(request)
+        return send(request, url, signal)
+      })
 
 const cycle = (fly: FlyProvider.FlyProvider["Type"], i: number) =>
   Effect.gen(function* () {

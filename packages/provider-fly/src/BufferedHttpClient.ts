@@ -117,13 +117,7 @@ export const makesNoSpans = (client: HttpClient.HttpClient): boolean => spanless
 
 /** An HttpClient over `send`. Bodies other than bytes (streams, form data) are refused with an Encode error. */
 export const make = (send: Send): HttpClient.HttpClient => {
-  const client = makeClient(send)
-  spanless.add(client)
-  return client
-}
-
-const makeClient = (send: Send): HttpClient.HttpClient =>
-  HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
+  const client = HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
     (prepared) =>
       Effect.flatMap(prepared, (request) => {
         if (request.body._tag !== "Empty" && request.body._tag !== "Uint8Array") {
@@ -153,6 +147,9 @@ const makeClient = (send: Send): HttpClient.HttpClient =>
       }),
     Effect.succeed
   )
+  spanless.add(client)
+  return client
+}
 
 /** `send` over an undici dispatcher. */
 export const undici =
@@ -173,14 +170,21 @@ export const undici =
           .then((body) => ({ status: response.statusCode, headers: response.headers, body }))
       )
 
-/** The client over its own undici Agent, destroyed with the layer (requests still in flight are aborted). */
-export const layerUndici: Layer.Layer<HttpClient.HttpClient> = Layer.scoped(
-  HttpClient.HttpClient,
-  Effect.map(
-    Effect.acquireRelease(
-      Effect.sync(() => new Agent()),
-      (agent) => Effect.promise(() => agent.destroy())
-    ),
-    (agent) => make(undici(agent))
+/**
+ * The client over its own undici Agent, destroyed with the layer (requests still in flight are aborted), with
+ * `through` around its transport (the provider's benchmark records requests there).
+ */
+export const layerUndiciThrough = (through: (send: Send) => Send): Layer.Layer<HttpClient.HttpClient> =>
+  Layer.scoped(
+    HttpClient.HttpClient,
+    Effect.map(
+      Effect.acquireRelease(
+        Effect.sync(() => new Agent()),
+        (agent) => Effect.promise(() => agent.destroy())
+      ),
+      (agent) => make(through(undici(agent)))
+    )
   )
-)
+
+/** The client over its own undici Agent, destroyed with the layer (requests still in flight are aborted). */
+export const layerUndici: Layer.Layer<HttpClient.HttpClient> = layerUndiciThrough((send) => send)

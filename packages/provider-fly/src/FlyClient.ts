@@ -149,10 +149,9 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
       })
       if (requestOptions.body !== undefined) req = HttpClientRequest.bodyUnsafeJson(req, requestOptions.body)
       const decode = decoderOf(schema)
-      const decoded = (u: unknown) =>
-        Either.mapLeft(decode(u), (e) =>
-          ComputeError.normalise(e, { module: "FlyClient", method: name(), provider })
-        )
+      const normalised = (e: unknown) =>
+        ComputeError.normalise(e, { module: "FlyClient", method: name(), provider })
+      const decoded = (u: unknown) => Either.mapLeft(decode(u), normalised)
       return client.execute(req).pipe(
         Effect.matchEffect({
           onFailure: (e) =>
@@ -169,12 +168,7 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
             if (response.status >= 200 && response.status < 300) {
               // Decoded at once (the schemas are synchronous): an Either is an Effect, with no fiber work to run.
               if (response.status === 202 || response.status === 204) return Effect.orDie(decoded(undefined))
-              return Effect.flatMap(
-                Effect.mapError(response.json, (e) =>
-                  ComputeError.normalise(e, { module: "FlyClient", method: name(), provider })
-                ),
-                decoded
-              )
+              return Effect.flatMap(Effect.mapError(response.json, normalised), decoded)
             }
             return Effect.flatMap(errorText(response), (text) =>
               Effect.fail(toError(name(), path, response.status, text, response.headers["retry-after"]))
