@@ -152,7 +152,7 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
       const normalised = (e: unknown) =>
         ComputeError.normalise(e, { module: "FlyClient", method: name(), provider })
       const decoded = (u: unknown) => Either.mapLeft(decode(u), normalised)
-      return client.execute(req).pipe(
+      const exchange = client.execute(req).pipe(
         Effect.matchEffect({
           onFailure: (e) =>
             Effect.fail(
@@ -174,8 +174,14 @@ export const make = (options: ClientOptions): Effect.Effect<Service, never, Http
               Effect.fail(toError(name(), path, response.status, text, response.headers["retry-after"]))
             )
           }
-        }),
-        Effect.withSpan(`FlyClient.${method}`, { attributes: { path }, captureStackTrace: false })
+        })
+      )
+      // A leaf span: nothing under it makes spans (the platform's clients are asked not to, above), so it is not
+      // installed as the parent of the exchange. `withSpan` would do that with a FiberRef scope per request.
+      return Effect.useSpan(
+        `FlyClient.${method}`,
+        { attributes: { path }, captureStackTrace: false },
+        () => exchange
       )
     }
     return { request }

@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { ComputeProvider, VirtualClock } from "@hangar/core"
 import { Conformance } from "@hangar/core/testing"
 import { FlySimulator } from "@hangar/fly-simulator"
-import { Cause, Effect, Either, Layer, Logger, LogLevel, Redacted, Ref, Schema } from "effect"
+import { Cause, Effect, Either, Layer, Logger, LogLevel, Redacted, Ref, Schema, Tracer } from "effect"
 import * as BufferedHttpClient from "../src/BufferedHttpClient.js"
 import * as FlyClient from "../src/FlyClient.js"
 import * as FlyProvider from "../src/FlyProvider.js"
@@ -98,6 +98,37 @@ describe("FlyClient", () => {
         assert.notProperty(sent[0], "traceparent")
         assert.notProperty(sent[0], "b3")
       })
+  )
+
+  it.effect("makes one ended span per request, named by method, a child of the caller's span", () =>
+    Effect.gen(function* () {
+      const { client } = yield* capture(200, { ok: true })
+      const spans: Array<Tracer.Span> = []
+      const native = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = native.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: native.context
+      })
+      yield* client
+        .request("GET", "/apps/a", Schema.Unknown)
+        .pipe(Effect.withSpan("caller"), Effect.withTracer(tracer))
+      const [caller, request] = [
+        spans.find((s) => s.name === "caller"),
+        spans.find((s) => s.name !== "caller")
+      ]
+      assert.strictEqual(spans.length, 2)
+      assert.strictEqual(request?.name, "FlyClient.GET")
+      assert.strictEqual(request?.attributes.get("path"), "/apps/a")
+      assert.strictEqual(
+        request?.parent._tag === "Some" ? request.parent.value.spanId : undefined,
+        caller?.spanId
+      )
+      assert.strictEqual(request?.status._tag, "Ended")
+    })
   )
 
   it.effect("sends the bearer token, the lease nonce and the /v1 path", () =>
