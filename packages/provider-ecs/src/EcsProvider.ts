@@ -171,6 +171,13 @@ interface SessionState {
   readonly createdAt: number
 }
 
+/**
+ * The first DescribeTasks poll of a task starting or stopping, doubled after each: AWS's advice after RunTask is
+ * exponential backoff "starting with a couple of seconds" (the SDK's RunTaskCommand documentation; a start on a
+ * warm instance with the image cached takes a few seconds).
+ */
+const firstPollMillis = 2_000
+
 /** The session's latest task, if it has had one. */
 const latestArn = (state: SessionState): string | undefined => state.arns[state.arns.length - 1]
 
@@ -302,15 +309,13 @@ export const make = (options: Options): Effect.Effect<Service> =>
 
     /**
      * Polls until the task runs; a task that stops first had no capacity. `seen` is what RunTask just answered
-     * (a task is never RUNNING in RunTask's answer), so the first look is after the first delay. The delays follow
-     * AWS's advice for DescribeTasks after RunTask: exponential backoff "starting with a couple of seconds" (the
-     * SDK's RunTaskCommand documentation; a start on a warm instance with the image cached takes a few seconds).
+     * (a task is never RUNNING in RunTask's answer), so the first look is after the first delay.
      */
     const awaitRunning = (arn: string, seen?: Task) =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
         let first = seen
-        for (let delay = 2_000; ; delay = Math.min(delay * 2, 15_000)) {
+        for (let delay = firstPollMillis; ; delay = Math.min(delay * 2, 15_000)) {
           const task = first ?? (yield* describe(arn))
           first = undefined
           if (task?.lastStatus === "RUNNING") return task
@@ -603,12 +608,10 @@ export const make = (options: Options): Effect.Effect<Service> =>
         const stopped = yield* send("StopTask", () =>
           client.send(new StopTaskCommand({ cluster, task: arn, reason: "hangar: session released" }))
         ).pipe(
-          Effect.map((r) => r.task),
-          Effect.tap((task) =>
-            Effect.sync(() => {
-              if (task !== undefined) remember(task)
-            })
-          ),
+          Effect.map((r) => {
+            if (r.task !== undefined) remember(r.task)
+            return r.task
+          }),
           Effect.catchTag("InvalidRequest", (e) =>
             Effect.flatMap(current(state), (now) =>
               now === undefined || now.lastStatus === "STOPPED" ? Effect.succeed(now) : Effect.fail(e)
@@ -618,9 +621,8 @@ export const make = (options: Options): Effect.Effect<Service> =>
         if (stopped === undefined) return toSession(sessionId, state, undefined)
         if (stopped.lastStatus !== "STOPPED") {
           // SIGTERM, the container's stop timeout (30 s by default), SIGKILL: STOPPED within a minute or two.
-          // Polled as after RunTask, from a couple of seconds.
           const started = yield* Clock.currentTimeMillis
-          for (let delay = 2_000; ; delay = Math.min(delay * 2, 10_000)) {
+          for (let delay = firstPollMillis; ; delay = Math.min(delay * 2, 10_000)) {
             yield* Effect.sleep(Duration.millis(delay))
             const now = yield* describe(arn)
             if (now === undefined || now.lastStatus === "STOPPED")
