@@ -5,7 +5,19 @@
  * (exponential with jitter, honouring retry-after, bounded by attempts and a deadline), and idempotent session
  * creation by task id.
  */
-import { Clock, Deferred, Duration, Effect, FiberId, FiberRef, Option, Random, Schedule } from "effect"
+import {
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  FiberId,
+  FiberRef,
+  Option,
+  Random,
+  Schedule,
+  Tracer
+} from "effect"
 import * as Capabilities from "./Capabilities.js"
 import {
   type ComputeError,
@@ -95,7 +107,21 @@ export const defaultRetryPolicy: RetryPolicy = {
 
 export interface MakeOptions {
   readonly retry?: Partial<RetryPolicy>
+  /**
+   * Bounds every call, its retries included (`withDeadline`): at the deadline the caller gets `onTimeout(method,
+   * millis)` at once and the work is interrupted in the background. The call then runs on a fiber of its own,
+   * where `callDeadlineAt` holds the instant, for the waits inside it to respect.
+   */
+  readonly deadline?: {
+    readonly millis: number
+    /** An exec's bound when it has no timeout of its own (with one, that timeout plus `millis`). */
+    readonly execMillis?: number
+    readonly onTimeout: (method: string, millis: number) => unknown
+  }
 }
+
+/** Inside a call of a provider made with a `deadline`: the instant (clock millis) the call must end by. */
+export const callDeadlineAt: FiberRef.FiberRef<number> = FiberRef.unsafeMake(Number.POSITIVE_INFINITY)
 
 /**
  * The retry schedule for one call started now: exponential from `baseDelay` capped at `maxDelay`, jittered by
@@ -239,21 +265,46 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
       { readonly deferred: Deferred.Deferred<Session, ComputeError>; sessionId?: string }
     >()
 
+    const deadline = options.deadline
+    /**
+     * A call: a span, retries, and the deadline if there is one. With a deadline the call runs on a fiber of its
+     * own (`withDeadline` forks one), so the span becomes the parent of what the call does, and the deadline is
+     * set, by setting them on that fiber: nothing needs restoring, as the fiber ends with the call. Without one, the
+     * span is installed around the call (`withParentSpan`, a FiberRef scope).
+     */
     const call = <A>(
       method: string,
       effect: () => Effect.Effect<A, unknown>,
-      attributes: Record<string, unknown> = {}
+      attributes: Record<string, unknown> = {},
+      bound = deadline?.millis ?? 0,
+      parent?: Tracer.AnySpan
     ) =>
-      Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
-        const attempt = Effect.suspend(effect).pipe(
-          Effect.mapError((u) => normalise(u, { module: "ComputeProvider", method, provider }))
-        )
-        return retry(attempt, policy, startedAt)
-      }).pipe(
-        Effect.withSpan(`ComputeProvider.${method}`, {
-          attributes: { provider, ...attributes },
-          captureStackTrace: false
-        })
+      Effect.useSpan(
+        `ComputeProvider.${method}`,
+        { attributes: { provider, ...attributes }, captureStackTrace: false, ...(parent ? { parent } : {}) },
+        (span) => {
+          const attempts = Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+            const attempt = Effect.suspend(effect).pipe(
+              Effect.mapError((u) => normalise(u, { module: "ComputeProvider", method, provider }))
+            )
+            return retry(attempt, policy, startedAt)
+          })
+          if (deadline === undefined) return Effect.withParentSpan(attempts, span)
+          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            withDeadline(
+              Effect.zipRight(
+                Effect.zipRight(
+                  FiberRef.update(FiberRef.currentContext, Context.add(Tracer.ParentSpan, span)),
+                  FiberRef.set(callDeadlineAt, now + bound)
+                ),
+                attempts
+              ),
+              bound,
+              () =>
+                normalise(deadline.onTimeout(method, bound), { module: "ComputeProvider", method, provider })
+            )
+          )
+        }
       )
 
     const decode = (input: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec) =>
@@ -265,7 +316,16 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
             )
           )
 
+    // The span is made here and handed to the call's as its parent, not installed around the whole (a FiberRef
+    // scope per create).
     const create = (input: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec) =>
+      Effect.useSpan(
+        "ComputeProvider.createSession",
+        { attributes: { provider }, captureStackTrace: false },
+        (span) => createIn(span, input)
+      )
+
+    const createIn = (span: Tracer.Span, input: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec) =>
       Effect.gen(function* () {
         const task = yield* decode(input)
         const problem = Capabilities.check(provider, spi.capabilities, task, "create")
@@ -276,17 +336,14 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
           deferred: yield* Deferred.make<Session, ComputeError>()
         }
         byTask.set(task.taskId, entry)
-        const result = yield* Effect.exit(call("create", () => spi.create(task), { taskId: task.taskId }))
+        const result = yield* Effect.exit(
+          call("create", () => spi.create(task), { taskId: task.taskId }, deadline?.millis, span)
+        )
         if (result._tag === "Failure") byTask.delete(task.taskId)
         else entry.sessionId = result.value.id
         yield* Deferred.done(entry.deferred, result)
         return yield* result
-      }).pipe(
-        Effect.withSpan("ComputeProvider.createSession", {
-          attributes: { provider },
-          captureStackTrace: false
-        })
-      )
+      })
 
     /** A destroyed session no longer answers for its task: a later create makes a new one. */
     const forget = (sessionId: string) => {
@@ -338,7 +395,11 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
         )
       }
       const timeoutSeconds = execOptions.timeoutSeconds
-      const run = call("exec", () => spi.exec(sessionId, command, execOptions), { sessionId })
+      const bound =
+        timeoutSeconds === undefined
+          ? (deadline?.execMillis ?? deadline?.millis)
+          : timeoutSeconds * 1000 + (deadline?.millis ?? 0)
+      const run = call("exec", () => spi.exec(sessionId, command, execOptions), { sessionId }, bound)
       return timeoutSeconds === undefined
         ? run
         : run.pipe(

@@ -1,7 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Either, Exit, Fiber, Random, TestClock } from "effect"
+import {
+  Clock,
+  Deferred,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  FiberRef,
+  Option,
+  Random,
+  TestClock,
+  Tracer
+} from "effect"
 import { Capabilities } from "../src/Capabilities.js"
-import { InvalidRequest, ProviderUnavailable, RateLimited } from "../src/ComputeError.js"
+import { InvalidRequest, ProviderUnavailable, RateLimited, Timeout } from "../src/ComputeError.js"
 import * as ComputeProvider from "../src/ComputeProvider.js"
 import { Session } from "../src/Session.js"
 import { TaskResult } from "../src/TaskResult.js"
@@ -310,4 +322,140 @@ describe("ComputeProvider.withDeadline", () => {
       assert.deepStrictEqual(yield* Fiber.join(caller), Either.left("late"))
     })
   )
+})
+
+describe("ComputeProvider.make with a deadline", () => {
+  const onTimeout = (method: string, millis: number) =>
+    new Timeout({ module: "Test", method, provider: "scripted", reason: "Deadline", timeoutMillis: millis })
+  const deadline = { millis: 10_000, execMillis: 60_000, onTimeout }
+
+  it.effect("bounds a call, its retries included, and shows the SPI the instant it must end by", () =>
+    Effect.gen(function* () {
+      const seen: Array<number> = []
+      const { spi } = scripted([])
+      const provider = yield* ComputeProvider.make(
+        {
+          ...spi,
+          // Fails retryably every time: the retries (1 s, 2 s, 4 s, …) would go on past the 10 s deadline.
+          get: () =>
+            Effect.flatMap(FiberRef.get(ComputeProvider.callDeadlineAt), (at) => {
+              seen.push(at)
+              return Effect.fail(
+                new ProviderUnavailable({
+                  module: "Test",
+                  method: "get",
+                  provider: "scripted",
+                  reason: "ServerError",
+                  detail: "503"
+                })
+              )
+            }),
+          exec: () =>
+            Effect.flatMap(FiberRef.get(ComputeProvider.callDeadlineAt), (at) =>
+              Effect.succeed(new TaskResult({ exitCode: 0, stdout: String(at), stderr: "", durationMs: 0 }))
+            )
+        },
+        {
+          retry: { maxRetries: 100, baseDelay: "1 second", maxDelay: "8 seconds", deadline: "1 hour" },
+          deadline
+        }
+      )
+      const clock = new VirtualClock.VirtualClock()
+      const start = clock.now()
+      const result = yield* VirtualClock.drive(clock, Effect.either(provider.get("s-1")))
+      assert.isTrue(Either.isLeft(result) && result.left._tag === "Timeout")
+      if (Either.isLeft(result) && result.left._tag === "Timeout") {
+        assert.strictEqual(result.left.method, "get")
+        assert.strictEqual(result.left.timeoutMillis, 10_000)
+      }
+      assert.strictEqual(clock.now() - start, 10_000)
+      assert.isAbove(seen.length, 2)
+      assert.deepStrictEqual([...new Set(seen)], [start + 10_000])
+      // Outside a call nothing is set; an exec is bounded by its own timeout plus the deadline, or by `execMillis`.
+      assert.strictEqual(yield* FiberRef.get(ComputeProvider.callDeadlineAt), Number.POSITIVE_INFINITY)
+      const execAt = (options?: ComputeProvider.ExecOptions) =>
+        VirtualClock.drive(
+          clock,
+          Effect.map(provider.exec("s-1", ["true"], options), (r) => Number(r.stdout) - clock.now())
+        )
+      assert.strictEqual(yield* execAt(), 60_000)
+      assert.strictEqual(yield* execAt({ timeoutSeconds: 5 }), 15_000)
+    })
+  )
+
+  for (const bounded of [false, true]) {
+    it.effect(
+      `makes the call's span the parent of what the call does (${bounded ? "with" : "without"} a deadline)`,
+      () =>
+        Effect.gen(function* () {
+          const { spi } = scripted([])
+          // The span current inside the plugin's method, which is the parent of any span the plugin makes.
+          const parents: Record<string, Tracer.AnySpan | undefined> = {}
+          const spanOf = (method: string) =>
+            Effect.map(Effect.option(Effect.currentSpan), (span) => {
+              parents[method] = Option.getOrUndefined(span)
+            })
+          const provider = yield* ComputeProvider.make(
+            {
+              ...spi,
+              create: (task) => Effect.zipRight(spanOf("create"), spi.create(task)),
+              get: (id) => Effect.zipRight(spanOf("get"), spi.get(id))
+            },
+            bounded ? { deadline } : {}
+          )
+          const ended: Array<Tracer.Span> = []
+          const tracer = yield* Effect.tracer
+          const recording = Tracer.make({
+            span: (...args) => {
+              const span = tracer.span(...args)
+              const end = span.end.bind(span)
+              span.end = (time, exit) => {
+                end(time, exit)
+                ended.push(span)
+              }
+              return span
+            },
+            context: tracer.context
+          })
+          const clock = new VirtualClock.VirtualClock()
+          yield* VirtualClock.drive(
+            clock,
+            Effect.gen(function* () {
+              yield* provider.get("s-1")
+              yield* provider.create({ taskId: "t-1", repository: "acme/app", size: "dev", region: "iad" })
+            }).pipe(Effect.withSpan("caller"), Effect.withTracer(recording))
+          )
+          const named = (name: string) => ended.find((span) => span.name === name)
+          const caller = named("caller")
+          assert.isDefined(caller)
+          assert.strictEqual(
+            parents.get?._tag === "Span" ? parents.get.name : undefined,
+            "ComputeProvider.get"
+          )
+          assert.strictEqual(
+            named("ComputeProvider.get")?.parent.pipe(Option.getOrUndefined)?.spanId,
+            caller?.spanId
+          )
+          assert.strictEqual(
+            parents.create?._tag === "Span" ? parents.create.name : undefined,
+            "ComputeProvider.create"
+          )
+          assert.strictEqual(
+            named("ComputeProvider.create")?.parent.pipe(Option.getOrUndefined)?.spanId,
+            named("ComputeProvider.createSession")?.spanId
+          )
+          assert.strictEqual(
+            named("ComputeProvider.createSession")?.parent.pipe(Option.getOrUndefined)?.spanId,
+            caller?.spanId
+          )
+          // Every span ended, each once.
+          assert.deepStrictEqual(ended.map((span) => span.name).sort(), [
+            "ComputeProvider.create",
+            "ComputeProvider.createSession",
+            "ComputeProvider.get",
+            "caller"
+          ])
+        })
+    )
+  }
 })

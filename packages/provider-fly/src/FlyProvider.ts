@@ -199,9 +199,6 @@ const parseSessionId = (sessionId: string) => {
 /** Seconds a lease is taken for: long enough for one mutation, short enough that a lost one soon expires. */
 const leaseTtlSeconds = 30
 
-/** When the provider call this fiber is in must end (epoch millis; no limit outside a call). */
-const callDeadlineAt: FiberRef.FiberRef<number> = FiberRef.unsafeMake(Number.POSITIVE_INFINITY)
-
 const timeoutError = (method: string, millis: number, lastError?: string) =>
   new ComputeError.Timeout({
     module: "FlyProvider",
@@ -290,7 +287,7 @@ export const makeAll = (
     const waitFor = (app: string, id: string, states: string) =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
-        const until = Math.min(started + waitDeadline, yield* FiberRef.get(callDeadlineAt))
+        const until = Math.min(started + waitDeadline, yield* FiberRef.get(ComputeProvider.callDeadlineAt))
         const ask = Effect.flatMap(Clock.currentTimeMillis, (now) =>
           now >= until
             ? Effect.fail(timeoutError("wait", now - started, `machine ${id} did not reach ${states}`))
@@ -320,7 +317,7 @@ export const makeAll = (
               held(e)
                 ? Effect.zipWith(
                     Clock.currentTimeMillis,
-                    FiberRef.get(callDeadlineAt),
+                    FiberRef.get(ComputeProvider.callDeadlineAt),
                     (now, deadline) => now + 1_000 < deadline
                   )
                 : Effect.succeed(false)
@@ -684,19 +681,27 @@ export const makeAll = (
         retry: {
           deadline: Duration.millis(Math.min(deadlineMillis, Duration.toMillis("2 minutes"))),
           ...settings.retry
+        },
+        // Every call bounded by the deadline, which the waits inside it see. At the deadline the caller gets its
+        // Timeout at once; the interrupted work (a lease release, say) winds down in the background. A command may
+        // run as long as its own timeout (Fly's exec allows an hour): the deadline comes after it.
+        deadline: {
+          millis: deadlineMillis,
+          execMillis: 3600 * 1000 + deadlineMillis,
+          onTimeout: (method, millis) => timeoutError(method, millis)
         }
       }
     )
 
-    /** Every call bounded by the deadline: waits inside it see the deadline, and a backstop timeout. */
+    /** A call of this plugin's own (not through core) bounded by the deadline, as core bounds the others. */
     const bounded =
-      (method: string, millis = deadlineMillis) =>
+      (method: string) =>
       <A>(effect: Effect.Effect<A, ComputeError.ComputeError>): Effect.Effect<A, ComputeError.ComputeError> =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          // At the deadline the caller gets its Timeout at once; the interrupted work (a lease release, say)
-          // winds down in the background.
-          ComputeProvider.withDeadline(Effect.locally(effect, callDeadlineAt, now + millis), millis, () =>
-            timeoutError(method, millis)
+          ComputeProvider.withDeadline(
+            Effect.zipRight(FiberRef.set(ComputeProvider.callDeadlineAt, now + deadlineMillis), effect),
+            deadlineMillis,
+            () => timeoutError(method, deadlineMillis)
           )
         )
 
@@ -718,8 +723,8 @@ export const makeAll = (
           Effect.gen(function* () {
             if (!unwanted()) return
             const machine = yield* getMachine(entry.app, entry.machineId)
-            if (machine.state === "started") yield* bounded("sleep")(core.sleep(sessionId))
-            else if (machine.state === "created") yield* bounded("stop")(core.stop(sessionId))
+            if (machine.state === "started") yield* core.sleep(sessionId)
+            else if (machine.state === "created") yield* core.stop(sessionId)
           })
         ).pipe(Effect.ignore)
         const watch = Effect.flatMap(Clock.currentTimeMillis, (from) =>
@@ -743,17 +748,12 @@ export const makeAll = (
     const provider: ComputeProvider.ComputeProvider = {
       ...core,
       create: (task) =>
-        bounded("create")(core.create(task)).pipe(
+        core.create(task).pipe(
           Effect.tapErrorCause(() => (typeof task.taskId === "string" ? cleanUp(task.taskId) : Effect.void)),
           Effect.tap((session) => Effect.sync(() => touched.delete(session.taskId)))
         ),
-      get: (id) => bounded("get")(core.get(id)),
-      start: (id) => bounded("start")(core.start(id)),
-      stop: (id) => bounded("stop")(core.stop(id)),
-      suspend: (id) => bounded("suspend")(core.suspend(id)),
-      sleep: (id) => bounded("sleep")(core.sleep(id)),
       destroy: (id) =>
-        bounded("destroy")(core.destroy(id)).pipe(
+        core.destroy(id).pipe(
           Effect.tap(() =>
             Effect.sync(() => {
               const machine = id.split("/")[1] ?? ""
@@ -761,14 +761,7 @@ export const makeAll = (
             })
           )
         ),
-      // A command may run as long as its own timeout (Fly's exec allows an hour): the deadline comes after it.
-      exec: (id, command, execOptions) =>
-        bounded(
-          "exec",
-          (execOptions?.timeoutSeconds ?? 3600) * 1000 + deadlineMillis
-        )(LongExec.withJobId(core.exec(id, command, execOptions))),
-      list: () => bounded("list")(core.list()),
-      usage: (id) => bounded("usage")(core.usage(id))
+      exec: (id, command, execOptions) => LongExec.withJobId(core.exec(id, command, execOptions))
     }
 
     const machineOf = (sessionId: string) =>
