@@ -2,8 +2,8 @@
  * The provider contract. A plugin implements the narrow `Spi` (what only it can do); core `make` turns it into
  * the `ComputeProvider` every caller uses, adding once for all providers: a span per call, normalisation of
  * failures into the `ComputeError` union, capability checks, retries of retryable errors on a `Schedule`
- * (exponential with jitter, honouring retry-after, bounded by attempts and a deadline), and idempotent session
- * creation by task id.
+ * (exponential with jitter, honouring retry-after, bounded by attempts and a deadline), idempotent session
+ * creation by task id, and, when the plugin asks for one, a deadline on every call.
  */
 import {
   Clock,
@@ -276,8 +276,10 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
       method: string,
       effect: () => Effect.Effect<A, unknown>,
       attributes: Record<string, unknown> = {},
-      bound = deadline?.millis ?? 0,
-      parent?: Tracer.AnySpan
+      {
+        bound = deadline?.millis ?? 0,
+        parent
+      }: { readonly bound?: number | undefined; readonly parent?: Tracer.AnySpan } = {}
     ) =>
       Effect.useSpan(
         `ComputeProvider.${method}`,
@@ -337,7 +339,7 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
         }
         byTask.set(task.taskId, entry)
         const result = yield* Effect.exit(
-          call("create", () => spi.create(task), { taskId: task.taskId }, deadline?.millis, span)
+          call("create", () => spi.create(task), { taskId: task.taskId }, { parent: span })
         )
         if (result._tag === "Failure") byTask.delete(task.taskId)
         else entry.sessionId = result.value.id
@@ -399,7 +401,7 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
         timeoutSeconds === undefined
           ? (deadline?.execMillis ?? deadline?.millis)
           : timeoutSeconds * 1000 + (deadline?.millis ?? 0)
-      const run = call("exec", () => spi.exec(sessionId, command, execOptions), { sessionId }, bound)
+      const run = call("exec", () => spi.exec(sessionId, command, execOptions), { sessionId }, { bound })
       return timeoutSeconds === undefined
         ? run
         : run.pipe(
