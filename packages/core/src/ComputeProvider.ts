@@ -222,6 +222,19 @@ export const withDeadline = <A, E, E2, R>(
     )
   )
 
+/**
+ * `withDeadline`, with the instant set in `callDeadlineAt` on the fiber the work runs on, for the waits inside it to
+ * see (that fiber ends with the work, so nothing needs restoring).
+ */
+export const withCallDeadline = <A, E, E2, R>(
+  effect: Effect.Effect<A, E, R>,
+  millis: number,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    withDeadline(Effect.zipRight(FiberRef.set(callDeadlineAt, now + millis), effect), millis, onTimeout)
+  )
+
 /** The class of Effect's own clock, whose `sleep` is a `setTimeout`. */
 const LiveClock = Clock.make().constructor
 /** The longest delay `setTimeout` takes (about 24.8 days). */
@@ -268,9 +281,9 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
     const deadline = options.deadline
     /**
      * A call: a span, retries, and the deadline if there is one. With a deadline the call runs on a fiber of its
-     * own (`withDeadline` forks one), so the span becomes the parent of what the call does, and the deadline is
-     * set, by setting them on that fiber: nothing needs restoring, as the fiber ends with the call. Without one, the
-     * span is installed around the call (`withParentSpan`, a FiberRef scope).
+     * own (`withCallDeadline`), where the span is made the parent of what the call does by setting it there:
+     * nothing needs restoring, as the fiber ends with the call. Without one, the span is installed around the call
+     * (`withParentSpan`, a FiberRef scope).
      */
     const call = <A>(
       method: string,
@@ -292,19 +305,14 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
             return retry(attempt, policy, startedAt)
           })
           if (deadline === undefined) return Effect.withParentSpan(attempts, span)
-          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            withDeadline(
-              Effect.zipRight(
-                Effect.zipRight(
-                  FiberRef.update(FiberRef.currentContext, Context.add(Tracer.ParentSpan, span)),
-                  FiberRef.set(callDeadlineAt, now + bound)
-                ),
-                attempts
-              ),
-              bound,
-              () =>
-                normalise(deadline.onTimeout(method, bound), { module: "ComputeProvider", method, provider })
-            )
+          return withCallDeadline(
+            Effect.zipRight(
+              FiberRef.update(FiberRef.currentContext, Context.add(Tracer.ParentSpan, span)),
+              attempts
+            ),
+            bound,
+            () =>
+              normalise(deadline.onTimeout(method, bound), { module: "ComputeProvider", method, provider })
           )
         }
       )

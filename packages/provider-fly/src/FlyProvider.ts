@@ -693,18 +693,6 @@ export const makeAll = (
       }
     )
 
-    /** A call of this plugin's own (not through core) bounded by the deadline, as core bounds the others. */
-    const bounded =
-      (method: string) =>
-      <A>(effect: Effect.Effect<A, ComputeError.ComputeError>): Effect.Effect<A, ComputeError.ComputeError> =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          ComputeProvider.withDeadline(
-            Effect.zipRight(FiberRef.set(ComputeProvider.callDeadlineAt, now + deadlineMillis), effect),
-            deadlineMillis,
-            () => timeoutError(method, deadlineMillis)
-          )
-        )
-
     const cleanups = new Set<Fiber.RuntimeFiber<void>>()
     /**
      * A create that woke or made a machine and then failed puts it back to sleep, unless someone wants it now.
@@ -866,8 +854,9 @@ export const makeAll = (
           )
           return { endpoint, connect }
         }),
+      // Not a core call: bounded here as core bounds those.
       metrics: (sessionId) =>
-        bounded("metrics")(
+        ComputeProvider.withCallDeadline(
           Effect.flatMap(machineOf(sessionId), ({ app, machine }) =>
             Effect.map(
               Effect.all(
@@ -886,7 +875,9 @@ export const makeAll = (
                 processes: processes.map((p) => ({ pid: p.pid, command: p.command, cpu: p.cpu, rss: p.rss }))
               })
             )
-          )
+          ),
+          deadlineMillis,
+          () => timeoutError("metrics", deadlineMillis)
         ),
       flyToml,
       awaitCleanups: Effect.suspend(() => Fiber.awaitAll([...cleanups])).pipe(Effect.asVoid)
