@@ -326,34 +326,32 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
             )
           )
 
-    // The span is made here and handed to the call's as its parent, not installed around the whole (a FiberRef
-    // scope per create).
+    // The span is handed to the create call as its parent, not installed around the whole (a FiberRef scope).
     const create = (input: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec) =>
       Effect.useSpan(
         "ComputeProvider.createSession",
         { attributes: { provider }, captureStackTrace: false },
-        (span) => createIn(span, input)
+        (span) =>
+          Effect.gen(function* () {
+            const task = yield* decode(input)
+            const problem = Capabilities.check(provider, spi.capabilities, task, "create")
+            if (Option.isSome(problem)) return yield* problem.value
+            const existing = byTask.get(task.taskId)
+            if (existing !== undefined) return yield* Deferred.await(existing.deferred)
+            const entry: { readonly deferred: Deferred.Deferred<Session, ComputeError>; sessionId?: string } =
+              {
+                deferred: yield* Deferred.make<Session, ComputeError>()
+              }
+            byTask.set(task.taskId, entry)
+            const result = yield* Effect.exit(
+              call("create", () => spi.create(task), { taskId: task.taskId }, { parent: span })
+            )
+            if (result._tag === "Failure") byTask.delete(task.taskId)
+            else entry.sessionId = result.value.id
+            yield* Deferred.done(entry.deferred, result)
+            return yield* result
+          })
       )
-
-    const createIn = (span: Tracer.Span, input: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec) =>
-      Effect.gen(function* () {
-        const task = yield* decode(input)
-        const problem = Capabilities.check(provider, spi.capabilities, task, "create")
-        if (Option.isSome(problem)) return yield* problem.value
-        const existing = byTask.get(task.taskId)
-        if (existing !== undefined) return yield* Deferred.await(existing.deferred)
-        const entry: { readonly deferred: Deferred.Deferred<Session, ComputeError>; sessionId?: string } = {
-          deferred: yield* Deferred.make<Session, ComputeError>()
-        }
-        byTask.set(task.taskId, entry)
-        const result = yield* Effect.exit(
-          call("create", () => spi.create(task), { taskId: task.taskId }, { parent: span })
-        )
-        if (result._tag === "Failure") byTask.delete(task.taskId)
-        else entry.sessionId = result.value.id
-        yield* Deferred.done(entry.deferred, result)
-        return yield* result
-      })
 
     /** A destroyed session no longer answers for its task: a later create makes a new one. */
     const forget = (sessionId: string) => {

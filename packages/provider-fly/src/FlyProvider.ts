@@ -687,7 +687,7 @@ export const makeAll = (
         // run as long as its own timeout (Fly's exec allows an hour): the deadline comes after it.
         deadline: {
           millis: deadlineMillis,
-          execMillis: 3600 * 1000 + deadlineMillis,
+          execMillis: LongExec.defaultLimitSeconds * 1000 + deadlineMillis,
           onTimeout: (method, millis) => timeoutError(method, millis)
         }
       }

@@ -36,6 +36,9 @@ export interface Settings {
 
 export const defaultWaitMillis = 25_000
 
+/** A command's limit when the caller gives none (Fly's exec allows an hour). */
+export const defaultLimitSeconds = 3600
+
 /** An exec that failed in a way Fly's status does not explain (not retried by core). */
 const execFailed = (detail: string) =>
   new ComputeError.ProviderUnavailable({
@@ -76,7 +79,7 @@ export const run = (
 ): Effect.Effect<TaskResult.TaskResult, ComputeError.ComputeError> =>
   Effect.gen(function* () {
     const waitMillis = settings.waitMillis ?? defaultWaitMillis
-    const limitSeconds = Math.max(1, Math.ceil(timeoutSeconds ?? 3600))
+    const limitSeconds = Math.max(1, Math.ceil(timeoutSeconds ?? defaultLimitSeconds))
     const jobId = (yield* FiberRef.get(currentJobId)) ?? newJobId()
     // The exec's own timeout: the script's wait plus a margin (the job itself is detached, so not bound by it).
     const requestTimeout = Math.max(1, Math.ceil(waitMillis / 1000) + 5)
