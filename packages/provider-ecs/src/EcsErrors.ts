@@ -1,5 +1,6 @@
 /** Maps AWS SDK exceptions to core's error union (throttling → RateLimited, ClusterNotFound → InvalidRequest …). */
 import { ComputeError } from "@hangar/core"
+import { origin } from "./internal/Provenance.js"
 
 interface SdkError {
   readonly name?: string
@@ -14,7 +15,7 @@ export const fromSdk =
     const e = (u ?? {}) as SdkError
     const name = e.name ?? "Error"
     const message = e.message ?? String(u)
-    const context = { module: "EcsProvider", method, provider: "ecs" }
+    const context = origin(method)
     if (
       name === "ThrottlingException" ||
       name === "TooManyRequestsException" ||

@@ -26,6 +26,7 @@ import { ComputeError, ComputeProvider, DetachedJob, TaskResult } from "@hangar/
 import { Clock, type Duration, Effect, FiberRef, Schedule } from "effect"
 import type * as FlyClient from "./FlyClient.js"
 import * as FlySchemas from "./FlySchemas.js"
+import { origin, timeoutError } from "./internal/Provenance.js"
 
 export interface Settings {
   /** How long each exec waits on the machine for the job (default 25 s, below Fly's ~30 s exec deadline). */
@@ -41,13 +42,7 @@ export const defaultLimitSeconds = 3600
 
 /** An exec that failed in a way Fly's status does not explain (not retried by core). */
 const execFailed = (detail: string) =>
-  new ComputeError.ProviderUnavailable({
-    module: "FlyProvider",
-    method: "exec",
-    provider: "fly",
-    reason: "Unknown",
-    detail
-  })
+  new ComputeError.ProviderUnavailable({ ...origin("exec"), reason: "Unknown", detail })
 
 const unknownFate = (jobId: string, detail: string) =>
   execFailed(`job ${jobId}: ${detail}; it is not sent again`)
@@ -110,14 +105,11 @@ export const run = (
         switch (report._tag) {
           case "Done": {
             if (report.timedOut)
-              return yield* new ComputeError.Timeout({
-                module: "FlyProvider",
-                method: "exec",
-                provider: "fly",
-                reason: "Deadline",
-                timeoutMillis: limitSeconds * 1000,
-                lastError: `the command ran past its ${limitSeconds} s limit and was killed`
-              })
+              return yield* timeoutError(
+                "exec",
+                limitSeconds * 1000,
+                `the command ran past its ${limitSeconds} s limit and was killed`
+              )
             const measured =
               report.startedAtMillis !== undefined && report.endedAtMillis !== undefined
                 ? report.endedAtMillis - report.startedAtMillis
