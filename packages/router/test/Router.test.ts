@@ -1,6 +1,8 @@
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
 import { type ComputeError, ProviderRegistry } from "@hangar/core"
 import {
@@ -445,6 +447,73 @@ describe("SessionStore", () => {
       }).pipe(Effect.provide(make()))
     )
   }
+
+  for (const [name, make] of [
+    ["memory", () => SessionStore.layerMemory],
+    [
+      "sqlite",
+      () => SessionStore.layerSqlite(join(mkdtempSync(join(tmpdir(), "hangar-store-")), "sessions.db"))
+    ]
+  ] as const) {
+    it.effect(`${name}: an intent is live until it fails; a failed record owns nothing`, () =>
+      Effect.gen(function* () {
+        const store = yield* SessionStore.SessionStore
+        yield* store.put({ ...record("intent", "creating"), sessionId: "" })
+        yield* store.put(record("gone", "failed"))
+        assert.deepStrictEqual(
+          (yield* store.live()).map((r) => [r.taskId, r.state, r.sessionId]),
+          [["intent", "creating", ""]]
+        )
+        yield* store.put({ ...record("intent", "failed"), sessionId: "" })
+        assert.deepStrictEqual(yield* store.live(), [])
+        yield* store.setSessionState("fly", "s-gone", "idle", 9)
+        assert.strictEqual(Option.getOrThrow(yield* store.get("gone")).state, "failed")
+      }).pipe(Effect.provide(make()))
+    )
+  }
+
+  it.effect("sqlite: the schema comes from migrations, applied once, over a table made before them", () =>
+    Effect.gen(function* () {
+      const file = join(mkdtempSync(join(tmpdir(), "hangar-store-")), "sessions.db")
+      // A database written by the router before migrations existed.
+      yield* Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE hangar_sessions (
+          task_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, provider TEXT NOT NULL, repository TEXT NOT NULL,
+          region TEXT NOT NULL, state TEXT NOT NULL, owner TEXT NOT NULL, updated_at_millis INTEGER NOT NULL)`
+        yield* sql`INSERT INTO hangar_sessions VALUES ('old', 's-old', 'fly', 'acme/web', 'iad', 'idle', 'r', 1)`
+      }).pipe(Effect.provide(SqliteClient.layer({ filename: file })))
+      for (let i = 0; i < 2; i++) {
+        const live = yield* Effect.flatMap(SessionStore.SessionStore, (s) => s.live()).pipe(
+          Effect.provide(SessionStore.layerSqlite(file))
+        )
+        assert.deepStrictEqual(
+          live.map((r) => r.taskId),
+          ["old"]
+        )
+      }
+      const applied = yield* Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const migrations = yield* sql<{
+          name: string
+        }>`SELECT name FROM hangar_session_migrations ORDER BY migration_id`
+        const indexes = yield* sql<{
+          name: string
+        }>`SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'hangar_sessions_by_%' ORDER BY name`
+        const [mode] = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
+        return {
+          migrations: migrations.map((m) => m.name),
+          indexes: indexes.map((i) => i.name),
+          mode: mode?.journal_mode
+        }
+      }).pipe(Effect.provide(SqliteClient.layer({ filename: file })))
+      assert.deepStrictEqual(applied, {
+        migrations: ["sessions", "session_and_state_indexes"],
+        indexes: ["hangar_sessions_by_session", "hangar_sessions_by_state"],
+        mode: "wal"
+      })
+    })
+  )
 
   it.effect("sqlite: a second store on the same file sees what the first wrote", () =>
     Effect.gen(function* () {
