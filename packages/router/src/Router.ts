@@ -194,8 +194,10 @@ export const make = (
     /** When each unowned session was first seen unowned (by provider/session), for the grace period. */
     const unownedSince = new Map<string, number>()
     const reconcileLock = yield* Effect.makeSemaphore(1)
-    const step = (progress: DispatchProgress) =>
+    const reportStep = (progress: DispatchProgress) =>
       options.onDispatchStep === undefined ? Effect.void : options.onDispatchStep(progress)
+
+    // ---- idle
 
     const idleInput = (
       provider: ComputeProvider.ComputeProvider,
@@ -308,7 +310,7 @@ export const make = (
       Effect.gen(function* () {
         const intent = { ...record, sessionId: "", state: "creating" as const, updatedAtMillis: dispatchedAt }
         yield* store.put(intent)
-        yield* step({ step: "intent", taskId: task.taskId, provider: provider.id })
+        yield* reportStep({ step: "intent", taskId: task.taskId, provider: provider.id })
         const gate = gates.get(provider.id)
         const create = Effect.gen(function* () {
           const created = yield* provider.create(task).pipe(
@@ -319,7 +321,12 @@ export const make = (
               ).pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))
             )
           )
-          yield* step({ step: "created", taskId: task.taskId, provider: provider.id, sessionId: created.id })
+          yield* reportStep({
+            step: "created",
+            taskId: task.taskId,
+            provider: provider.id,
+            sessionId: created.id
+          })
           yield* store.put({
             ...record,
             sessionId: created.id,
@@ -382,19 +389,34 @@ export const make = (
             entry.idleSince = now
             yield* scheduleIdle(provider, created, task)
           }
-          yield* step({ step: "idle", taskId: task.taskId, provider: provider.id, sessionId: created.id })
+          yield* reportStep({
+            step: "idle",
+            taskId: task.taskId,
+            provider: provider.id,
+            sessionId: created.id
+          })
         })
         return yield* Effect.gen(function* () {
           const session = created.status === "running" ? created : yield* provider.start(created.id)
           entry.asleep = false
           const startedAt = yield* Clock.currentTimeMillis
           yield* store.put({ ...record, state: "running", updatedAtMillis: startedAt })
-          yield* step({ step: "started", taskId: task.taskId, provider: provider.id, sessionId: session.id })
+          yield* reportStep({
+            step: "started",
+            taskId: task.taskId,
+            provider: provider.id,
+            sessionId: session.id
+          })
           const result =
             task.command === undefined
               ? new TaskResult.TaskResult({ exitCode: 0, stdout: "", stderr: "", durationMs: 0 })
               : yield* Effect.zipRight(
-                  step({ step: "exec", taskId: task.taskId, provider: provider.id, sessionId: session.id }),
+                  reportStep({
+                    step: "exec",
+                    taskId: task.taskId,
+                    provider: provider.id,
+                    sessionId: session.id
+                  }),
                   provider.exec(
                     session.id,
                     task.command,
