@@ -317,7 +317,7 @@ describe("Router", () => {
   )
 
   it.scoped(
-    "a reconcile waits for no create: an orphan is deferred while a create runs on its provider",
+    "an orphan is left for the next round while a create runs on its provider",
     () =>
       Effect.gen(function* () {
         const providers = yield* fakes()
