@@ -316,30 +316,28 @@ describe("Router", () => {
     })
   )
 
-  it.scoped(
-    "an orphan is left for the next round while a create runs on its provider",
-    () =>
-      Effect.gen(function* () {
-        const providers = yield* fakes()
-        const router = yield* buildRouter(
-          providers,
-          RoutingPolicies.preferred({ defaultProvider: "ecs" }),
-          IdlePolicies.fixedTimeout(5),
-          SessionStore.layerMemory,
-          { reconcile: { atStartup: false, gracePeriod: 0 } }
-        )
-        const orphan = yield* drive(
-          providers.ecs.provider.create({ taskId: "orphan", repository: "acme/lost" })
-        )
-        const dispatching = yield* Effect.fork(router.dispatch({ taskId: "busy", repository: "acme/web" }))
-        yield* TestClock.adjust("5 seconds")
-        const during = yield* router.reconcile()
-        assert.deepStrictEqual(during.deferred, [{ provider: "ecs", sessionId: orphan.id }])
-        assert.strictEqual((yield* providers.ecs.provider.get(orphan.id)).status, "running")
-        yield* drive(Fiber.join(dispatching))
-        const after = yield* router.reconcile()
-        assert.deepStrictEqual(after.destroyed, [{ provider: "ecs", sessionId: orphan.id }])
-      })
+  it.scoped("an orphan is left for the next round while a create runs on its provider", () =>
+    Effect.gen(function* () {
+      const providers = yield* fakes()
+      const router = yield* buildRouter(
+        providers,
+        RoutingPolicies.preferred({ defaultProvider: "ecs" }),
+        IdlePolicies.fixedTimeout(5),
+        SessionStore.layerMemory,
+        { reconcile: { atStartup: false, gracePeriod: 0 } }
+      )
+      const orphan = yield* drive(
+        providers.ecs.provider.create({ taskId: "orphan", repository: "acme/lost" })
+      )
+      const dispatching = yield* Effect.fork(router.dispatch({ taskId: "busy", repository: "acme/web" }))
+      yield* TestClock.adjust("5 seconds")
+      const during = yield* router.reconcile()
+      assert.deepStrictEqual(during.deferred, [{ provider: "ecs", sessionId: orphan.id }])
+      assert.strictEqual((yield* providers.ecs.provider.get(orphan.id)).status, "running")
+      yield* drive(Fiber.join(dispatching))
+      const after = yield* router.reconcile()
+      assert.deepStrictEqual(after.destroyed, [{ provider: "ecs", sessionId: orphan.id }])
+    })
   )
 
   it.scoped("a restarted router resolves intents: adopts compute created for the task, fails the rest", () =>
