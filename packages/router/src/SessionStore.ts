@@ -1,15 +1,34 @@
 /**
  * What the router knows about the sessions it dispatched, keyed by task id, so that a restarted router knows
- * its sessions and reconciliation can tell owned compute from orphans. In memory by default; SQLite
- * (@effect/sql-sqlite-node) to survive a restart.
+ * its sessions and reconciliation can tell owned compute from orphans. A dispatch first writes an intent (state
+ * `creating`, no session yet) and only then asks a provider for compute, so a crash at any point leaves a record
+ * naming the task. In memory by default; SQLite (@effect/sql-sqlite-node, schema by migrations, every write
+ * committed and synced before it returns) to survive a restart.
  */
 
 import { SqlClient } from "@effect/sql"
+import * as Migrator from "@effect/sql/Migrator"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Cause, Context, Effect, Layer, Option, Schema } from "effect"
 
-export const SessionState = Schema.Literal("dispatching", "running", "idle", "asleep", "released")
+/**
+ * `creating`: the intent, written before the provider is asked for compute (`sessionId` is empty until the
+ * create answers); `failed`: an intent whose create never completed and left no compute (terminal, like
+ * `released`).
+ */
+export const SessionState = Schema.Literal(
+  "creating",
+  "dispatching",
+  "running",
+  "idle",
+  "asleep",
+  "released",
+  "failed"
+)
 export type SessionState = typeof SessionState.Type
+
+/** States that own nothing any more. */
+export const isTerminal = (state: SessionState): boolean => state === "released" || state === "failed"
 
 export const SessionRecord = Schema.Struct({
   taskId: Schema.String,
@@ -35,7 +54,7 @@ export class SessionStoreError extends Schema.TaggedError<SessionStoreError>(
 export interface Service {
   readonly put: (record: SessionRecord) => Effect.Effect<void, SessionStoreError>
   readonly get: (taskId: string) => Effect.Effect<Option.Option<SessionRecord>, SessionStoreError>
-  /** Every record not released. */
+  /** Every record not released or failed (intents included). */
   readonly live: () => Effect.Effect<ReadonlyArray<SessionRecord>, SessionStoreError>
   /** Moves every record of a session (all tasks that ran on it) to `state`. */
   readonly setSessionState: (
@@ -53,11 +72,11 @@ export const layerMemory: Layer.Layer<SessionStore> = Layer.sync(SessionStore, (
   return {
     put: (record) => Effect.sync(() => void records.set(record.taskId, record)),
     get: (taskId) => Effect.sync(() => Option.fromNullable(records.get(taskId))),
-    live: () => Effect.sync(() => [...records.values()].filter((r) => r.state !== "released")),
+    live: () => Effect.sync(() => [...records.values()].filter((r) => !isTerminal(r.state))),
     setSessionState: (provider, sessionId, state, atMillis) =>
       Effect.sync(() => {
         for (const [taskId, r] of records) {
-          if (r.provider === provider && r.sessionId === sessionId && r.state !== "released") {
+          if (r.provider === provider && r.sessionId === sessionId && !isTerminal(r.state)) {
             records.set(taskId, { ...r, state, updatedAtMillis: atMillis })
           }
         }
@@ -67,17 +86,40 @@ export const layerMemory: Layer.Layer<SessionStore> = Layer.sync(SessionStore, (
 
 const decodeRows = Schema.decodeUnknown(Schema.Array(SessionRecord))
 
-/** The store over a SQLite database (created if missing). */
+/**
+ * The store's schema, in order; applied once each (recorded in `hangar_session_migrations`). The first is
+ * written so that it also adopts a table made before migrations existed.
+ */
+export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
+  "0001_sessions": Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`CREATE TABLE IF NOT EXISTS hangar_sessions (
+      task_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, provider TEXT NOT NULL, repository TEXT NOT NULL,
+      region TEXT NOT NULL, state TEXT NOT NULL, owner TEXT NOT NULL, updated_at_millis INTEGER NOT NULL
+    )`
+  ),
+  // Reconciliation and idle transitions look records up by session and by state.
+  "0002_session_and_state_indexes": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      sql`CREATE INDEX IF NOT EXISTS hangar_sessions_by_session ON hangar_sessions (provider, session_id)`,
+      sql`CREATE INDEX IF NOT EXISTS hangar_sessions_by_state ON hangar_sessions (state)`
+    )
+  )
+}
+
+const migrate = Migrator.make({})({
+  loader: Migrator.fromRecord(migrations),
+  table: "hangar_session_migrations"
+})
+
+/** The store over a SQL database, its schema brought up to date by `migrations`. */
 export const layerSql: Layer.Layer<SessionStore, SessionStoreError, SqlClient.SqlClient> = Layer.effect(
   SessionStore,
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const fail = (operation: string) => (e: unknown) =>
       new SessionStoreError({ operation, detail: e instanceof Error ? e.message : String(e) })
-    yield* sql`CREATE TABLE IF NOT EXISTS hangar_sessions (
-      task_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, provider TEXT NOT NULL, repository TEXT NOT NULL,
-      region TEXT NOT NULL, state TEXT NOT NULL, owner TEXT NOT NULL, updated_at_millis INTEGER NOT NULL
-    )`.pipe(Effect.mapError(fail("migrate")))
+    yield* migrate.pipe(Effect.mapError(fail("migrate")))
     const select = (rows: ReadonlyArray<Record<string, unknown>>) =>
       decodeRows(
         rows.map((r) => ({
@@ -108,13 +150,13 @@ export const layerSql: Layer.Layer<SessionStore, SessionStoreError, SqlClient.Sq
           Effect.mapError(fail("get"))
         ),
       live: () =>
-        sql`SELECT * FROM hangar_sessions WHERE state != 'released' ORDER BY task_id`.pipe(
+        sql`SELECT * FROM hangar_sessions WHERE state NOT IN ('released', 'failed') ORDER BY task_id`.pipe(
           Effect.flatMap(select),
           Effect.mapError(fail("live"))
         ),
       setSessionState: (provider, sessionId, state, atMillis) =>
         sql`UPDATE hangar_sessions SET state = ${state}, updated_at_millis = ${atMillis}
-            WHERE provider = ${provider} AND session_id = ${sessionId} AND state != 'released'`.pipe(
+            WHERE provider = ${provider} AND session_id = ${sessionId} AND state NOT IN ('released', 'failed')`.pipe(
           Effect.asVoid,
           Effect.mapError(fail("setSessionState"))
         )
@@ -122,10 +164,18 @@ export const layerSql: Layer.Layer<SessionStore, SessionStoreError, SqlClient.Sq
   })
 )
 
-/** The SQLite store in the file `filename`. */
+/**
+ * Every commit synced to disk before it returns (WAL with `synchronous = FULL`), so a record the router wrote
+ * before asking a provider for compute survives a kill -9 or a power cut.
+ */
+const durable: Layer.Layer<never, unknown, SqlClient.SqlClient> = Layer.effectDiscard(
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql`PRAGMA synchronous = FULL`)
+)
+
+/** The SQLite store in the file `filename` (created if missing). */
 export const layerSqlite = (filename: string): Layer.Layer<SessionStore, SessionStoreError> =>
   layerSql.pipe(
-    Layer.provide(SqliteClient.layer({ filename })),
+    Layer.provide(Layer.provideMerge(durable, SqliteClient.layer({ filename }))),
     Layer.catchAllCause((cause) => {
       const failure = Cause.failureOption(cause)
       const detail = Option.isSome(failure) ? String(failure.value) : Cause.pretty(cause)

@@ -2,8 +2,8 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { VirtualClock } from "@hangar/core"
-import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { type TaskSpec, VirtualClock } from "@hangar/core"
+import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import * as IdlePolicies from "../src/IdlePolicies.js"
 import * as Router from "../src/Router.js"
 import * as RoutingPolicies from "../src/RoutingPolicies.js"
@@ -117,7 +117,11 @@ describe("Router on both simulators", () => {
         const { clock, fly, ecs, providers, running } = yield* Effect.promise(() => bothSimulators(4))
         const file = join(mkdtempSync(join(tmpdir(), "hangar-crash-")), "sessions.db")
         const layer = (id: string) =>
-          Router.layer({ instanceId: id }).pipe(
+          // Rounds only when called (this test runs them on its virtual clock); orphans acted on at once.
+          Router.layer({
+            instanceId: id,
+            reconcile: { atStartup: false, interval: Duration.infinity, gracePeriod: 0 }
+          }).pipe(
             Layer.provide(
               Layer.mergeAll(
                 providers,
@@ -181,12 +185,87 @@ describe("Router on both simulators", () => {
             return report
           })
         )
-        assert.isAtLeast(second.stopped.length, 1)
+        assert.isAtLeast(second.destroyed.length, 1)
         assert.isAtLeast(second.adopted.length, 1)
         yield* Effect.promise(() => clock.advanceBy(60_000))
         assert.deepStrictEqual(running(), { machines: 0, tasks: 0 })
         yield* Scope.close(scope, Exit.void).pipe(Effect.ignore)
         void ecs
       })
+  )
+
+  it.effect(
+    "creation is idempotent by task id across a restart: the dispatch again finds the compute created before the crash",
+    () =>
+      Effect.gen(function* () {
+        const { clock, fly, ecs, providers } = yield* Effect.promise(() => bothSimulators(5))
+        const file = join(mkdtempSync(join(tmpdir(), "hangar-again-")), "sessions.db")
+        const tasks: ReadonlyArray<TaskSpec.TaskSpecInput> = [
+          { taskId: "again-fly", repository: "acme/a", expectedDurationSeconds: 60, command: ["echo", "a"] },
+          { taskId: "again-ecs", repository: "acme/b", expectedDurationSeconds: 7200, command: ["echo", "b"] }
+        ]
+        const created = new Map<string, string>()
+        const bothCreated = yield* Deferred.make<void>()
+        // Each build gets providers of its own, with empty memories: a restarted process.
+        const layer = (id: string, onDispatchStep?: Router.RouterOptions["onDispatchStep"]) =>
+          Router.layer({
+            instanceId: id,
+            reconcile: false,
+            ...(onDispatchStep ? { onDispatchStep } : {})
+          }).pipe(
+            Layer.provide(
+              Layer.mergeAll(
+                providers,
+                RoutingPolicies.rules(),
+                IdlePolicies.fixedTimeout(5),
+                SessionStore.layerSqlite(file)
+              )
+            )
+          )
+        const scope = yield* Scope.make()
+        const first = yield* build(
+          layer("router-a", (p) => {
+            if (p.step !== "created") return Effect.void
+            created.set(p.taskId, p.sessionId ?? "")
+            // The process dies here: the compute exists, no record names it yet.
+            return Effect.zipRight(
+              created.size === tasks.length ? Deferred.succeed(bothCreated, undefined) : Effect.void,
+              Effect.never
+            )
+          })
+        ).pipe(Scope.extend(scope))
+        // The first router's dispatches run unattended; the clock is driven only until both have created.
+        void Effect.runPromise(
+          Effect.forEach(tasks, (t) => first.dispatch(t), { concurrency: "unbounded" }).pipe(
+            Effect.withClock(clock)
+          )
+        ).catch(() => undefined)
+        yield* Effect.promise(() =>
+          VirtualClock.runToCompletion(clock, Effect.runPromise(Deferred.await(bothCreated)))
+        )
+        const machines = () => [...fly.model.machines.values()].filter((m) => m.state !== "destroyed").length
+        const tasksRun = () => ecs.model.tasks.size
+        const before = { machines: machines(), tasks: tasksRun() }
+        assert.deepStrictEqual(before, { machines: 1, tasks: 1 })
+        // Driven to the end, the router's release at the close of its scope included.
+        const again = yield* VirtualClock.drive(
+          clock,
+          Effect.scoped(
+            Effect.flatMap(build(layer("router-b")), (router) =>
+              Effect.forEach(tasks, (t) => router.dispatch(t), { concurrency: "unbounded" })
+            )
+          )
+        )
+        assert.deepStrictEqual(
+          again.map((r) => [r.taskId, r.sessionId, r.result.stdout]),
+          [
+            ["again-fly", created.get("again-fly"), "a\n"],
+            ["again-ecs", created.get("again-ecs"), "b\n"]
+          ]
+        )
+        assert.deepStrictEqual({ machines: machines(), tasks: tasksRun() }, before)
+        yield* Scope.close(scope, Exit.void).pipe(Effect.ignore, Effect.fork)
+      }),
+    60_000
   )
 })
