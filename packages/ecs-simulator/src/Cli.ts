@@ -1,13 +1,23 @@
 /**
- * ecs-sim's flags: the ones both simulators share (core's `SimulatorFlags`: --host --port --seed --clock --exec,
- * plus repeatable --access-key), --data-dir, --region REGION and --pricing FILE (a JSON pricing catalog of that
- * region's EC2 prices), all parsed by node:util's parseArgs.
+ * ecs-sim's command line, on @effect/cli: the flags both simulators share (core's `SimulatorCli`: --host --port
+ * --seed --clock --exec --data-dir), the repeatable --access-key, --region REGION and --pricing FILE (a JSON
+ * pricing catalog of that region's EC2 prices). `--help`, `-h` and `--version` come with it.
  */
 import { readFileSync } from "node:fs"
-import { parseArgs } from "node:util"
-import { Pricing, PricingCatalog, SimulatorFlags } from "@hangar/core"
-import { Schema } from "effect"
-import type * as EcsSimulator from "./EcsSimulator.js"
+import { Command, Options } from "@effect/cli"
+import { Pricing, PricingCatalog } from "@hangar/core"
+import { SimulatorCli } from "@hangar/core/simulation"
+import { Console, Effect, Option, Schema } from "effect"
+import * as EcsSimulator from "./EcsSimulator.js"
+import { version } from "./Version.js"
+
+export const defaultPort = 4281
+
+export const info = {
+  name: "ecs-sim",
+  version,
+  summary: "a local ECS endpoint for the AWS SDK with an EC2 capacity model and per-second billing"
+}
 
 export interface Flags {
   readonly host: string
@@ -17,87 +27,129 @@ export interface Flags {
   readonly options: EcsSimulator.Options
 }
 
-export const defaultPort = 4281
-
-export const parse = (args: ReadonlyArray<string>): Flags => {
-  const { tokens } = parseArgs({
-    args: [...args],
-    options: {
-      host: { type: "string" },
-      port: { type: "string" },
-      seed: { type: "string" },
-      clock: { type: "string" },
-      exec: { type: "string" },
-      "access-key": { type: "string", multiple: true },
-      "data-dir": { type: "string" },
-      region: { type: "string" },
-      pricing: { type: "string" }
-    },
-    strict: true,
-    allowPositionals: false,
-    tokens: true
-  })
-  let dataDir: string | undefined
-  let region: string | undefined
-  let pricingFile: string | undefined
-  const shared: Array<string> = []
-  for (const token of tokens) {
-    if (token.kind !== "option") continue
-    if (token.name === "data-dir") {
-      if (token.value === undefined || token.value === "")
-        throw new Error("ecs-sim: --data-dir needs a directory")
-      dataDir = token.value
-    } else if (token.name === "region") {
-      if (token.value === undefined || !Schema.is(PricingCatalog.AwsRegion)(token.value))
-        throw new Error(
-          `ecs-sim: --region needs an AWS region code such as eu-west-2, got "${token.value ?? ""}"`
-        )
-      region = token.value
-    } else if (token.name === "pricing") {
-      if (token.value === undefined || token.value === "")
-        throw new Error("ecs-sim: --pricing needs a JSON pricing catalog file")
-      pricingFile = token.value
-    } else shared.push(`--${token.name}`, token.value ?? "")
-  }
-  const pricing = pricingFile === undefined ? undefined : readCatalog(pricingFile)
-  if (pricing !== undefined) {
-    try {
-      Pricing.ec2Pricing(
-        region ?? "us-east-1",
-        pricing,
-        `--region${region === undefined ? " (default us-east-1)" : ""}`
-      )
-    } catch (error) {
-      throw new Error(`ecs-sim: --pricing ${pricingFile}: ${(error as Error).message}`)
-    }
-  }
-  const flags = SimulatorFlags.parse("ecs-sim", defaultPort, "access-key", shared)
-  return {
-    host: flags.host,
-    port: flags.port,
-    clockName: flags.clockName,
-    seed: flags.seed,
-    options: {
-      clock: flags.clock,
-      seed: flags.seed,
-      exec: flags.exec,
-      ...(flags.extra === undefined ? {} : { accessKeys: flags.extra }),
-      ...(dataDir === undefined ? {} : { dataDir }),
-      ...(region === undefined ? {} : { region }),
-      ...(pricing === undefined ? {} : { pricing })
-    }
-  }
-}
+const isRegion = Schema.is(PricingCatalog.AwsRegion)
 
 /** A pricing catalog from a JSON file; the error names the flag, the file and each bad field. */
-const readCatalog = (file: string): PricingCatalog.PricingCatalog => {
-  let text: string
-  try {
-    text = readFileSync(file, "utf8")
-  } catch (error) {
-    throw new Error(
-      `ecs-sim: --pricing ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? error})`
+const readCatalog = (file: string): Effect.Effect<PricingCatalog.PricingCatalog, string> =>
+  Effect.try({
+    try: () => readFileSync(file, "utf8"),
+    catch: (error) => `--pricing ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? error})`
+  }).pipe(
+    Effect.flatMap((text) =>
+      Effect.try({
+        try: () => PricingCatalog.parseJson(text, `--pricing ${file}`),
+        catch: (error) => (error as Error).message
+      })
     )
-  }
-  return PricingCatalog.parseJson(text, `ecs-sim: --pricing ${file}`)
+  )
+
+const config = {
+  shared: SimulatorCli.shared(defaultPort),
+  accessKeys: SimulatorCli.repeated("access-key", "KEY").pipe(
+    Options.withDescription(
+      "access key id the AWS SDK signs with (repeatable); any key is accepted without one"
+    )
+  ),
+  region: Options.text("region").pipe(
+    Options.withPseudoName("REGION"),
+    Options.mapEffect((region) =>
+      isRegion(region)
+        ? Effect.succeed(region)
+        : Effect.fail(
+            SimulatorCli.invalid(`--region needs an AWS region code such as eu-west-2, got "${region}"`)
+          )
+    ),
+    Options.optional,
+    Options.withDescription("the AWS region simulated (default us-east-1): ARNs, Availability Zones, prices")
+  ),
+  pricing: Options.text("pricing").pipe(
+    Options.withPseudoName("FILE"),
+    Options.mapEffect((file) =>
+      file === ""
+        ? Effect.fail(SimulatorCli.invalid("--pricing needs a JSON pricing catalog file"))
+        : Effect.mapError(readCatalog(file), SimulatorCli.invalid).pipe(
+            Effect.map((catalog) => ({ file, catalog }))
+          )
+    ),
+    Options.optional,
+    Options.withDescription(
+      "a JSON pricing catalog with the region's EC2 prices (default: the shipped us-east-1)"
+    )
+  )
 }
+
+/** The flags, with the pricing catalog checked against the region it must price. */
+export const options = Options.all(config).pipe(
+  Options.mapEffect((parsed) =>
+    Option.match(parsed.pricing, {
+      onNone: () => Effect.succeed(parsed),
+      onSome: ({ catalog, file }) =>
+        Effect.try({
+          try: () => {
+            const region = Option.getOrUndefined(parsed.region)
+            Pricing.ec2Pricing(
+              region ?? "us-east-1",
+              catalog,
+              `--region${region === undefined ? " (default us-east-1)" : ""}`
+            )
+            return parsed
+          },
+          catch: (error) => SimulatorCli.invalid(`--pricing ${file}: ${(error as Error).message}`)
+        })
+    })
+  )
+)
+
+type Parsed = typeof options extends Options.Options<infer A> ? A : never
+
+/** The parsed flags as the simulator's options. */
+export const flagsOf = ({ accessKeys, pricing, region, shared }: Parsed): Flags => ({
+  host: shared.host,
+  port: shared.port,
+  clockName: shared.clockName,
+  seed: shared.seed,
+  options: {
+    clock: shared.clock,
+    seed: shared.seed,
+    exec: shared.exec,
+    ...(accessKeys.length === 0 ? {} : { accessKeys }),
+    ...(shared.dataDir === undefined ? {} : { dataDir: shared.dataDir }),
+    ...(Option.isNone(region) ? {} : { region: region.value }),
+    ...(Option.isNone(pricing) ? {} : { pricing: pricing.value.catalog })
+  }
+})
+
+/** Parses `args` (without `node` and the script) into flags, or fails with the usage error's text. */
+export const parse = (args: ReadonlyArray<string>) =>
+  Effect.map(SimulatorCli.parse(info.name, options, args), flagsOf)
+
+/** Starts the simulator, prints where it listens and what to paste, and serves until interrupted. */
+export const serve = (flags: Flags) =>
+  Effect.gen(function* () {
+    const sim = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => EcsSimulator.make(flags.options),
+        catch: (error) => new SimulatorCli.UsageError({ message: (error as Error).message })
+      }),
+      (sim) => Effect.promise(() => sim.close())
+    )
+    const url = yield* SimulatorCli.listen(() => sim.listen({ host: flags.host, port: flags.port }), flags)
+    const pricing = sim.billing().pricing
+    const dataDir = flags.options.dataDir
+    yield* Console.log(
+      `ecs-sim ${info.version} listening on ${url} (clock ${flags.clockName}, seed ${flags.seed}${dataDir === undefined ? "" : `, data in ${dataDir}`})`
+    )
+    yield* Console.log(
+      pricing.note === undefined
+        ? `prices: ${pricing.catalogRegion}'s`
+        : `prices: ${pricing.catalogRegion}'s, not ${pricing.region}'s (give --pricing FILE for this region's)`
+    )
+    yield* Console.log(`export AWS_ENDPOINT_URL_ECS=${url} AWS_REGION=${pricing.region}`)
+    yield* Console.log(
+      `create an Auto Scaling group first: curl -X POST ${url}/_sim/autoscaling-groups -H 'content-type: application/json' -d '{"name":"asg","instanceType":"t3.large","min":1,"max":4,"desired":1}'`
+    )
+    yield* Console.log(`health: curl ${url}/_sim/health`)
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
+
+export const command = Command.make(info.name, { options }, ({ options }) => serve(flagsOf(options)))

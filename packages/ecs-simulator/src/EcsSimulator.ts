@@ -210,7 +210,9 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       reset(next)
       requestIds = new SeededRandom(seed ^ 0x1d)
     },
-    changed
+    changed,
+    seed: () => seed,
+    dataDir: options.dataDir
   })
   server.server.on("upgrade", (request, socket, head) => {
     if (!dataChannel.upgrade(request, socket, head)) socket.destroy()

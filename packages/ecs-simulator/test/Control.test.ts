@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DescribeTaskDefinitionCommand, ListTasksCommand, RunTaskCommand } from "@aws-sdk/client-ecs"
 import { assert, describe, it } from "@effect/vitest"
 import { Money, PricingCatalog, VirtualClock } from "@hangar/core"
 import { PricingFixtures } from "@hangar/core/testing"
-import * as Cli from "../src/Cli.js"
 import * as EcsSimulator from "../src/EcsSimulator.js"
 import { live, setup } from "./Setup.js"
 
@@ -14,7 +13,7 @@ const json = (body: unknown) => ({
   payload: JSON.stringify(body)
 })
 
-describe("/_sim control plane, data dir and CLI flags", () => {
+describe("/_sim control plane and data dir", () => {
   it("clock, billing, state, faults and reset over HTTP", async () => {
     const { sim, send } = await setup()
     const start = sim.clock.now()
@@ -145,41 +144,6 @@ describe("/_sim control plane, data dir and CLI flags", () => {
     }
   })
 
-  it("CLI flags: defaults, every flag, and clear errors naming the flag", () => {
-    const defaults = Cli.parse([])
-    assert.deepStrictEqual(
-      [defaults.host, defaults.port, defaults.seed, defaults.clockName],
-      ["127.0.0.1", 4281, 1, "real"]
-    )
-    const all = Cli.parse([
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--seed",
-      "7",
-      "--clock",
-      "virtual",
-      "--exec",
-      "process",
-      "--access-key",
-      "A",
-      "--access-key",
-      "B",
-      "--data-dir",
-      "/tmp/x"
-    ])
-    assert.strictEqual(all.options.seed, 7)
-    assert.strictEqual(all.options.clock?.mode, "virtual")
-    assert.strictEqual(all.options.exec?.kind, "process")
-    assert.deepStrictEqual(all.options.accessKeys, ["A", "B"])
-    assert.strictEqual(all.options.dataDir, "/tmp/x")
-    assert.throws(() => Cli.parse(["--port", "99999"]), /--port/)
-    assert.throws(() => Cli.parse(["--clock", "sundial"]), /--clock/)
-    assert.throws(() => Cli.parse(["--data-dir", ""]), /--data-dir/)
-    assert.throws(() => Cli.parse(["--bogus"]), /bogus/)
-  })
-
   describe("a region's own prices", () => {
     const london = PricingFixtures.ec2EuWest2
     const rate = (key: string) => PricingCatalog.rate(london, key)
@@ -300,45 +264,6 @@ describe("/_sim control plane, data dir and CLI flags", () => {
           () => assert.fail("a data dir with t3.large loaded without its price"),
           (e: Error) => assert.match(e.message, /groups\.0\.instanceType: no price "instance:t3\.large"/)
         )
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-      }
-    })
-
-    it("--region and --pricing FILE: the catalog is read and validated; errors name the flag, file and field", () => {
-      const dir = mkdtempSync(join(tmpdir(), "ecs-sim-pricing-"))
-      try {
-        const file = join(dir, "eu-west-2.json")
-        writeFileSync(file, JSON.stringify(london))
-        const flags = Cli.parse(["--region", "eu-west-2", "--pricing", file])
-        assert.strictEqual(flags.options.region, "eu-west-2")
-        assert.deepStrictEqual(flags.options.pricing, london)
-        assert.throws(
-          () => Cli.parse(["--pricing", file]),
-          /--pricing .*eu-west-2\.json: .*prices are for eu-west-2, but --region \(default us-east-1\) is us-east-1/
-        )
-        assert.throws(() => Cli.parse(["--region", "London"]), /--region .*"London"/)
-        assert.throws(
-          () => Cli.parse(["--pricing", join(dir, "none.json")]),
-          /--pricing .*none\.json: cannot read/
-        )
-        const broken = JSON.parse(JSON.stringify(london))
-        delete broken.prices[0].source
-        broken.prices[1].asOf = "20260101"
-        broken.prices[2].usd = "-0.12"
-        broken.prices[3].usd = "abc"
-        writeFileSync(file, JSON.stringify(broken))
-        const error = (() => {
-          try {
-            Cli.parse(["--region", "eu-west-2", "--pricing", file])
-          } catch (e) {
-            return (e as Error).message
-          }
-          return assert.fail("a broken catalog was accepted")
-        })()
-        for (const path of ["prices.0.source", "prices.1.asOf", "prices.2.usd", "prices.3.usd"])
-          assert.include(error, `${path}: `)
-        assert.include(error, file)
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }

@@ -1,102 +1,158 @@
 /**
- * fly-sim's flags: the ones both simulators share (core's `SimulatorFlags`: --host --port --seed --clock --exec,
- * and the repeatable --token here), plus --data-dir, --rate-limits on|off, --autostop-period SECONDS,
- * --exec-deadline SECONDS (an exec running longer answers 408 deadline_exceeded; default 30) and the
- * repeatable --fault JSON (a `/_sim/faults` rule active from the start), all parsed by node:util's parseArgs.
+ * fly-sim's command line, on @effect/cli: the flags both simulators share (core's `SimulatorCli`: --host --port
+ * --seed --clock --exec --data-dir), the repeatable --token, --rate-limits on|off, --autostop-period SECONDS,
+ * --exec-deadline SECONDS (an exec running longer answers 408 deadline_exceeded; default 30) and the repeatable
+ * --fault JSON (a `/_sim/faults` rule active from the start). `--help`, `-h` and `--version` come with it.
  */
-import { parseArgs } from "node:util"
-import { SimulatorFlags } from "@hangar/core"
-import { Schema } from "effect"
+import { randomBytes } from "node:crypto"
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Command, Options } from "@effect/cli"
+import { SimulatorCli } from "@hangar/core/simulation"
+import { Console, Effect, Either, Redacted, Schema } from "effect"
 import { FaultRule } from "./Faults.js"
-import type * as FlySimulator from "./FlySimulator.js"
+import * as FlySimulator from "./FlySimulator.js"
+import { version } from "./Version.js"
+
+export const defaultPort = 4280
+
+export const info = {
+  name: "fly-sim",
+  version,
+  summary: "a local Fly Machines API with lifecycle timing, virtual time and per-second billing"
+}
 
 export interface Flags {
   readonly host: string
   readonly port: number
   readonly clockName: "real" | "virtual"
   readonly seed: number
-  /** True when no --token was given and a development token was generated. */
-  readonly generatedToken: boolean
-  readonly options: FlySimulator.Options
+  readonly tokens: ReadonlyArray<Redacted.Redacted>
+  readonly options: Omit<FlySimulator.Options, "tokens">
 }
 
-export const defaultPort = 4280
+const decodeFault = Schema.decodeUnknownEither(Schema.parseJson(FaultRule))
 
-const own = new Set(["data-dir", "rate-limits", "autostop-period", "exec-deadline", "fault"])
-
-export const parse = (args: ReadonlyArray<string>): Flags => {
-  const { tokens } = parseArgs({
-    args: [...args],
-    options: {
-      host: { type: "string" },
-      port: { type: "string" },
-      seed: { type: "string" },
-      clock: { type: "string" },
-      exec: { type: "string" },
-      token: { type: "string", multiple: true },
-      "data-dir": { type: "string" },
-      "rate-limits": { type: "string" },
-      "autostop-period": { type: "string" },
-      "exec-deadline": { type: "string" },
-      fault: { type: "string", multiple: true }
-    },
-    strict: true,
-    allowPositionals: false,
-    tokens: true
-  })
-  const fail = (message: string): never => {
-    throw new Error(`fly-sim: ${message}`)
-  }
-  let dataDir: string | undefined
-  let rateLimits = true
-  let autostopPeriodMillis: number | undefined
-  let execDeadlineSeconds: number | undefined
-  const faults: Array<FaultRule> = []
-  const shared: Array<string> = []
-  for (const token of tokens) {
-    if (token.kind !== "option") continue
-    const value = token.value ?? ""
-    if (!own.has(token.name)) {
-      shared.push(`--${token.name}`, value)
-    } else if (token.name === "data-dir") {
-      if (value === "") fail("--data-dir needs a directory")
-      dataDir = value
-    } else if (token.name === "rate-limits") {
-      if (value !== "on" && value !== "off") fail(`--rate-limits must be on or off, got ${value}`)
-      rateLimits = value === "on"
-    } else if (token.name === "autostop-period") {
-      const seconds = Number(value)
-      if (!Number.isInteger(seconds) || seconds < 1)
-        fail(`--autostop-period must be a whole number of seconds ≥ 1, got ${value}`)
-      autostopPeriodMillis = seconds * 1000
-    } else if (token.name === "exec-deadline") {
-      const seconds = Number(value)
-      if (!Number.isFinite(seconds) || seconds <= 0 || value.trim() === "")
-        fail(`--exec-deadline must be a number of seconds > 0, got ${value}`)
-      execDeadlineSeconds = seconds
-    } else {
-      const decoded = Schema.decodeUnknownEither(Schema.parseJson(FaultRule))(value)
-      if (decoded._tag === "Left") fail(`--fault must be a JSON fault rule: ${decoded.left.message}`)
-      else faults.push(decoded.right)
-    }
-  }
-  const flags = SimulatorFlags.parse("fly-sim", defaultPort, "token", shared)
-  return {
-    host: flags.host,
-    port: flags.port,
-    clockName: flags.clockName,
-    seed: flags.seed,
-    generatedToken: flags.extra === undefined,
-    options: {
-      clock: flags.clock,
-      seed: flags.seed,
-      ...(flags.exec.kind === "process" ? { exec: flags.exec } : {}),
-      ...(flags.extra === undefined ? {} : { tokens: flags.extra.map((token) => ({ token })) }),
-      ...(dataDir === undefined ? {} : { dataDir }),
-      rateLimits,
-      ...(autostopPeriodMillis === undefined ? {} : { autostopPeriodMillis }),
-      ...(execDeadlineSeconds === undefined ? {} : { execDeadlineSeconds }),
-      ...(faults.length === 0 ? {} : { faults })
-    }
-  }
+const config = {
+  shared: SimulatorCli.shared(defaultPort),
+  // Options.redacted does not survive Options.repeated in @effect/cli 0.77 (each value fails as "not a redacted").
+  tokens: SimulatorCli.repeated("token", "TOKEN").pipe(
+    Options.map((tokens) => tokens.map((token) => Redacted.make(token))),
+    Options.withDescription(
+      "API token clients send as Authorization: Bearer (repeatable); without one a development token is generated (and kept in --data-dir)"
+    )
+  ),
+  rateLimits: SimulatorCli.oneOf("rate-limits", ["on", "off"]).pipe(
+    Options.withDescription("Fly's documented rate limits: 429 with retry-after")
+  ),
+  autostopPeriod: SimulatorCli.number(
+    "autostop-period",
+    300,
+    (seconds) => Number.isInteger(seconds) && seconds >= 1,
+    "a whole number of seconds ≥ 1",
+    false,
+    "SECONDS"
+  ).pipe(Options.withDescription("seconds between the proxy's autostop passes")),
+  execDeadline: SimulatorCli.number(
+    "exec-deadline",
+    30,
+    (seconds) => Number.isFinite(seconds) && seconds > 0,
+    "a number of seconds > 0",
+    true,
+    "SECONDS"
+  ).pipe(Options.withDescription("seconds an exec may run before the API answers 408 deadline_exceeded")),
+  faults: SimulatorCli.repeated("fault", "JSON").pipe(
+    Options.mapEffect((texts) => {
+      const rules: Array<FaultRule> = []
+      for (const text of texts) {
+        const decoded = decodeFault(text)
+        if (Either.isLeft(decoded))
+          return Effect.fail(
+            SimulatorCli.invalid(`--fault must be a JSON fault rule: ${decoded.left.message}`)
+          )
+        rules.push(decoded.right)
+      }
+      return Effect.succeed(rules)
+    }),
+    Options.withDescription("a fault rule active from the start, as POST /_sim/faults takes it (repeatable)")
+  )
 }
+
+export const options = Options.all(config)
+
+type Parsed = typeof options extends Options.Options<infer A> ? A : never
+
+/** The parsed flags as the simulator's options. */
+export const flagsOf = ({
+  autostopPeriod,
+  execDeadline,
+  faults,
+  rateLimits,
+  shared,
+  tokens
+}: Parsed): Flags => ({
+  host: shared.host,
+  port: shared.port,
+  clockName: shared.clockName,
+  seed: shared.seed,
+  tokens,
+  options: {
+    clock: shared.clock,
+    seed: shared.seed,
+    ...(shared.exec.kind === "process" ? { exec: shared.exec } : {}),
+    ...(shared.dataDir === undefined ? {} : { dataDir: shared.dataDir }),
+    rateLimits: rateLimits === "on",
+    ...(autostopPeriod === 300 ? {} : { autostopPeriodMillis: autostopPeriod * 1000 }),
+    ...(execDeadline === 30 ? {} : { execDeadlineSeconds: execDeadline }),
+    ...(faults.length === 0 ? {} : { faults })
+  }
+})
+
+/** Parses `args` (without `node` and the script) into flags, or fails with the usage error's text. */
+export const parse = (args: ReadonlyArray<string>) =>
+  Effect.map(SimulatorCli.parse(info.name, options, args), flagsOf)
+
+/**
+ * The development token when no --token is given: kept in `DATA_DIR/dev-token` (mode 600) so that a restart on
+ * the same data directory keeps the clients that pasted it working; a new one per run without a data directory.
+ */
+export const developmentToken = (dataDir: string | undefined): Redacted.Redacted => {
+  const file = dataDir === undefined ? undefined : join(dataDir, "dev-token")
+  if (file !== undefined && existsSync(file)) return Redacted.make(readFileSync(file, "utf8").trim())
+  const token = `fly-sim-${randomBytes(16).toString("hex")}`
+  if (dataDir !== undefined && file !== undefined) {
+    mkdirSync(dataDir, { recursive: true })
+    writeFileSync(file, `${token}\n`, { mode: 0o600 })
+    chmodSync(file, 0o600)
+  }
+  return Redacted.make(token)
+}
+
+/** Starts the simulator, prints where it listens and what to paste, and serves until interrupted. */
+export const serve = (flags: Flags) =>
+  Effect.gen(function* () {
+    const generated = flags.tokens.length === 0
+    const tokens = generated ? [developmentToken(flags.options.dataDir)] : flags.tokens
+    const sim = yield* Effect.acquireRelease(
+      Effect.promise(() =>
+        FlySimulator.make({
+          ...flags.options,
+          tokens: tokens.map((token) => ({ token: Redacted.value(token) }))
+        })
+      ),
+      (sim) => Effect.promise(() => sim.close())
+    )
+    const url = yield* SimulatorCli.listen(() => sim.listen({ host: flags.host, port: flags.port }), flags)
+    const dataDir = flags.options.dataDir
+    yield* Console.log(
+      `fly-sim ${info.version} listening on ${url} (clock ${flags.clockName}, seed ${flags.seed}${dataDir === undefined ? "" : `, data in ${dataDir}`})`
+    )
+    // A generated development token is printed so it can be pasted; a token given with --token is not echoed.
+    const token = generated ? Redacted.value(tokens[0]!) : "<your --token>"
+    yield* Console.log(`export FLY_API_TOKEN=${token} FLY_FLAPS_BASE_URL=${url}`)
+    yield* Console.log(`apps answer at ${url}/_proxy/<app>/ or with the header Host: <app>.fly.dev`)
+    yield* Console.log(`health: curl ${url}/_sim/health`)
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
+
+export const command = Command.make(info.name, config, (parsed) => serve(flagsOf(parsed)))

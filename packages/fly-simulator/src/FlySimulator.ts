@@ -65,7 +65,7 @@ export interface Simulator {
 
 export const make = async (options: Options = {}): Promise<Simulator> => {
   const clock = options.clock ?? new VirtualClock.RealClock()
-  const seed = options.seed ?? 1
+  let seed = options.seed ?? 1
   const workspaces =
     options.exec?.kind === "process"
       ? Workspaces.make(...(options.dataDir === undefined ? [] : [options.dataDir]))
@@ -210,7 +210,20 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   Routes.register(server, { model, billing })
   Proxy.register(server, model, clock)
 
-  Control.register(server, { model, clock, faults, billing })
+  Control.register(server, {
+    model,
+    clock,
+    faults,
+    billing,
+    seed: () => seed,
+    dataDir,
+    reset: (next) => {
+      seed = next ?? seed
+      model.reset(seed)
+      faults.clear()
+      persist()
+    }
+  })
 
   await server.ready()
 

@@ -4,7 +4,6 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { ExecBackend, VirtualClock } from "@hangar/core"
 import WebSocket from "ws"
-import * as Cli from "../src/Cli.js"
 import * as FlySimulator from "../src/FlySimulator.js"
 
 const token = "t"
@@ -331,38 +330,5 @@ describe("the virtual clock over HTTP", () => {
     } finally {
       await sim.close()
     }
-  })
-})
-
-describe("fly-sim flags", () => {
-  it("parses the shared and own flags and names the flag on bad input", () => {
-    const flags = Cli.parse([
-      "--port",
-      "0",
-      "--clock",
-      "virtual",
-      "--token",
-      "a",
-      "--rate-limits",
-      "off",
-      "--autostop-period",
-      "120",
-      "--exec-deadline",
-      "45",
-      "--fault",
-      '{"match":"^POST ","status":503}'
-    ])
-    assert.deepStrictEqual(
-      [flags.clockName, flags.options.rateLimits, flags.options.autostopPeriodMillis, flags.generatedToken],
-      ["virtual", false, 120_000, false]
-    )
-    assert.strictEqual(flags.options.faults?.[0]?.status, 503)
-    assert.strictEqual(flags.options.execDeadlineSeconds, 45)
-    assert.strictEqual(Cli.parse([]).options.execDeadlineSeconds, undefined)
-    assert.throws(() => Cli.parse(["--exec-deadline", "0"]), /--exec-deadline must be a number of seconds/)
-    assert.throws(() => Cli.parse(["--rate-limits", "maybe"]), /--rate-limits must be on or off/)
-    assert.throws(() => Cli.parse(["--autostop-period", "0"]), /--autostop-period/)
-    assert.throws(() => Cli.parse(["--fault", "{}"]), /--fault must be a JSON fault rule/)
-    assert.throws(() => Cli.parse(["--clock", "sundial"]), /--clock must be real or virtual/)
   })
 })

@@ -1,8 +1,9 @@
 /**
- * The `/_sim/*` control plane: reset, clock, faults, billing, state, Auto Scaling groups. Every body and
+ * The `/_sim/*` control plane: health, info, reset, clock, faults, billing, state, Auto Scaling groups. Every body and
  * parameter is validated; a bad one is a 400 naming the field and changes nothing.
  */
 import { VirtualClock } from "@hangar/core"
+import { SimulatorInfo } from "@hangar/core/simulation"
 import { ParseResult, Schema } from "effect"
 import type { FastifyInstance, FastifyReply } from "fastify"
 import * as Faults from "../Faults.js"
@@ -10,6 +11,7 @@ import { awsError } from "../http/AwsJson.js"
 import * as Billing from "../model/Billing.js"
 import { EcsError } from "../model/EcsError.js"
 import type { EcsModel } from "../model/EcsModel.js"
+import { version } from "../Version.js"
 
 export interface Options {
   readonly model: EcsModel
@@ -18,6 +20,9 @@ export interface Options {
   /** Resets model and faults (to `seed`, or the current seed). */
   readonly reset: (seed: number | undefined) => void
   readonly changed: (what: string) => void
+  /** The seed in force (a reset may change it). */
+  readonly seed: () => number
+  readonly dataDir: string | undefined
 }
 
 const parse = <A, I>(schema: Schema.Schema<A, I>, input: unknown, what: string): A => {
@@ -97,6 +102,22 @@ export const register = (server: FastifyInstance, options: Options): void => {
     }
   }
 
+  server.get("/_sim/health", async () => SimulatorInfo.health("ecs-sim", version))
+  server.get("/_sim/info", async () =>
+    SimulatorInfo.info({
+      name: "ecs-sim",
+      version,
+      clock,
+      seed: options.seed(),
+      dataDir: options.dataDir,
+      counts: {
+        clusters: model.clusters.size,
+        tasks: model.tasks.size,
+        containerInstances: model.instances.size,
+        autoScalingGroups: model.groups.size
+      }
+    })
+  )
   server.post("/_sim/reset", (request, reply) =>
     guard(reply, () => {
       const body = parse(ResetBody, request.body, "POST /_sim/reset")

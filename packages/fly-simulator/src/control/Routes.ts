@@ -1,8 +1,10 @@
 /**
  * The `/_sim` control plane: the billing ledger (filtered by app, machine, volume or state), the clock (read, and
- * advance when virtual), fault rules, and a dump of the state. No token needed: it is the simulator's own API.
+ * advance when virtual), fault rules, a dump of the state, `reset`, and `health` and `info` (version, clock, seed, data
+ * directory, counts).
  */
 import { VirtualClock } from "@hangar/core"
+import { SimulatorInfo } from "@hangar/core/simulation"
 import { Schema } from "effect"
 import type { FastifyInstance } from "fastify"
 import { FaultRule, type Faults } from "../Faults.js"
@@ -10,7 +12,9 @@ import * as Routes from "../http/Routes.js"
 import { decode } from "../http/Validation.js"
 import * as Billing from "../model/Billing.js"
 import { type FlyModel, SimError } from "../model/FlyModel.js"
+import { version } from "../Version.js"
 
+const ResetBody = Schema.Struct({ seed: Schema.optional(Schema.Int) })
 const AdvanceBody = Schema.Struct({ millis: Schema.Int.pipe(Schema.positive()) })
 const BillingQuery = Schema.Struct({
   app: Schema.optional(Schema.String),
@@ -24,12 +28,28 @@ export interface ControlContext {
   readonly clock: VirtualClock.SimulationClock
   readonly faults: Faults
   readonly billing: () => Billing.Bill
+  /** The seed in force (a reset may change it). */
+  readonly seed: () => number
+  readonly dataDir: string | undefined
+  /** Forgets all state and fault rules, reseeding with `seed` when given. */
+  readonly reset: (seed: number | undefined) => void
 }
 
 export const register = (
   server: FastifyInstance,
-  { model, clock, faults, billing }: ControlContext
+  { model, clock, faults, billing, seed, dataDir, reset }: ControlContext
 ): void => {
+  server.get("/_sim/health", async () => SimulatorInfo.health("fly-sim", version))
+  server.get("/_sim/info", async () =>
+    SimulatorInfo.info({
+      name: "fly-sim",
+      version,
+      clock,
+      seed: seed(),
+      dataDir,
+      counts: { apps: model.apps.size, machines: model.machines.size, volumes: model.volumes.size }
+    })
+  )
   server.get("/_sim/billing", async (request) => {
     const query = decode(BillingQuery, request.query, "query")
     const resource = query.machine ?? query.volume
@@ -38,6 +58,11 @@ export const register = (
       ...(resource === undefined ? {} : { resource }),
       ...(query.state === undefined ? {} : { state: query.state })
     })
+  })
+  server.post("/_sim/reset", async (request) => {
+    const body = decode(ResetBody, request.body ?? {}, "body")
+    reset(body.seed)
+    return { reset: true, seed: seed(), nowMillis: clock.now() }
   })
   server.get("/_sim/clock", async () => ({
     mode: clock.mode,

@@ -169,6 +169,22 @@ export class FlyModel {
     }
   }
 
+  /**
+   * Forgets every app, machine, volume and so every bill line, and reseeds ids (`POST /_sim/reset`). Timers set
+   * before find their machine's transition gone and change nothing; waits on a forgotten machine time out.
+   */
+  reset(seed: number): void {
+    for (const m of this.machines.values()) m.pending = undefined
+    this.apps.clear()
+    this.machines.clear()
+    this.machinesByApp.clear()
+    this.volumes.clear()
+    this.scriptedBackends.clear()
+    this.rootfs.clear()
+    this.random.position = seed >>> 0 || 1
+    this.transitions = 0
+  }
+
   /** The scripted backend's rootfs files of a machine (read, or replaced when `files` is given). */
   rootfsFiles(id: string, files?: Map<string, string>): ReadonlyMap<string, string> | undefined {
     if (files !== undefined) this.rootfs.set(id, files)

@@ -1,0 +1,3 @@
+/** @hangar/core/simulation: what only the simulators use (their shared CLI flags and run). */
+export * as SimulatorCli from "./SimulatorCli.js"
+export * as SimulatorInfo from "./SimulatorInfo.js"
