@@ -2,13 +2,85 @@
  * Seeded fault rules: a matching request is answered with an error (429 with retry-after, 5xx, a capacity
  * error) or delayed, with a probability drawn from the simulator's seed. A rule can target a region (an
  * outage) and can expire after a number of hits.
+ *
+ * A rule's `match` is a glob over "METHOD /path" (the path as the router decoded it): `*` stands for any run of
+ * characters, a leading `^` anchors it at the start and a trailing `$` at the end, anything else is literal, and
+ * an unanchored pattern matches anywhere. It is checked when the rule is made and matched without backtracking
+ * (its literal pieces found left to right), so no pattern can stall the server; regular expressions are refused.
  */
 import { Schema } from "effect"
 import { SeededRandom } from "./model/Random.js"
 
+/** Characters of regular-expression syntax, refused in a glob so an old regex rule fails loudly. */
+const regexSyntax = /[()[\]{}+?|\\]/
+
+export const maxPatternLength = 256
+
+/** Why `pattern` is not a glob this module matches, or undefined when it is one. */
+export const patternProblem = (pattern: string): string | undefined => {
+  if (pattern.length > maxPatternLength) return `at most ${maxPatternLength} characters`
+  const bad = regexSyntax.exec(pattern)?.[0]
+  if (bad !== undefined)
+    return `a glob over "METHOD /path" (* for any characters, ^ and $ anchors), not a regular expression: ${JSON.stringify(bad)} is not allowed`
+  const inner = pattern.replace(/^\^/, "").replace(/\$$/, "")
+  if (inner.includes("^") || inner.includes("$")) return "^ only at the start and $ only at the end"
+  return undefined
+}
+
+export const Pattern = Schema.String.pipe(
+  Schema.filter((pattern) => patternProblem(pattern) ?? true, {
+    description: 'a glob over "METHOD /path"'
+  })
+)
+
+/** A compiled glob: its literal pieces and anchors. */
+export interface Glob {
+  readonly start: boolean
+  readonly end: boolean
+  readonly pieces: ReadonlyArray<string>
+}
+
+export const compile = (pattern: string): Glob => {
+  const problem = patternProblem(pattern)
+  if (problem !== undefined) throw new Error(`fault rule match ${JSON.stringify(pattern)}: ${problem}`)
+  const start = pattern.startsWith("^")
+  const end = pattern.length > (start ? 1 : 0) && pattern.endsWith("$")
+  const inner = pattern.slice(start ? 1 : 0, end ? pattern.length - 1 : pattern.length)
+  return { start, end, pieces: inner.split("*") }
+}
+
+/** Whether `text` matches: each literal piece found left to right after the previous one, no backtracking. */
+export const matches = (glob: Glob, text: string): boolean => {
+  const { pieces } = glob
+  const first = pieces[0]!
+  const last = pieces[pieces.length - 1]!
+  if (pieces.length === 1) {
+    if (glob.start && glob.end) return text === first
+    if (glob.start) return text.startsWith(first)
+    if (glob.end) return text.endsWith(first)
+    return text.includes(first)
+  }
+  let at: number
+  if (glob.start) {
+    if (!text.startsWith(first)) return false
+    at = first.length
+  } else {
+    const found = text.indexOf(first)
+    if (found < 0) return false
+    at = found + first.length
+  }
+  for (let i = 1; i < pieces.length - 1; i++) {
+    const found = text.indexOf(pieces[i]!, at)
+    if (found < 0) return false
+    at = found + pieces[i]!.length
+  }
+  if (glob.end) return text.length - last.length >= at && text.endsWith(last)
+  return text.indexOf(last, at) >= 0
+}
+
 export const FaultRule = Schema.Struct({
-  /** Regular expression over "METHOD /path". */
-  match: Schema.String,
+  /** A glob over "METHOD /path" (see the module comment). */
+  match: Pattern,
   /** A shorthand for Fly's own answers; `status`/`error` given beside it win. */
   kind: Schema.optional(
     Schema.Literal(
@@ -57,12 +129,14 @@ export const kinds = {
 } as const
 
 export class Faults {
-  private rules: Array<FaultRule & { hits: number }> = []
+  private rules: Array<FaultRule & { hits: number; glob: Glob }> = []
   private readonly random: SeededRandom
   constructor(seed: number) {
     this.random = new SeededRandom(seed ^ 0x5eed)
   }
+  /** Adds a rule; throws when its `match` is not a glob (see `patternProblem`). */
   add(input: FaultRuleInput): void {
+    const glob = compile(input.match)
     const rule: FaultRule = {
       ...input,
       error: input.error ?? "injected fault",
@@ -75,11 +149,12 @@ export class Faults {
       ...shorthand,
       ...(rule.status === undefined ? {} : { status: rule.status }),
       ...explicitError,
-      hits: 0
+      hits: 0,
+      glob
     })
   }
   list(): ReadonlyArray<FaultRule> {
-    return this.rules.map(({ hits: _hits, ...rule }) => rule)
+    return this.rules.map(({ hits: _hits, glob: _glob, ...rule }) => rule)
   }
   clear(): void {
     this.rules = []
@@ -99,7 +174,7 @@ export class Faults {
       if ((rule.afterHandler === true) !== (phase === "after")) continue
       if (rule.times !== undefined && rule.hits >= rule.times) continue
       if (rule.region !== undefined && rule.region !== region) continue
-      if (!new RegExp(rule.match).test(`${method} ${path}`)) continue
+      if (!matches(rule.glob, `${method} ${path}`)) continue
       if (this.random.next() >= rule.probability) continue
       rule.hits++
       return rule

@@ -62,7 +62,7 @@ const MachineRecord = Schema.Struct({
   version: Schema.Int,
   createdAt: Schema.Number,
   updatedAt: Schema.Number,
-  metadata: Schema.Record({ key: Schema.String, value: Schema.String }),
+  metadata: Files,
   lease: Schema.optional(
     Schema.Struct({ nonce: Schema.String, expiresAt: Schema.Number, description: Schema.String })
   ),
@@ -143,7 +143,7 @@ export const snapshot = (model: FlyModel): Snapshot => ({
       version: m.version,
       createdAt: m.createdAt,
       updatedAt: m.updatedAt,
-      metadata: m.metadata,
+      metadata: [...m.metadata],
       ...(m.lease === undefined ? {} : { lease: m.lease }),
       cordoned: m.cordoned,
       ...(rootfs === undefined ? {} : { rootfs: [...rootfs] })
@@ -217,7 +217,7 @@ export const load = (model: FlyModel, s: typeof Snapshot.Type): void => {
     m.events.restore(r.events, r.eventCount)
     m.version = r.version
     m.updatedAt = r.updatedAt
-    m.metadata = { ...r.metadata }
+    for (const [key, value] of r.metadata) m.metadata.set(key, value)
     m.lease = r.lease
     m.cordoned = r.cordoned
     model.addMachine(m)

@@ -1,6 +1,7 @@
 /**
  * The `/_sim` control plane: the billing ledger (filtered by app, machine, volume or state), the clock (read, and
- * advance when virtual), fault rules, and a dump of the state. No token needed: it is the simulator's own API.
+ * advance when virtual), fault rules, and a dump of the state. It needs one of the simulator's tokens (any app
+ * scope), checked by the hook of the scope these routes are registered in.
  */
 import { VirtualClock } from "@hangar/core"
 import { Schema } from "effect"

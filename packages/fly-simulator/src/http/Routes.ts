@@ -192,7 +192,7 @@ export const machineJson = (m: Machine, summary = false, now = Number.POSITIVE_I
   ...(summary
     ? {}
     : {
-        config: { ...m.config, metadata: m.metadata },
+        config: { ...m.config, metadata: Object.fromEntries(m.metadata) },
         events: m.recentEvents(5),
         checks: []
       }),
@@ -408,25 +408,23 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     const m = machine(request)
     return [{ version: m.instanceId, user_config: m.config }]
   })
-  server.get("/v1/apps/:app/machines/:id/metadata", async (request) => machine(request).metadata)
+  server.get("/v1/apps/:app/machines/:id/metadata", async (request) =>
+    Object.fromEntries(machine(request).metadata)
+  )
   server.get("/v1/apps/:app/machines/:id/metadata/:key", async (request) => {
     const { app, id, key } = decode(MetadataParams, request.params, "path")
-    const value = model.machine(app, id).metadata[key]
-    if (value === undefined) throw new SimError(404, `metadata key ${key} not found`)
-    return { value }
+    return { value: model.metadataValue(model.machine(app, id), key) }
   })
   server.post("/v1/apps/:app/machines/:id/metadata/:key", async (request, reply) => {
     const { app, id, key } = decode(MetadataParams, request.params, "path")
     const m = model.machine(app, id)
     const { value } = decode(MetadataBody, request.body, "body")
-    m.metadata[key] = value
+    model.setMetadata(m, key, value)
     return reply.code(204).send()
   })
   server.delete("/v1/apps/:app/machines/:id/metadata/:key", async (request, reply) => {
     const { app, id, key } = decode(MetadataParams, request.params, "path")
-    const m = model.machine(app, id)
-    if (!(key in m.metadata)) throw new SimError(404, `metadata key ${key} not found`)
-    delete m.metadata[key]
+    model.deleteMetadata(model.machine(app, id), key)
     return reply.code(204).send()
   })
   // Leases answer the status/data envelope Fly returns (docs and fly-go), not the flat `Lease` schema of the

@@ -589,11 +589,27 @@ export class FlyModel {
     m.cordoned = cordoned
   }
 
+  // ---- metadata
+
+  metadataValue(m: Machine, key: string): string {
+    const value = m.metadata.get(key)
+    if (value === undefined) throw new SimError(404, `metadata key ${key} not found`)
+    return value
+  }
+
+  setMetadata(m: Machine, key: string, value: string): void {
+    m.metadata.set(key, value)
+  }
+
+  deleteMetadata(m: Machine, key: string): void {
+    if (!m.metadata.delete(key)) throw new SimError(404, `metadata key ${key} not found`)
+  }
+
   // ---- leases
 
+  /** The lease unless it has expired (an expired lease is left in place, so a read changes nothing). */
   private liveLease(m: Machine) {
-    if (m.lease !== undefined && m.lease.expiresAt <= this.clock.now()) m.lease = undefined
-    return m.lease
+    return m.lease !== undefined && m.lease.expiresAt > this.clock.now() ? m.lease : undefined
   }
 
   checkLease(m: Machine, nonce: string | undefined): void {

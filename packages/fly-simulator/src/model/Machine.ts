@@ -212,7 +212,8 @@ export class Machine {
   instanceId: string
   version = 1
   updatedAt: number
-  metadata: Record<string, string> = {}
+  /** Metadata by key, in a Map so keys such as `__proto__` or `constructor` are ordinary keys. */
+  readonly metadata = new Map<string, string>()
   lease: Lease | undefined = undefined
   cordoned = false
   /** Bumped on every state change. */
