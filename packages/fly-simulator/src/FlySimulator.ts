@@ -41,7 +41,10 @@ export interface Options {
   readonly rateLimits?: boolean
   /** Milliseconds between the proxy's autostop passes (default 5 minutes). */
   readonly autostopPeriodMillis?: number
-  /** Keeps the state in DIR/fly-simulator.json (and process-backend files under DIR), so a restart loses nothing. */
+  /**
+   * Keeps the state under DIR (a journal fsynced before each answer, folded into DIR/fly-simulator.json; see
+   * Persistence.ts) and the process backend's files, so a restart, even after kill -9, loses no answered write.
+   */
   readonly dataDir?: string
   /** Fault rules active from the start. */
   readonly faults?: ReadonlyArray<FaultRuleInput>
@@ -186,6 +189,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       : { execDeadlineMillis: options.execDeadlineSeconds * 1000 })
   })
   const dataDir = options.dataDir
+  let journal: Persistence.Journal | undefined
   if (dataDir !== undefined) {
     const saved = Persistence.read(dataDir)
     if (saved !== undefined) {
@@ -193,11 +197,14 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
         await clock.advanceTo(saved.clockMillis)
       Persistence.load(model, saved)
     }
+    journal = new Persistence.Journal(
+      model,
+      dataDir,
+      clock instanceof VirtualClock.VirtualClock,
+      saved?.seq ?? 0
+    )
   }
-  const persist = () => {
-    if (dataDir !== undefined) Persistence.save(model, dataDir)
-  }
-  model.onAutostop = persist
+  model.onAutostop = () => journal?.flush()
   const limiter = options.rateLimits === false ? undefined : new RateLimiter(clock)
   const tokens: ReadonlyArray<Token> = options.tokens ?? [
     { token: `fly-sim-${randomBytes(12).toString("hex")}` }
@@ -216,6 +223,14 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url })
   })
   JsonBody.register(server)
+  // What a request changed is durable before its answer leaves (see Persistence.ts).
+  if (journal !== undefined) {
+    const durable = journal
+    server.addHook("onSend", async (_request, _reply, payload) => {
+      durable.flush()
+      return payload
+    })
+  }
   server.setErrorHandler(answerError)
   server.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split("?")[0]}` })
@@ -235,9 +250,6 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   void server.register(async (control) => {
     control.addHook("onRequest", auth.control)
     Control.register(control, { model, clock, faults, billing })
-  })
-  server.addHook("onResponse", async (request) => {
-    if (dataDir !== undefined && request.method !== "GET" && !request.url.startsWith(Proxy.prefix)) persist()
   })
 
   await server.ready()
@@ -282,7 +294,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     workspaceRoot: workspaces?.root,
     close: async () => {
       await server.close()
-      persist()
+      journal?.close()
     }
   }
 }

@@ -5,6 +5,7 @@
  * fastify and no wall clock here; files of the `process` exec backend go through the injected `Workspaces`.
  */
 import { ExecBackend, type VirtualClock } from "@hangar/core"
+import { Changes } from "./Changes.js"
 import {
   type Action,
   allowedFrom,
@@ -139,6 +140,8 @@ export class FlyModel {
   private readonly scriptedBackends = new Map<string, ExecBackend.ExecBackend>()
   readonly execDeadlineMillis: number
   private readonly workspaces: Workspaces | undefined
+  /** Entities changed since the journal last wrote (see Changes.ts). */
+  readonly changes = new Changes()
   /** Transitions made, for the benchmark. */
   transitions = 0
   /** Scripted-backend root filesystems by machine id (reset on a start from stopped). */
@@ -162,6 +165,9 @@ export class FlyModel {
       now: () => this.clock.now(),
       countTransition: () => {
         this.transitions++
+      },
+      changed: (machine) => {
+        this.changes.machines.add(machine.id)
       },
       applied: (machine, pending) => {
         if (pending.to === "destroyed") this.detach(machine)
@@ -195,6 +201,7 @@ export class FlyModel {
     if (this.apps.has(name)) throw new SimError(409, `app ${name} already exists`)
     const app: App = { name, org, createdAt: this.clock.now(), pulledRegions: new Set() }
     this.apps.set(name, app)
+    this.changes.apps.add(name)
     return app
   }
 
@@ -217,6 +224,7 @@ export class FlyModel {
     for (const v of this.volumes.values())
       if (v.app === name && v.state === "created") this.setVolumeBilled(v, false, "destroyed")
     this.apps.delete(name)
+    this.changes.apps.add(name)
     this.machinesByApp.delete(name)
   }
 
@@ -313,13 +321,17 @@ export class FlyModel {
       this.random.ulid(),
       this.clock.now()
     )
-    for (const mount of mounts) this.volumes.get(mount.volume)!.attachedMachineId = m.id
+    for (const mount of mounts) {
+      this.volumes.get(mount.volume)!.attachedMachineId = m.id
+      this.changes.volumes.add(mount.volume)
+    }
     this.addMachine(m)
     m.record("created", "launch", "user")
     if (request.leaseTtl !== undefined) this.acquireLease(m, request.leaseTtl, "")
     if (request.skipLaunch !== true) {
       const pull = owner.pulledRegions.has(region) ? 0 : this.timing.firstImagePull
       owner.pulledRegions.add(region)
+      this.changes.apps.add(app)
       this.beginStart(m, this.random.jitter(this.timing.create + pull), true)
     }
     return m
@@ -454,7 +466,11 @@ export class FlyModel {
 
   private detach(m: Machine): void {
     m.kill()
-    for (const v of this.volumes.values()) if (v.attachedMachineId === m.id) v.attachedMachineId = undefined
+    for (const v of this.volumes.values())
+      if (v.attachedMachineId === m.id) {
+        v.attachedMachineId = undefined
+        this.changes.volumes.add(v.id)
+      }
     this.rootfs.delete(m.id)
     this.scriptedBackends.delete(m.id)
   }
@@ -568,6 +584,8 @@ export class FlyModel {
       write: ([path = "", ...text]) => {
         const { files, key } = resolve(path)
         files.set(key, text.join(" "))
+        this.changes.machines.add(m.id)
+        for (const mount of m.config.mounts ?? []) this.changes.volumes.add(mount.volume)
         return { durationMillis: 1 }
       },
       cat: ([path = ""]) => {
@@ -587,6 +605,7 @@ export class FlyModel {
   cordon(m: Machine, cordoned: boolean, nonce?: string): void {
     this.checkLease(m, nonce)
     m.cordoned = cordoned
+    this.changes.machines.add(m.id)
   }
 
   // ---- metadata
@@ -599,10 +618,12 @@ export class FlyModel {
 
   setMetadata(m: Machine, key: string, value: string): void {
     m.metadata.set(key, value)
+    this.changes.machines.add(m.id)
   }
 
   deleteMetadata(m: Machine, key: string): void {
     if (!m.metadata.delete(key)) throw new SimError(404, `metadata key ${key} not found`)
+    this.changes.machines.add(m.id)
   }
 
   // ---- leases
@@ -636,6 +657,7 @@ export class FlyModel {
       description
     }
     m.lease = lease
+    this.changes.machines.add(m.id)
     return lease
   }
 
@@ -644,6 +666,7 @@ export class FlyModel {
     if (held === undefined) throw new SimError(404, "lease not found")
     if (held.nonce !== nonce) throw new SimError(409, "lease currently held by another client")
     m.lease = undefined
+    this.changes.machines.add(m.id)
   }
 
   // ---- the Fly Proxy: routing and autostart
@@ -847,6 +870,7 @@ export class FlyModel {
       files
     }
     this.volumes.set(volume.id, volume)
+    this.changes.volumes.add(volume.id)
     if (copyFrom !== undefined && this.workspaces !== undefined && this.exec.kind === "process")
       this.workspaces.copyVolume(copyFrom, volume.id)
     return volume
@@ -866,6 +890,7 @@ export class FlyModel {
   }
 
   updateVolume(v: Volume, update: { snapshotRetention?: number; autoBackupEnabled?: boolean }): void {
+    this.changes.volumes.add(v.id)
     if (update.snapshotRetention !== undefined) v.snapshotRetention = update.snapshotRetention
     if (update.autoBackupEnabled !== undefined) v.autoBackupEnabled = update.autoBackupEnabled
   }
@@ -874,6 +899,7 @@ export class FlyModel {
     if (sizeGb <= v.sizeGb)
       throw new SimError(400, `size_gb must be larger than the current ${v.sizeGb} GB: volumes only grow`)
     v.sizeGb = sizeGb
+    this.changes.volumes.add(v.id)
     v.history.push({ at: this.clock.now(), sizeGb, billed: true })
     const holder = v.attachedMachineId === undefined ? undefined : this.machines.get(v.attachedMachineId)
     return { needsRestart: holder !== undefined && holder.state === "started" }
@@ -890,6 +916,7 @@ export class FlyModel {
 
   private setVolumeBilled(v: Volume, billed: boolean, state: Volume["state"]): void {
     v.state = state
+    this.changes.volumes.add(v.id)
     v.history.push({ at: this.clock.now(), sizeGb: v.sizeGb, billed })
   }
 
@@ -909,6 +936,7 @@ export class FlyModel {
       files: new Map(v.files)
     }
     v.snapshots.push(snapshot)
+    this.changes.volumes.add(v.id)
     return snapshot
   }
 
