@@ -53,6 +53,12 @@ export interface Options {
    * users see on Fly (reference §2.6). A request `timeout` at or below it ends the command first, as before.
    */
   readonly execDeadlineSeconds?: number
+  /** How long a destroyed machine is still listed (default one hour); see FlyModel.forgetDestroyed. */
+  readonly destroyedRetentionMillis?: number
+  /** At most this many destroyed machines are kept (default 1,000). */
+  readonly maxDestroyedMachines?: number
+  /** At most this many rate-limit buckets are kept (default 10,000), the least recently used dropped first. */
+  readonly maxRateLimitBuckets?: number
 }
 
 export interface Simulator {
@@ -60,6 +66,8 @@ export interface Simulator {
   readonly model: FlyModel
   readonly clock: VirtualClock.SimulationClock
   readonly tokens: ReadonlyArray<string>
+  /** Fly's rate limits, when on. */
+  readonly rateLimiter: RateLimiter | undefined
   /** Every route the server answers, as registered. */
   readonly routes: ReadonlyArray<RouteEntry>
   readonly faults: Faults
@@ -186,7 +194,13 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       : { autostopPeriodMillis: options.autostopPeriodMillis }),
     ...(options.execDeadlineSeconds === undefined
       ? {}
-      : { execDeadlineMillis: options.execDeadlineSeconds * 1000 })
+      : { execDeadlineMillis: options.execDeadlineSeconds * 1000 }),
+    ...(options.destroyedRetentionMillis === undefined
+      ? {}
+      : { destroyedRetentionMillis: options.destroyedRetentionMillis }),
+    ...(options.maxDestroyedMachines === undefined
+      ? {}
+      : { maxDestroyedMachines: options.maxDestroyedMachines })
   })
   const dataDir = options.dataDir
   let journal: Persistence.Journal | undefined
@@ -205,7 +219,8 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     )
   }
   model.onAutostop = () => journal?.flush()
-  const limiter = options.rateLimits === false ? undefined : new RateLimiter(clock)
+  const limiter =
+    options.rateLimits === false ? undefined : new RateLimiter(clock, options.maxRateLimitBuckets)
   const tokens: ReadonlyArray<Token> = options.tokens ?? [
     { token: `fly-sim-${randomBytes(12).toString("hex")}` }
   ]
@@ -287,6 +302,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     clock,
     tokens: tokens.map((t) => t.token),
     routes,
+    rateLimiter: limiter,
     faults,
     fetch: fetchInProcess,
     listen: async ({ host = "127.0.0.1", port = 0 } = {}) => server.listen({ host, port }),

@@ -24,7 +24,7 @@ import {
 } from "node:fs"
 import { join } from "node:path"
 import { Either, Schema } from "effect"
-import type { FlyModel, Volume } from "./model/FlyModel.js"
+import type { FlyModel, Ledger, Volume } from "./model/FlyModel.js"
 import { Machine, type MachineConfig } from "./model/Machine.js"
 
 export const fileName = "fly-simulator.json"
@@ -121,6 +121,12 @@ const AppRecord = Schema.Struct({
   pulledRegions: Schema.Array(Schema.String)
 })
 
+/** The summed ledger of an app's forgotten destroyed machines. */
+const RetiredRecord = Schema.Struct({
+  app: Schema.String,
+  ledger: Schema.Record({ key: Schema.String, value: LedgerEntry })
+})
+
 const Snapshot = Schema.Struct({
   version: Schema.Literal(1),
   /** The last journal line this snapshot includes (0 for none). */
@@ -130,7 +136,8 @@ const Snapshot = Schema.Struct({
   transitions: Schema.Int,
   apps: Schema.Array(AppRecord),
   machines: Schema.Array(MachineRecord),
-  volumes: Schema.Array(VolumeRecord)
+  volumes: Schema.Array(VolumeRecord),
+  retired: Schema.optionalWith(Schema.Array(RetiredRecord), { default: () => [] })
 })
 type Snapshot = typeof Snapshot.Encoded
 export type State = typeof Snapshot.Type
@@ -144,6 +151,7 @@ const JournalLine = Schema.Struct({
   apps: Schema.Array(AppRecord),
   machines: Schema.Array(MachineRecord),
   volumes: Schema.Array(VolumeRecord),
+  retired: Schema.optionalWith(Schema.Array(RetiredRecord), { default: () => [] }),
   removed: Schema.Struct({
     apps: Schema.Array(Schema.String),
     machines: Schema.Array(Schema.String),
@@ -203,6 +211,11 @@ const volumeRecord = (v: Volume): typeof VolumeRecord.Encoded => ({
   files: [...v.files]
 })
 
+const retiredRecord = (app: string, ledger: Ledger): typeof RetiredRecord.Encoded => ({
+  app,
+  ledger: ledger as Record<string, typeof LedgerEntry.Type>
+})
+
 /** The whole state, as the snapshot file holds it. */
 export const snapshot = (model: FlyModel, seq = 0): Snapshot => ({
   version: 1,
@@ -212,7 +225,8 @@ export const snapshot = (model: FlyModel, seq = 0): Snapshot => ({
   transitions: model.transitions,
   apps: [...model.apps.values()].map(appRecord),
   machines: [...model.machines.values()].map((m) => machineRecord(model, m)),
-  volumes: [...model.volumes.values()].map(volumeRecord)
+  volumes: [...model.volumes.values()].map(volumeRecord),
+  retired: [...model.retired].map(([app, ledger]) => retiredRecord(app, ledger))
 })
 
 /** What changed since the last line (the model's `changes`), as a journal line. */
@@ -237,6 +251,7 @@ const journalLine = (model: FlyModel, seq: number): JournalLine => {
     if (v === undefined) removed.volumes.push(id)
     else volumes.push(volumeRecord(v))
   }
+  const retired = [...changes.retired].map((app) => retiredRecord(app, model.retired.get(app) ?? {}))
   return {
     seq,
     clockMillis: model.clock.now(),
@@ -245,6 +260,7 @@ const journalLine = (model: FlyModel, seq: number): JournalLine => {
     apps,
     machines,
     volumes,
+    retired,
     removed
   }
 }
@@ -292,12 +308,14 @@ const applyLine = (
     apps: Map<string, typeof AppRecord.Type>
     machines: Map<string, typeof MachineRecord.Type>
     volumes: Map<string, typeof VolumeRecord.Type>
+    retired: Map<string, typeof RetiredRecord.Type>
   },
   line: typeof JournalLine.Type
 ) => {
   for (const app of line.apps) records.apps.set(app.name, app)
   for (const m of line.machines) records.machines.set(m.id, m)
   for (const v of line.volumes) records.volumes.set(v.id, v)
+  for (const r of line.retired) records.retired.set(r.app, r)
   for (const name of line.removed.apps) records.apps.delete(name)
   for (const id of line.removed.machines) records.machines.delete(id)
   for (const id of line.removed.volumes) records.volumes.delete(id)
@@ -346,7 +364,8 @@ export const read = (dataDir: string): State | undefined => {
   const records = {
     apps: new Map((state?.apps ?? []).map((a) => [a.name, a] as const)),
     machines: new Map((state?.machines ?? []).map((m) => [m.id, m] as const)),
-    volumes: new Map((state?.volumes ?? []).map((v) => [v.id, v] as const))
+    volumes: new Map((state?.volumes ?? []).map((v) => [v.id, v] as const)),
+    retired: new Map((state?.retired ?? []).map((r) => [r.app, r] as const))
   }
   for (const line of lines) applyLine(records, line)
   const last = lines[lines.length - 1]!
@@ -358,7 +377,8 @@ export const read = (dataDir: string): State | undefined => {
     transitions: last.transitions,
     apps: [...records.apps.values()],
     machines: [...records.machines.values()],
-    volumes: [...records.volumes.values()]
+    volumes: [...records.volumes.values()],
+    retired: [...records.retired.values()]
   }
 }
 
@@ -404,6 +424,7 @@ export const load = (model: FlyModel, s: State): void => {
       snapshots: v.snapshots.map((snap) => ({ ...snap, files: new Map(snap.files) })),
       files: new Map(v.files)
     })
+  for (const r of s.retired) model.retired.set(r.app, structuredClone(r.ledger) as Ledger)
   model.rearm()
   model.changes.clear()
 }

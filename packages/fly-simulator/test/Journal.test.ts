@@ -9,9 +9,16 @@ import * as Persistence from "../src/Persistence.js"
 const token = "journal-token"
 const start = Date.UTC(2026, 0, 1)
 
-const make = async (dataDir: string) => {
+const make = async (dataDir: string, options: Partial<FlySimulator.Options> = {}) => {
   const clock = new VirtualClock.VirtualClock(start)
-  const sim = await FlySimulator.make({ clock, seed: 11, tokens: [{ token }], rateLimits: false, dataDir })
+  const sim = await FlySimulator.make({
+    clock,
+    seed: 11,
+    tokens: [{ token }],
+    rateLimits: false,
+    dataDir,
+    ...options
+  })
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await VirtualClock.runToCompletion(
       clock,
@@ -73,6 +80,31 @@ describe("the journal", () => {
       const value = await second.call("GET", `/v1/apps/jr/machines/${id}/metadata/constructor`)
       assert.deepStrictEqual(value.json, { value: "one" })
       assert.strictEqual((await second.call("GET", `/v1/apps/gone/machines`)).status, 404)
+      await second.sim.close()
+      await first.sim.server.close()
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it("keeps the cost of forgotten destroyed machines across a crash", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "fly-sim-journal-"))
+    try {
+      const first = await make(dataDir, { maxDestroyedMachines: 1 })
+      await first.call("POST", "/v1/apps", { app_name: "churn" })
+      for (let i = 0; i < 4; i++) {
+        const m = (await first.call("POST", "/v1/apps/churn/machines", { config: { image: "i" } })).json
+        await first.clock.advanceBy(60_000)
+        await first.call("DELETE", `/v1/apps/churn/machines/${m.id}?force=true`)
+        await first.clock.advanceBy(60_000)
+      }
+      await first.call("GET", "/v1/apps/churn/machines")
+      assert.strictEqual(first.sim.model.destroyedKept, 1)
+      const bill = JSON.stringify(first.sim.billing())
+      assert.include(bill, "destroyed-machines:churn")
+      const second = await make(dataDir, { maxDestroyedMachines: 1 })
+      assert.strictEqual(JSON.stringify(second.sim.billing()), bill)
+      assert.strictEqual(second.sim.model.machines.size, 1)
       await second.sim.close()
       await first.sim.server.close()
     } finally {

@@ -15,7 +15,14 @@ import {
   type TimingModel,
   transient
 } from "./Lifecycle.js"
-import { Machine, type MachineConfig, type MachineHost, type Pending, type Service } from "./Machine.js"
+import {
+  type LedgerEntry,
+  Machine,
+  type MachineConfig,
+  type MachineHost,
+  type Pending,
+  type Service
+} from "./Machine.js"
 import { SeededRandom } from "./Random.js"
 
 export type { Guest, MachineConfig, MachineEvent, Service } from "./Machine.js"
@@ -90,7 +97,17 @@ export interface ModelOptions {
   readonly autostopPeriodMillis?: number
   /** An exec still running after this long answers 408 `deadline_exceeded` (default 30 s, as Fly does). */
   readonly execDeadlineMillis?: number
+  /** How long a destroyed machine is still listed before it is forgotten (default one hour). */
+  readonly destroyedRetentionMillis?: number
+  /** At most this many destroyed machines are kept, the oldest forgotten first (default 1,000). */
+  readonly maxDestroyedMachines?: number
 }
+
+export const defaultDestroyedRetentionMillis = 3_600_000
+export const defaultMaxDestroyedMachines = 1_000
+
+/** A ledger per machine state, as a machine keeps it. */
+export type Ledger = Partial<Record<MachineState, LedgerEntry>>
 
 /** Fly answers an exec still running after ~30 s with 408 `deadline_exceeded` (reference §2.6). */
 export const defaultExecDeadlineMillis = 30_000
@@ -142,6 +159,12 @@ export class FlyModel {
   private readonly workspaces: Workspaces | undefined
   /** Entities changed since the journal last wrote (see Changes.ts). */
   readonly changes = new Changes()
+  readonly destroyedRetentionMillis: number
+  readonly maxDestroyedMachines: number
+  /** Machines destroying or destroyed, in the order they were destroyed, until they are forgotten. */
+  private readonly doomed = new Map<string, Machine>()
+  /** The closed ledgers of forgotten machines, summed by app, so the bill keeps what they cost. */
+  readonly retired = new Map<string, Ledger>()
   /** Transitions made, for the benchmark. */
   transitions = 0
   /** Scripted-backend root filesystems by machine id (reset on a start from stopped). */
@@ -161,6 +184,8 @@ export class FlyModel {
     this.workspaces = options.workspaces
     this.regions = options.regions ?? defaultRegions
     this.autostopPeriodMillis = options.autostopPeriodMillis ?? defaultAutostopPeriodMillis
+    this.destroyedRetentionMillis = options.destroyedRetentionMillis ?? defaultDestroyedRetentionMillis
+    this.maxDestroyedMachines = options.maxDestroyedMachines ?? defaultMaxDestroyedMachines
     this.machineHost = {
       now: () => this.clock.now(),
       countTransition: () => {
@@ -219,6 +244,7 @@ export class FlyModel {
         m.pending = undefined
         m.record("destroyed", "destroy", "user")
         this.detach(m)
+        this.doomed.set(m.id, m)
       }
     }
     for (const v of this.volumes.values())
@@ -233,6 +259,7 @@ export class FlyModel {
   /** Adds a machine to the indexes (creation and Persistence). */
   addMachine(m: Machine): void {
     this.machines.set(m.id, m)
+    if (m.rawState === "destroyed" || m.rawState === "destroying") this.doomed.set(m.id, m)
     const list = this.machinesByApp.get(m.app)
     if (list === undefined) this.machinesByApp.set(m.app, [m])
     else list.push(m)
@@ -244,6 +271,7 @@ export class FlyModel {
 
   machine(app: string, id: string): Machine {
     this.app(app)
+    this.forgetDestroyed()
     const m = this.machines.get(id)
     if (m === undefined || m.app !== app) throw new SimError(404, "machine not found")
     return m
@@ -254,6 +282,7 @@ export class FlyModel {
     filter: { includeDeleted?: boolean; region?: string; states?: ReadonlyArray<string> } = {}
   ): Array<Machine> {
     this.app(app)
+    this.forgetDestroyed()
     const out: Array<Machine> = []
     for (const m of this.appMachines(app)) {
       const state = m.state
@@ -299,6 +328,7 @@ export class FlyModel {
     }
   ): Machine {
     const owner = this.app(app)
+    this.forgetDestroyed()
     const region = request.region ?? this.regions[0]!
     if (!this.regions.includes(region)) {
       throw new SimError(400, `region ${region} is not one of ${this.regions.join(", ")}`)
@@ -462,6 +492,61 @@ export class FlyModel {
     }
     m.kill()
     this.begin(m, "destroying", "destroy", this.random.jitter(this.timing.destroy), "destroyed", "destroy")
+    this.doomed.set(m.id, m)
+    this.forgetDestroyed()
+  }
+
+  /**
+   * Forgets destroyed machines past the retention, and the oldest beyond `maxDestroyedMachines`, as Fly lists a
+   * destroyed machine for a while and then answers 404. A forgotten machine's ledger is added to its app's
+   * retired ledger, so the bill does not change. Machines still destroying are kept until they are destroyed.
+   */
+  forgetDestroyed(): void {
+    if (this.doomed.size === 0) return
+    const now = this.clock.now()
+    const apps = new Set<string>()
+    for (const [id, m] of this.doomed) {
+      const over = this.doomed.size > this.maxDestroyedMachines
+      if (m.state !== "destroyed") {
+        if (over) continue
+        break
+      }
+      if (!over && m.since + this.destroyedRetentionMillis > now) break
+      this.doomed.delete(id)
+      this.retire(m)
+      apps.add(m.app)
+    }
+    for (const app of apps) {
+      const list = this.machinesByApp.get(app)
+      if (list !== undefined)
+        this.machinesByApp.set(
+          app,
+          list.filter((m) => this.machines.has(m.id))
+        )
+    }
+  }
+
+  private retire(m: Machine): void {
+    this.machines.delete(m.id)
+    this.changes.machines.add(m.id)
+    this.rootfs.delete(m.id)
+    this.scriptedBackends.delete(m.id)
+    const ledger = this.retired.get(m.app) ?? {}
+    for (const [state, entry] of Object.entries(m.ledger) as Array<[MachineState, LedgerEntry]>) {
+      const sum = ledger[state] ?? { intervals: 0, millis: 0, billedSeconds: 0, costMicroUsd: 0 }
+      sum.intervals += entry.intervals
+      sum.millis += entry.millis
+      sum.billedSeconds += entry.billedSeconds
+      sum.costMicroUsd += entry.costMicroUsd
+      ledger[state] = sum
+    }
+    this.retired.set(m.app, ledger)
+    this.changes.retired.add(m.app)
+  }
+
+  /** Destroyed or destroying machines still kept. */
+  get destroyedKept(): number {
+    return this.doomed.size
   }
 
   private detach(m: Machine): void {
