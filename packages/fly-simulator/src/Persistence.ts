@@ -463,6 +463,7 @@ export class Journal {
     this.lastClock = model.clock.now()
     this.lastRandom = model.random.position
     model.changes.clear()
+    model.changes.enable()
   }
 
   /** Whether anything needs writing: a changed entity, the generator moved, or (virtual time) the clock moved. */

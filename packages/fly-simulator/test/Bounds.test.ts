@@ -78,6 +78,8 @@ describe("bounded memory under abuse", () => {
       id: string
     }>
     assert.isAtMost(sim.model.destroyedKept, 200)
+    // Without --data-dir no journal reads the changes, so none are recorded.
+    assert.isTrue(sim.model.changes.empty)
     assert.isAtMost(sim.model.machines.size, 201)
     assert.strictEqual(listed.length, sim.model.machines.size)
     // The newest destroyed machine is still listed; the oldest is forgotten: 404, as Fly answers.
