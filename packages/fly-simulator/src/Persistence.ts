@@ -85,6 +85,7 @@ const MachineRecord = Schema.Struct({
     Schema.Struct({ nonce: Schema.String, expiresAt: Schema.Number, description: Schema.String })
   ),
   cordoned: Schema.Boolean,
+  memoryLimitMb: Schema.optional(Schema.Int),
   rootfs: Schema.optional(Files)
 })
 
@@ -190,6 +191,7 @@ const machineRecord = (model: FlyModel, m: Machine): typeof MachineRecord.Encode
     metadata: [...m.metadata],
     ...(m.lease === undefined ? {} : { lease: m.lease }),
     cordoned: m.cordoned,
+    ...(m.memoryLimitMb === undefined ? {} : { memoryLimitMb: m.memoryLimitMb }),
     ...(rootfs === undefined ? {} : { rootfs: [...rootfs] })
   }
 }
@@ -413,6 +415,7 @@ export const load = (model: FlyModel, s: State): void => {
     for (const [key, value] of r.metadata) m.metadata.set(key, value)
     m.lease = r.lease
     m.cordoned = r.cordoned
+    m.memoryLimitMb = r.memoryLimitMb
     model.addMachine(m)
     if (r.rootfs !== undefined) model.rootfsFiles(m.id, new Map(r.rootfs))
   }

@@ -103,6 +103,9 @@ export interface ModelOptions {
   readonly maxDestroyedMachines?: number
 }
 
+/** What a balloon reclaim leaves a machine. */
+export const minimumMemoryMb = 128
+
 export const defaultDestroyedRetentionMillis = 3_600_000
 export const defaultMaxDestroyedMachines = 1_000
 
@@ -383,6 +386,9 @@ export class FlyModel {
   }
 
   private beginStart(m: Machine, millis: number, cleanRootfs: boolean): void {
+    // A boot (not a resume) starts with the whole guest memory.
+    if (cleanRootfs || !(m.rawState === "suspended" || m.rawState === "suspending"))
+      m.memoryLimitMb = undefined
     if (cleanRootfs) {
       this.rootfs.delete(m.id)
       this.scriptedBackends.delete(m.id)
@@ -706,9 +712,81 @@ export class FlyModel {
     this.changes.machines.add(m.id)
   }
 
+  /** Sets several keys at once; a null or empty value removes its key (all or nothing: nothing here can fail). */
+  updateMetadata(m: Machine, entries: ReadonlyArray<readonly [string, string | null]>): void {
+    for (const [key, value] of entries) {
+      if (value === null || value === "") m.metadata.delete(key)
+      else m.metadata.set(key, value)
+    }
+    this.changes.machines.add(m.id)
+  }
+
   deleteMetadata(m: Machine, key: string): void {
     if (!m.metadata.delete(key)) throw new SimError(404, `metadata key ${key} not found`)
     this.changes.machines.add(m.id)
+  }
+
+  // ---- processes and memory (a started machine's main process; the balloon device's limit)
+
+  private requireStarted(m: Machine, what: string): void {
+    const state = m.state
+    if (state !== "started")
+      throw new SimError(412, `unable to ${what}: machine is not started (state: ${state})`)
+  }
+
+  /** The processes of a started machine: its main process, listening on its services' internal ports. */
+  processes(m: Machine): Array<{
+    pid: number
+    command: string
+    directory: string
+    runningMillis: number
+    listenSockets: Array<{ proto: string; address: string }>
+  }> {
+    this.requireStarted(m, "list processes")
+    const init = m.config.init as { exec?: ReadonlyArray<string>; cmd?: ReadonlyArray<string> } | undefined
+    const command = init?.exec ?? init?.cmd ?? [m.config.image]
+    return [
+      {
+        pid: 1,
+        command: command.join(" "),
+        directory: "/",
+        runningMillis: this.clock.now() - m.since,
+        listenSockets: (m.config.services ?? []).flatMap((service) =>
+          typeof service.internal_port === "number"
+            ? [{ proto: String(service.protocol ?? "tcp"), address: `0.0.0.0:${service.internal_port}` }]
+            : []
+        )
+      }
+    ]
+  }
+
+  /** The guest memory the balloon leaves the machine (all of it unless lowered), as the memory endpoint shows it. */
+  memory(m: Machine): { limitMb: number; availableMb: number } {
+    this.requireStarted(m, "read memory")
+    const limitMb = m.memoryLimitMb ?? m.config.guest?.memory_mb ?? 256
+    return { limitMb, availableMb: limitMb }
+  }
+
+  setMemoryLimit(m: Machine, limitMb: number): { limitMb: number; availableMb: number } {
+    this.requireStarted(m, "set the memory limit")
+    const guestMb = m.config.guest?.memory_mb ?? 256
+    if (limitMb > guestMb)
+      throw new SimError(
+        400,
+        `invalid_argument: limit_mb ${limitMb} is above the machine's memory_mb ${guestMb}`
+      )
+    m.memoryLimitMb = limitMb
+    this.changes.machines.add(m.id)
+    return this.memory(m)
+  }
+
+  /** Takes up to `amountMb` back through the balloon, keeping 128 MB; answers how much it took. */
+  reclaimMemory(m: Machine, amountMb: number): number {
+    const { limitMb } = this.memory(m)
+    const actual = Math.max(0, Math.min(amountMb, limitMb - minimumMemoryMb))
+    m.memoryLimitMb = limitMb - actual
+    this.changes.machines.add(m.id)
+    return actual
   }
 
   // ---- leases

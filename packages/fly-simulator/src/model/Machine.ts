@@ -218,6 +218,8 @@ export class Machine {
   readonly metadata = new Map<string, string>()
   lease: Lease | undefined = undefined
   cordoned = false
+  /** The memory the balloon device leaves the guest, when lowered (`PUT …/memory`); reset by a boot. */
+  memoryLimitMb: number | undefined = undefined
   /** Bumped on every state change. */
   generation = 0
   /** Aborts running exec commands when the machine stops; made on first use. */
