@@ -3,83 +3,42 @@
  * error) or delayed, with a probability drawn from the simulator's seed. A rule can target a region (an
  * outage) and can expire after a number of hits.
  *
- * A rule's `match` is a glob over "METHOD /path" (the path as the router decoded it): `*` stands for any run of
- * characters, a leading `^` anchors it at the start and a trailing `$` at the end, anything else is literal, and
- * an unanchored pattern matches anywhere. It is checked when the rule is made and matched without backtracking
- * (its literal pieces found left to right), so no pattern can stall the server; regular expressions are refused.
+ * A rule's `match` is a regular expression over "METHOD /path" (the path as the router decoded it) in RE2
+ * syntax, compiled when the rule is made (a pattern that does not compile is refused, naming `match`) and run by
+ * re2js, whose matching is linear in the input: no pattern, `(a+)+$` included, can stall the server. RE2 has no
+ * backreferences or lookaround.
  */
 import { Schema } from "effect"
+import { RE2JS } from "re2js"
 import { SeededRandom } from "./model/Random.js"
-
-/** Characters of regular-expression syntax, refused in a glob so an old regex rule fails loudly. */
-const regexSyntax = /[()[\]{}+?|\\]/
 
 export const maxPatternLength = 256
 
-/** Why `pattern` is not a glob this module matches, or undefined when it is one. */
-export const patternProblem = (pattern: string): string | undefined => {
+/** Compiles a rule's pattern, or answers why it cannot be used. */
+export const compilePattern = (pattern: string): RE2JS | string => {
   if (pattern.length > maxPatternLength) return `at most ${maxPatternLength} characters`
-  const bad = regexSyntax.exec(pattern)?.[0]
-  if (bad !== undefined)
-    return `a glob over "METHOD /path" (* for any characters, ^ and $ anchors), not a regular expression: ${JSON.stringify(bad)} is not allowed`
-  const inner = pattern.replace(/^\^/, "").replace(/\$$/, "")
-  if (inner.includes("^") || inner.includes("$")) return "^ only at the start and $ only at the end"
-  return undefined
+  try {
+    return RE2JS.compile(pattern)
+  } catch (error) {
+    return `a regular expression in RE2 syntax over "METHOD /path": ${(error as Error).message}`
+  }
 }
 
 export const Pattern = Schema.String.pipe(
-  Schema.filter((pattern) => patternProblem(pattern) ?? true, {
-    description: 'a glob over "METHOD /path"'
-  })
+  Schema.filter(
+    (pattern) => {
+      const compiled = compilePattern(pattern)
+      return typeof compiled === "string" ? compiled : true
+    },
+    { description: 'a regular expression (RE2) over "METHOD /path"' }
+  )
 )
 
-/** A compiled glob: its literal pieces and anchors. */
-export interface Glob {
-  readonly start: boolean
-  readonly end: boolean
-  readonly pieces: ReadonlyArray<string>
-}
-
-export const compile = (pattern: string): Glob => {
-  const problem = patternProblem(pattern)
-  if (problem !== undefined) throw new Error(`fault rule match ${JSON.stringify(pattern)}: ${problem}`)
-  const start = pattern.startsWith("^")
-  const end = pattern.length > (start ? 1 : 0) && pattern.endsWith("$")
-  const inner = pattern.slice(start ? 1 : 0, end ? pattern.length - 1 : pattern.length)
-  return { start, end, pieces: inner.split("*") }
-}
-
-/** Whether `text` matches: each literal piece found left to right after the previous one, no backtracking. */
-export const matches = (glob: Glob, text: string): boolean => {
-  const { pieces } = glob
-  const first = pieces[0]!
-  const last = pieces[pieces.length - 1]!
-  if (pieces.length === 1) {
-    if (glob.start && glob.end) return text === first
-    if (glob.start) return text.startsWith(first)
-    if (glob.end) return text.endsWith(first)
-    return text.includes(first)
-  }
-  let at: number
-  if (glob.start) {
-    if (!text.startsWith(first)) return false
-    at = first.length
-  } else {
-    const found = text.indexOf(first)
-    if (found < 0) return false
-    at = found + first.length
-  }
-  for (let i = 1; i < pieces.length - 1; i++) {
-    const found = text.indexOf(pieces[i]!, at)
-    if (found < 0) return false
-    at = found + pieces[i]!.length
-  }
-  if (glob.end) return text.length - last.length >= at && text.endsWith(last)
-  return text.indexOf(last, at) >= 0
-}
+/** Whether `text` contains a match of `pattern` (unanchored, as RegExp.test), in time linear in `text`. */
+export const matches = (pattern: RE2JS, text: string): boolean => pattern.matcher(text).find()
 
 export const FaultRule = Schema.Struct({
-  /** A glob over "METHOD /path" (see the module comment). */
+  /** A regular expression over "METHOD /path" (see the module comment). */
   match: Pattern,
   /** A shorthand for Fly's own answers; `status`/`error` given beside it win. */
   kind: Schema.optional(
@@ -129,14 +88,16 @@ export const kinds = {
 } as const
 
 export class Faults {
-  private rules: Array<FaultRule & { hits: number; glob: Glob }> = []
+  private rules: Array<FaultRule & { hits: number; pattern: RE2JS }> = []
   private readonly random: SeededRandom
   constructor(seed: number) {
     this.random = new SeededRandom(seed ^ 0x5eed)
   }
-  /** Adds a rule; throws when its `match` is not a glob (see `patternProblem`). */
+  /** Adds a rule; throws when its `match` does not compile (see `compilePattern`). */
   add(input: FaultRuleInput): void {
-    const glob = compile(input.match)
+    const pattern = compilePattern(input.match)
+    if (typeof pattern === "string")
+      throw new Error(`fault rule match ${JSON.stringify(input.match)}: ${pattern}`)
     const rule: FaultRule = {
       ...input,
       error: input.error ?? "injected fault",
@@ -150,11 +111,11 @@ export class Faults {
       ...(rule.status === undefined ? {} : { status: rule.status }),
       ...explicitError,
       hits: 0,
-      glob
+      pattern
     })
   }
   list(): ReadonlyArray<FaultRule> {
-    return this.rules.map(({ hits: _hits, glob: _glob, ...rule }) => rule)
+    return this.rules.map(({ hits: _hits, pattern: _pattern, ...rule }) => rule)
   }
   clear(): void {
     this.rules = []
@@ -174,7 +135,7 @@ export class Faults {
       if ((rule.afterHandler === true) !== (phase === "after")) continue
       if (rule.times !== undefined && rule.hits >= rule.times) continue
       if (rule.region !== undefined && rule.region !== region) continue
-      if (!matches(rule.glob, `${method} ${path}`)) continue
+      if (!matches(rule.pattern, `${method} ${path}`)) continue
       if (this.random.next() >= rule.probability) continue
       rule.hits++
       return rule
