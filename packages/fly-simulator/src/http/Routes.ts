@@ -280,23 +280,36 @@ export interface RouteContext {
   readonly billing: () => Bill
 }
 
-export const register = (server: FastifyInstance, { model }: RouteContext): void => {
-  const machine = (request: FastifyRequest) => {
+/** What every route group shares: the model, a machine looked up from the path, and the machine's JSON. */
+interface Handlers {
+  readonly model: FlyModel
+  readonly machine: (request: FastifyRequest) => Machine
+  readonly json: (m: Machine, summary?: boolean) => ReturnType<typeof machineJson>
+}
+
+const handlers = (model: FlyModel): Handlers => ({
+  model,
+  machine: (request) => {
     const { app, id } = decode(MachineParams, request.params, "path")
     return model.machine(app, id)
-  }
-  const json = (m: Machine, summary = false) => machineJson(m, summary, model.clock.now())
-  const leaseJson = (m: Machine, lease: { nonce: string; expiresAt: number; description: string }) => ({
-    status: "success",
-    data: {
-      nonce: lease.nonce,
-      expires_at: Math.floor(lease.expiresAt / 1000),
-      owner: "hangar",
-      description: lease.description,
-      version: m.instanceId
-    }
-  })
+  },
+  json: (m, summary = false) => machineJson(m, summary, model.clock.now())
+})
 
+const leaseJson = (m: Machine, lease: { nonce: string; expiresAt: number; description: string }) => ({
+  status: "success",
+  data: {
+    nonce: lease.nonce,
+    expires_at: Math.floor(lease.expiresAt / 1000),
+    owner: "hangar",
+    description: lease.description,
+    version: m.instanceId
+  }
+})
+
+// ---- apps
+
+const registerApps = (server: FastifyInstance, { model }: Handlers): void => {
   server.get("/v1/apps", async () => {
     const apps = [...model.apps.values()]
     return {
@@ -321,7 +334,11 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     model.deleteApp(decode(AppParams, request.params, "path").app)
     return reply.code(202).send()
   })
+}
 
+// ---- machines: list, create, update, lifecycle
+
+const registerMachines = (server: FastifyInstance, { model, machine, json }: Handlers): void => {
   server.get("/v1/apps/:app/machines", async (request) => {
     const { app } = decode(AppParams, request.params, "path")
     const query = decode(ListMachinesQuery, request.query, "query")
@@ -396,6 +413,11 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
       return { ok: true }
     })
   }
+}
+
+// ---- wait, exec, events, versions
+
+const registerWaitExecEvents = (server: FastifyInstance, { model, machine }: Handlers): void => {
   server.get("/v1/apps/:app/machines/:id/wait", async (request, reply) => {
     const m = machine(request)
     const query = decode(WaitQuery, request.query, "query")
@@ -450,6 +472,11 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     const m = machine(request)
     return [{ version: m.instanceId, user_config: m.config }]
   })
+}
+
+// ---- metadata
+
+const registerMetadata = (server: FastifyInstance, { model, machine }: Handlers): void => {
   server.get("/v1/apps/:app/machines/:id/metadata", async (request) =>
     Object.fromEntries(machine(request).metadata)
   )
@@ -481,6 +508,19 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
       }
     })
   }
+
+  server.delete("/v1/apps/:app/machines/:id/metadata/:key", async (request, reply) => {
+    const { app, id, key } = decode(MetadataParams, request.params, "path")
+    model.deleteMetadata(model.machine(app, id), key)
+    return reply.code(204).send()
+  })
+  // Leases answer the status/data envelope Fly returns (docs and fly-go), not the flat `Lease` schema of the
+  // spec; conformance tests check the envelope's `data` against that schema instead.
+}
+
+// ---- processes and memory
+
+const registerProcessesAndMemory = (server: FastifyInstance, { model, machine }: Handlers): void => {
   server.get("/v1/apps/:app/machines/:id/ps", async (request) => {
     const m = machine(request)
     const { sort_by, order } = decode(ProcessesQuery, request.query, "query")
@@ -511,13 +551,11 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     const { amount_mb } = decode(ReclaimMemoryBody, request.body, "body")
     return { actual_mb: model.reclaimMemory(m, amount_mb) }
   })
-  server.delete("/v1/apps/:app/machines/:id/metadata/:key", async (request, reply) => {
-    const { app, id, key } = decode(MetadataParams, request.params, "path")
-    model.deleteMetadata(model.machine(app, id), key)
-    return reply.code(204).send()
-  })
-  // Leases answer the status/data envelope Fly returns (docs and fly-go), not the flat `Lease` schema of the
-  // spec; conformance tests check the envelope's `data` against that schema instead.
+}
+
+// ---- leases
+
+const registerLeases = (server: FastifyInstance, { model, machine }: Handlers): void => {
   server.post("/v1/apps/:app/machines/:id/lease", async (request, reply) => {
     const m = machine(request)
     const body = decode(LeaseBody, request.body, "body")
@@ -536,7 +574,11 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     model.releaseLease(machine(request), nonceOf(request))
     return { status: "success", data: { ok: true } }
   })
+}
 
+// ---- volumes, snapshots and regions
+
+const registerVolumes = (server: FastifyInstance, { model }: Handlers): void => {
   server.get("/v1/apps/:app/volumes", async (request) => {
     const { app } = decode(AppParams, request.params, "path")
     return model.listVolumes(app).map(volumeJson)
@@ -601,4 +643,15 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
       requires_paid_plan: false
     }))
   }))
+}
+
+export const register = (server: FastifyInstance, { model }: RouteContext): void => {
+  const shared = handlers(model)
+  registerApps(server, shared)
+  registerMachines(server, shared)
+  registerWaitExecEvents(server, shared)
+  registerMetadata(server, shared)
+  registerProcessesAndMemory(server, shared)
+  registerLeases(server, shared)
+  registerVolumes(server, shared)
 }
