@@ -437,3 +437,15 @@ describe("fly-simulator", () => {
     assert.strictEqual(other.json.exit_code, 127)
   })
 })
+
+describe("generated machine names", () => {
+  it("never collide with a name in use: 3,000 unnamed creates in one app all succeed with distinct names", async () => {
+    const sim = await FlySimulator.make({ clock: new VirtualClock.VirtualClock(0), seed: 1, tokens: [{ token }] })
+    sim.model.createApp("crowd", "personal")
+    const names = new Set<string>()
+    for (let i = 0; i < 3_000; i++)
+      names.add(sim.model.createMachine("crowd", { config: { image: "i" }, skipLaunch: true }).name)
+    assert.strictEqual(names.size, 3_000)
+    await sim.close()
+  })
+})

@@ -336,10 +336,17 @@ export class FlyModel {
     if (!this.regions.includes(region)) {
       throw new SimError(400, `region ${region} is not one of ${this.regions.join(", ")}`)
     }
-    const name = request.name ?? `machine-${this.random.hex(6)}`
-    for (const m of this.appMachines(app)) {
-      if (m.name === name && m.state !== "destroyed")
-        throw new SimError(409, `already_exists: a machine named ${name} exists: machine ID ${m.id}`)
+    const holder = (name: string) =>
+      this.appMachines(app).find((m) => m.name === name && m.state !== "destroyed")
+    let name = request.name
+    if (name === undefined) {
+      // A generated name is never one in use (six hex digits collide among thousands of machines).
+      do name = `machine-${this.random.hex(6)}`
+      while (holder(name) !== undefined)
+    } else {
+      const taken = holder(name)
+      if (taken !== undefined)
+        throw new SimError(409, `already_exists: a machine named ${name} exists: machine ID ${taken.id}`)
     }
     const mounts = request.config.mounts ?? []
     if (mounts.length > 1) throw new SimError(400, "a machine can mount at most one volume")
