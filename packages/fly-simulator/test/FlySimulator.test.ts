@@ -440,7 +440,11 @@ describe("fly-simulator", () => {
 
 describe("generated machine names", () => {
   it("never collide with a name in use: 3,000 unnamed creates in one app all succeed with distinct names", async () => {
-    const sim = await FlySimulator.make({ clock: new VirtualClock.VirtualClock(0), seed: 1, tokens: [{ token }] })
+    const sim = await FlySimulator.make({
+      clock: new VirtualClock.VirtualClock(0),
+      seed: 1,
+      tokens: [{ token }]
+    })
     sim.model.createApp("crowd", "personal")
     const names = new Set<string>()
     for (let i = 0; i < 3_000; i++)
