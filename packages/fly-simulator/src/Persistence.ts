@@ -80,7 +80,8 @@ const MachineRecord = Schema.Struct({
   version: Schema.Int,
   createdAt: Schema.Number,
   updatedAt: Schema.Number,
-  metadata: Files,
+  /** Pairs; files written before metadata moved to a Map hold an object, read as its entries. */
+  metadata: Schema.Union(Files, Schema.Record({ key: Schema.String, value: Schema.String })),
   lease: Schema.optional(
     Schema.Struct({ nonce: Schema.String, expiresAt: Schema.Number, description: Schema.String })
   ),
@@ -412,7 +413,8 @@ export const load = (model: FlyModel, s: State): void => {
     m.events.restore(r.events, r.eventCount)
     m.version = r.version
     m.updatedAt = r.updatedAt
-    for (const [key, value] of r.metadata) m.metadata.set(key, value)
+    const metadata = Array.isArray(r.metadata) ? r.metadata : Object.entries(r.metadata)
+    for (const [key, value] of metadata) m.metadata.set(key, value)
     m.lease = r.lease
     m.cordoned = r.cordoned
     m.memoryLimitMb = r.memoryLimitMb

@@ -112,6 +112,30 @@ describe("the journal", () => {
     }
   })
 
+  it("reads a snapshot written before the journal (no seq, metadata as an object)", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "fly-sim-journal-"))
+    try {
+      const first = await make(dataDir)
+      const id = await session(first)
+      await first.sim.close()
+      const path = join(dataDir, Persistence.fileName)
+      const old = JSON.parse(readFileSync(path, "utf8")) as {
+        seq?: number
+        machines: Array<{ metadata: unknown }>
+      }
+      delete old.seq
+      for (const m of old.machines) m.metadata = Object.fromEntries(m.metadata as Array<[string, string]>)
+      writeFileSync(path, JSON.stringify(old))
+      rmSync(join(dataDir, Persistence.journalName))
+      const second = await make(dataDir)
+      const value = await second.call("GET", `/v1/apps/jr/machines/${id}/metadata/constructor`)
+      assert.deepStrictEqual(value.json, { value: "one" })
+      await second.sim.close()
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
   it("drops a torn last line (a write never answered) and refuses to start on a bad line before it", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "fly-sim-journal-"))
     try {
