@@ -1,7 +1,9 @@
 /**
- * The simulator assembled: the model behind fastify routes, bearer/FlyV1 token auth (optionally scoped to
- * apps) on the `/v1` and `/_sim` route scopes, a JSON parser bounded in size and depth, Fly's rate limits, seeded faults, the Fly Proxy (`<app>.fly.dev` or `/_proxy/<app>`, HTTP and
- * WebSocket), the `/_sim` control plane (billing, clock, faults, state), `dataDir` persistence, and an
+ * The simulator assembled: the model behind fastify routes; bearer/FlyV1 token auth (optionally scoped to apps)
+ * by a hook of the `/v1` and `/_sim` route scopes, so it applies to the route a request matched, whatever its
+ * spelling; a JSON parser bounded in size and depth; Fly's rate limits; seeded faults; the Fly Proxy
+ * (`<app>.fly.dev` or `/_proxy/<app>`, HTTP and WebSocket, public as app traffic is); the `/_sim` control plane
+ * (billing, clock, faults, state); `dataDir` persistence (a journal made durable before each answer); and an
  * in-process `fetch` that reaches the routes with no socket (each request tracked on the clock so virtual time
  * waits for it).
  */
