@@ -86,7 +86,7 @@ const fixture = async () => {
 }
 
 describe("bad input gets a 4xx and changes nothing", () => {
-  it("bounds nesting depth at parse time: deep arrays anywhere are a 400 and no machine is created", async () => {
+  it("bounds nesting depth (400) and size (413) at parse time: no machine is created", async () => {
     const { call, send, sim, dump } = await fixture()
     const before = dump()
     const count = sim.model.machines.size
@@ -103,6 +103,11 @@ describe("bad input gets a 4xx and changes nothing", () => {
       assert.strictEqual(answer.status, 400, what)
       assert.include(String(answer.json?.error), "deeper than 64", what)
     }
+    const huge = await send("POST", "/v1/apps/fz/machines", {
+      payload: JSON.stringify({ config: { image: "i", env: { BIG: "x".repeat(JsonBody.maxBytes) } } })
+    })
+    assert.strictEqual(huge.status, 413)
+    assert.isString(huge.json?.error)
     assert.strictEqual(sim.model.machines.size, count)
     assert.strictEqual(dump(), before)
     // The limit is on nesting only: 64 levels in an unknown field pass, and brackets inside strings do not count.
