@@ -6,20 +6,29 @@
  *    JSON; prints the ratio (target ≥ 0.5).
  * 2. In process on the virtual clock: N machines each woken W times a day for D days (start, a short exec,
  *    stop); prints transitions per wall second (target ≥ 200,000) and peak RSS (target < 300 MB).
+ * 3. In process with `--data-dir` (a temporary directory): answered creates per second with 100 and with 3,000
+ *    machines already there (the journal's cost should not grow: ratio near 1), beside the former way, the whole
+ *    state rewritten (and here fsynced) after each create, at 3,000 machines.
+ * `--only loopback|month|journal` runs one of them.
  */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { VirtualClock } from "@hangar/core"
 import Fastify from "fastify"
 import * as FlySimulator from "../src/FlySimulator.js"
 import * as FlyModel from "../src/model/FlyModel.js"
 import * as Lifecycle from "../src/model/Lifecycle.js"
+import * as Persistence from "../src/Persistence.js"
 
 const { values } = parseArgs({
   options: {
     cycles: { type: "string", default: "200" },
     machines: { type: "string", default: "1000" },
     wakes: { type: "string", default: "100" },
-    days: { type: "string", default: "30" }
+    days: { type: "string", default: "30" },
+    only: { type: "string" }
   }
 })
 
@@ -147,5 +156,47 @@ const month = async (machines: number, wakesPerDay: number, days: number) => {
   await sim.close()
 }
 
-await loopback(Number(values.cycles))
-await month(Number(values.machines), Number(values.wakes), Number(values.days))
+/** Answered creates per second (in process, no socket) with `existing` machines there, durable before each answer. */
+const durableCreates = async (existing: number, timed: number, rewriteWholeState: boolean) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "fly-sim-bench-"))
+  try {
+    const sim = await FlySimulator.make({ tokens: [{ token }], rateLimits: false, dataDir })
+    const create = () =>
+      sim.server.inject({
+        method: "POST",
+        url: "/v1/apps/bench/machines",
+        headers,
+        payload: { config: { image: "agent" }, skip_launch: true }
+      })
+    sim.model.createApp("bench", "personal")
+    for (let i = 0; i < existing; i++)
+      sim.model.createMachine("bench", { config: { image: "agent" }, skipLaunch: true })
+    const started = performance.now()
+    for (let i = 0; i < timed; i++) {
+      await create()
+      if (rewriteWholeState) Persistence.writeSnapshot(sim.model, dataDir)
+    }
+    const rate = timed / ((performance.now() - started) / 1000)
+    await sim.close()
+    return rate
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+const journal = async () => {
+  const small = await durableCreates(100, 300, false)
+  const large = await durableCreates(3_000, 300, false)
+  const rewrite = await durableCreates(3_000, 100, true)
+  console.log(
+    `--data-dir creates: journal ${small.toFixed(0)}/s with 100 machines, ${large.toFixed(0)}/s with 3,000 ` +
+      `(ratio ${(large / small).toFixed(2)}); whole state rewritten per create ${rewrite.toFixed(0)}/s with 3,000 ` +
+      `(journal ÷ rewrite ${(large / rewrite).toFixed(1)})`
+  )
+}
+
+const only = values.only
+if (only === undefined || only === "loopback") await loopback(Number(values.cycles))
+if (only === undefined || only === "month")
+  await month(Number(values.machines), Number(values.wakes), Number(values.days))
+if (only === undefined || only === "journal") await journal()

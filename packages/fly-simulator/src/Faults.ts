@@ -2,13 +2,44 @@
  * Seeded fault rules: a matching request is answered with an error (429 with retry-after, 5xx, a capacity
  * error) or delayed, with a probability drawn from the simulator's seed. A rule can target a region (an
  * outage) and can expire after a number of hits.
+ *
+ * A rule's `match` is a regular expression over "METHOD /path" (the path as the router decoded it) in RE2
+ * syntax, compiled when the rule is made (a pattern that does not compile is refused, naming `match`) and run by
+ * re2js, whose matching is linear in the input: no pattern, `(a+)+$` included, can stall the server. RE2 has no
+ * backreferences or lookaround.
  */
 import { Schema } from "effect"
+import { RE2JS } from "re2js"
 import { SeededRandom } from "./model/Random.js"
 
+export const maxPatternLength = 256
+
+/** Compiles a rule's pattern, or answers why it cannot be used. */
+export const compilePattern = (pattern: string): RE2JS | string => {
+  if (pattern.length > maxPatternLength) return `at most ${maxPatternLength} characters`
+  try {
+    return RE2JS.compile(pattern)
+  } catch (error) {
+    return `a regular expression in RE2 syntax over "METHOD /path": ${(error as Error).message}`
+  }
+}
+
+export const Pattern = Schema.String.pipe(
+  Schema.filter(
+    (pattern) => {
+      const compiled = compilePattern(pattern)
+      return typeof compiled === "string" ? compiled : true
+    },
+    { description: 'a regular expression (RE2) over "METHOD /path"' }
+  )
+)
+
+/** Whether `text` contains a match of `pattern` (unanchored, as RegExp.test), in time linear in `text`. */
+export const matches = (pattern: RE2JS, text: string): boolean => pattern.matcher(text).find()
+
 export const FaultRule = Schema.Struct({
-  /** Regular expression over "METHOD /path". */
-  match: Schema.String,
+  /** A regular expression over "METHOD /path" (see the module comment). */
+  match: Pattern,
   /** A shorthand for Fly's own answers; `status`/`error` given beside it win. */
   kind: Schema.optional(
     Schema.Literal(
@@ -57,12 +88,16 @@ export const kinds = {
 } as const
 
 export class Faults {
-  private rules: Array<FaultRule & { hits: number }> = []
+  private rules: Array<FaultRule & { hits: number; pattern: RE2JS }> = []
   private readonly random: SeededRandom
   constructor(seed: number) {
     this.random = new SeededRandom(seed ^ 0x5eed)
   }
+  /** Adds a rule; throws when its `match` does not compile (see `compilePattern`). */
   add(input: FaultRuleInput): void {
+    const pattern = compilePattern(input.match)
+    if (typeof pattern === "string")
+      throw new Error(`fault rule match ${JSON.stringify(input.match)}: ${pattern}`)
     const rule: FaultRule = {
       ...input,
       error: input.error ?? "injected fault",
@@ -75,11 +110,12 @@ export class Faults {
       ...shorthand,
       ...(rule.status === undefined ? {} : { status: rule.status }),
       ...explicitError,
-      hits: 0
+      hits: 0,
+      pattern
     })
   }
   list(): ReadonlyArray<FaultRule> {
-    return this.rules.map(({ hits: _hits, ...rule }) => rule)
+    return this.rules.map(({ hits: _hits, pattern: _pattern, ...rule }) => rule)
   }
   clear(): void {
     this.rules = []
@@ -99,7 +135,7 @@ export class Faults {
       if ((rule.afterHandler === true) !== (phase === "after")) continue
       if (rule.times !== undefined && rule.hits >= rule.times) continue
       if (rule.region !== undefined && rule.region !== region) continue
-      if (!new RegExp(rule.match).test(`${method} ${path}`)) continue
+      if (!matches(rule.pattern, `${method} ${path}`)) continue
       if (this.random.next() >= rule.probability) continue
       rule.hits++
       return rule

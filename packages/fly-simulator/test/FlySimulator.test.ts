@@ -218,7 +218,9 @@ describe("fly-simulator", () => {
       badWord.map((app) => ["GET", `/apps/${app}/machines`] as const),
       badWord.map((id) => ["GET", `/apps/fuzz/volumes/${id}`] as const)
     )
-    const stateBefore = JSON.stringify((await sim.server.inject({ url: "/_sim/state" })).json())
+    const stateBefore = JSON.stringify(
+      (await sim.server.inject({ url: "/_sim/state", headers: { authorization: `Bearer ${token}` } })).json()
+    )
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...routes), invalidBody, async ([method, path], body) => {
         const response = await call(method, path, body)
@@ -233,7 +235,9 @@ describe("fly-simulator", () => {
       }),
       { seed: 100, numRuns: 200 }
     )
-    const stateAfter = JSON.stringify((await sim.server.inject({ url: "/_sim/state" })).json())
+    const stateAfter = JSON.stringify(
+      (await sim.server.inject({ url: "/_sim/state", headers: { authorization: `Bearer ${token}` } })).json()
+    )
     assert.strictEqual(stateAfter, stateBefore)
     const named = await call("POST", "/apps/fuzz/volumes", { name: "w", region: "iad", size_gb: "ten" })
     assert.include(named.json.error, "body.size_gb")
@@ -299,6 +303,7 @@ describe("fly-simulator", () => {
     const added = await sim.server.inject({
       method: "POST",
       url: "/_sim/faults",
+      headers: { authorization: `Bearer ${token}` },
       payload: { match: "/start$", kind: "insufficient-memory", times: 1 }
     })
     assert.strictEqual(added.statusCode, 201)
@@ -430,5 +435,21 @@ describe("fly-simulator", () => {
     assert.deepStrictEqual(DetachedJob.parse(missing.json.stdout, missing.json.stderr), { _tag: "Missing" })
     const other = await exec1(["sh", "-c", "echo hi"])
     assert.strictEqual(other.json.exit_code, 127)
+  })
+})
+
+describe("generated machine names", () => {
+  it("never collide with a name in use: 3,000 unnamed creates in one app all succeed with distinct names", async () => {
+    const sim = await FlySimulator.make({
+      clock: new VirtualClock.VirtualClock(0),
+      seed: 1,
+      tokens: [{ token }]
+    })
+    sim.model.createApp("crowd", "personal")
+    const names = new Set<string>()
+    for (let i = 0; i < 3_000; i++)
+      names.add(sim.model.createMachine("crowd", { config: { image: "i" }, skipLaunch: true }).name)
+    assert.strictEqual(names.size, 3_000)
+    await sim.close()
   })
 })

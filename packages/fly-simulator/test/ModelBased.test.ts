@@ -240,7 +240,14 @@ describe("the simulator against a pure reference model", () => {
     await fc.assert(
       fc.asyncProperty(commands, async (cmds) => {
         const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
-        const sim = await FlySimulator.make({ clock, seed: 11, tokens: [{ token: "t" }], rateLimits: false })
+        // The reference keeps a destroyed machine for good; the simulator forgets it after its retention.
+        const sim = await FlySimulator.make({
+          clock,
+          seed: 11,
+          tokens: [{ token: "t" }],
+          rateLimits: false,
+          destroyedRetentionMillis: Number.MAX_SAFE_INTEGER
+        })
         const call: Real["call"] = async (method, path, body, nonce) => {
           const response = await VirtualClock.runToCompletion(
             clock,

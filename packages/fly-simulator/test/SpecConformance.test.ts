@@ -168,6 +168,36 @@ describe("responses conform to Fly's official OpenAPI schemas", () => {
       "get",
       await call("GET", `/apps/spec-app/machines/${id}/metadata/role`)
     )
+    for (const method of ["put", "patch"]) {
+      const updated = await call(method.toUpperCase(), `/apps/spec-app/machines/${id}/metadata`, {
+        metadata: { tier: method }
+      })
+      assert.strictEqual(updated.status, 204)
+      assert.property(
+        spec.paths["/apps/{app_name}/machines/{machine_id}/metadata"]?.[method]?.responses,
+        "204"
+      )
+    }
+    check(
+      "/apps/{app_name}/machines/{machine_id}/ps",
+      "get",
+      await call("GET", `/apps/spec-app/machines/${id}/ps`)
+    )
+    check(
+      "/apps/{app_name}/machines/{machine_id}/memory",
+      "get",
+      await call("GET", `/apps/spec-app/machines/${id}/memory`)
+    )
+    check(
+      "/apps/{app_name}/machines/{machine_id}/memory",
+      "put",
+      await call("PUT", `/apps/spec-app/machines/${id}/memory`, { limit_mb: 200 })
+    )
+    check(
+      "/apps/{app_name}/machines/{machine_id}/memory/reclaim",
+      "post",
+      await call("POST", `/apps/spec-app/machines/${id}/memory/reclaim`, { amount_mb: 32 })
+    )
     const lease = await call("POST", `/apps/spec-app/machines/${id}/lease`, { ttl: 60 })
     assert.strictEqual((lease.json as { status: string }).status, "success")
     check("/apps/{app_name}/machines/{machine_id}/lease", "post", {

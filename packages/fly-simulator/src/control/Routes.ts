@@ -1,7 +1,8 @@
 /**
  * The `/_sim` control plane: the billing ledger (filtered by app, machine, volume or state), the clock (read, and
- * advance when virtual), fault rules, a dump of the state, `reset`, and `health` and `info` (version, clock, seed, data
- * directory, counts).
+ * advance when virtual), fault rules, a dump of the state, `reset`, and `info` (version, clock, seed, data
+ * directory, counts). It needs one of the simulator's tokens (any app scope), checked by the hook of the scope
+ * these routes are registered in; `registerHealth` adds the public `GET /_sim/health`.
  */
 import { VirtualClock } from "@hangar/core"
 import { SimulatorInfo } from "@hangar/core/simulation"
@@ -35,11 +36,15 @@ export interface ControlContext {
   readonly reset: (seed: number | undefined) => void
 }
 
+/** `GET /_sim/health`: public, so that a script can wait for the simulator before it has a token. */
+export const registerHealth = (server: FastifyInstance): void => {
+  server.get("/_sim/health", async () => SimulatorInfo.health("fly-sim", version))
+}
+
 export const register = (
   server: FastifyInstance,
   { model, clock, faults, billing, seed, dataDir, reset }: ControlContext
 ): void => {
-  server.get("/_sim/health", async () => SimulatorInfo.health("fly-sim", version))
   server.get("/_sim/info", async () =>
     SimulatorInfo.info({
       name: "fly-sim",

@@ -130,8 +130,11 @@ const ListMachinesQuery = Schema.Struct({
   state: Schema.optional(Schema.String),
   summary: Schema.optional(BooleanFromString)
 })
+/** fly-go sends `state` repeated (`state=started&state=stopped`); others send it comma-separated. */
 const WaitQuery = Schema.Struct({
-  state: Schema.optionalWith(Schema.String, { default: () => "started" }),
+  state: Schema.optionalWith(Schema.Union(Schema.String, Schema.Array(Schema.String)), {
+    default: () => "started"
+  }),
   timeout: Schema.optionalWith(IntFromString, { default: () => 60 }),
   instance_id: Schema.optional(Schema.String),
   version: Schema.optional(Schema.String),
@@ -149,12 +152,27 @@ const LeaseBody = Schema.Struct({
   description: Schema.optional(Schema.String)
 })
 const LeaseQuery = Schema.Struct({ ttl: Schema.optional(IntFromString.pipe(Schema.positive())) })
-const MetadataBody = Schema.Struct({ value: Schema.String })
-const MetadataParams = Schema.Struct({
-  app: Schema.String,
-  id: Schema.String,
-  key: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.-]{1,64}$/))
+const MetadataBody = Schema.Struct({ value: Schema.String, updated_at: Schema.optional(Schema.String) })
+const metadataKeyPattern = /^[A-Za-z0-9_.-]{1,64}$/
+const MetadataKey = Schema.String.pipe(Schema.pattern(metadataKeyPattern))
+const MetadataParams = Schema.Struct({ app: Schema.String, id: Schema.String, key: MetadataKey })
+/** `PUT|PATCH …/metadata`: keys to set, a null or empty value removes one; 412 on a stale machine_version. */
+const UpdateMetadata = Schema.Struct({
+  metadata: Schema.Record({ key: Schema.String, value: Schema.NullOr(Schema.String) }).pipe(
+    Schema.filter((metadata) => {
+      const bad = Object.keys(metadata).find((key) => !metadataKeyPattern.test(key))
+      return bad === undefined || `key ${JSON.stringify(bad)} must be 1 to 64 letters, digits, _, . or -`
+    })
+  ),
+  machine_version: Schema.optional(Schema.String),
+  updated_at: Schema.optional(Schema.String)
 })
+const ProcessesQuery = Schema.Struct({
+  sort_by: Schema.optional(Schema.Literal("pid", "cpu", "rss", "rtime", "stime", "command")),
+  order: Schema.optional(Schema.Literal("asc", "desc"))
+})
+const MemoryLimitBody = Schema.Struct({ limit_mb: Schema.Int.pipe(Schema.positive()) })
+const ReclaimMemoryBody = Schema.Struct({ amount_mb: Schema.Int.pipe(Schema.positive()) })
 const CreateVolume = Schema.Struct({
   name: Schema.String.pipe(Schema.pattern(/^[a-z0-9_]{1,30}$/)),
   region: Schema.String,
@@ -175,6 +193,29 @@ const UpdateVolume = Schema.Struct({
 
 const iso = (millis: number) => new Date(millis).toISOString()
 
+/**
+ * An image reference split as Fly's `image_ref` shows it: the registry host (Docker Hub's when the first path
+ * part is not a host), the repository without that host (`library/` for Docker Hub's official images), the tag
+ * (default `latest`) and the digest when the reference pins one.
+ */
+export const imageRef = (image: string) => {
+  const at = image.indexOf("@")
+  const named = at < 0 ? image : image.slice(0, at)
+  const digest = at < 0 ? undefined : image.slice(at + 1)
+  const slash = named.indexOf("/")
+  const first = slash < 0 ? "" : named.slice(0, slash)
+  const hasHost = first.includes(".") || first.includes(":") || first === "localhost"
+  const path = hasHost ? named.slice(slash + 1) : named
+  const colon = path.lastIndexOf(":")
+  const repository = colon < 0 ? path : path.slice(0, colon)
+  return {
+    registry: hasHost ? first : "registry-1.docker.io",
+    repository: hasHost || repository.includes("/") ? repository : `library/${repository}`,
+    tag: colon < 0 ? "latest" : path.slice(colon + 1),
+    ...(digest === undefined ? {} : { digest })
+  }
+}
+
 export const machineJson = (m: Machine, summary = false, now = Number.POSITIVE_INFINITY) => ({
   id: m.id,
   name: m.name,
@@ -182,17 +223,13 @@ export const machineJson = (m: Machine, summary = false, now = Number.POSITIVE_I
   region: m.region,
   instance_id: m.instanceId,
   private_ip: `fdaa:0:1::${m.id.slice(0, 4)}`,
-  image_ref: {
-    registry: "registry-1.docker.io",
-    repository: m.config.image.split(":")[0],
-    tag: m.config.image.split(":")[1] ?? "latest"
-  },
+  image_ref: imageRef(m.config.image),
   created_at: iso(m.createdAt),
   updated_at: iso(m.updatedAt),
   ...(summary
     ? {}
     : {
-        config: { ...m.config, metadata: m.metadata },
+        config: { ...m.config, metadata: Object.fromEntries(m.metadata) },
         events: m.recentEvents(5),
         checks: []
       }),
@@ -228,6 +265,11 @@ const snapshotJson = (s: Snapshot) => ({
   retention_days: s.retentionDays
 })
 
+const memoryJson = (memory: { limitMb: number; availableMb: number }) => ({
+  limit_mb: memory.limitMb,
+  available_mb: memory.availableMb
+})
+
 const nonceOf = (request: FastifyRequest) => {
   const header = request.headers["fly-machine-lease-nonce"]
   return Array.isArray(header) ? header[0] : header
@@ -238,23 +280,36 @@ export interface RouteContext {
   readonly billing: () => Bill
 }
 
-export const register = (server: FastifyInstance, { model }: RouteContext): void => {
-  const machine = (request: FastifyRequest) => {
+/** What every route group shares: the model, a machine looked up from the path, and the machine's JSON. */
+interface Handlers {
+  readonly model: FlyModel
+  readonly machine: (request: FastifyRequest) => Machine
+  readonly json: (m: Machine, summary?: boolean) => ReturnType<typeof machineJson>
+}
+
+const handlers = (model: FlyModel): Handlers => ({
+  model,
+  machine: (request) => {
     const { app, id } = decode(MachineParams, request.params, "path")
     return model.machine(app, id)
-  }
-  const json = (m: Machine, summary = false) => machineJson(m, summary, model.clock.now())
-  const leaseJson = (m: Machine, lease: { nonce: string; expiresAt: number; description: string }) => ({
-    status: "success",
-    data: {
-      nonce: lease.nonce,
-      expires_at: Math.floor(lease.expiresAt / 1000),
-      owner: "hangar",
-      description: lease.description,
-      version: m.instanceId
-    }
-  })
+  },
+  json: (m, summary = false) => machineJson(m, summary, model.clock.now())
+})
 
+const leaseJson = (m: Machine, lease: { nonce: string; expiresAt: number; description: string }) => ({
+  status: "success",
+  data: {
+    nonce: lease.nonce,
+    expires_at: Math.floor(lease.expiresAt / 1000),
+    owner: "hangar",
+    description: lease.description,
+    version: m.instanceId
+  }
+})
+
+// ---- apps
+
+const registerApps = (server: FastifyInstance, { model }: Handlers): void => {
   server.get("/v1/apps", async () => {
     const apps = [...model.apps.values()]
     return {
@@ -279,7 +334,11 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     model.deleteApp(decode(AppParams, request.params, "path").app)
     return reply.code(202).send()
   })
+}
 
+// ---- machines: list, create, update, lifecycle
+
+const registerMachines = (server: FastifyInstance, { model, machine, json }: Handlers): void => {
   server.get("/v1/apps/:app/machines", async (request) => {
     const { app } = decode(AppParams, request.params, "path")
     const query = decode(ListMachinesQuery, request.query, "query")
@@ -354,6 +413,11 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
       return { ok: true }
     })
   }
+}
+
+// ---- wait, exec, events, versions
+
+const registerWaitExecEvents = (server: FastifyInstance, { model, machine }: Handlers): void => {
   server.get("/v1/apps/:app/machines/:id/wait", async (request, reply) => {
     const m = machine(request)
     const query = decode(WaitQuery, request.query, "query")
@@ -367,7 +431,7 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
       )
     if (query.version !== undefined && query.version !== m.instanceId)
       throw new SimError(400, `invalid_argument: version ${query.version} is currently replaced`)
-    const states = query.state.split(",")
+    const states = [query.state].flat().flatMap((state) => state.split(","))
     for (const s of states) {
       if (!["started", "stopped", "suspended", "destroyed", "failed", "settled"].includes(s)) {
         throw new SimError(
@@ -408,29 +472,90 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     const m = machine(request)
     return [{ version: m.instanceId, user_config: m.config }]
   })
-  server.get("/v1/apps/:app/machines/:id/metadata", async (request) => machine(request).metadata)
+}
+
+// ---- metadata
+
+const registerMetadata = (server: FastifyInstance, { model, machine }: Handlers): void => {
+  server.get("/v1/apps/:app/machines/:id/metadata", async (request) =>
+    Object.fromEntries(machine(request).metadata)
+  )
   server.get("/v1/apps/:app/machines/:id/metadata/:key", async (request) => {
     const { app, id, key } = decode(MetadataParams, request.params, "path")
-    const value = model.machine(app, id).metadata[key]
-    if (value === undefined) throw new SimError(404, `metadata key ${key} not found`)
-    return { value }
+    return { value: model.metadataValue(model.machine(app, id), key) }
   })
   server.post("/v1/apps/:app/machines/:id/metadata/:key", async (request, reply) => {
     const { app, id, key } = decode(MetadataParams, request.params, "path")
     const m = model.machine(app, id)
     const { value } = decode(MetadataBody, request.body, "body")
-    m.metadata[key] = value
+    model.setMetadata(m, key, value)
     return reply.code(204).send()
   })
+  for (const method of ["PUT", "PATCH"] as const) {
+    server.route({
+      method,
+      url: "/v1/apps/:app/machines/:id/metadata",
+      handler: async (request, reply) => {
+        const m = machine(request)
+        const body = decode(UpdateMetadata, request.body, "body")
+        if (body.machine_version !== undefined && body.machine_version !== m.instanceId)
+          throw new SimError(
+            412,
+            `failed_precondition: machine_version ${body.machine_version} is not the machine's version ${m.instanceId}`
+          )
+        model.updateMetadata(m, Object.entries(body.metadata))
+        return reply.code(204).send()
+      }
+    })
+  }
+
   server.delete("/v1/apps/:app/machines/:id/metadata/:key", async (request, reply) => {
     const { app, id, key } = decode(MetadataParams, request.params, "path")
-    const m = model.machine(app, id)
-    if (!(key in m.metadata)) throw new SimError(404, `metadata key ${key} not found`)
-    delete m.metadata[key]
+    model.deleteMetadata(model.machine(app, id), key)
     return reply.code(204).send()
   })
   // Leases answer the status/data envelope Fly returns (docs and fly-go), not the flat `Lease` schema of the
   // spec; conformance tests check the envelope's `data` against that schema instead.
+}
+
+// ---- processes and memory
+
+const registerProcessesAndMemory = (server: FastifyInstance, { model, machine }: Handlers): void => {
+  server.get("/v1/apps/:app/machines/:id/ps", async (request) => {
+    const m = machine(request)
+    const { sort_by, order } = decode(ProcessesQuery, request.query, "query")
+    const processes = model.processes(m).map((p) => ({
+      pid: p.pid,
+      command: p.command,
+      directory: p.directory,
+      cpu: 0,
+      rss: 0,
+      rtime: p.runningMillis,
+      stime: 0,
+      listen_sockets: p.listenSockets
+    }))
+    if (sort_by === undefined) return processes
+    const sign = order === "desc" ? -1 : 1
+    return processes.sort((a, b) => sign * (a[sort_by] < b[sort_by] ? -1 : a[sort_by] > b[sort_by] ? 1 : 0))
+  })
+  server.get("/v1/apps/:app/machines/:id/memory", async (request) =>
+    memoryJson(model.memory(machine(request)))
+  )
+  server.put("/v1/apps/:app/machines/:id/memory", async (request) => {
+    const m = machine(request)
+    const { limit_mb } = decode(MemoryLimitBody, request.body, "body")
+    return memoryJson(model.setMemoryLimit(m, limit_mb))
+  })
+  server.post("/v1/apps/:app/machines/:id/memory/reclaim", async (request) => {
+    const m = machine(request)
+    const { amount_mb } = decode(ReclaimMemoryBody, request.body, "body")
+    return { actual_mb: model.reclaimMemory(m, amount_mb) }
+  })
+}
+
+// ---- leases
+
+const registerLeases = (server: FastifyInstance, { model, machine }: Handlers): void => {
   server.post("/v1/apps/:app/machines/:id/lease", async (request, reply) => {
     const m = machine(request)
     const body = decode(LeaseBody, request.body, "body")
@@ -449,7 +574,11 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
     model.releaseLease(machine(request), nonceOf(request))
     return { status: "success", data: { ok: true } }
   })
+}
 
+// ---- volumes, snapshots and regions
+
+const registerVolumes = (server: FastifyInstance, { model }: Handlers): void => {
   server.get("/v1/apps/:app/volumes", async (request) => {
     const { app } = decode(AppParams, request.params, "path")
     return model.listVolumes(app).map(volumeJson)
@@ -514,4 +643,15 @@ export const register = (server: FastifyInstance, { model }: RouteContext): void
       requires_paid_plan: false
     }))
   }))
+}
+
+export const register = (server: FastifyInstance, { model }: RouteContext): void => {
+  const shared = handlers(model)
+  registerApps(server, shared)
+  registerMachines(server, shared)
+  registerWaitExecEvents(server, shared)
+  registerMetadata(server, shared)
+  registerProcessesAndMemory(server, shared)
+  registerLeases(server, shared)
+  registerVolumes(server, shared)
 }

@@ -33,6 +33,9 @@ export interface Bill {
   readonly secondsByState: Readonly<Record<string, number>>
 }
 
+/** The resource of the line that sums an app's forgotten destroyed machines. */
+export const retiredPrefix = "destroyed-machines:"
+
 const add = (record: Record<string, number>, key: string, value: number) => {
   record[key] = (record[key] ?? 0) + value
 }
@@ -129,6 +132,23 @@ export const compute = (model: FlyModel): Bill => {
         billedSeconds:
           (closed?.billedSeconds ?? 0) + (current === undefined ? 0 : Math.ceil(current.millis / 1000)),
         costMicroUsd: (closed?.costMicroUsd ?? 0) + (current?.costMicroUsd ?? 0)
+      })
+    }
+  }
+  // Forgotten destroyed machines, one line per app and state.
+  for (const [app, ledger] of model.retired) {
+    for (const state of Object.keys(ledger).sort()) {
+      const entry = ledger[state as keyof typeof ledger]!
+      add(secondsByState, state, entry.millis / 1000)
+      lines.push({
+        app,
+        resource: `${retiredPrefix}${app}`,
+        kind: "machine",
+        state,
+        intervals: entry.intervals,
+        seconds: entry.millis / 1000,
+        billedSeconds: entry.billedSeconds,
+        costMicroUsd: entry.costMicroUsd
       })
     }
   }

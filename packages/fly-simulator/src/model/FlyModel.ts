@@ -5,6 +5,7 @@
  * fastify and no wall clock here; files of the `process` exec backend go through the injected `Workspaces`.
  */
 import { ExecBackend, type VirtualClock } from "@hangar/core"
+import { Changes } from "./Changes.js"
 import {
   type Action,
   allowedFrom,
@@ -14,7 +15,14 @@ import {
   type TimingModel,
   transient
 } from "./Lifecycle.js"
-import { Machine, type MachineConfig, type MachineHost, type Pending, type Service } from "./Machine.js"
+import {
+  type LedgerEntry,
+  Machine,
+  type MachineConfig,
+  type MachineHost,
+  type Pending,
+  type Service
+} from "./Machine.js"
 import { SeededRandom } from "./Random.js"
 
 export type { Guest, MachineConfig, MachineEvent, Service } from "./Machine.js"
@@ -89,7 +97,20 @@ export interface ModelOptions {
   readonly autostopPeriodMillis?: number
   /** An exec still running after this long answers 408 `deadline_exceeded` (default 30 s, as Fly does). */
   readonly execDeadlineMillis?: number
+  /** How long a destroyed machine is still listed before it is forgotten (default one hour). */
+  readonly destroyedRetentionMillis?: number
+  /** At most this many destroyed machines are kept, the oldest forgotten first (default 1,000). */
+  readonly maxDestroyedMachines?: number
 }
+
+/** What a balloon reclaim leaves a machine. */
+export const minimumMemoryMb = 128
+
+export const defaultDestroyedRetentionMillis = 3_600_000
+export const defaultMaxDestroyedMachines = 1_000
+
+/** A ledger per machine state, as a machine keeps it. */
+export type Ledger = Partial<Record<MachineState, LedgerEntry>>
 
 /** Fly answers an exec still running after ~30 s with 408 `deadline_exceeded` (reference §2.6). */
 export const defaultExecDeadlineMillis = 30_000
@@ -139,6 +160,14 @@ export class FlyModel {
   private readonly scriptedBackends = new Map<string, ExecBackend.ExecBackend>()
   readonly execDeadlineMillis: number
   private readonly workspaces: Workspaces | undefined
+  /** Entities changed since the journal last wrote (see Changes.ts). */
+  readonly changes = new Changes()
+  readonly destroyedRetentionMillis: number
+  readonly maxDestroyedMachines: number
+  /** Machines destroying or destroyed, in the order they were destroyed, until they are forgotten. */
+  private readonly doomed = new Map<string, Machine>()
+  /** The closed ledgers of forgotten machines, summed by app, so the bill keeps what they cost. */
+  readonly retired = new Map<string, Ledger>()
   /** Transitions made, for the benchmark. */
   transitions = 0
   /** Scripted-backend root filesystems by machine id (reset on a start from stopped). */
@@ -158,10 +187,15 @@ export class FlyModel {
     this.workspaces = options.workspaces
     this.regions = options.regions ?? defaultRegions
     this.autostopPeriodMillis = options.autostopPeriodMillis ?? defaultAutostopPeriodMillis
+    this.destroyedRetentionMillis = options.destroyedRetentionMillis ?? defaultDestroyedRetentionMillis
+    this.maxDestroyedMachines = options.maxDestroyedMachines ?? defaultMaxDestroyedMachines
     this.machineHost = {
       now: () => this.clock.now(),
       countTransition: () => {
         this.transitions++
+      },
+      changed: (machine) => {
+        this.changes.machines.add(machine.id)
       },
       applied: (machine, pending) => {
         if (pending.to === "destroyed") this.detach(machine)
@@ -181,6 +215,8 @@ export class FlyModel {
     this.volumes.clear()
     this.scriptedBackends.clear()
     this.rootfs.clear()
+    this.doomed.clear()
+    this.retired.clear()
     this.random.position = seed >>> 0 || 1
     this.transitions = 0
   }
@@ -211,6 +247,7 @@ export class FlyModel {
     if (this.apps.has(name)) throw new SimError(409, `app ${name} already exists`)
     const app: App = { name, org, createdAt: this.clock.now(), pulledRegions: new Set() }
     this.apps.set(name, app)
+    this.changes.apps.add(name)
     return app
   }
 
@@ -228,11 +265,13 @@ export class FlyModel {
         m.pending = undefined
         m.record("destroyed", "destroy", "user")
         this.detach(m)
+        this.doomed.set(m.id, m)
       }
     }
     for (const v of this.volumes.values())
       if (v.app === name && v.state === "created") this.setVolumeBilled(v, false, "destroyed")
     this.apps.delete(name)
+    this.changes.apps.add(name)
     this.machinesByApp.delete(name)
   }
 
@@ -241,6 +280,7 @@ export class FlyModel {
   /** Adds a machine to the indexes (creation and Persistence). */
   addMachine(m: Machine): void {
     this.machines.set(m.id, m)
+    if (m.rawState === "destroyed" || m.rawState === "destroying") this.doomed.set(m.id, m)
     const list = this.machinesByApp.get(m.app)
     if (list === undefined) this.machinesByApp.set(m.app, [m])
     else list.push(m)
@@ -252,6 +292,7 @@ export class FlyModel {
 
   machine(app: string, id: string): Machine {
     this.app(app)
+    this.forgetDestroyed()
     const m = this.machines.get(id)
     if (m === undefined || m.app !== app) throw new SimError(404, "machine not found")
     return m
@@ -262,6 +303,7 @@ export class FlyModel {
     filter: { includeDeleted?: boolean; region?: string; states?: ReadonlyArray<string> } = {}
   ): Array<Machine> {
     this.app(app)
+    this.forgetDestroyed()
     const out: Array<Machine> = []
     for (const m of this.appMachines(app)) {
       const state = m.state
@@ -307,14 +349,22 @@ export class FlyModel {
     }
   ): Machine {
     const owner = this.app(app)
+    this.forgetDestroyed()
     const region = request.region ?? this.regions[0]!
     if (!this.regions.includes(region)) {
       throw new SimError(400, `region ${region} is not one of ${this.regions.join(", ")}`)
     }
-    const name = request.name ?? `machine-${this.random.hex(6)}`
-    for (const m of this.appMachines(app)) {
-      if (m.name === name && m.state !== "destroyed")
-        throw new SimError(409, `already_exists: a machine named ${name} exists: machine ID ${m.id}`)
+    const holder = (name: string) =>
+      this.appMachines(app).find((m) => m.name === name && m.state !== "destroyed")
+    let name = request.name
+    if (name === undefined) {
+      // A generated name is never one in use (six hex digits collide among thousands of machines).
+      do name = `machine-${this.random.hex(6)}`
+      while (holder(name) !== undefined)
+    } else {
+      const taken = holder(name)
+      if (taken !== undefined)
+        throw new SimError(409, `already_exists: a machine named ${name} exists: machine ID ${taken.id}`)
     }
     const mounts = request.config.mounts ?? []
     if (mounts.length > 1) throw new SimError(400, "a machine can mount at most one volume")
@@ -329,13 +379,17 @@ export class FlyModel {
       this.random.ulid(),
       this.clock.now()
     )
-    for (const mount of mounts) this.volumes.get(mount.volume)!.attachedMachineId = m.id
+    for (const mount of mounts) {
+      this.volumes.get(mount.volume)!.attachedMachineId = m.id
+      this.changes.volumes.add(mount.volume)
+    }
     this.addMachine(m)
     m.record("created", "launch", "user")
     if (request.leaseTtl !== undefined) this.acquireLease(m, request.leaseTtl, "")
     if (request.skipLaunch !== true) {
       const pull = owner.pulledRegions.has(region) ? 0 : this.timing.firstImagePull
       owner.pulledRegions.add(region)
+      this.changes.apps.add(app)
       this.beginStart(m, this.random.jitter(this.timing.create + pull), true)
     }
     return m
@@ -357,6 +411,9 @@ export class FlyModel {
   }
 
   private beginStart(m: Machine, millis: number, cleanRootfs: boolean): void {
+    // A boot (not a resume) starts with the whole guest memory.
+    if (cleanRootfs || !(m.rawState === "suspended" || m.rawState === "suspending"))
+      m.memoryLimitMb = undefined
     if (cleanRootfs) {
       this.rootfs.delete(m.id)
       this.scriptedBackends.delete(m.id)
@@ -466,11 +523,70 @@ export class FlyModel {
     }
     m.kill()
     this.begin(m, "destroying", "destroy", this.random.jitter(this.timing.destroy), "destroyed", "destroy")
+    this.doomed.set(m.id, m)
+    this.forgetDestroyed()
+  }
+
+  /**
+   * Forgets destroyed machines past the retention, and the oldest beyond `maxDestroyedMachines`, as Fly lists a
+   * destroyed machine for a while and then answers 404. A forgotten machine's ledger is added to its app's
+   * retired ledger, so the bill does not change. Machines still destroying are kept until they are destroyed.
+   */
+  forgetDestroyed(): void {
+    if (this.doomed.size === 0) return
+    const now = this.clock.now()
+    const apps = new Set<string>()
+    for (const [id, m] of this.doomed) {
+      const over = this.doomed.size > this.maxDestroyedMachines
+      if (m.state !== "destroyed") {
+        if (over) continue
+        break
+      }
+      if (!over && m.since + this.destroyedRetentionMillis > now) break
+      this.doomed.delete(id)
+      this.retire(m)
+      apps.add(m.app)
+    }
+    for (const app of apps) {
+      const list = this.machinesByApp.get(app)
+      if (list !== undefined)
+        this.machinesByApp.set(
+          app,
+          list.filter((m) => this.machines.has(m.id))
+        )
+    }
+  }
+
+  private retire(m: Machine): void {
+    this.machines.delete(m.id)
+    this.changes.machines.add(m.id)
+    this.rootfs.delete(m.id)
+    this.scriptedBackends.delete(m.id)
+    const ledger = this.retired.get(m.app) ?? {}
+    for (const [state, entry] of Object.entries(m.ledger) as Array<[MachineState, LedgerEntry]>) {
+      const sum = ledger[state] ?? { intervals: 0, millis: 0, billedSeconds: 0, costMicroUsd: 0 }
+      sum.intervals += entry.intervals
+      sum.millis += entry.millis
+      sum.billedSeconds += entry.billedSeconds
+      sum.costMicroUsd += entry.costMicroUsd
+      ledger[state] = sum
+    }
+    this.retired.set(m.app, ledger)
+    this.changes.retired.add(m.app)
+  }
+
+  /** Destroyed or destroying machines still kept. */
+  get destroyedKept(): number {
+    return this.doomed.size
   }
 
   private detach(m: Machine): void {
     m.kill()
-    for (const v of this.volumes.values()) if (v.attachedMachineId === m.id) v.attachedMachineId = undefined
+    for (const v of this.volumes.values())
+      if (v.attachedMachineId === m.id) {
+        v.attachedMachineId = undefined
+        this.changes.volumes.add(v.id)
+      }
     this.rootfs.delete(m.id)
     this.scriptedBackends.delete(m.id)
   }
@@ -584,6 +700,8 @@ export class FlyModel {
       write: ([path = "", ...text]) => {
         const { files, key } = resolve(path)
         files.set(key, text.join(" "))
+        this.changes.machines.add(m.id)
+        for (const mount of m.config.mounts ?? []) this.changes.volumes.add(mount.volume)
         return { durationMillis: 1 }
       },
       cat: ([path = ""]) => {
@@ -603,13 +721,104 @@ export class FlyModel {
   cordon(m: Machine, cordoned: boolean, nonce?: string): void {
     this.checkLease(m, nonce)
     m.cordoned = cordoned
+    this.changes.machines.add(m.id)
+  }
+
+  // ---- metadata
+
+  metadataValue(m: Machine, key: string): string {
+    const value = m.metadata.get(key)
+    if (value === undefined) throw new SimError(404, `metadata key ${key} not found`)
+    return value
+  }
+
+  setMetadata(m: Machine, key: string, value: string): void {
+    m.metadata.set(key, value)
+    this.changes.machines.add(m.id)
+  }
+
+  /** Sets several keys at once; a null or empty value removes its key (all or nothing: nothing here can fail). */
+  updateMetadata(m: Machine, entries: ReadonlyArray<readonly [string, string | null]>): void {
+    for (const [key, value] of entries) {
+      if (value === null || value === "") m.metadata.delete(key)
+      else m.metadata.set(key, value)
+    }
+    this.changes.machines.add(m.id)
+  }
+
+  deleteMetadata(m: Machine, key: string): void {
+    if (!m.metadata.delete(key)) throw new SimError(404, `metadata key ${key} not found`)
+    this.changes.machines.add(m.id)
+  }
+
+  // ---- processes and memory (a started machine's main process; the balloon device's limit)
+
+  private requireStarted(m: Machine, what: string): void {
+    const state = m.state
+    if (state !== "started")
+      throw new SimError(412, `unable to ${what}: machine is not started (state: ${state})`)
+  }
+
+  /** The processes of a started machine: its main process, listening on its services' internal ports. */
+  processes(m: Machine): Array<{
+    pid: number
+    command: string
+    directory: string
+    runningMillis: number
+    listenSockets: Array<{ proto: string; address: string }>
+  }> {
+    this.requireStarted(m, "list processes")
+    const init = m.config.init as { exec?: ReadonlyArray<string>; cmd?: ReadonlyArray<string> } | undefined
+    const command = init?.exec ?? init?.cmd ?? [m.config.image]
+    return [
+      {
+        pid: 1,
+        command: command.join(" "),
+        directory: "/",
+        runningMillis: this.clock.now() - m.since,
+        listenSockets: (m.config.services ?? []).flatMap((service) =>
+          typeof service.internal_port === "number"
+            ? [{ proto: String(service.protocol ?? "tcp"), address: `0.0.0.0:${service.internal_port}` }]
+            : []
+        )
+      }
+    ]
+  }
+
+  /** The guest memory the balloon leaves the machine (all of it unless lowered), as the memory endpoint shows it. */
+  memory(m: Machine): { limitMb: number; availableMb: number } {
+    this.requireStarted(m, "read memory")
+    const limitMb = m.memoryLimitMb ?? m.config.guest?.memory_mb ?? 256
+    return { limitMb, availableMb: limitMb }
+  }
+
+  setMemoryLimit(m: Machine, limitMb: number): { limitMb: number; availableMb: number } {
+    this.requireStarted(m, "set the memory limit")
+    const guestMb = m.config.guest?.memory_mb ?? 256
+    if (limitMb > guestMb)
+      throw new SimError(
+        400,
+        `invalid_argument: limit_mb ${limitMb} is above the machine's memory_mb ${guestMb}`
+      )
+    m.memoryLimitMb = limitMb
+    this.changes.machines.add(m.id)
+    return this.memory(m)
+  }
+
+  /** Takes up to `amountMb` back through the balloon, keeping 128 MB; answers how much it took. */
+  reclaimMemory(m: Machine, amountMb: number): number {
+    const { limitMb } = this.memory(m)
+    const actual = Math.max(0, Math.min(amountMb, limitMb - minimumMemoryMb))
+    m.memoryLimitMb = limitMb - actual
+    this.changes.machines.add(m.id)
+    return actual
   }
 
   // ---- leases
 
+  /** The lease unless it has expired (an expired lease is left in place, so a read changes nothing). */
   private liveLease(m: Machine) {
-    if (m.lease !== undefined && m.lease.expiresAt <= this.clock.now()) m.lease = undefined
-    return m.lease
+    return m.lease !== undefined && m.lease.expiresAt > this.clock.now() ? m.lease : undefined
   }
 
   checkLease(m: Machine, nonce: string | undefined): void {
@@ -636,6 +845,7 @@ export class FlyModel {
       description
     }
     m.lease = lease
+    this.changes.machines.add(m.id)
     return lease
   }
 
@@ -644,6 +854,7 @@ export class FlyModel {
     if (held === undefined) throw new SimError(404, "lease not found")
     if (held.nonce !== nonce) throw new SimError(409, "lease currently held by another client")
     m.lease = undefined
+    this.changes.machines.add(m.id)
   }
 
   // ---- the Fly Proxy: routing and autostart
@@ -847,6 +1058,7 @@ export class FlyModel {
       files
     }
     this.volumes.set(volume.id, volume)
+    this.changes.volumes.add(volume.id)
     if (copyFrom !== undefined && this.workspaces !== undefined && this.exec.kind === "process")
       this.workspaces.copyVolume(copyFrom, volume.id)
     return volume
@@ -866,6 +1078,7 @@ export class FlyModel {
   }
 
   updateVolume(v: Volume, update: { snapshotRetention?: number; autoBackupEnabled?: boolean }): void {
+    this.changes.volumes.add(v.id)
     if (update.snapshotRetention !== undefined) v.snapshotRetention = update.snapshotRetention
     if (update.autoBackupEnabled !== undefined) v.autoBackupEnabled = update.autoBackupEnabled
   }
@@ -874,6 +1087,7 @@ export class FlyModel {
     if (sizeGb <= v.sizeGb)
       throw new SimError(400, `size_gb must be larger than the current ${v.sizeGb} GB: volumes only grow`)
     v.sizeGb = sizeGb
+    this.changes.volumes.add(v.id)
     v.history.push({ at: this.clock.now(), sizeGb, billed: true })
     const holder = v.attachedMachineId === undefined ? undefined : this.machines.get(v.attachedMachineId)
     return { needsRestart: holder !== undefined && holder.state === "started" }
@@ -890,6 +1104,7 @@ export class FlyModel {
 
   private setVolumeBilled(v: Volume, billed: boolean, state: Volume["state"]): void {
     v.state = state
+    this.changes.volumes.add(v.id)
     v.history.push({ at: this.clock.now(), sizeGb: v.sizeGb, billed })
   }
 
@@ -909,6 +1124,7 @@ export class FlyModel {
       files: new Map(v.files)
     }
     v.snapshots.push(snapshot)
+    this.changes.volumes.add(v.id)
     return snapshot
   }
 

@@ -187,6 +187,8 @@ export interface MachineHost {
   /** Called when a pending change has been applied (for side effects such as detaching volumes). */
   applied(machine: Machine, pending: Pending): void
   countTransition(): void
+  /** Called when anything persisted of the machine changes (state, config, version). */
+  changed(machine: Machine): void
 }
 
 export const guestOf = (config: MachineConfig): Pricing.FlyGuest => {
@@ -212,9 +214,12 @@ export class Machine {
   instanceId: string
   version = 1
   updatedAt: number
-  metadata: Record<string, string> = {}
+  /** Metadata by key, in a Map so keys such as `__proto__` or `constructor` are ordinary keys. */
+  readonly metadata = new Map<string, string>()
   lease: Lease | undefined = undefined
   cordoned = false
+  /** The memory the balloon device leaves the guest, when lowered (`PUT …/memory`); reset by a boot. */
+  memoryLimitMb: number | undefined = undefined
   /** Bumped on every state change. */
   generation = 0
   /** Aborts running exec commands when the machine stops; made on first use. */
@@ -301,12 +306,14 @@ export class Machine {
     this.updatedAt = at
     this.events.push(state, type, source, at)
     this.host.countTransition()
+    this.host.changed(this)
     if (this.watchers.size > 0) for (const watcher of [...this.watchers]) watcher()
   }
 
   /** Replaces the config (new rates apply from now; the interval so far is billed at the old ones). */
   reconfigure(config: MachineConfig): void {
     this.close(this.host.now())
+    this.host.changed(this)
     this.config = config
     this.guestRate = Pricing.flyGuestRate(guestOf(config), this.region)
     this.rootfsRate = Pricing.flyRootfsRate(rootfsGbOf(config))

@@ -1,0 +1,62 @@
+/**
+ * The JSON body parser: bounded in size (fastify's `bodyLimit`) and in nesting depth, checked on the raw text
+ * before anything is parsed, so a deeply nested body is a 400 that never reaches validation, the model or a
+ * serialiser. A `__proto__` key is refused (400) wherever it is, so no later copy of the body can set a
+ * prototype. An empty body is no body: Fly accepts bodiless POSTs (start, suspend) with a JSON content type.
+ */
+import type { FastifyInstance } from "fastify"
+
+/** Deeper than any Fly request (a machine config nests about six levels). */
+export const maxDepth = 64
+export const maxBytes = 1_048_576
+
+const badRequest = (message: string) => Object.assign(new Error(message), { statusCode: 400 })
+
+/** The deepest nesting of arrays and objects in JSON text, stopping once past `limit`. No recursion. */
+export const depthOf = (text: string, limit = maxDepth): number => {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      depth++
+      if (depth > deepest) {
+        deepest = depth
+        if (deepest > limit) return deepest
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return deepest
+}
+
+class ProtoKey extends Error {}
+
+const refuseProto = (key: string, value: unknown): unknown => {
+  if (key === "__proto__") throw new ProtoKey("body has a key __proto__, which no request accepts")
+  return value
+}
+
+export const register = (server: FastifyInstance): void => {
+  server.removeContentTypeParser("application/json")
+  server.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    const text = String(body)
+    if (text.trim() === "") return done(null, undefined)
+    if (depthOf(text) > maxDepth)
+      return done(badRequest(`body nests deeper than ${maxDepth} levels of arrays and objects`), undefined)
+    try {
+      done(null, JSON.parse(text, refuseProto))
+    } catch (error) {
+      done(
+        error instanceof ProtoKey
+          ? badRequest(error.message)
+          : badRequest(`body is not valid JSON: ${(error as Error).message}`),
+        undefined
+      )
+    }
+  })
+}
