@@ -1,12 +1,13 @@
 /**
  * ecs-sim's flags: the ones both simulators share (core's `SimulatorFlags`: --host --port --seed --clock --exec,
- * plus repeatable --access-key), --data-dir, --region REGION and --pricing FILE (a JSON pricing catalog of that
+ * plus repeatable --access-key), --secret-key SECRET (or ECS_SIM_SECRET_KEY: the access keys' secret, so SigV4
+ * signatures are verified), --data-dir, --region REGION and --pricing FILE (a JSON pricing catalog of that
  * region's EC2 prices), all parsed by node:util's parseArgs.
  */
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { Pricing, PricingCatalog, SimulatorFlags } from "@hangar/core"
-import { Schema } from "effect"
+import { Redacted, Schema } from "effect"
 import type * as EcsSimulator from "./EcsSimulator.js"
 
 export interface Flags {
@@ -19,7 +20,10 @@ export interface Flags {
 
 export const defaultPort = 4281
 
-export const parse = (args: ReadonlyArray<string>): Flags => {
+export const parse = (
+  args: ReadonlyArray<string>,
+  environment: Readonly<Record<string, string | undefined>> = process.env
+): Flags => {
   const { tokens } = parseArgs({
     args: [...args],
     options: {
@@ -29,6 +33,7 @@ export const parse = (args: ReadonlyArray<string>): Flags => {
       clock: { type: "string" },
       exec: { type: "string" },
       "access-key": { type: "string", multiple: true },
+      "secret-key": { type: "string" },
       "data-dir": { type: "string" },
       region: { type: "string" },
       pricing: { type: "string" }
@@ -40,6 +45,8 @@ export const parse = (args: ReadonlyArray<string>): Flags => {
   let dataDir: string | undefined
   let region: string | undefined
   let pricingFile: string | undefined
+  let secretKey =
+    environment.ECS_SIM_SECRET_KEY === undefined ? undefined : Redacted.make(environment.ECS_SIM_SECRET_KEY)
   const shared: Array<string> = []
   for (const token of tokens) {
     if (token.kind !== "option") continue
@@ -57,6 +64,10 @@ export const parse = (args: ReadonlyArray<string>): Flags => {
       if (token.value === undefined || token.value === "")
         throw new Error("ecs-sim: --pricing needs a JSON pricing catalog file")
       pricingFile = token.value
+    } else if (token.name === "secret-key") {
+      if (token.value === undefined || token.value === "")
+        throw new Error("ecs-sim: --secret-key needs a value")
+      secretKey = Redacted.make(token.value)
     } else shared.push(`--${token.name}`, token.value ?? "")
   }
   const pricing = pricingFile === undefined ? undefined : readCatalog(pricingFile)
@@ -72,6 +83,10 @@ export const parse = (args: ReadonlyArray<string>): Flags => {
     }
   }
   const flags = SimulatorFlags.parse("ecs-sim", defaultPort, "access-key", shared)
+  if (secretKey !== undefined && flags.extra === undefined)
+    throw new Error(
+      "ecs-sim: --secret-key (or ECS_SIM_SECRET_KEY) needs --access-key: the key ids it is the secret of"
+    )
   return {
     host: flags.host,
     port: flags.port,
@@ -82,6 +97,7 @@ export const parse = (args: ReadonlyArray<string>): Flags => {
       seed: flags.seed,
       exec: flags.exec,
       ...(flags.extra === undefined ? {} : { accessKeys: flags.extra }),
+      ...(secretKey === undefined ? {} : { secretKey }),
       ...(dataDir === undefined ? {} : { dataDir }),
       ...(region === undefined ? {} : { region }),
       ...(pricing === undefined ? {} : { pricing })

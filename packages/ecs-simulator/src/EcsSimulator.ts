@@ -4,12 +4,14 @@
  * handler that runs the AWS SDK in-process through `fastify.inject` (no socket), each request tracked on the clock.
  */
 import { ExecBackend, Pricing, PricingCatalog, VirtualClock } from "@hangar/core"
+import type { Redacted } from "effect"
 import Fastify, { type FastifyInstance } from "fastify"
 import * as ControlRoutes from "./control/Routes.js"
 import { DataChannel } from "./DataChannel.js"
 import { type FaultRule, type FaultRuleInput, Faults } from "./Faults.js"
 import * as AwsJson from "./http/AwsJson.js"
 import * as Operations from "./http/Operations.js"
+import * as RequestBody from "./http/RequestBody.js"
 import * as Billing from "./model/Billing.js"
 import { EcsModel } from "./model/EcsModel.js"
 import type { TimingModel } from "./model/Lifecycle.js"
@@ -23,8 +25,13 @@ export interface Options {
   readonly clock?: VirtualClock.SimulationClock
   /** Seed of ids, ARNs, jitter and fault draws (default 1). */
   readonly seed?: number
-  /** If set, only these access key ids are accepted (any SigV4 otherwise). */
+  /**
+   * If set, only these access key ids are accepted (any signature, unless `secretKey` is set too), and the
+   * `/_sim` control plane needs `Authorization: Bearer <secretKey>` (or `Bearer <access key id>` without one).
+   */
   readonly accessKeys?: ReadonlyArray<string>
+  /** The secret of `accessKeys`: SigV4 signatures are then verified as AWS does. */
+  readonly secretKey?: Redacted.Redacted<string>
   readonly exec?: ExecBackend.ExecBackend
   readonly timing?: Partial<TimingModel>
   /** The AWS region simulated (default us-east-1): ARNs, Availability Zones, and whose prices bill. */
@@ -44,6 +51,8 @@ export interface Options {
    * (default session-type; "none" serves minimal clients that skip it).
    */
   readonly execHandshake?: "none" | "session-type" | "kms"
+  /** How long (wall ms) a data-channel connection may take to send its token before it is closed (default 10 s). */
+  readonly execOpenTimeoutMs?: number
 }
 
 /** A smithy `HttpHandler`, structurally (no @smithy dependency). */
@@ -138,6 +147,12 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     options.pricing === undefined ? undefined : PricingCatalog.parse(options.pricing, "pricing"),
     "the simulator's region"
   )
+  if (
+    options.secretKey !== undefined &&
+    (options.accessKeys === undefined || options.accessKeys.length === 0)
+  )
+    throw new Error("secretKey: give the access key ids it belongs to (accessKeys, --access-key) too")
+  const authentication = { accessKeys: options.accessKeys, secretKey: options.secretKey }
   const clock = options.clock ?? new VirtualClock.RealClock()
   let seed = options.seed ?? 1
   const faults = new Faults(seed)
@@ -167,16 +182,16 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   }
   let requestIds = new SeededRandom(seed ^ 0x1d)
 
-  const dataChannel = new DataChannel(
-    model,
-    options.execHandshake === undefined ? {} : { handshake: options.execHandshake }
-  )
-  const server = Fastify({ logger: false, bodyLimit: 1_048_576 })
+  const dataChannel = new DataChannel(model, {
+    ...(options.execHandshake === undefined ? {} : { handshake: options.execHandshake }),
+    ...(options.execOpenTimeoutMs === undefined ? {} : { openTimeoutMs: options.execOpenTimeoutMs })
+  })
+  const server = Fastify({ logger: false, bodyLimit: RequestBody.limitBytes })
   server.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
-    const client = error.statusCode !== undefined && error.statusCode < 500
+    const client = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
     // Never echo request contents (they may hold secrets): the message names the problem only.
     return reply
-      .code(client ? 400 : 500)
+      .code(client ? error.statusCode! : 500)
       .send(
         AwsJson.awsError(
           client ? "SerializationException" : "ServerException",
@@ -198,8 +213,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     operations: Operations.operations(model, dataChannel),
     faults,
     clock,
-    accessKeys: options.accessKeys,
-    changed,
+    authentication,
     requestId: () => requestIds.uuid()
   })
   ControlRoutes.register(server, {
@@ -210,11 +224,17 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       reset(next)
       requestIds = new SeededRandom(seed ^ 0x1d)
     },
-    changed
+    changed,
+    authentication
   })
-  server.server.on("upgrade", (request, socket, head) => {
-    if (!dataChannel.upgrade(request, socket, head)) socket.destroy()
+  // Until the journal: configuration an ECS operation changed is saved before the answer is sent.
+  server.addHook("onSend", async (request, reply, payload) => {
+    const target = request.headers["x-amz-target"]
+    if (reply.statusCode < 400 && typeof target === "string")
+      changed(target.slice(AwsJson.targetPrefix.length))
+    return payload
   })
+  server.server.on("upgrade", (request, socket, head) => dataChannel.upgrade(request, socket, head))
   await server.ready()
 
   const requestHandler: RequestHandler = {

@@ -160,4 +160,104 @@ describe("bad input: a typed 4xx naming the field, never a 5xx, and no state cha
     assert.strictEqual(nowhere.statusCode, 404)
     assert.strictEqual(nowhere.json().__type, "UnknownOperationException")
   })
+
+  it("the issue's probes: object-inherited targets, deep nesting, other charsets, lax numbers, path-like ARNs", async () => {
+    const { sim } = await setup()
+    const post = (operation: string, payload: string, contentType = "application/x-amz-json-1.1") =>
+      sim.server.inject({
+        method: "POST",
+        url: "/",
+        headers: {
+          "x-amz-target": `AmazonEC2ContainerServiceV20141113.${operation}`,
+          "content-type": contentType
+        },
+        payload
+      })
+    const before = (await sim.server.inject({ method: "GET", url: "/_sim/state" })).body
+    for (const name of [
+      "__proto__",
+      "hasOwnProperty",
+      "constructor",
+      "toString",
+      "valueOf",
+      "__defineGetter__"
+    ]) {
+      const response = await post(name, "{}")
+      assert.strictEqual(response.statusCode, 400, name)
+      assert.strictEqual(response.json().__type, "UnknownOperationException", name)
+    }
+    const deep = `${"[".repeat(5_000)}"sh"${"]".repeat(5_000)}`
+    const nested = await post(
+      "RegisterTaskDefinition",
+      `{"family":"deep","containerDefinitions":[{"name":"c","image":"i","memory":128,"command":${deep}}]}`
+    )
+    assert.strictEqual(nested.statusCode, 400)
+    assert.strictEqual(nested.json().__type, "SerializationException")
+    assert.include(nested.json().message, "levels deep")
+    const utf16 = await post(
+      "CreateCluster",
+      JSON.stringify({ clusterName: "wide" }),
+      "application/x-amz-json-1.1; charset=utf-16"
+    )
+    assert.strictEqual(utf16.statusCode, 400)
+    assert.include(utf16.json().message, "charset=utf-16")
+    const notUtf8 = await sim.server.inject({
+      method: "POST",
+      url: "/",
+      headers: {
+        "x-amz-target": "AmazonEC2ContainerServiceV20141113.CreateCluster",
+        "content-type": "application/x-amz-json-1.1"
+      },
+      payload: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])
+    })
+    assert.strictEqual(notUtf8.statusCode, 400)
+    for (const cpu of ["0x100", " 256 ", "256.0", "1e3", "+256", ""]) {
+      const lax = await post(
+        "RegisterTaskDefinition",
+        JSON.stringify({
+          family: "lax",
+          cpu,
+          memory: "512",
+          containerDefinitions: [{ name: "c", image: "i" }]
+        })
+      )
+      assert.strictEqual(lax.statusCode, 400, cpu)
+      assert.include(lax.json().message, "cpu", cpu)
+    }
+    for (const cluster of [
+      "arn:aws:ecs:us-east-1:123456789012:cluster/x/../hangar",
+      "hangar/../hangar",
+      "../hangar",
+      "arn:aws:ecs:us-east-1:123456789012:cluster/hangar/.."
+    ]) {
+      const response = await post("RunTask", JSON.stringify({ cluster, taskDefinition: "agent" }))
+      assert.strictEqual(response.statusCode, 400, cluster)
+    }
+    for (const taskDefinition of [
+      "agent/../agent",
+      "arn:aws:ecs:us-east-1:123456789012:task-definition/x/../agent:1",
+      "agent:0x1"
+    ]) {
+      const response = await post("RunTask", JSON.stringify({ cluster: "hangar", taskDefinition }))
+      assert.strictEqual(response.statusCode, 400, taskDefinition)
+    }
+    assert.strictEqual((await sim.server.inject({ method: "GET", url: "/_sim/state" })).body, before)
+    assert.isFalse(sim.model.definitions.has("lax"))
+    assert.isFalse(sim.model.definitions.has("deep"))
+    // The strict forms still work: decimal units, and vCPU / GB as RegisterTaskDefinition documents them.
+    const strict = await post(
+      "RegisterTaskDefinition",
+      JSON.stringify({
+        family: "ok",
+        cpu: "0.5 vCPU",
+        memory: "1 GB",
+        containerDefinitions: [{ name: "c", image: "i" }]
+      })
+    )
+    assert.strictEqual(strict.statusCode, 200)
+    assert.deepStrictEqual(
+      [strict.json().taskDefinition.cpu, strict.json().taskDefinition.memory],
+      ["512", "1024"]
+    )
+  })
 })

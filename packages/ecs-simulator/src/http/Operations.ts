@@ -3,6 +3,7 @@
  * InvalidParameterException naming it), calls the model and serialises with timestamps in epoch seconds.
  */
 import { Either, ParseResult, Schema } from "effect"
+import * as Arn from "../model/Arn.js"
 import { EcsError } from "../model/EcsError.js"
 import type { ContainerDefinition, EcsModel, Instance, Task } from "../model/EcsModel.js"
 import * as Tags from "../model/Tags.js"
@@ -18,6 +19,51 @@ const Strategy = Schema.Array(
   })
 )
 const ClusterRef = Schema.optional(Schema.String)
+
+/** A decimal integer string of at most 9 digits ("0x100", " 256 ", "1e3" and "256.0" are refused, as AWS does). */
+const DecimalInteger = Schema.compose(
+  Schema.String.pipe(
+    Schema.pattern(/^[0-9]{1,9}$/, { message: () => 'expected a decimal integer string such as "1024"' })
+  ),
+  Schema.NumberFromString
+)
+
+/** Task CPU: CPU units ("1024") or vCPUs ("1 vCPU", "0.5 vcpu"), as RegisterTaskDefinition takes them. */
+const TaskCpu = Schema.transformOrFail(Schema.String, Schema.Int, {
+  strict: true,
+  decode: (text, _options, ast) => {
+    if (/^[0-9]{1,9}$/.test(text)) return ParseResult.succeed(Number(text))
+    const vcpus = /^([0-9]{1,3}(?:\.[0-9]{1,2})?) ?vcpu$/i.exec(text)
+    if (vcpus !== null && Number.isInteger(Number(vcpus[1]) * 1024))
+      return ParseResult.succeed(Number(vcpus[1]) * 1024)
+    return ParseResult.fail(
+      new ParseResult.Type(
+        ast,
+        text,
+        `expected CPU units ("1024") or vCPUs ("1 vCPU"), got ${JSON.stringify(text.slice(0, 32))}`
+      )
+    )
+  },
+  encode: (units) => ParseResult.succeed(String(units))
+})
+
+/** Task memory: MiB ("2048") or GB ("2 GB"), as RegisterTaskDefinition takes it. */
+const TaskMemory = Schema.transformOrFail(Schema.String, Schema.Int, {
+  strict: true,
+  decode: (text, _options, ast) => {
+    if (/^[0-9]{1,9}$/.test(text)) return ParseResult.succeed(Number(text))
+    const gb = /^([0-9]{1,4}) ?gb$/i.exec(text)
+    if (gb !== null) return ParseResult.succeed(Number(gb[1]) * 1024)
+    return ParseResult.fail(
+      new ParseResult.Type(
+        ast,
+        text,
+        `expected MiB ("2048") or GB ("2 GB"), got ${JSON.stringify(text.slice(0, 32))}`
+      )
+    )
+  },
+  encode: (mib) => ParseResult.succeed(String(mib))
+})
 
 const decoders = new Map<string, (u: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
 
@@ -205,7 +251,13 @@ export interface ExecSessions {
   ) => { sessionId: string; streamUrl: string; tokenValue: string }
 }
 
+/** The operations by name, in a `Map` (so no name an object inherits, `__proto__` or `toString`, is one). */
 export const operations = (
+  model: EcsModel,
+  exec: ExecSessions
+): ReadonlyMap<string, (body: unknown) => unknown> => new Map(Object.entries(handlers(model, exec)))
+
+const handlers = (
   model: EcsModel,
   exec: ExecSessions
 ): Readonly<Record<string, (body: unknown) => unknown>> => ({
@@ -235,10 +287,10 @@ export const operations = (
     const clusters = []
     const failures = []
     for (const ref of i.clusters) {
-      const name = ref.split("/").pop()!
-      const c = model.clusters.get(name)
+      const name = Arn.clusterName(ref, model)
+      const c = typeof name === "string" ? model.clusters.get(name) : undefined
       if (c === undefined) failures.push({ arn: ref, reason: "MISSING" })
-      else clusters.push(clusterJson(model, name))
+      else clusters.push(clusterJson(model, c.name))
     }
     return { clusters, failures }
   },
@@ -287,8 +339,8 @@ export const operations = (
         Schema.Struct({
           family: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
           containerDefinitions: Schema.Array(Container),
-          cpu: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(128, 10240))),
-          memory: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
+          cpu: Schema.optional(TaskCpu.pipe(Schema.between(128, 10240))),
+          memory: Schema.optional(TaskMemory.pipe(Schema.positive())),
           networkMode: Schema.optional(Schema.Literal("bridge", "host", "awsvpc", "none")),
           requiresCompatibilities: Schema.optional(Schema.Array(Schema.String)),
           taskRoleArn: Schema.optional(Schema.String),
@@ -573,7 +625,7 @@ export const operations = (
             default: () => "RUNNING" as const
           }),
           maxResults: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 100 }),
-          nextToken: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
+          nextToken: Schema.optional(DecimalInteger)
         }),
       body,
       "ListTasks"

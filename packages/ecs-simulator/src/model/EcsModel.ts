@@ -6,9 +6,10 @@
  * timer is tagged with the model's epoch so `reset` leaves no stale work behind.
  */
 import { ExecBackend, Pricing, VirtualClock } from "@hangar/core"
+import * as Arn from "./Arn.js"
 import * as AutoScalingGroup from "./AutoScalingGroup.js"
 import type { CapacityProvider, ScalingOptions } from "./CapacityProvider.js"
-import * as Cluster from "./Cluster.js"
+import type * as Cluster from "./Cluster.js"
 import type { Instance } from "./ContainerInstance.js"
 import * as Errors from "./EcsError.js"
 import { EcsError } from "./EcsError.js"
@@ -210,8 +211,14 @@ export class EcsModel {
 
   /** An ACTIVE cluster by name or ARN (the `default` cluster when none is given). */
   cluster(ref: string | undefined): Cluster.Cluster {
-    const cluster = this.clusters.get(Cluster.nameOf(ref ?? "default"))
-    if (cluster === undefined || cluster.status !== "ACTIVE") throw Errors.clusterNotFound(ref ?? "default")
+    const name = Arn.clusterName(ref ?? "default", this)
+    if (name === false)
+      throw Errors.invalidParameter(
+        `cluster: expected a cluster name (1-255 letters, digits, '-' or '_') or a cluster ARN, got ${Errors.shown(ref ?? "")}.`
+      )
+    const cluster = name === undefined ? undefined : this.clusters.get(name)
+    if (cluster === undefined || cluster.status !== "ACTIVE")
+      throw Errors.clusterNotFound(Errors.shown(ref ?? "default"))
     return cluster
   }
 
@@ -279,14 +286,19 @@ export class EcsModel {
 
   /** `family` (latest ACTIVE revision), `family:revision` or an ARN. */
   taskDefinition(ref: string): TaskDefinition.TaskDefinition {
-    const { family, revision } = TaskDefinition.parseRef(ref)
+    const parsed = Arn.taskDefinition(ref, this)
+    if (parsed === false)
+      throw Errors.invalidParameter(
+        `taskDefinition: expected family, family:revision or a task definition ARN, got ${Errors.shown(ref)}.`
+      )
+    const { family, revision } = parsed ?? { family: "", revision: undefined }
     const revisions = this.definitions.get(family) ?? []
     let found: TaskDefinition.TaskDefinition | undefined
     if (revision === undefined) {
       for (let i = revisions.length - 1; i >= 0 && found === undefined; i--)
         if (revisions[i]!.status === "ACTIVE") found = revisions[i]
     } else found = revisions.find((d) => d.revision === revision)
-    if (found === undefined) throw Errors.client(`Unable to describe task definition ${ref}.`)
+    if (found === undefined) throw Errors.client(`Unable to describe task definition ${Errors.shown(ref)}.`)
     return found
   }
 
@@ -800,11 +812,15 @@ export class EcsModel {
   /** A task of the cluster by ARN or id (visible within the retention window). */
   task(clusterRef: string | undefined, ref: string): Task {
     const cluster = this.cluster(clusterRef)
+    const parsed = Arn.task(ref, this)
+    if (parsed === false)
+      throw Errors.invalidParameter(`task: expected a task id or a task ARN, got ${Errors.shown(ref)}.`)
     const task =
-      this.tasks.get(ref) ??
-      this.tasks.get(this.arn("task", `${cluster.name}/${ref.slice(ref.lastIndexOf("/") + 1)}`))
+      parsed === undefined || (parsed.cluster !== undefined && parsed.cluster !== cluster.name)
+        ? undefined
+        : this.tasks.get(this.arn("task", `${cluster.name}/${parsed.id}`))
     if (task === undefined || task.cluster !== cluster.name || !this.visible(task))
-      throw Errors.invalidParameter(`The referenced task was not found: ${ref}.`)
+      throw Errors.invalidParameter(`The referenced task was not found: ${Errors.shown(ref)}.`)
     return task
   }
 
