@@ -93,7 +93,11 @@ export class EcsModel {
   readonly tasks = new Map<string, Task>()
   /** Tasks not yet STOPPED, so scaling does not walk history. */
   readonly activeTasks = new Set<Task>()
-  readonly tokens = new Map<string, ReadonlyArray<string>>()
+  /** RunTask's first answer per (cluster, clientToken): the tasks it started and the failures it gave. */
+  readonly tokens = new Map<
+    string,
+    { readonly tasks: ReadonlyArray<string>; readonly failures: ReadonlyArray<Failure>; readonly at: number }
+  >()
   readonly activities: Array<Activity> = []
   readonly clock: VirtualClock.SimulationClock
   readonly timing: Lifecycle.TimingModel
@@ -628,13 +632,14 @@ export class EcsModel {
       throw Errors.invalidParameter(
         "Specifying both a launchType and capacityProviderStrategy is not supported: pass one of them."
       )
-    if (request.clientToken !== undefined) {
-      const previous = this.tokens.get(request.clientToken)
-      if (previous !== undefined) {
-        const tasks = previous.map((arn) => this.tasks.get(arn)).filter((t): t is Task => t !== undefined)
-        return { tasks, failures: [] }
+    // The first answer per (cluster, token) is the answer, whether it started tasks or gave failures.
+    const tokenKey = request.clientToken === undefined ? undefined : `${cluster.name}\n${request.clientToken}`
+    const previous = tokenKey === undefined ? undefined : this.tokens.get(tokenKey)
+    if (previous !== undefined)
+      return {
+        tasks: previous.tasks.map((arn) => this.tasks.get(arn)).filter((t): t is Task => t !== undefined),
+        failures: [...previous.failures]
       }
-    }
     const ec2 = request.launchType === "EC2"
     const strategy = ec2 ? [] : (request.capacityProviderStrategy ?? cluster.defaultStrategy)
     if (!ec2 && strategy.length === 0)
@@ -665,11 +670,8 @@ export class EcsModel {
       if (placement._tag === "Placed") this.assign(task, placement.instance)
       else this.awaitCapacity(task)
     }
-    if (request.clientToken !== undefined)
-      this.tokens.set(
-        request.clientToken,
-        tasks.map((t) => t.arn)
-      )
+    if (tokenKey !== undefined)
+      this.tokens.set(tokenKey, { tasks: tasks.map((t) => t.arn), failures, at: this.clock.now() })
     return { tasks, failures }
   }
 
@@ -885,8 +887,9 @@ export class EcsModel {
     for (const [arn, task] of this.tasks) {
       if (task.stoppedAt !== undefined && now - task.stoppedAt > this.timing.retention) this.tasks.delete(arn)
     }
-    for (const [token, arns] of this.tokens)
-      if (arns.every((a) => !this.tasks.has(a))) this.tokens.delete(token)
+    for (const [token, answer] of this.tokens)
+      if (now - answer.at > this.timing.retention && answer.tasks.every((a) => !this.tasks.has(a)))
+        this.tokens.delete(token)
   }
 
   // ---- managed scaling
