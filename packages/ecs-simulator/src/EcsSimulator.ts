@@ -42,8 +42,13 @@ export interface Options {
    * it the bill uses the shipped us-east-1 prices, and `billing().pricing` says so when `region` is another.
    */
   readonly pricing?: PricingCatalog.PricingCatalog
-  /** Keeps configuration and the billing ledger in DIR/ecs-simulator.json across restarts. */
+  /**
+   * Keeps configuration, the billing ledger and the simulated time in DIR across restarts (and kill -9): saved
+   * before each answer, see `Persistence`.
+   */
   readonly dataDir?: string
+  /** Compact DIR's journal into its snapshot once the journal is this long (default 4 MiB). */
+  readonly compactAfterBytes?: number
   /** EBS gp3 root volume per instance, GiB (default 30, the ECS-optimized AMI's). */
   readonly rootVolumeGib?: number
   /**
@@ -127,19 +132,6 @@ export interface Simulator {
   readonly close: () => Promise<void>
 }
 
-/** Operations whose success changes what `dataDir` keeps. */
-const configurationChanges = new Set([
-  "CreateCluster",
-  "DeleteCluster",
-  "RegisterTaskDefinition",
-  "DeregisterTaskDefinition",
-  "CreateCapacityProvider",
-  "PutClusterCapacityProviders",
-  "TagResource",
-  "CreateAutoScalingGroup",
-  "UpdateAutoScalingGroup"
-])
-
 export const make = async (options: Options = {}): Promise<Simulator> => {
   // Before anything starts: a catalog for another region throws here, naming both regions.
   const pricing = Pricing.ec2Pricing(
@@ -167,13 +159,30 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib })
   })
   faults.onOutage = (zone) => model.zoneOutage(zone)
-  if (options.dataDir !== undefined) Persistence.load(model, options.dataDir)
-  const save = () => {
-    if (options.dataDir !== undefined) Persistence.save(model, options.dataDir)
-  }
-  const changed = (operation: string) => {
-    if (configurationChanges.has(operation)) save()
-  }
+  const store =
+    options.dataDir === undefined
+      ? undefined
+      : await Persistence.Store.open(
+          options.dataDir,
+          model,
+          options.compactAfterBytes === undefined ? {} : { compactAfterBytes: options.compactAfterBytes }
+        )
+  // A virtual clock's every move is saved (it moves only when asked); a real clock's at most once a second.
+  const clockStep = clock instanceof VirtualClock.VirtualClock ? 0 : 1_000
+  const save = () => store?.flush(clockStep)
+  // Between requests (a real clock's timers, an in-process driver moving a virtual one): saved within a second.
+  const saver =
+    store === undefined
+      ? undefined
+      : setInterval(() => {
+          try {
+            save()
+          } catch (error) {
+            // The next request's save retries it and answers 500 if it fails again.
+            console.error(`ecs-sim: saving to ${options.dataDir} failed: ${(error as Error).message}`)
+          }
+        }, 1_000)
+  saver?.unref()
   const reset = (next?: number) => {
     if (next !== undefined) seed = next
     model.reset(seed)
@@ -224,14 +233,11 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       reset(next)
       requestIds = new SeededRandom(seed ^ 0x1d)
     },
-    changed,
     authentication
   })
-  // Until the journal: configuration an ECS operation changed is saved before the answer is sent.
-  server.addHook("onSend", async (request, reply, payload) => {
-    const target = request.headers["x-amz-target"]
-    if (reply.statusCode < 400 && typeof target === "string")
-      changed(target.slice(AwsJson.targetPrefix.length))
+  // Whatever a request changed is durable before its answer leaves (an acknowledged write survives kill -9).
+  server.addHook("onSend", async (_request, _reply, payload) => {
+    save()
     return payload
   })
   server.server.on("upgrade", (request, socket, head) => dataChannel.upgrade(request, socket, head))
@@ -313,7 +319,8 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     close: async () => {
       if (closed) return
       closed = true
-      save()
+      if (saver !== undefined) clearInterval(saver)
+      store?.close()
       model.dispose()
       dataChannel.close()
       await server.close()

@@ -21,7 +21,6 @@ export interface Options {
   readonly clock: VirtualClock.SimulationClock
   /** Resets model and faults (to `seed`, or the current seed). */
   readonly reset: (seed: number | undefined) => void
-  readonly changed: (what: string) => void
   readonly authentication: Authentication.Config
 }
 
@@ -156,7 +155,6 @@ const routes = (server: FastifyInstance, options: Options): void => {
     guard(reply, () => {
       const body = parse(GroupBody, RequestBody.json(request), "POST /_sim/autoscaling-groups")
       const group = model.createAutoScalingGroup(body)
-      options.changed("CreateAutoScalingGroup")
       return reply.code(201).send({ arn: group.arn, autoScalingGroup: group })
     })
   )
@@ -165,7 +163,6 @@ const routes = (server: FastifyInstance, options: Options): void => {
       const { name } = request.params as { name: string }
       const body = parse(GroupUpdate, RequestBody.json(request), `PATCH /_sim/autoscaling-groups/${name}`)
       const group = model.updateAutoScalingGroup(name, body)
-      options.changed("UpdateAutoScalingGroup")
       return { autoScalingGroup: group }
     })
   )

@@ -6,7 +6,6 @@ import { Either, ParseResult, Schema } from "effect"
 import * as Arn from "../model/Arn.js"
 import { EcsError } from "../model/EcsError.js"
 import type { ContainerDefinition, EcsModel, Instance, Task } from "../model/EcsModel.js"
-import * as Tags from "../model/Tags.js"
 import type { Volume as VolumeSpec } from "../model/TaskDefinition.js"
 
 const Tag = Schema.Struct({ key: Schema.String, value: Schema.String })
@@ -220,18 +219,6 @@ const capacityProviderJson = (model: EcsModel, name: string) => {
   }
 }
 
-/** The taggable resources: clusters, tasks, capacity providers. */
-const taggable = (model: EcsModel, arn: string) => {
-  const task = model.tasks.get(arn)
-  if (task !== undefined && model.visible(task)) return task.tags
-  for (const c of model.clusters.values()) if (c.arn === arn && c.status === "ACTIVE") return c.tags
-  for (const p of model.capacityProviders.values()) if (p.arn === arn) return p.tags
-  throw new EcsError(
-    "InvalidParameterException",
-    `resourceArn: no cluster, task or capacity provider has the ARN ${arn}.`
-  )
-}
-
 const Overrides = Schema.Struct({
   containerOverrides: Schema.optional(
     Schema.Array(
@@ -372,9 +359,7 @@ const handlers = (
   },
   DeregisterTaskDefinition: (body) => {
     const i = input(() => Schema.Struct({ taskDefinition: Schema.String }), body, "DeregisterTaskDefinition")
-    const d = model.taskDefinition(i.taskDefinition)
-    d.status = "INACTIVE"
-    return { taskDefinition: definitionJson(d) }
+    return { taskDefinition: definitionJson(model.deregisterTaskDefinition(i.taskDefinition)) }
   },
   CreateCapacityProvider: (body) => {
     const i = input(
@@ -767,12 +752,12 @@ const handlers = (
       body,
       "TagResource"
     )
-    Tags.merge(taggable(model, i.resourceArn), i.tags)
+    model.tagResource(i.resourceArn, i.tags)
     return {}
   },
   ListTagsForResource: (body) => {
     const i = input(() => Schema.Struct({ resourceArn: Schema.String }), body, "ListTagsForResource")
-    const tags = taggable(model, i.resourceArn)
+    const tags = model.tagsOf(i.resourceArn)
     return { tags }
   }
 })

@@ -75,6 +75,37 @@ export interface ModelOptions {
   readonly faults?: CapacityFaults
 }
 
+/**
+ * What changed since the store last saved it, by key: the durable part of the model (groups, capacity
+ * providers, task definitions, clusters, the instance ledger), and whether everything was reset. Every method
+ * that changes one of them records it here; `Persistence.Store` journals exactly these and clears them.
+ */
+export class Unsaved {
+  reset = false
+  readonly groups = new Set<string>()
+  readonly capacityProviders = new Set<string>()
+  readonly definitions = new Set<TaskDefinition.TaskDefinition>()
+  readonly clusters = new Set<string>()
+  readonly instances = new Set<string>()
+
+  get empty(): boolean {
+    return (
+      !this.reset &&
+      this.groups.size === 0 &&
+      this.capacityProviders.size === 0 &&
+      this.definitions.size === 0 &&
+      this.clusters.size === 0 &&
+      this.instances.size === 0
+    )
+  }
+
+  clear(): void {
+    this.reset = false
+    for (const set of [this.groups, this.capacityProviders, this.definitions, this.clusters, this.instances])
+      set.clear()
+  }
+}
+
 /** An Auto Scaling activity (launch, launch failure, termination), for `/_sim/state`. */
 export interface Activity {
   readonly at: number
@@ -99,6 +130,8 @@ export class EcsModel {
     { readonly tasks: ReadonlyArray<string>; readonly failures: ReadonlyArray<Failure>; readonly at: number }
   >()
   readonly activities: Array<Activity> = []
+  /** Durable state changed since the last save. */
+  readonly unsaved = new Unsaved()
   readonly clock: VirtualClock.SimulationClock
   readonly timing: Lifecycle.TimingModel
   readonly region: string
@@ -154,6 +187,8 @@ export class EcsModel {
     ])
       map.clear()
     this.activeTasks.clear()
+    this.unsaved.clear()
+    this.unsaved.reset = true
     this.activities.length = 0
     this.scaling = false
     this.zoneCursor = 0
@@ -198,6 +233,7 @@ export class EcsModel {
     const existing = this.clusters.get(name)
     if (existing !== undefined && existing.status === "ACTIVE") {
       Tags.merge(existing.tags, tags)
+      this.unsaved.clusters.add(name)
       return existing
     }
     const cluster: Cluster.Cluster = {
@@ -209,6 +245,7 @@ export class EcsModel {
       tags: [...tags]
     }
     this.clusters.set(name, cluster)
+    this.unsaved.clusters.add(name)
     this.ensureScalingLoop()
     return cluster
   }
@@ -246,6 +283,7 @@ export class EcsModel {
         `The cluster ${cluster.name} cannot be deleted while capacity providers are associated; call PutClusterCapacityProviders with an empty list first.`
       )
     cluster.status = "INACTIVE"
+    this.unsaved.clusters.add(cluster.name)
     return cluster
   }
 
@@ -285,7 +323,35 @@ export class EcsModel {
     }
     revisions.push(definition)
     this.definitions.set(family, revisions)
+    this.unsaved.definitions.add(definition)
     return definition
+  }
+
+  /** DeregisterTaskDefinition: the revision becomes INACTIVE. */
+  deregisterTaskDefinition(ref: string): TaskDefinition.TaskDefinition {
+    const definition = this.taskDefinition(ref)
+    definition.status = "INACTIVE"
+    this.unsaved.definitions.add(definition)
+    return definition
+  }
+
+  /** The tags of a taggable resource (a visible task, an ACTIVE cluster, a capacity provider) by ARN. */
+  tagsOf(arn: string): Array<Tags.Tag> {
+    const task = this.tasks.get(arn)
+    if (task !== undefined && this.visible(task)) return task.tags
+    for (const c of this.clusters.values()) if (c.arn === arn && c.status === "ACTIVE") return c.tags
+    for (const p of this.capacityProviders.values()) if (p.arn === arn) return p.tags
+    throw Errors.invalidParameter(
+      `resourceArn: no cluster, task or capacity provider has the ARN ${Errors.shown(arn)}.`
+    )
+  }
+
+  /** TagResource: merges `tags` (by key) into the resource's. */
+  tagResource(arn: string, tags: ReadonlyArray<Tags.Tag>): void {
+    Tags.merge(this.tagsOf(arn), tags)
+    for (const c of this.clusters.values()) if (c.arn === arn) this.unsaved.clusters.add(c.name)
+    for (const p of this.capacityProviders.values())
+      if (p.arn === arn) this.unsaved.capacityProviders.add(p.name)
   }
 
   /** `family` (latest ACTIVE revision), `family:revision` or an ARN. */
@@ -321,6 +387,7 @@ export class EcsModel {
       arn: `arn:aws:autoscaling:${this.region}:${this.account}:autoScalingGroup:${this.random.uuid()}:autoScalingGroupName/${spec.name}`
     }
     this.groups.set(spec.name, group)
+    this.unsaved.groups.add(spec.name)
     return group
   }
 
@@ -364,6 +431,7 @@ export class EcsModel {
       tags: [...(options.tags ?? [])]
     }
     this.capacityProviders.set(name, provider)
+    this.unsaved.capacityProviders.add(name)
     return provider
   }
 
@@ -397,6 +465,7 @@ export class EcsModel {
               `The capacity provider ${name} has active tasks; stop them before removing it.`
             )
     cluster.capacityProviders = [...providers]
+    this.unsaved.clusters.add(cluster.name)
     cluster.defaultStrategy = strategy.map((s) => ({ ...s }))
     // The group's desired instances come up attached to this cluster (registered at once: setup, not scaling).
     for (const name of providers) {
@@ -430,6 +499,7 @@ export class EcsModel {
     group.min = next.min
     group.max = next.max
     group.desired = next.desired
+    this.unsaved.groups.add(name)
     this.reconcileGroups()
     return group
   }
@@ -476,8 +546,11 @@ export class EcsModel {
       return undefined
     }
     const shape = AutoScalingGroup.shape(group.instanceType)
+    let id = `i-${this.random.hex(17)}`
+    // A restarted simulator's seed can draw an id its ledger already has: never overwrite a ledger line.
+    while (this.instances.has(id)) id = `i-${this.random.hex(17)}`
     const instance: Instance = {
-      id: `i-${this.random.hex(17)}`,
+      id,
       arn: this.arn("container-instance", `${cluster}/${this.random.hex(32)}`),
       cluster,
       capacityProvider: provider.name,
@@ -498,6 +571,7 @@ export class EcsModel {
       emptySince: undefined
     }
     this.instances.set(instance.id, instance)
+    this.unsaved.instances.add(instance.id)
     this.events++
     this.activity(group.name, `Launching a new EC2 instance: ${instance.id} in ${zone}.`)
     const register = () => {
@@ -536,6 +610,7 @@ export class EcsModel {
     }
     this.moveInstance(instance, "terminated", "INACTIVE")
     instance.terminatedAt = this.clock.now()
+    this.unsaved.instances.add(instance.id)
     const provider = this.capacityProviders.get(instance.capacityProvider)
     if (provider !== undefined)
       this.activity(provider.asg, `Terminating EC2 instance: ${instance.id} (${why}).`)
@@ -945,6 +1020,7 @@ export class EcsModel {
         else if (!this.lowSince.has(key)) this.lowSince.set(key, now)
         if (decision.desired > live.length) {
           group.desired = decision.desired
+          this.unsaved.groups.add(group.name)
           for (let i = live.length; i < decision.desired; i++) this.launch(cluster.name, provider, group)
         } else if (
           decision.low &&
@@ -957,6 +1033,7 @@ export class EcsModel {
             .slice(0, Math.min(ManagedScaling.scaleInStep(live.length), live.length - decision.desired))
           for (const instance of removable) this.terminate(instance, "scale-in")
           group.desired = live.length - removable.length
+          this.unsaved.groups.add(group.name)
           this.lastScaleIn.set(key, now)
         } else if (live.length < group.desired) {
           // Replace lost instances (a zone outage, a failed launch) up to the desired count.
