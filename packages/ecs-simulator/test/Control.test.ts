@@ -5,6 +5,7 @@ import { DescribeTaskDefinitionCommand, ListTasksCommand, RunTaskCommand } from 
 import { assert, describe, it } from "@effect/vitest"
 import { Money, PricingCatalog, VirtualClock } from "@hangar/core"
 import { PricingFixtures } from "@hangar/core/testing"
+import { Redacted } from "effect"
 import * as Cli from "../src/Cli.js"
 import * as EcsSimulator from "../src/EcsSimulator.js"
 import { live, setup } from "./Setup.js"
@@ -178,6 +179,14 @@ describe("/_sim control plane, data dir and CLI flags", () => {
     assert.throws(() => Cli.parse(["--clock", "sundial"]), /--clock/)
     assert.throws(() => Cli.parse(["--data-dir", ""]), /--data-dir/)
     assert.throws(() => Cli.parse(["--bogus"]), /bogus/)
+    const signed = Cli.parse(["--access-key", "A", "--secret-key", "s3cr3t-flag"], {})
+    assert.strictEqual(Redacted.value(signed.options.secretKey!), "s3cr3t-flag")
+    assert.notInclude(JSON.stringify(signed.options), "s3cr3t-flag")
+    assert.notInclude(String(signed.options.secretKey), "s3cr3t-flag")
+    const fromEnvironment = Cli.parse(["--access-key", "A"], { ECS_SIM_SECRET_KEY: "from-env" })
+    assert.strictEqual(Redacted.value(fromEnvironment.options.secretKey!), "from-env")
+    assert.throws(() => Cli.parse(["--secret-key", "s"], {}), /--secret-key .*needs --access-key/)
+    assert.isUndefined(Cli.parse([], {}).options.secretKey)
   })
 
   describe("a region's own prices", () => {
