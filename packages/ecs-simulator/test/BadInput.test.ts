@@ -7,9 +7,12 @@ import { setup } from "./Setup.js"
 const operations = [
   "CreateCluster",
   "DescribeClusters",
+  "ListClusters",
   "DeleteCluster",
   "RegisterTaskDefinition",
   "DescribeTaskDefinition",
+  "ListTaskDefinitions",
+  "ListTaskDefinitionFamilies",
   "DeregisterTaskDefinition",
   "CreateCapacityProvider",
   "PutClusterCapacityProviders",
@@ -30,9 +33,12 @@ const operations = [
 const wrong: Record<(typeof operations)[number], [unknown, string]> = {
   CreateCluster: [{ clusterName: "has spaces!" }, "clusterName"],
   DescribeClusters: [{ clusters: "hangar" }, "clusters"],
+  ListClusters: [{ maxResults: 0 }, "maxResults"],
   DeleteCluster: [{}, "cluster"],
   RegisterTaskDefinition: [{ family: "f", containerDefinitions: [{ name: "c" }] }, "image"],
   DescribeTaskDefinition: [{ taskDefinition: 7 }, "taskDefinition"],
+  ListTaskDefinitions: [{ sort: "UP" }, "sort"],
+  ListTaskDefinitionFamilies: [{ nextToken: "0x1" }, "nextToken"],
   DeregisterTaskDefinition: [{}, "taskDefinition"],
   CreateCapacityProvider: [
     {
@@ -87,6 +93,7 @@ const dump = (sim: EcsSimulator.Simulator): string =>
 const validBodies: Record<(typeof operations)[number], Record<string, unknown>> = {
   CreateCluster: { clusterName: "made", tags: [{ key: "k", value: "v" }] },
   DescribeClusters: { clusters: ["hangar"] },
+  ListClusters: { maxResults: 5, nextToken: "1" },
   DeleteCluster: { cluster: "hangar" },
   RegisterTaskDefinition: {
     family: "fam",
@@ -99,6 +106,8 @@ const validBodies: Record<(typeof operations)[number], Record<string, unknown>> 
     volumes: [{ name: "v" }]
   },
   DescribeTaskDefinition: { taskDefinition: "agent:1" },
+  ListTaskDefinitions: { familyPrefix: "agent", status: "ACTIVE", sort: "DESC", maxResults: 10 },
+  ListTaskDefinitionFamilies: { familyPrefix: "a", status: "ALL", maxResults: 10, nextToken: "0" },
   DeregisterTaskDefinition: { taskDefinition: "agent:1" },
   CreateCapacityProvider: {
     name: "cp2",

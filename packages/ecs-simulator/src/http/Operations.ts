@@ -84,6 +84,16 @@ const input = <A, I>(schema: () => Schema.Schema<A, I>, body: unknown, operation
   )
 }
 
+const MaxResults = (most: number) =>
+  Schema.optionalWith(Schema.Int.pipe(Schema.between(1, most)), { default: () => most })
+
+/** One page of `items` from the offset `nextToken` carries, and the token of the next page if there is one. */
+const pageOf = <A>(items: ReadonlyArray<A>, maxResults: number, nextToken: number | undefined) => {
+  const from = nextToken ?? 0
+  const to = from + maxResults
+  return { page: items.slice(from, to), ...(to < items.length ? { nextToken: String(to) } : {}) }
+}
+
 const seconds = (millis: number | undefined) => (millis === undefined ? undefined : millis / 1000)
 
 const taskJson = (model: EcsModel, t: Task, includeTags = true) => {
@@ -281,6 +291,16 @@ const handlers = (
     }
     return { clusters, failures }
   },
+  ListClusters: (body) => {
+    const i = input(
+      () => Schema.Struct({ maxResults: MaxResults(100), nextToken: Schema.optional(DecimalInteger) }),
+      body,
+      "ListClusters"
+    )
+    const active = [...model.clusters.values()].filter((c) => c.status === "ACTIVE").map((c) => c.arn)
+    const { page, ...next } = pageOf(active, i.maxResults, i.nextToken)
+    return { clusterArns: page, ...next }
+  },
   DeleteCluster: (body) => {
     const i = input(() => Schema.Struct({ cluster: Schema.String }), body, "DeleteCluster")
     return { cluster: clusterJson(model, model.deleteCluster(i.cluster).name) }
@@ -357,6 +377,56 @@ const handlers = (
     const i = input(() => Schema.Struct({ taskDefinition: Schema.String }), body, "DescribeTaskDefinition")
     return { taskDefinition: definitionJson(model.taskDefinition(i.taskDefinition)) }
   },
+  ListTaskDefinitions: (body) => {
+    const i = input(
+      () =>
+        Schema.Struct({
+          familyPrefix: Schema.optional(Schema.String),
+          status: Schema.optionalWith(Schema.Literal("ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"), {
+            default: () => "ACTIVE" as const
+          }),
+          sort: Schema.optionalWith(Schema.Literal("ASC", "DESC"), { default: () => "ASC" as const }),
+          maxResults: MaxResults(100),
+          nextToken: Schema.optional(DecimalInteger)
+        }),
+      body,
+      "ListTaskDefinitions"
+    )
+    // familyPrefix is a whole family name here, as the API reference says; ordered by family, then revision.
+    const arns = [...model.definitions.entries()]
+      .filter(([family]) => i.familyPrefix === undefined || family === i.familyPrefix)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .flatMap(([, revisions]) => revisions.filter((d) => d.status === i.status).map((d) => d.arn))
+    if (i.sort === "DESC") arns.reverse()
+    const { page, ...next } = pageOf(arns, i.maxResults, i.nextToken)
+    return { taskDefinitionArns: page, ...next }
+  },
+  ListTaskDefinitionFamilies: (body) => {
+    const i = input(
+      () =>
+        Schema.Struct({
+          familyPrefix: Schema.optional(Schema.String),
+          status: Schema.optionalWith(Schema.Literal("ACTIVE", "INACTIVE", "ALL"), {
+            default: () => "ACTIVE" as const
+          }),
+          maxResults: MaxResults(100),
+          nextToken: Schema.optional(DecimalInteger)
+        }),
+      body,
+      "ListTaskDefinitionFamilies"
+    )
+    // ACTIVE: families with an ACTIVE revision; INACTIVE: families with none.
+    const families = [...model.definitions.entries()]
+      .filter(([family]) => i.familyPrefix === undefined || family.startsWith(i.familyPrefix))
+      .filter(([, revisions]) => {
+        const active = revisions.some((d) => d.status === "ACTIVE")
+        return i.status === "ALL" || (i.status === "ACTIVE") === active
+      })
+      .map(([family]) => family)
+      .sort()
+    const { page, ...next } = pageOf(families, i.maxResults, i.nextToken)
+    return { families: page, ...next }
+  },
   DeregisterTaskDefinition: (body) => {
     const i = input(() => Schema.Struct({ taskDefinition: Schema.String }), body, "DeregisterTaskDefinition")
     return { taskDefinition: definitionJson(model.deregisterTaskDefinition(i.taskDefinition)) }
@@ -424,7 +494,12 @@ const handlers = (
   },
   DescribeCapacityProviders: (body) => {
     const i = input(
-      () => Schema.Struct({ capacityProviders: Schema.optional(Schema.Array(Schema.String)) }),
+      () =>
+        Schema.Struct({
+          capacityProviders: Schema.optional(Schema.Array(Schema.String).pipe(Schema.maxItems(100))),
+          maxResults: MaxResults(10),
+          nextToken: Schema.optional(DecimalInteger)
+        }),
       body,
       "DescribeCapacityProviders"
     )
@@ -434,9 +509,11 @@ const handlers = (
         i.capacityProviders.includes(p.name) ||
         i.capacityProviders.includes(p.arn)
     )
+    const { page, ...next } = pageOf(all, i.maxResults, i.nextToken)
     return {
-      capacityProviders: all.map((p) => capacityProviderJson(model, p.name)),
-      failures: []
+      capacityProviders: page.map((p) => capacityProviderJson(model, p.name)),
+      failures: [],
+      ...next
     }
   },
   RunTask: (body) => {
@@ -640,12 +717,12 @@ const handlers = (
         (i.startedBy === undefined || t.startedBy === i.startedBy) &&
         (i.family === undefined || t.definition.family === i.family)
     )
-    const from = i.nextToken ?? 0
-    const page = all.slice(from, from + i.maxResults).map((t) => t.arn)
-    return {
-      taskArns: page,
-      ...(from + i.maxResults < all.length ? { nextToken: String(from + i.maxResults) } : {})
-    }
+    const { page, ...next } = pageOf(
+      all.map((t) => t.arn),
+      i.maxResults,
+      i.nextToken
+    )
+    return { taskArns: page, ...next }
   },
   ListContainerInstances: (body) => {
     const i = input(
@@ -654,21 +731,23 @@ const handlers = (
           cluster: ClusterRef,
           status: Schema.optional(
             Schema.Literal("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED")
-          )
+          ),
+          maxResults: MaxResults(100),
+          nextToken: Schema.optional(DecimalInteger)
         }),
       body,
       "ListContainerInstances"
     )
     const cluster = model.cluster(i.cluster)
-    return {
-      containerInstanceArns: [...model.instances.values()]
-        .filter(
-          (x) =>
-            x.cluster === cluster.name &&
-            (i.status === undefined ? x.status !== "INACTIVE" : x.status === i.status)
-        )
-        .map((x) => x.arn)
-    }
+    const arns = [...model.instances.values()]
+      .filter(
+        (x) =>
+          x.cluster === cluster.name &&
+          (i.status === undefined ? x.status !== "INACTIVE" : x.status === i.status)
+      )
+      .map((x) => x.arn)
+    const { page, ...next } = pageOf(arns, i.maxResults, i.nextToken)
+    return { containerInstanceArns: page, ...next }
   },
   DescribeContainerInstances: (body) => {
     const i = input(

@@ -650,6 +650,13 @@ export class EcsModel {
     return { cpu: instance.reservedCpu, memory: instance.reservedMemory, gpus: instance.reservedGpus }
   }
 
+  /** The cluster's ACTIVE container instances. */
+  registeredInstances(cluster: string): Array<Instance> {
+    const out: Array<Instance> = []
+    for (const i of this.instances.values()) if (i.cluster === cluster && i.status === "ACTIVE") out.push(i)
+    return out
+  }
+
   private candidates(cluster: string, providers: ReadonlyArray<string>): Array<Instance> {
     const out: Array<Instance> = []
     for (const i of this.instances.values())
@@ -715,23 +722,26 @@ export class EcsModel {
         tasks: previous.tasks.map((arn) => this.tasks.get(arn)).filter((t): t is Task => t !== undefined),
         failures: [...previous.failures]
       }
-    const ec2 = request.launchType === "EC2"
-    const strategy = ec2 ? [] : (request.capacityProviderStrategy ?? cluster.defaultStrategy)
-    if (!ec2 && strategy.length === 0)
-      throw Errors.invalidParameter(
-        `The cluster ${cluster.name} has no default capacity provider strategy: pass launchType EC2 or a capacityProviderStrategy.`
-      )
-    const providers = ec2 ? cluster.capacityProviders : strategy.map((s) => s.capacityProvider)
+    // With neither a launchType nor a strategy, the cluster's default strategy; without one, the EC2 launch type.
+    const strategy =
+      request.launchType === "EC2" ? [] : (request.capacityProviderStrategy ?? cluster.defaultStrategy)
+    const ec2 = strategy.length === 0
+    const providers = strategy.map((s) => s.capacityProvider)
     for (const p of providers)
       if (!cluster.capacityProviders.includes(p))
         throw Errors.invalidParameter(
           `capacityProviderStrategy: the capacity provider ${p} is not associated with cluster ${cluster.name}.`
         )
+    // The EC2 launch type places on the cluster's registered container instances, whatever their provider.
+    const candidates = () =>
+      ec2 ? this.registeredInstances(cluster.name) : this.candidates(cluster.name, providers)
+    if (ec2 && candidates().length === 0)
+      throw Errors.invalidParameter("No Container Instances were found in your cluster.")
     const managed = !ec2 && providers.some((p) => this.capacityProviders.get(p)?.managedScaling === true)
     const tasks: Array<Task> = []
     const failures: Array<Failure> = []
     for (let n = 0; n < request.count; n++) {
-      const placement = Placement.binpack(this.candidates(cluster.name, providers), definition)
+      const placement = Placement.binpack(candidates(), definition)
       if (placement._tag === "NoRoom" && !managed) {
         failures.push({ arn: placement.instance?.arn ?? cluster.arn, reason: placement.reason })
         continue
