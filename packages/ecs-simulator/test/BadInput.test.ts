@@ -505,6 +505,9 @@ describe("bad input: a typed 4xx naming the field, never a 5xx, and no state cha
       const response = await post("RunTask", JSON.stringify({ cluster: "hangar", taskDefinition }))
       assert.strictEqual(response.statusCode, 400, taskDefinition)
     }
+    const huge = await post("CreateCluster", JSON.stringify({ clusterName: "x".repeat(2 * 1_048_576) }))
+    assert.strictEqual(huge.statusCode, 413)
+    assert.strictEqual(huge.json().__type, "SerializationException")
     assert.strictEqual((await sim.server.inject({ method: "GET", url: "/_sim/state" })).body, before)
     assert.isFalse(sim.model.definitions.has("lax"))
     assert.isFalse(sim.model.definitions.has("deep"))
