@@ -137,7 +137,7 @@ describe("SigV4 verification with a secret key, and the control plane's credenti
       headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": `${target}CreateCluster` },
       payload: JSON.stringify({ clusterName: "four" })
     })
-    assert.strictEqual(unsigned.statusCode, 400)
+    assert.strictEqual(unsigned.statusCode, 403)
     assert.strictEqual(unsigned.json().__type, "MissingAuthenticationTokenException")
     const keyOnly = await sim.server.inject({
       method: "POST",

@@ -126,7 +126,7 @@ export const verifyEcsRequest = async (
   const authorization = header(request, "authorization")
   if (authorization === undefined)
     return {
-      status: 400,
+      status: 403,
       type: "MissingAuthenticationTokenException",
       message: "Missing Authentication Token: sign the request with SigV4 (Authorization header)."
     }
