@@ -16,7 +16,7 @@ import * as Billing from "./model/Billing.js"
 import { EcsModel } from "./model/EcsModel.js"
 import type { TimingModel } from "./model/Lifecycle.js"
 import { SeededRandom } from "./model/Random.js"
-import * as Persistence from "./Persistence.js"
+import { Regions } from "./Regions.js"
 
 export type { FaultRule, FaultRuleInput } from "./Faults.js"
 export type { TimingModel } from "./model/Lifecycle.js"
@@ -47,6 +47,11 @@ export interface Options {
    * before each answer, see `Persistence`.
    */
   readonly dataDir?: string
+  /**
+   * Keeps each region's ECS state apart, by the region of the request's SigV4 credential scope, as AWS does (see
+   * `Regions`). Off by default: every request then works on `region`'s state whatever region it was signed for.
+   */
+  readonly scopeRegions?: boolean
   /** Compact DIR's journal into its snapshot once the journal is this long (default 4 MiB). */
   readonly compactAfterBytes?: number
   /** EBS gp3 root volume per instance, GiB (default 30, the ECS-optimized AMI's). */
@@ -132,6 +137,13 @@ export interface Simulator {
   readonly close: () => Promise<void>
 }
 
+/** A region's seed offset (so two regions draw different ids from one seed). */
+const regionSeed = (region: string): number => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < region.length; i++) hash = Math.imul(hash ^ region.charCodeAt(i), 0x01000193)
+  return hash >>> 0
+}
+
 export const make = async (options: Options = {}): Promise<Simulator> => {
   // Before anything starts: a catalog for another region throws here, naming both regions.
   const pricing = Pricing.ec2Pricing(
@@ -148,31 +160,42 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   const clock = options.clock ?? new VirtualClock.RealClock()
   let seed = options.seed ?? 1
   const faults = new Faults(seed)
-  const model = new EcsModel({
-    clock,
-    seed,
-    faults,
-    exec: options.exec ?? ExecBackend.scripted(),
-    pricing,
-    region: pricing.region,
-    ...(options.timing === undefined ? {} : { timing: options.timing }),
-    ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib })
+  const exec = options.exec ?? ExecBackend.scripted()
+  /** A region's model: the simulator's own region with its prices, another with the shipped ones (see `Regions`). */
+  const modelFor = (region: string, regionPricing: Pricing.Ec2Pricing, regionSeed: number) =>
+    new EcsModel({
+      clock,
+      seed: regionSeed,
+      faults,
+      exec,
+      pricing: regionPricing,
+      region,
+      ...(options.timing === undefined ? {} : { timing: options.timing }),
+      ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib })
+    })
+  const seedOf = (region: string) => (region === pricing.region ? seed : seed ^ regionSeed(region))
+  const model = modelFor(pricing.region, pricing, seed)
+  const dataChannel = new DataChannel(model, {
+    ...(options.execHandshake === undefined ? {} : { handshake: options.execHandshake }),
+    ...(options.execOpenTimeoutMs === undefined ? {} : { openTimeoutMs: options.execOpenTimeoutMs })
   })
-  faults.onOutage = (zone) => model.zoneOutage(zone)
-  const store =
-    options.dataDir === undefined
-      ? undefined
-      : await Persistence.Store.open(
-          options.dataDir,
-          model,
-          options.compactAfterBytes === undefined ? {} : { compactAfterBytes: options.compactAfterBytes }
-        )
+  const regions = await Regions.open({
+    primary: model,
+    model: (region) => modelFor(region, Pricing.ec2Pricing(region), seedOf(region)),
+    operations: (m) => Operations.operations(m, dataChannel),
+    dataDir: options.dataDir,
+    compactAfterBytes: options.compactAfterBytes,
+    others: options.scopeRegions === true
+  })
+  faults.onOutage = (zone) => {
+    for (const region of regions.all()) region.model.zoneOutage(zone)
+  }
   // A virtual clock's every move is saved (it moves only when asked); a real clock's at most once a second.
   const clockStep = clock instanceof VirtualClock.VirtualClock ? 0 : 1_000
-  const save = () => store?.flush(clockStep)
+  const save = () => regions.flush(clockStep)
   // Between requests (a real clock's timers, an in-process driver moving a virtual one): saved within a second.
   const saver =
-    store === undefined
+    options.dataDir === undefined
       ? undefined
       : setInterval(() => {
           try {
@@ -185,16 +208,12 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   saver?.unref()
   const reset = (next?: number) => {
     if (next !== undefined) seed = next
-    model.reset(seed)
+    for (const region of regions.all()) region.model.reset(seedOf(region.name))
     faults.reset(seed)
     save()
   }
   let requestIds = new SeededRandom(seed ^ 0x1d)
 
-  const dataChannel = new DataChannel(model, {
-    ...(options.execHandshake === undefined ? {} : { handshake: options.execHandshake }),
-    ...(options.execOpenTimeoutMs === undefined ? {} : { openTimeoutMs: options.execOpenTimeoutMs })
-  })
   const server = Fastify({ logger: false, bodyLimit: RequestBody.limitBytes })
   server.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
     const client = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
@@ -219,7 +238,9 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       )
   )
   AwsJson.register(server, {
-    operations: Operations.operations(model, dataChannel),
+    operationsOf: (region) =>
+      regions.get(options.scopeRegions === true ? region : undefined)?.then((r) => r.operations),
+    supported: [...regions.primary.operations.keys()],
     faults,
     clock,
     authentication,
@@ -320,8 +341,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       if (closed) return
       closed = true
       if (saver !== undefined) clearInterval(saver)
-      store?.close()
-      model.dispose()
+      regions.close()
       dataChannel.close()
       await server.close()
     }

@@ -127,6 +127,9 @@ const decodeSnapshot = Schema.decodeUnknownEither(Schema.parseJson(Snapshot))
 export const fileName = "ecs-simulator.json"
 export const journalName = "ecs-simulator.journal"
 
+/** The snapshot and journal file names of a store: `ecs-simulator`'s for the simulator's region, `ecs-simulator.<region>` for others. */
+export const filesOf = (base = "ecs-simulator") => ({ snapshot: `${base}.json`, journal: `${base}.journal` })
+
 // ---- the model as records
 
 const groupRecord = (model: EcsModel, name: string) => {
@@ -256,9 +259,10 @@ export interface Saved {
 }
 
 /** Reads `DIR`'s snapshot and journal; undefined when there is neither. Throws on a corrupt file. */
-export const read = (dataDir: string): Saved | undefined => {
-  const snapshotPath = join(dataDir, fileName)
-  const journalPath = join(dataDir, journalName)
+export const read = (dataDir: string, baseName?: string): Saved | undefined => {
+  const files = filesOf(baseName)
+  const snapshotPath = join(dataDir, files.snapshot)
+  const journalPath = join(dataDir, files.journal)
   const hasSnapshot = existsSync(snapshotPath)
   if (!hasSnapshot && !existsSync(journalPath)) return undefined
   let base: Snapshot = {
@@ -399,6 +403,8 @@ export const apply = (model: EcsModel, saved: Saved, where: string): void => {
 export interface StoreOptions {
   /** Compact once the journal is this long (default 4 MiB). */
   readonly compactAfterBytes?: number
+  /** The files' base name (default `ecs-simulator`). */
+  readonly base?: string
 }
 
 /** The journal and snapshot of one data directory, for one model. */
@@ -408,6 +414,7 @@ export class Store {
   private savedAt: number
   private journalBytes = 0
   private readonly compactAfterBytes: number
+  private readonly files: { readonly snapshot: string; readonly journal: string }
 
   private constructor(
     private readonly dataDir: string,
@@ -416,6 +423,7 @@ export class Store {
   ) {
     this.savedAt = model.clock.now()
     this.compactAfterBytes = options.compactAfterBytes ?? 4 * 1_048_576
+    this.files = filesOf(options.base)
   }
 
   /**
@@ -424,13 +432,13 @@ export class Store {
    */
   static async open(dataDir: string, model: EcsModel, options: StoreOptions = {}): Promise<Store> {
     mkdirSync(dataDir, { recursive: true })
-    const saved = read(dataDir)
+    const saved = read(dataDir, options.base)
     const store = new Store(dataDir, model, options)
     if (saved !== undefined) {
       const clock = model.clock
       if (clock instanceof VirtualClock.VirtualClock && clock.now() < saved.at)
         await clock.advanceTo(saved.at)
-      apply(model, saved, join(dataDir, fileName))
+      apply(model, saved, join(dataDir, store.files.snapshot))
       store.seq = saved.seq
     }
     store.compact()
@@ -459,10 +467,14 @@ export class Store {
   compact(): void {
     this.model.unsaved.clear()
     const now = this.model.clock.now()
-    writeDurably(this.dataDir, join(this.dataDir, fileName), JSON.stringify(snapshot(this.model, this.seq)))
+    writeDurably(
+      this.dataDir,
+      join(this.dataDir, this.files.snapshot),
+      JSON.stringify(snapshot(this.model, this.seq))
+    )
     this.savedAt = now
     this.closeJournal()
-    writeDurably(this.dataDir, join(this.dataDir, journalName), "")
+    writeDurably(this.dataDir, join(this.dataDir, this.files.journal), "")
     this.journalBytes = 0
   }
 
@@ -473,7 +485,7 @@ export class Store {
   }
 
   private openJournal(): number {
-    this.journal ??= openSync(join(this.dataDir, journalName), "a")
+    this.journal ??= openSync(join(this.dataDir, this.files.journal), "a")
     return this.journal
   }
 

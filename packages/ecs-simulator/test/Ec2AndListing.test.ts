@@ -1,10 +1,18 @@
-/** Issue 20's ECS items through @aws-sdk/client-ecs: the EC2 launch type by default, and the listing operations. */
+/**
+ * Issue 20's ECS items through @aws-sdk/client-ecs: the EC2 launch type by default, the listing operations, and
+ * state scoped by the region of the credential scope.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import {
   CreateCapacityProviderCommand,
   CreateClusterCommand,
   DeregisterTaskDefinitionCommand,
   DescribeCapacityProvidersCommand,
+  DescribeClustersCommand,
   DescribeTaskDefinitionCommand,
+  ECSClient,
   InvalidParameterException,
   ListClustersCommand,
   ListTaskDefinitionFamiliesCommand,
@@ -19,7 +27,8 @@ import {
 } from "@aws-sdk/client-ecs"
 import { assert, describe, it } from "@effect/vitest"
 import { VirtualClock } from "@hangar/core"
-import { setup } from "./Setup.js"
+import * as EcsSimulator from "../src/EcsSimulator.js"
+import { credentials, setup } from "./Setup.js"
 
 type Answer = {
   tasks: Array<{ taskArn: string; containerInstanceArn?: string; lastStatus: string }>
@@ -227,5 +236,110 @@ describe("listing operations with AWS's pagination", () => {
       ["cp"]
     )
     assert.isUndefined(first.nextToken)
+  })
+})
+
+describe("with scopeRegions, clusters scoped by the region of the request's credential scope", () => {
+  it("a client for eu-west-2 sees none of us-east-1's clusters, makes its own, and they survive a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ecs-sim-regions-"))
+    try {
+      const { sim, send, clock } = await setup({ dataDir: dir, scopeRegions: true })
+      const london = new ECSClient({
+        region: "eu-west-2",
+        endpoint: "http://ecs-sim.internal",
+        credentials,
+        requestHandler: sim.requestHandler,
+        maxAttempts: 1
+      })
+      const inLondon = <T>(command: unknown) =>
+        VirtualClock.runToCompletion(
+          clock as VirtualClock.VirtualClock,
+          london.send(command as never) as Promise<T>
+        )
+      const listed = await inLondon<{ clusterArns: Array<string> }>(new ListClustersCommand({}))
+      assert.deepStrictEqual(listed.clusterArns, [])
+      const described = await inLondon<{ clusters: Array<unknown>; failures: Array<{ reason: string }> }>(
+        new DescribeClustersCommand({ clusters: ["hangar"] })
+      )
+      assert.deepStrictEqual([described.clusters, described.failures.map((f) => f.reason)], [[], ["MISSING"]])
+      const missing = await inLondon(new DescribeTaskDefinitionCommand({ taskDefinition: "agent" })).catch(
+        (e: unknown) => e
+      )
+      assert.strictEqual((missing as Error).name, "ClientException")
+      const created = await inLondon<{ cluster: { clusterArn: string } }>(
+        new CreateClusterCommand({ clusterName: "hangar" })
+      )
+      assert.strictEqual(created.cluster.clusterArn, "arn:aws:ecs:eu-west-2:123456789012:cluster/hangar")
+      await inLondon(
+        new RegisterTaskDefinitionCommand({
+          family: "uk",
+          memory: "512",
+          containerDefinitions: [{ name: "c", image: "i" }]
+        })
+      )
+      const none = await inLondon(new RunTaskCommand({ cluster: "hangar", taskDefinition: "uk" })).catch(
+        (e: unknown) => e
+      )
+      assert.strictEqual((none as Error).message, "No Container Instances were found in your cluster.")
+      // us-east-1 is untouched: its cluster, its ARN, its capacity.
+      const home = await send<{
+        clusters: Array<{ clusterArn: string; registeredContainerInstancesCount: number }>
+      }>(new DescribeClustersCommand({ clusters: ["hangar"] }))
+      assert.strictEqual(home.clusters[0]!.clusterArn, "arn:aws:ecs:us-east-1:123456789012:cluster/hangar")
+      assert.strictEqual(home.clusters[0]!.registeredContainerInstancesCount, 1)
+      const homeFamilies = await send<{ families: Array<string> }>(new ListTaskDefinitionFamiliesCommand({}))
+      assert.deepStrictEqual(homeFamilies.families, ["agent"])
+      // A scope that is no region is refused.
+      const mars = new ECSClient({
+        region: "mars-1",
+        endpoint: "http://ecs-sim.internal",
+        credentials,
+        requestHandler: sim.requestHandler,
+        maxAttempts: 1
+      })
+      const refused = await VirtualClock.runToCompletion(
+        clock as VirtualClock.VirtualClock,
+        mars.send(new ListClustersCommand({})).catch((e: unknown) => e)
+      )
+      assert.strictEqual((refused as Error).name, "InvalidSignatureException")
+      await sim.close()
+      const again = await EcsSimulator.make({
+        clock: new VirtualClock.VirtualClock(),
+        dataDir: dir,
+        seed: 5,
+        scopeRegions: true
+      })
+      const reopened = new ECSClient({
+        region: "eu-west-2",
+        endpoint: "http://ecs-sim.internal",
+        credentials,
+        requestHandler: again.requestHandler,
+        maxAttempts: 1
+      })
+      const kept = await VirtualClock.runToCompletion(
+        again.clock as VirtualClock.VirtualClock,
+        reopened.send(new ListTaskDefinitionsCommand({}))
+      )
+      assert.deepStrictEqual(kept.taskDefinitionArns, [
+        "arn:aws:ecs:eu-west-2:123456789012:task-definition/uk:1"
+      ])
+      await again.close()
+      // Without scopeRegions every request works on the simulator's region, whatever it was signed for.
+      const single = await setup()
+      const unscoped = new ECSClient({
+        region: "eu-west-2",
+        endpoint: "http://ecs-sim.internal",
+        credentials,
+        requestHandler: single.sim.requestHandler,
+        maxAttempts: 1
+      })
+      const seen = await VirtualClock.runToCompletion(
+        single.clock as VirtualClock.VirtualClock,
+        unscoped.send(new ListClustersCommand({}))
+      )
+      assert.deepStrictEqual(seen.clusterArns, ["arn:aws:ecs:us-east-1:123456789012:cluster/hangar"])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

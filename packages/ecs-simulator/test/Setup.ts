@@ -29,6 +29,7 @@ export interface SetupOptions {
   readonly execHandshake?: EcsSimulator.Options["execHandshake"]
   readonly execOpenTimeoutMs?: number
   readonly secretKey?: EcsSimulator.Options["secretKey"]
+  readonly scopeRegions?: boolean
   readonly region?: string
   readonly pricing?: EcsSimulator.Options["pricing"]
 }
@@ -45,11 +46,13 @@ export const setup = async (options: SetupOptions = {}) => {
     ...(options.execHandshake === undefined ? {} : { execHandshake: options.execHandshake }),
     ...(options.execOpenTimeoutMs === undefined ? {} : { execOpenTimeoutMs: options.execOpenTimeoutMs }),
     ...(options.secretKey === undefined ? {} : { secretKey: options.secretKey }),
+    ...(options.scopeRegions === undefined ? {} : { scopeRegions: options.scopeRegions }),
     ...(options.region === undefined ? {} : { region: options.region }),
     ...(options.pricing === undefined ? {} : { pricing: options.pricing })
   })
+  // ECS is regional: the client signs for the simulator's region, whose state it works on.
   const client = new ECSClient({
-    region: "us-east-1",
+    region: options.region ?? "us-east-1",
     endpoint: "http://ecs-sim.internal",
     credentials,
     requestHandler: sim.requestHandler,

@@ -86,6 +86,10 @@ export const parseAuthorization = (header: string | undefined): Parsed | undefin
   }
 }
 
+/** The region of an `Authorization` header's credential scope (`Credential=AKID/date/REGION/…`), if any. */
+export const regionOf = (authorization: string | undefined): string | undefined =>
+  /Credential=[^/,\s]+\/\d{8}\/([^/,\s]{1,64})\//.exec(authorization ?? "")?.[1]
+
 /** The access key id an `Authorization` header names (`Credential=AKID/…`), if any. */
 export const accessKeyOf = (authorization: string | undefined): string | undefined =>
   /Credential=([^/,\s]+)\//.exec(authorization ?? "")?.[1]

@@ -19,7 +19,10 @@ export const awsError = (type: string, message: string) => ({ __type: type, mess
 export type Operation = (body: unknown) => unknown
 
 export interface Options {
-  readonly operations: ReadonlyMap<string, Operation>
+  /** The operations on the state of a region (the simulator's own when undefined); undefined if there is no such region. */
+  readonly operationsOf: (region: string | undefined) => Promise<ReadonlyMap<string, Operation>> | undefined
+  /** The operations' names, for the error of an unknown one. */
+  readonly supported: ReadonlyArray<string>
   readonly faults: Faults.Faults
   readonly clock: VirtualClock.SimulationClock
   readonly authentication: Authentication.Config
@@ -41,7 +44,7 @@ const refuse = (reply: FastifyReply, status: number, type: string, message: stri
 
 export const register = (server: FastifyInstance, options: Options): void => {
   RequestBody.register(server)
-  const supported = [...options.operations.keys()].join(", ")
+  const supported = options.supported.join(", ")
 
   const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header("x-amzn-requestid", options.requestId())
@@ -61,7 +64,16 @@ export const register = (server: FastifyInstance, options: Options): void => {
         "UnknownOperationException",
         `X-Amz-Target: expected ${targetPrefix}<Operation>`
       )
-    const handler = options.operations.get(operation)
+    const region = Authentication.regionOf(request.headers.authorization)
+    const operations = await options.operationsOf(region)
+    if (operations === undefined)
+      return refuse(
+        reply,
+        400,
+        "InvalidSignatureException",
+        `Credential should be scoped to a valid region, not '${(region ?? "").slice(0, 32)}'.`
+      )
+    const handler = operations.get(operation)
     if (handler === undefined)
       return refuse(
         reply,
