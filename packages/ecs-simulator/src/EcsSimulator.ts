@@ -137,6 +137,82 @@ export interface Simulator {
   readonly close: () => Promise<void>
 }
 
+// ---- the pieces make wires
+
+/** The fastify server with the simulator's error shapes: typed 4xx for what a client sent, nothing echoed. */
+const newServer = (): FastifyInstance => {
+  const server = Fastify({ logger: false, bodyLimit: RequestBody.limitBytes })
+  server.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    const client = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
+    // Never echo request contents (they may hold secrets): the message names the problem only.
+    return reply
+      .code(client ? error.statusCode! : 500)
+      .send(
+        AwsJson.awsError(
+          client ? "SerializationException" : "ServerException",
+          client ? error.message : "internal simulator error"
+        )
+      )
+  })
+  server.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(
+        AwsJson.awsError(
+          "UnknownOperationException",
+          `no route ${request.method} ${request.url.split("?")[0]}: ECS is POST / with X-Amz-Target; the control plane is under /_sim`
+        )
+      )
+  )
+  return server
+}
+
+/** A smithy HttpHandler over `server.inject` (no socket), each request tracked on the clock. */
+const requestHandlerOf = (server: FastifyInstance, clock: VirtualClock.SimulationClock): RequestHandler => ({
+  handle: async (request) => {
+    const body =
+      typeof request.body === "string"
+        ? request.body
+        : request.body instanceof Uint8Array
+          ? // A view, not Buffer.from(body): that calls valueOf(), which the SDK's JSON byte adapter answers
+            // with a string and a deprecation warning.
+            Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength)
+          : undefined
+    const response = await clock.track(
+      server.inject({
+        method: request.method as "POST",
+        url: request.path,
+        headers: request.headers,
+        ...(body === undefined ? {} : { payload: body })
+      })
+    )
+    const headers: Record<string, string> = {}
+    for (const [k, v] of Object.entries(response.headers)) if (v !== undefined) headers[k] = String(v)
+    return {
+      response: { statusCode: response.statusCode, headers, body: new Uint8Array(response.rawPayload) }
+    }
+  },
+  updateHttpClientConfig: () => undefined,
+  httpHandlerConfigs: () => ({}),
+  destroy: () => undefined
+})
+
+/**
+ * Saves every second what changed between requests (a real clock's timers, an in-process driver moving a
+ * virtual clock); a failure is reported and retried by the next save (a request's answers 500 if it fails too).
+ */
+const periodicSaver = (save: () => void, dataDir: string): ReturnType<typeof setInterval> => {
+  const timer = setInterval(() => {
+    try {
+      save()
+    } catch (error) {
+      console.error(`ecs-sim: saving to ${dataDir} failed: ${(error as Error).message}`)
+    }
+  }, 1_000)
+  timer.unref()
+  return timer
+}
+
 /** A region's seed offset (so two regions draw different ids from one seed). */
 const regionSeed = (region: string): number => {
   let hash = 0x811c9dc5
@@ -193,19 +269,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   // A virtual clock's every move is saved (it moves only when asked); a real clock's at most once a second.
   const clockStep = clock instanceof VirtualClock.VirtualClock ? 0 : 1_000
   const save = () => regions.flush(clockStep)
-  // Between requests (a real clock's timers, an in-process driver moving a virtual one): saved within a second.
-  const saver =
-    options.dataDir === undefined
-      ? undefined
-      : setInterval(() => {
-          try {
-            save()
-          } catch (error) {
-            // The next request's save retries it and answers 500 if it fails again.
-            console.error(`ecs-sim: saving to ${options.dataDir} failed: ${(error as Error).message}`)
-          }
-        }, 1_000)
-  saver?.unref()
+  const saver = options.dataDir === undefined ? undefined : periodicSaver(save, options.dataDir)
   const reset = (next?: number) => {
     if (next !== undefined) seed = next
     for (const region of regions.all()) region.model.reset(seedOf(region.name))
@@ -214,29 +278,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   }
   let requestIds = new SeededRandom(seed ^ 0x1d)
 
-  const server = Fastify({ logger: false, bodyLimit: RequestBody.limitBytes })
-  server.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
-    const client = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
-    // Never echo request contents (they may hold secrets): the message names the problem only.
-    return reply
-      .code(client ? error.statusCode! : 500)
-      .send(
-        AwsJson.awsError(
-          client ? "SerializationException" : "ServerException",
-          client ? error.message : "internal simulator error"
-        )
-      )
-  })
-  server.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send(
-        AwsJson.awsError(
-          "UnknownOperationException",
-          `no route ${request.method} ${request.url.split("?")[0]}: ECS is POST / with X-Amz-Target; the control plane is under /_sim`
-        )
-      )
-  )
+  const server = newServer()
   AwsJson.register(server, {
     operationsOf: (region) =>
       regions.get(options.scopeRegions === true ? region : undefined)?.then((r) => r.operations),
@@ -264,34 +306,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   server.server.on("upgrade", (request, socket, head) => dataChannel.upgrade(request, socket, head))
   await server.ready()
 
-  const requestHandler: RequestHandler = {
-    handle: async (request) => {
-      const body =
-        typeof request.body === "string"
-          ? request.body
-          : request.body instanceof Uint8Array
-            ? // A view, not Buffer.from(body): that calls valueOf(), which the SDK's JSON byte adapter answers
-              // with a string and a deprecation warning.
-              Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength)
-            : undefined
-      const response = await clock.track(
-        server.inject({
-          method: request.method as "POST",
-          url: request.path,
-          headers: request.headers,
-          ...(body === undefined ? {} : { payload: body })
-        })
-      )
-      const headers: Record<string, string> = {}
-      for (const [k, v] of Object.entries(response.headers)) if (v !== undefined) headers[k] = String(v)
-      return {
-        response: { statusCode: response.statusCode, headers, body: new Uint8Array(response.rawPayload) }
-      }
-    },
-    updateHttpClientConfig: () => undefined,
-    httpHandlerConfigs: () => ({}),
-    destroy: () => undefined
-  }
+  const requestHandler = requestHandlerOf(server, clock)
 
   let closed = false
   return {
