@@ -26,6 +26,8 @@ interface PendingSession {
   readonly task: Task
   readonly command: ReadonlyArray<string>
   readonly token: string
+  /** Wall-clock ms when ExecuteCommand opened it. */
+  readonly openedAt: number
 }
 
 export interface Options {
@@ -37,6 +39,8 @@ export interface Options {
   readonly handshake?: "none" | "session-type" | "kms"
   /** How long (wall ms) a connection may take to send `open_data_channel` before it is closed (default 10 s). */
   readonly openTimeoutMs?: number
+  /** How long (wall ms) a session ExecuteCommand opened stays connectable (default 5 minutes). */
+  readonly sessionTtlMs?: number
 }
 
 /** Equal tokens, compared in constant time (over their digests, so lengths leak nothing either). */
@@ -53,6 +57,7 @@ export class DataChannel {
   private readonly chunkBytes: number
   private readonly handshake: "none" | "session-type" | "kms"
   private readonly openTimeoutMs: number
+  private readonly sessionTtlMs: number
   /** Counters, for tests and `/_sim/state`. */
   readonly stats = { opened: 0, acknowledged: 0, retransmitted: 0, completed: 0, dropped: 0, rejected: 0 }
   baseUrl = "ws://127.0.0.1:0"
@@ -66,13 +71,22 @@ export class DataChannel {
     this.chunkBytes = options.chunkBytes ?? 1_024
     this.handshake = options.handshake ?? "session-type"
     this.openTimeoutMs = options.openTimeoutMs ?? 10_000
+    this.sessionTtlMs = options.sessionTtlMs ?? 5 * 60_000
   }
 
   open(task: Task, command: ReadonlyArray<string>) {
     const sessionId = `ecs-execute-command-${randomBytes(8).toString("hex")}`
     const token = randomBytes(24).toString("base64url")
-    this.sessions.set(sessionId, { task, command, token })
+    this.forgetExpired()
+    this.sessions.set(sessionId, { task, command, token, openedAt: Date.now() })
     return { sessionId, streamUrl: `${this.baseUrl}/ssm/data-channel/${sessionId}`, tokenValue: token }
+  }
+
+  /** Drops sessions never connected within `sessionTtlMs` (so unused ones do not pile up). */
+  private forgetExpired(): void {
+    const now = Date.now()
+    for (const [id, session] of this.sessions)
+      if (now - session.openedAt > this.sessionTtlMs) this.sessions.delete(id)
   }
 
   /**
@@ -81,6 +95,7 @@ export class DataChannel {
    */
   upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const sessionId = /^\/ssm\/data-channel\/([A-Za-z0-9-]{1,128})$/.exec(request.url ?? "")?.[1]
+    this.forgetExpired()
     if (sessionId === undefined || !this.sessions.has(sessionId)) {
       this.stats.rejected++
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", () =>

@@ -63,6 +63,8 @@ export interface Options {
   readonly execHandshake?: "none" | "session-type" | "kms"
   /** How long (wall ms) a data-channel connection may take to send its token before it is closed (default 10 s). */
   readonly execOpenTimeoutMs?: number
+  /** How long (wall ms) an ExecuteCommand session may wait for its connection (default 5 minutes). */
+  readonly execSessionTtlMs?: number
 }
 
 /** A smithy `HttpHandler`, structurally (no @smithy dependency). */
@@ -253,7 +255,8 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   const model = modelFor(pricing.region, pricing, seed)
   const dataChannel = new DataChannel(model, {
     ...(options.execHandshake === undefined ? {} : { handshake: options.execHandshake }),
-    ...(options.execOpenTimeoutMs === undefined ? {} : { openTimeoutMs: options.execOpenTimeoutMs })
+    ...(options.execOpenTimeoutMs === undefined ? {} : { openTimeoutMs: options.execOpenTimeoutMs }),
+    ...(options.execSessionTtlMs === undefined ? {} : { sessionTtlMs: options.execSessionTtlMs })
   })
   const regions = await Regions.open({
     primary: model,

@@ -72,9 +72,11 @@ const startExec = async (
   backend?: ExecBackend.ExecBackend,
   // The minimal client above skips the handshake unless a test asks for it.
   execHandshake: "none" | "session-type" | "kms" = "none",
-  execOpenTimeoutMs?: number
+  execOpenTimeoutMs?: number,
+  execSessionTtlMs?: number
 ) => {
   const ctx = await setup({
+    ...(execSessionTtlMs === undefined ? {} : { execSessionTtlMs }),
     ...(execOpenTimeoutMs === undefined ? {} : { execOpenTimeoutMs }),
     clock: clock ?? new VirtualClock.RealClock(),
     timing: quick,
@@ -197,6 +199,17 @@ describe("ECS Exec data channel (Session Manager framing)", () => {
     })
     assert.strictEqual(closeCode, 4001)
     assert.strictEqual(sim.dataChannel.stats.opened, 0)
+    await sim.close()
+  })
+
+  it("a session never connected expires: its URL is refused after the session TTL", async () => {
+    const { exec, sim } = await startExec(undefined, undefined, "none", undefined, 100)
+    const stale = await exec("echo stale")
+    await new Promise((r) => setTimeout(r, 150))
+    assert.strictEqual(await upgradeStatus(stale.session.streamUrl), 404)
+    const fresh = await exec("echo fresh")
+    const received = await client(fresh.session.streamUrl, fresh.session.tokenValue)
+    assert.deepStrictEqual([received.stdout, received.exitCode], ["fresh\n", 0])
     await sim.close()
   })
 

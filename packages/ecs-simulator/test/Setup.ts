@@ -28,6 +28,7 @@ export interface SetupOptions {
   readonly exec?: EcsSimulator.Options["exec"]
   readonly execHandshake?: EcsSimulator.Options["execHandshake"]
   readonly execOpenTimeoutMs?: number
+  readonly execSessionTtlMs?: number
   readonly secretKey?: EcsSimulator.Options["secretKey"]
   readonly scopeRegions?: boolean
   readonly region?: string
@@ -45,6 +46,7 @@ export const setup = async (options: SetupOptions = {}) => {
     ...(options.exec === undefined ? {} : { exec: options.exec }),
     ...(options.execHandshake === undefined ? {} : { execHandshake: options.execHandshake }),
     ...(options.execOpenTimeoutMs === undefined ? {} : { execOpenTimeoutMs: options.execOpenTimeoutMs }),
+    ...(options.execSessionTtlMs === undefined ? {} : { execSessionTtlMs: options.execSessionTtlMs }),
     ...(options.secretKey === undefined ? {} : { secretKey: options.secretKey }),
     ...(options.scopeRegions === undefined ? {} : { scopeRegions: options.scopeRegions }),
     ...(options.region === undefined ? {} : { region: options.region }),
