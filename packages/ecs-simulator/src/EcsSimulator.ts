@@ -12,7 +12,9 @@ import { type FaultRule, type FaultRuleInput, Faults } from "./Faults.js"
 import * as AwsJson from "./http/AwsJson.js"
 import * as Operations from "./http/Operations.js"
 import * as RequestBody from "./http/RequestBody.js"
+import * as AutoScalingGroup from "./model/AutoScalingGroup.js"
 import * as Billing from "./model/Billing.js"
+import { EcsError } from "./model/EcsError.js"
 import { EcsModel } from "./model/EcsModel.js"
 import type { TimingModel } from "./model/Lifecycle.js"
 import { SeededRandom } from "./model/Random.js"
@@ -334,6 +336,19 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       return { arn: created.arn }
     },
     provisionCluster: (name, capacity) => {
+      // All or nothing: every group and provider is checked before the first is created.
+      const names = new Set<string>()
+      for (const c of capacity) {
+        AutoScalingGroup.validate(c.group, model.pricing)
+        if (model.groups.has(c.group.name) || names.has(`group ${c.group.name}`))
+          throw new EcsError("InvalidParameterException", `group.name: ${c.group.name} exists already.`)
+        if (model.capacityProviders.has(c.name) || names.has(`provider ${c.name}`))
+          throw new EcsError("InvalidParameterException", `name: capacity provider ${c.name} exists already.`)
+        names.add(`group ${c.group.name}`)
+        names.add(`provider ${c.name}`)
+      }
+      if (!/^[A-Za-z0-9_-]{1,255}$/.test(name))
+        throw new EcsError("InvalidParameterException", `name: ${name} is not a cluster name.`)
       for (const c of capacity) {
         const group = model.createAutoScalingGroup(c.group)
         model.createCapacityProvider(
