@@ -1,13 +1,14 @@
 /**
  * ecs-sim's command line, on @effect/cli: the flags both simulators share (core's `SimulatorCli`: --host --port
- * --seed --clock --exec --data-dir), the repeatable --access-key, --region REGION and --pricing FILE (a JSON
- * pricing catalog of that region's EC2 prices). `--help`, `-h` and `--version` come with it.
+ * --seed --clock --exec --data-dir), the repeatable --access-key, --secret-key SECRET (or ECS_SIM_SECRET_KEY: the
+ * access keys' secret, so SigV4 signatures are verified), --region REGION and --pricing FILE (a JSON pricing
+ * catalog of that region's EC2 prices). `--help`, `-h` and `--version` come with it.
  */
 import { readFileSync } from "node:fs"
 import { Command, Options } from "@effect/cli"
 import { Pricing, PricingCatalog } from "@hangar/core"
 import { SimulatorCli } from "@hangar/core/simulation"
-import { Console, Effect, Option, Schema } from "effect"
+import { Config, Console, Effect, Option, Schema } from "effect"
 import * as EcsSimulator from "./EcsSimulator.js"
 import { version } from "./Version.js"
 
@@ -50,6 +51,14 @@ const config = {
       "access key id the AWS SDK signs with (repeatable); any key is accepted without one"
     )
   ),
+  secretKey: Options.redacted("secret-key").pipe(
+    Options.withPseudoName("SECRET"),
+    Options.withFallbackConfig(Config.redacted("ECS_SIM_SECRET_KEY")),
+    Options.optional,
+    Options.withDescription(
+      "the access keys' secret: SigV4 signatures are then verified (env ECS_SIM_SECRET_KEY)"
+    )
+  ),
   region: Options.text("region").pipe(
     Options.withPseudoName("REGION"),
     Options.mapEffect((region) =>
@@ -78,8 +87,17 @@ const config = {
   )
 }
 
-/** The flags, with the pricing catalog checked against the region it must price. */
+/** The flags, with a secret checked to have its key ids and the pricing catalog against the region it prices. */
 export const options = Options.all(config).pipe(
+  Options.mapEffect((parsed) =>
+    Option.isSome(parsed.secretKey) && parsed.accessKeys.length === 0
+      ? Effect.fail(
+          SimulatorCli.invalid(
+            "--secret-key (or ECS_SIM_SECRET_KEY) needs --access-key: the key ids it is the secret of"
+          )
+        )
+      : Effect.succeed(parsed)
+  ),
   Options.mapEffect((parsed) =>
     Option.match(parsed.pricing, {
       onNone: () => Effect.succeed(parsed),
@@ -103,7 +121,7 @@ export const options = Options.all(config).pipe(
 type Parsed = typeof options extends Options.Options<infer A> ? A : never
 
 /** The parsed flags as the simulator's options. */
-export const flagsOf = ({ accessKeys, pricing, region, shared }: Parsed): Flags => ({
+export const flagsOf = ({ accessKeys, pricing, region, secretKey, shared }: Parsed): Flags => ({
   host: shared.host,
   port: shared.port,
   clockName: shared.clockName,
@@ -113,6 +131,7 @@ export const flagsOf = ({ accessKeys, pricing, region, shared }: Parsed): Flags 
     seed: shared.seed,
     exec: shared.exec,
     ...(accessKeys.length === 0 ? {} : { accessKeys }),
+    ...(Option.isNone(secretKey) ? {} : { secretKey: secretKey.value }),
     ...(shared.dataDir === undefined ? {} : { dataDir: shared.dataDir }),
     ...(Option.isNone(region) ? {} : { region: region.value }),
     ...(Option.isNone(pricing) ? {} : { pricing: pricing.value.catalog })

@@ -15,7 +15,7 @@
  * client's HandshakeResponse (`input_stream_data`, payload type 6); every action accepted gives a
  * HandshakeComplete (7) and the command runs, a refused one closes the channel (4003).
  */
-import { randomBytes } from "node:crypto"
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
 import { SessionManagerMessage } from "@hangar/core"
@@ -26,6 +26,8 @@ interface PendingSession {
   readonly task: Task
   readonly command: ReadonlyArray<string>
   readonly token: string
+  /** Wall-clock ms when ExecuteCommand opened it. */
+  readonly openedAt: number
 }
 
 export interface Options {
@@ -35,7 +37,15 @@ export interface Options {
   readonly chunkBytes?: number
   /** The agent's handshake before the command: SessionType (default), with KMSEncryption, or none. */
   readonly handshake?: "none" | "session-type" | "kms"
+  /** How long (wall ms) a connection may take to send `open_data_channel` before it is closed (default 10 s). */
+  readonly openTimeoutMs?: number
+  /** How long (wall ms) a session ExecuteCommand opened stays connectable (default 5 minutes). */
+  readonly sessionTtlMs?: number
 }
+
+/** Equal tokens, compared in constant time (over their digests, so lengths leak nothing either). */
+const sameToken = (a: string, b: string): boolean =>
+  timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest())
 
 const { MessageType, PayloadType } = SessionManagerMessage
 
@@ -46,6 +56,8 @@ export class DataChannel {
   private readonly retransmitAfterMs: number
   private readonly chunkBytes: number
   private readonly handshake: "none" | "session-type" | "kms"
+  private readonly openTimeoutMs: number
+  private readonly sessionTtlMs: number
   /** Counters, for tests and `/_sim/state`. */
   readonly stats = { opened: 0, acknowledged: 0, retransmitted: 0, completed: 0, dropped: 0, rejected: 0 }
   baseUrl = "ws://127.0.0.1:0"
@@ -58,25 +70,52 @@ export class DataChannel {
     this.retransmitAfterMs = options.retransmitAfterMs ?? 1_000
     this.chunkBytes = options.chunkBytes ?? 1_024
     this.handshake = options.handshake ?? "session-type"
+    this.openTimeoutMs = options.openTimeoutMs ?? 10_000
+    this.sessionTtlMs = options.sessionTtlMs ?? 5 * 60_000
   }
 
   open(task: Task, command: ReadonlyArray<string>) {
     const sessionId = `ecs-execute-command-${randomBytes(8).toString("hex")}`
     const token = randomBytes(24).toString("base64url")
-    this.sessions.set(sessionId, { task, command, token })
+    this.forgetExpired()
+    this.sessions.set(sessionId, { task, command, token, openedAt: Date.now() })
     return { sessionId, streamUrl: `${this.baseUrl}/ssm/data-channel/${sessionId}`, tokenValue: token }
   }
 
-  /** Handles an HTTP upgrade on the simulator's server; false if it is not a data-channel URL. */
-  upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  /** Drops sessions never connected within `sessionTtlMs` (so unused ones do not pile up). */
+  private forgetExpired(): void {
+    const now = Date.now()
+    for (const [id, session] of this.sessions)
+      if (now - session.openedAt > this.sessionTtlMs) this.sessions.delete(id)
+  }
+
+  /**
+   * Handles an HTTP upgrade on the simulator's server: a data-channel URL of a session ExecuteCommand opened
+   * and not yet used is upgraded; any other is answered 404 without an upgrade and the socket closed.
+   */
+  upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const sessionId = /^\/ssm\/data-channel\/([A-Za-z0-9-]{1,128})$/.exec(request.url ?? "")?.[1]
-    if (sessionId === undefined) return false
+    this.forgetExpired()
+    if (sessionId === undefined || !this.sessions.has(sessionId)) {
+      this.stats.rejected++
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", () =>
+        socket.destroy()
+      )
+      return
+    }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, sessionId))
-    return true
   }
 
   private serve(ws: WebSocket, sessionId: string): void {
+    const deadline = setTimeout(() => {
+      this.stats.rejected++
+      ws.close(4001, "open_data_channel with the session token was not sent in time")
+      setTimeout(() => ws.terminate(), 1_000).unref()
+    }, this.openTimeoutMs)
+    deadline.unref()
+    ws.once("close", () => clearTimeout(deadline))
     ws.once("message", (data, isBinary) => {
+      clearTimeout(deadline)
       const session = this.sessions.get(sessionId)
       let token: unknown
       try {
@@ -84,7 +123,7 @@ export class DataChannel {
       } catch {
         token = undefined
       }
-      if (session === undefined || token !== session.token) {
+      if (session === undefined || typeof token !== "string" || !sameToken(token, session.token)) {
         this.stats.rejected++
         ws.close(4001, "unknown session or wrong token")
         return

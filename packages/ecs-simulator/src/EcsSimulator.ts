@@ -4,17 +4,21 @@
  * handler that runs the AWS SDK in-process through `fastify.inject` (no socket), each request tracked on the clock.
  */
 import { ExecBackend, Pricing, PricingCatalog, VirtualClock } from "@hangar/core"
+import type { Redacted } from "effect"
 import Fastify, { type FastifyInstance } from "fastify"
 import * as ControlRoutes from "./control/Routes.js"
 import { DataChannel } from "./DataChannel.js"
 import { type FaultRule, type FaultRuleInput, Faults } from "./Faults.js"
 import * as AwsJson from "./http/AwsJson.js"
 import * as Operations from "./http/Operations.js"
+import * as RequestBody from "./http/RequestBody.js"
+import * as AutoScalingGroup from "./model/AutoScalingGroup.js"
 import * as Billing from "./model/Billing.js"
+import { EcsError } from "./model/EcsError.js"
 import { EcsModel } from "./model/EcsModel.js"
 import type { TimingModel } from "./model/Lifecycle.js"
 import { SeededRandom } from "./model/Random.js"
-import * as Persistence from "./Persistence.js"
+import { Regions } from "./Regions.js"
 
 export type { FaultRule, FaultRuleInput } from "./Faults.js"
 export type { TimingModel } from "./model/Lifecycle.js"
@@ -23,8 +27,13 @@ export interface Options {
   readonly clock?: VirtualClock.SimulationClock
   /** Seed of ids, ARNs, jitter and fault draws (default 1). */
   readonly seed?: number
-  /** If set, only these access key ids are accepted (any SigV4 otherwise). */
+  /**
+   * If set, only these access key ids are accepted (any signature, unless `secretKey` is set too), and the
+   * `/_sim` control plane needs `Authorization: Bearer <secretKey>` (or `Bearer <access key id>` without one).
+   */
   readonly accessKeys?: ReadonlyArray<string>
+  /** The secret of `accessKeys`: SigV4 signatures are then verified as AWS does. */
+  readonly secretKey?: Redacted.Redacted<string>
   readonly exec?: ExecBackend.ExecBackend
   readonly timing?: Partial<TimingModel>
   /** The AWS region simulated (default us-east-1): ARNs, Availability Zones, and whose prices bill. */
@@ -35,8 +44,18 @@ export interface Options {
    * it the bill uses the shipped us-east-1 prices, and `billing().pricing` says so when `region` is another.
    */
   readonly pricing?: PricingCatalog.PricingCatalog
-  /** Keeps configuration and the billing ledger in DIR/ecs-simulator.json across restarts. */
+  /**
+   * Keeps configuration, the billing ledger and the simulated time in DIR across restarts (and kill -9): saved
+   * before each answer, see `Persistence`.
+   */
   readonly dataDir?: string
+  /**
+   * Keeps each region's ECS state apart, by the region of the request's SigV4 credential scope, as AWS does (see
+   * `Regions`). Off by default: every request then works on `region`'s state whatever region it was signed for.
+   */
+  readonly scopeRegions?: boolean
+  /** Compact DIR's journal into its snapshot once the journal is this long (default 4 MiB). */
+  readonly compactAfterBytes?: number
   /** EBS gp3 root volume per instance, GiB (default 30, the ECS-optimized AMI's). */
   readonly rootVolumeGib?: number
   /**
@@ -44,6 +63,10 @@ export interface Options {
    * (default session-type; "none" serves minimal clients that skip it).
    */
   readonly execHandshake?: "none" | "session-type" | "kms"
+  /** How long (wall ms) a data-channel connection may take to send its token before it is closed (default 10 s). */
+  readonly execOpenTimeoutMs?: number
+  /** How long (wall ms) an ExecuteCommand session may wait for its connection (default 5 minutes). */
+  readonly execSessionTtlMs?: number
 }
 
 /** A smithy `HttpHandler`, structurally (no @smithy dependency). */
@@ -118,65 +141,16 @@ export interface Simulator {
   readonly close: () => Promise<void>
 }
 
-/** Operations whose success changes what `dataDir` keeps. */
-const configurationChanges = new Set([
-  "CreateCluster",
-  "DeleteCluster",
-  "RegisterTaskDefinition",
-  "DeregisterTaskDefinition",
-  "CreateCapacityProvider",
-  "PutClusterCapacityProviders",
-  "TagResource",
-  "CreateAutoScalingGroup",
-  "UpdateAutoScalingGroup"
-])
+// ---- the pieces make wires
 
-export const make = async (options: Options = {}): Promise<Simulator> => {
-  // Before anything starts: a catalog for another region throws here, naming both regions.
-  const pricing = Pricing.ec2Pricing(
-    options.region ?? "us-east-1",
-    options.pricing === undefined ? undefined : PricingCatalog.parse(options.pricing, "pricing"),
-    "the simulator's region"
-  )
-  const clock = options.clock ?? new VirtualClock.RealClock()
-  let seed = options.seed ?? 1
-  const faults = new Faults(seed)
-  const model = new EcsModel({
-    clock,
-    seed,
-    faults,
-    exec: options.exec ?? ExecBackend.scripted(),
-    pricing,
-    region: pricing.region,
-    ...(options.timing === undefined ? {} : { timing: options.timing }),
-    ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib })
-  })
-  faults.onOutage = (zone) => model.zoneOutage(zone)
-  if (options.dataDir !== undefined) Persistence.load(model, options.dataDir)
-  const save = () => {
-    if (options.dataDir !== undefined) Persistence.save(model, options.dataDir)
-  }
-  const changed = (operation: string) => {
-    if (configurationChanges.has(operation)) save()
-  }
-  const reset = (next?: number) => {
-    if (next !== undefined) seed = next
-    model.reset(seed)
-    faults.reset(seed)
-    save()
-  }
-  let requestIds = new SeededRandom(seed ^ 0x1d)
-
-  const dataChannel = new DataChannel(
-    model,
-    options.execHandshake === undefined ? {} : { handshake: options.execHandshake }
-  )
-  const server = Fastify({ logger: false, bodyLimit: 1_048_576 })
+/** The fastify server with the simulator's error shapes: typed 4xx for what a client sent, nothing echoed. */
+const newServer = (): FastifyInstance => {
+  const server = Fastify({ logger: false, bodyLimit: RequestBody.limitBytes })
   server.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
-    const client = error.statusCode !== undefined && error.statusCode < 500
+    const client = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
     // Never echo request contents (they may hold secrets): the message names the problem only.
     return reply
-      .code(client ? 400 : 500)
+      .code(client ? error.statusCode! : 500)
       .send(
         AwsJson.awsError(
           client ? "SerializationException" : "ServerException",
@@ -194,12 +168,129 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
         )
       )
   )
+  return server
+}
+
+/** A smithy HttpHandler over `server.inject` (no socket), each request tracked on the clock. */
+const requestHandlerOf = (server: FastifyInstance, clock: VirtualClock.SimulationClock): RequestHandler => ({
+  handle: async (request) => {
+    const body =
+      typeof request.body === "string"
+        ? request.body
+        : request.body instanceof Uint8Array
+          ? // A view, not Buffer.from(body): that calls valueOf(), which the SDK's JSON byte adapter answers
+            // with a string and a deprecation warning.
+            Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength)
+          : undefined
+    const response = await clock.track(
+      server.inject({
+        method: request.method as "POST",
+        url: request.path,
+        headers: request.headers,
+        ...(body === undefined ? {} : { payload: body })
+      })
+    )
+    const headers: Record<string, string> = {}
+    for (const [k, v] of Object.entries(response.headers)) if (v !== undefined) headers[k] = String(v)
+    return {
+      response: { statusCode: response.statusCode, headers, body: new Uint8Array(response.rawPayload) }
+    }
+  },
+  updateHttpClientConfig: () => undefined,
+  httpHandlerConfigs: () => ({}),
+  destroy: () => undefined
+})
+
+/**
+ * Saves every second what changed between requests (a real clock's timers, an in-process driver moving a
+ * virtual clock); a failure is reported and retried by the next save (a request's answers 500 if it fails too).
+ */
+const periodicSaver = (save: () => void, dataDir: string): ReturnType<typeof setInterval> => {
+  const timer = setInterval(() => {
+    try {
+      save()
+    } catch (error) {
+      console.error(`ecs-sim: saving to ${dataDir} failed: ${(error as Error).message}`)
+    }
+  }, 1_000)
+  timer.unref()
+  return timer
+}
+
+/** A region's seed offset (so two regions draw different ids from one seed). */
+const regionSeed = (region: string): number => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < region.length; i++) hash = Math.imul(hash ^ region.charCodeAt(i), 0x01000193)
+  return hash >>> 0
+}
+
+export const make = async (options: Options = {}): Promise<Simulator> => {
+  // Before anything starts: a catalog for another region throws here, naming both regions.
+  const pricing = Pricing.ec2Pricing(
+    options.region ?? "us-east-1",
+    options.pricing === undefined ? undefined : PricingCatalog.parse(options.pricing, "pricing"),
+    "the simulator's region"
+  )
+  if (
+    options.secretKey !== undefined &&
+    (options.accessKeys === undefined || options.accessKeys.length === 0)
+  )
+    throw new Error("secretKey: give the access key ids it belongs to (accessKeys, --access-key) too")
+  const authentication = { accessKeys: options.accessKeys, secretKey: options.secretKey }
+  const clock = options.clock ?? new VirtualClock.RealClock()
+  let seed = options.seed ?? 1
+  const faults = new Faults(seed)
+  const exec = options.exec ?? ExecBackend.scripted()
+  /** A region's model: the simulator's own region with its prices, another with the shipped ones (see `Regions`). */
+  const modelFor = (region: string, regionPricing: Pricing.Ec2Pricing, regionSeed: number) =>
+    new EcsModel({
+      clock,
+      seed: regionSeed,
+      faults,
+      exec,
+      pricing: regionPricing,
+      region,
+      ...(options.timing === undefined ? {} : { timing: options.timing }),
+      ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib })
+    })
+  const seedOf = (region: string) => (region === pricing.region ? seed : seed ^ regionSeed(region))
+  const model = modelFor(pricing.region, pricing, seed)
+  const dataChannel = new DataChannel(model, {
+    ...(options.execHandshake === undefined ? {} : { handshake: options.execHandshake }),
+    ...(options.execOpenTimeoutMs === undefined ? {} : { openTimeoutMs: options.execOpenTimeoutMs }),
+    ...(options.execSessionTtlMs === undefined ? {} : { sessionTtlMs: options.execSessionTtlMs })
+  })
+  const regions = await Regions.open({
+    primary: model,
+    model: (region) => modelFor(region, Pricing.ec2Pricing(region), seedOf(region)),
+    operations: (m) => Operations.operations(m, dataChannel),
+    dataDir: options.dataDir,
+    compactAfterBytes: options.compactAfterBytes,
+    others: options.scopeRegions === true
+  })
+  faults.onOutage = (zone) => {
+    for (const region of regions.all()) region.model.zoneOutage(zone)
+  }
+  // A virtual clock's every move is saved (it moves only when asked); a real clock's at most once a second.
+  const clockStep = clock instanceof VirtualClock.VirtualClock ? 0 : 1_000
+  const save = () => regions.flush(clockStep)
+  const saver = options.dataDir === undefined ? undefined : periodicSaver(save, options.dataDir)
+  const reset = (next?: number) => {
+    if (next !== undefined) seed = next
+    for (const region of regions.all()) region.model.reset(seedOf(region.name))
+    faults.reset(seed)
+    save()
+  }
+  let requestIds = new SeededRandom(seed ^ 0x1d)
+
+  const server = newServer()
   AwsJson.register(server, {
-    operations: Operations.operations(model, dataChannel),
+    operationsOf: (region) =>
+      regions.get(options.scopeRegions === true ? region : undefined)?.then((r) => r.operations),
+    supported: [...regions.primary.operations.keys()],
     faults,
     clock,
-    accessKeys: options.accessKeys,
-    changed,
+    authentication,
     requestId: () => requestIds.uuid()
   })
   ControlRoutes.register(server, {
@@ -210,43 +301,19 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       reset(next)
       requestIds = new SeededRandom(seed ^ 0x1d)
     },
-    changed,
+    authentication,
     seed: () => seed,
     dataDir: options.dataDir
   })
-  server.server.on("upgrade", (request, socket, head) => {
-    if (!dataChannel.upgrade(request, socket, head)) socket.destroy()
+  // Whatever a request changed is durable before its answer leaves (an acknowledged write survives kill -9).
+  server.addHook("onSend", async (_request, _reply, payload) => {
+    save()
+    return payload
   })
+  server.server.on("upgrade", (request, socket, head) => dataChannel.upgrade(request, socket, head))
   await server.ready()
 
-  const requestHandler: RequestHandler = {
-    handle: async (request) => {
-      const body =
-        typeof request.body === "string"
-          ? request.body
-          : request.body instanceof Uint8Array
-            ? // A view, not Buffer.from(body): that calls valueOf(), which the SDK's JSON byte adapter answers
-              // with a string and a deprecation warning.
-              Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength)
-            : undefined
-      const response = await clock.track(
-        server.inject({
-          method: request.method as "POST",
-          url: request.path,
-          headers: request.headers,
-          ...(body === undefined ? {} : { payload: body })
-        })
-      )
-      const headers: Record<string, string> = {}
-      for (const [k, v] of Object.entries(response.headers)) if (v !== undefined) headers[k] = String(v)
-      return {
-        response: { statusCode: response.statusCode, headers, body: new Uint8Array(response.rawPayload) }
-      }
-    },
-    updateHttpClientConfig: () => undefined,
-    httpHandlerConfigs: () => ({}),
-    destroy: () => undefined
-  }
+  const requestHandler = requestHandlerOf(server, clock)
 
   let closed = false
   return {
@@ -271,6 +338,19 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       return { arn: created.arn }
     },
     provisionCluster: (name, capacity) => {
+      // All or nothing: every group and provider is checked before the first is created.
+      const names = new Set<string>()
+      for (const c of capacity) {
+        AutoScalingGroup.validate(c.group, model.pricing)
+        if (model.groups.has(c.group.name) || names.has(`group ${c.group.name}`))
+          throw new EcsError("InvalidParameterException", `group.name: ${c.group.name} exists already.`)
+        if (model.capacityProviders.has(c.name) || names.has(`provider ${c.name}`))
+          throw new EcsError("InvalidParameterException", `name: capacity provider ${c.name} exists already.`)
+        names.add(`group ${c.group.name}`)
+        names.add(`provider ${c.name}`)
+      }
+      if (!/^[A-Za-z0-9_-]{1,255}$/.test(name))
+        throw new EcsError("InvalidParameterException", `name: ${name} is not a cluster name.`)
       for (const c of capacity) {
         const group = model.createAutoScalingGroup(c.group)
         model.createCapacityProvider(
@@ -295,8 +375,8 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     close: async () => {
       if (closed) return
       closed = true
-      save()
-      model.dispose()
+      if (saver !== undefined) clearInterval(saver)
+      regions.close()
       dataChannel.close()
       await server.close()
     }

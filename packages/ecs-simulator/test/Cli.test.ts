@@ -6,7 +6,7 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { SimulatorCli } from "@hangar/core/simulation"
 import { PricingFixtures } from "@hangar/core/testing"
-import { Effect, Either } from "effect"
+import { ConfigProvider, Effect, Either, Redacted } from "effect"
 import * as Cli from "../src/Cli.js"
 import * as EcsSimulator from "../src/EcsSimulator.js"
 
@@ -64,6 +64,25 @@ describe("ecs-sim command line", () => {
       assert.match(failure(yield* parse(["--data-dir", ""])), /--data-dir needs a directory/)
       assert.match(failure(yield* parse(["--bogus"])), /bogus/)
     })
+  )
+
+  it.effect(
+    "--secret-key or ECS_SIM_SECRET_KEY: a Redacted that never prints, and only beside an access key",
+    () =>
+      Effect.gen(function* () {
+        const signed = Either.getOrThrow(yield* parse(["--access-key", "A", "--secret-key", "s3cr3t-flag"]))
+        assert.strictEqual(Redacted.value(signed.options.secretKey!), "s3cr3t-flag")
+        assert.notInclude(JSON.stringify(signed.options), "s3cr3t-flag")
+        assert.notInclude(String(signed.options.secretKey), "s3cr3t-flag")
+        const fromEnvironment = Either.getOrThrow(
+          yield* parse(["--access-key", "A"]).pipe(
+            Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["ECS_SIM_SECRET_KEY", "from-env"]])))
+          )
+        )
+        assert.strictEqual(Redacted.value(fromEnvironment.options.secretKey!), "from-env")
+        assert.match(failure(yield* parse(["--secret-key", "s"])), /--secret-key .*needs --access-key/)
+        assert.isUndefined(Either.getOrThrow(yield* parse([])).options.secretKey)
+      })
   )
 
   it.effect(

@@ -144,6 +144,29 @@ describe("/_sim control plane and data dir", () => {
     }
   })
 
+  it("provisionCluster is all or nothing: a bad second group creates nothing", async () => {
+    const { sim } = await setup()
+    const groups = sim.model.groups.size
+    assert.throws(
+      () =>
+        sim.provisionCluster("more", [
+          { name: "ok", group: { name: "ok", instanceType: "t3.large", min: 0, max: 1, desired: 0 } },
+          { name: "bad", group: { name: "bad", instanceType: "t9.huge", min: 0, max: 1, desired: 0 } }
+        ]),
+      /instanceType/
+    )
+    assert.throws(
+      () =>
+        sim.provisionCluster("more", [
+          { name: "cp", group: { name: "fresh", instanceType: "t3.large", min: 0, max: 1, desired: 0 } }
+        ]),
+      /capacity provider cp exists/
+    )
+    assert.strictEqual(sim.model.groups.size, groups)
+    assert.isFalse(sim.model.capacityProviders.has("ok"))
+    assert.isFalse(sim.model.clusters.has("more"))
+  })
+
   describe("a region's own prices", () => {
     const london = PricingFixtures.ec2EuWest2
     const rate = (key: string) => PricingCatalog.rate(london, key)

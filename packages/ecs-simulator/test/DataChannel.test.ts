@@ -52,13 +52,32 @@ const client = (
     ws.on("error", reject)
   })
 
+/** The HTTP status a WebSocket upgrade to `url` is answered with (101 when it is upgraded). */
+const upgradeStatus = (url: string): Promise<number> =>
+  new Promise((resolve) => {
+    const ws = new WebSocket(url)
+    ws.on("unexpected-response", (_request, response) => {
+      resolve(response.statusCode ?? 0)
+      ws.terminate()
+    })
+    ws.on("open", () => {
+      resolve(101)
+      ws.terminate()
+    })
+    ws.on("error", () => resolve(0))
+  })
+
 const startExec = async (
   clock?: VirtualClock.SimulationClock,
   backend?: ExecBackend.ExecBackend,
   // The minimal client above skips the handshake unless a test asks for it.
-  execHandshake: "none" | "session-type" | "kms" = "none"
+  execHandshake: "none" | "session-type" | "kms" = "none",
+  execOpenTimeoutMs?: number,
+  execSessionTtlMs?: number
 ) => {
   const ctx = await setup({
+    ...(execSessionTtlMs === undefined ? {} : { execSessionTtlMs }),
+    ...(execOpenTimeoutMs === undefined ? {} : { execOpenTimeoutMs }),
     clock: clock ?? new VirtualClock.RealClock(),
     timing: quick,
     ...(backend === undefined ? {} : { exec: backend }),
@@ -157,12 +176,40 @@ describe("ECS Exec data channel (Session Manager framing)", () => {
     for (let i = 0; i < 100 && outcomes.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
     assert.strictEqual(outcomes[0]?.exitCode, 137)
     assert.strictEqual(outcomes[0]?.durationMillis, 0)
-    const again = await client(session.streamUrl, session.tokenValue)
-    assert.strictEqual(again.closeCode, 4001)
+    // The used session is gone: its URL is not upgraded at all.
+    assert.strictEqual(await upgradeStatus(session.streamUrl), 404)
     const other = await exec("echo hi")
     const wrong = await client(other.session.streamUrl, "not-the-token")
     assert.strictEqual(wrong.closeCode, 4001)
     assert.strictEqual(sim.dataChannel.stats.rejected, 2)
+    await sim.close()
+  })
+
+  it("an unknown session is refused before the upgrade; a connection that never opens the channel is closed", async () => {
+    const { exec, sim } = await startExec(undefined, undefined, "none", 200)
+    const { session } = await exec("echo hi")
+    const base = session.streamUrl.slice(0, session.streamUrl.lastIndexOf("/") + 1)
+    assert.strictEqual(await upgradeStatus(`${base}ecs-execute-command-0000000000000000`), 404)
+    assert.strictEqual(await upgradeStatus(`${base}../../_sim/state`), 404)
+    // Connected with the right URL but silent: closed with 4001 after the open timeout (200 ms here).
+    const ws = new WebSocket(session.streamUrl)
+    const closeCode = await new Promise<number>((resolve, reject) => {
+      ws.on("close", (code) => resolve(code))
+      ws.on("error", reject)
+    })
+    assert.strictEqual(closeCode, 4001)
+    assert.strictEqual(sim.dataChannel.stats.opened, 0)
+    await sim.close()
+  })
+
+  it("a session never connected expires: its URL is refused after the session TTL", async () => {
+    const { exec, sim } = await startExec(undefined, undefined, "none", undefined, 100)
+    const stale = await exec("echo stale")
+    await new Promise((r) => setTimeout(r, 150))
+    assert.strictEqual(await upgradeStatus(stale.session.streamUrl), 404)
+    const fresh = await exec("echo fresh")
+    const received = await client(fresh.session.streamUrl, fresh.session.tokenValue)
+    assert.deepStrictEqual([received.stdout, received.exitCode], ["fresh\n", 0])
     await sim.close()
   })
 

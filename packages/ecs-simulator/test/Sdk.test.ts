@@ -291,6 +291,50 @@ describe("ecs-simulator through the real @aws-sdk/client-ecs", () => {
     assert.strictEqual(sim.model.tasks.size, 1)
   })
 
+  it("clientToken keeps the first answer per (cluster, token): failures are answered again, another cluster runs its own", async () => {
+    const { send, sim } = await setup()
+    await send(
+      new RegisterTaskDefinitionCommand({
+        family: "huge",
+        cpu: "1024",
+        memory: "16384",
+        containerDefinitions: [{ name: "huge", image: "hangar/agent" }]
+      })
+    )
+    type Answer = Tasks & { failures: Array<{ reason: string }> }
+    const run = (cluster: string, taskDefinition: string, clientToken: string) =>
+      send<Answer>(new RunTaskCommand({ cluster, taskDefinition, launchType: "EC2", clientToken }))
+    const first = await run("hangar", "huge", "retry-1")
+    assert.deepStrictEqual(
+      [first.tasks.length, first.failures.map((f) => f.reason)],
+      [0, ["RESOURCE:MEMORY"]]
+    )
+    const retried = await run("hangar", "huge", "retry-1")
+    assert.deepStrictEqual(
+      [retried.tasks.length, retried.failures.map((f) => f.reason)],
+      [0, ["RESOURCE:MEMORY"]]
+    )
+    // Even a retry whose body would now fit keeps the first answer.
+    const sameToken = await run("hangar", "agent", "retry-1")
+    assert.deepStrictEqual(
+      sameToken.failures.map((f) => f.reason),
+      ["RESOURCE:MEMORY"]
+    )
+    assert.strictEqual(sim.model.tasks.size, 0)
+    sim.provisionCluster("other", [
+      { name: "cp-other", group: { name: "asg-other", instanceType: "t3.large", min: 1, max: 2, desired: 1 } }
+    ])
+    const onHangar = await run("hangar", "agent", "shared-token")
+    const onOther = await run("other", "agent", "shared-token")
+    assert.strictEqual(onHangar.tasks.length, 1)
+    assert.strictEqual(onOther.tasks.length, 1)
+    assert.include(onHangar.tasks[0]!.taskArn, ":task/hangar/")
+    assert.include(onOther.tasks[0]!.taskArn, ":task/other/")
+    const again = await run("other", "agent", "shared-token")
+    assert.strictEqual(again.tasks[0]!.taskArn, onOther.tasks[0]!.taskArn)
+    assert.strictEqual(sim.model.tasks.size, 2)
+  })
+
   it("awsvpc needs a network configuration; volumes configured at launch need RunTask's volumeConfigurations", async () => {
     const { send, sim } = await setup()
     const rejects = async (command: unknown, text: string) => {

@@ -9,7 +9,7 @@ import {
 import { VirtualClock } from "@hangar/core"
 import * as EcsSimulator from "../src/EcsSimulator.js"
 
-export const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" }
+export const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "wJalrXUtnFEMI-local-test-secret" }
 
 /** Fast lifecycle timings for tests on the real clock. */
 export const quick = { taskStart: 20, imagePull: 0, taskStop: 20 } as const
@@ -27,6 +27,10 @@ export interface SetupOptions {
   readonly dataDir?: string
   readonly exec?: EcsSimulator.Options["exec"]
   readonly execHandshake?: EcsSimulator.Options["execHandshake"]
+  readonly execOpenTimeoutMs?: number
+  readonly execSessionTtlMs?: number
+  readonly secretKey?: EcsSimulator.Options["secretKey"]
+  readonly scopeRegions?: boolean
   readonly region?: string
   readonly pricing?: EcsSimulator.Options["pricing"]
 }
@@ -41,11 +45,16 @@ export const setup = async (options: SetupOptions = {}) => {
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     ...(options.exec === undefined ? {} : { exec: options.exec }),
     ...(options.execHandshake === undefined ? {} : { execHandshake: options.execHandshake }),
+    ...(options.execOpenTimeoutMs === undefined ? {} : { execOpenTimeoutMs: options.execOpenTimeoutMs }),
+    ...(options.execSessionTtlMs === undefined ? {} : { execSessionTtlMs: options.execSessionTtlMs }),
+    ...(options.secretKey === undefined ? {} : { secretKey: options.secretKey }),
+    ...(options.scopeRegions === undefined ? {} : { scopeRegions: options.scopeRegions }),
     ...(options.region === undefined ? {} : { region: options.region }),
     ...(options.pricing === undefined ? {} : { pricing: options.pricing })
   })
+  // ECS is regional: the client signs for the simulator's region, whose state it works on.
   const client = new ECSClient({
-    region: "us-east-1",
+    region: options.region ?? "us-east-1",
     endpoint: "http://ecs-sim.internal",
     credentials,
     requestHandler: sim.requestHandler,

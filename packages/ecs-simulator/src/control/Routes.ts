@@ -1,13 +1,17 @@
 /**
- * The `/_sim/*` control plane: health, info, reset, clock, faults, billing, state, Auto Scaling groups. Every body and
- * parameter is validated; a bad one is a 400 naming the field and changes nothing.
+ * The `/_sim/*` control plane: health, info, reset, clock, faults, billing, state, Auto Scaling groups. Every body
+ * and parameter is validated; a bad one is a 400 naming the field and changes nothing. `GET /_sim/health` is public;
+ * the other routes live in a scope of their own whose hook authenticates every one of them
+ * (`Authentication.verifyControlRequest`: a bearer credential once the simulator has access keys).
  */
 import { VirtualClock } from "@hangar/core"
 import { SimulatorInfo } from "@hangar/core/simulation"
 import { ParseResult, Schema } from "effect"
 import type { FastifyInstance, FastifyReply } from "fastify"
 import * as Faults from "../Faults.js"
+import * as Authentication from "../http/Authentication.js"
 import { awsError } from "../http/AwsJson.js"
+import * as RequestBody from "../http/RequestBody.js"
 import * as Billing from "../model/Billing.js"
 import { EcsError } from "../model/EcsError.js"
 import type { EcsModel } from "../model/EcsModel.js"
@@ -19,7 +23,7 @@ export interface Options {
   readonly clock: VirtualClock.SimulationClock
   /** Resets model and faults (to `seed`, or the current seed). */
   readonly reset: (seed: number | undefined) => void
-  readonly changed: (what: string) => void
+  readonly authentication: Authentication.Config
   /** The seed in force (a reset may change it). */
   readonly seed: () => number
   readonly dataDir: string | undefined
@@ -90,19 +94,34 @@ export const state = (model: EcsModel) => ({
 })
 
 export const register = (server: FastifyInstance, options: Options): void => {
+  // Public, so that a script can wait for the simulator before it has a credential.
+  server.get("/_sim/health", async () => SimulatorInfo.health("ecs-sim", version))
+  server.register(async (scope) => {
+    scope.addHook("onRequest", async (request, reply) => {
+      const refusal = Authentication.verifyControlRequest(options.authentication, request)
+      if (refusal !== undefined)
+        return reply.code(refusal.status).send(awsError(refusal.type, refusal.message))
+      return undefined
+    })
+    routes(scope, options)
+  })
+}
+
+const routes = (server: FastifyInstance, options: Options): void => {
   const { model, faults, clock } = options
   const guard = async (reply: FastifyReply, fn: () => unknown) => {
     try {
       return await fn()
     } catch (error) {
       if (error instanceof EcsError) return reply.code(error.status).send(awsError(error.type, error.message))
+      if (error instanceof RequestBody.Invalid)
+        return reply.code(400).send(awsError(error.type, error.message))
       if (error instanceof Faults.InvalidFaultRule)
         return reply.code(400).send(awsError("InvalidParameterException", `fault rule: ${error.message}`))
       throw error
     }
   }
 
-  server.get("/_sim/health", async () => SimulatorInfo.health("ecs-sim", version))
   server.get("/_sim/info", async () =>
     SimulatorInfo.info({
       name: "ecs-sim",
@@ -120,7 +139,7 @@ export const register = (server: FastifyInstance, options: Options): void => {
   )
   server.post("/_sim/reset", (request, reply) =>
     guard(reply, () => {
-      const body = parse(ResetBody, request.body, "POST /_sim/reset")
+      const body = parse(ResetBody, RequestBody.json(request), "POST /_sim/reset")
       options.reset(body.seed)
       return { reset: true, nowMillis: clock.now() }
     })
@@ -128,7 +147,7 @@ export const register = (server: FastifyInstance, options: Options): void => {
   server.get("/_sim/clock", async () => ({ mode: clock.mode, nowMillis: clock.now() }))
   server.post("/_sim/clock/advance", (request, reply) =>
     guard(reply, async () => {
-      const body = parse(AdvanceBody, request.body, "POST /_sim/clock/advance")
+      const body = parse(AdvanceBody, RequestBody.json(request), "POST /_sim/clock/advance")
       if (!(clock instanceof VirtualClock.VirtualClock))
         throw new EcsError(
           "InvalidParameterException",
@@ -143,7 +162,9 @@ export const register = (server: FastifyInstance, options: Options): void => {
   )
   server.get("/_sim/faults", async () => ({ rules: faults.list() }))
   server.post("/_sim/faults", (request, reply) =>
-    guard(reply, () => reply.code(201).send({ rule: faults.add(request.body as Faults.FaultRuleInput) }))
+    guard(reply, () =>
+      reply.code(201).send({ rule: faults.add(RequestBody.json(request) as Faults.FaultRuleInput) })
+    )
   )
   server.delete("/_sim/faults", async () => {
     faults.clear()
@@ -154,18 +175,16 @@ export const register = (server: FastifyInstance, options: Options): void => {
   server.get("/_sim/autoscaling-groups", async () => ({ autoScalingGroups: [...model.groups.values()] }))
   server.post("/_sim/autoscaling-groups", (request, reply) =>
     guard(reply, () => {
-      const body = parse(GroupBody, request.body, "POST /_sim/autoscaling-groups")
+      const body = parse(GroupBody, RequestBody.json(request), "POST /_sim/autoscaling-groups")
       const group = model.createAutoScalingGroup(body)
-      options.changed("CreateAutoScalingGroup")
       return reply.code(201).send({ arn: group.arn, autoScalingGroup: group })
     })
   )
   server.patch("/_sim/autoscaling-groups/:name", (request, reply) =>
     guard(reply, () => {
       const { name } = request.params as { name: string }
-      const body = parse(GroupUpdate, request.body, `PATCH /_sim/autoscaling-groups/${name}`)
+      const body = parse(GroupUpdate, RequestBody.json(request), `PATCH /_sim/autoscaling-groups/${name}`)
       const group = model.updateAutoScalingGroup(name, body)
-      options.changed("UpdateAutoScalingGroup")
       return { autoScalingGroup: group }
     })
   )

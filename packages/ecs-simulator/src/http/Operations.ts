@@ -3,9 +3,9 @@
  * InvalidParameterException naming it), calls the model and serialises with timestamps in epoch seconds.
  */
 import { Either, ParseResult, Schema } from "effect"
+import * as Arn from "../model/Arn.js"
 import { EcsError } from "../model/EcsError.js"
 import type { ContainerDefinition, EcsModel, Instance, Task } from "../model/EcsModel.js"
-import * as Tags from "../model/Tags.js"
 import type { Volume as VolumeSpec } from "../model/TaskDefinition.js"
 
 const Tag = Schema.Struct({ key: Schema.String, value: Schema.String })
@@ -18,6 +18,51 @@ const Strategy = Schema.Array(
   })
 )
 const ClusterRef = Schema.optional(Schema.String)
+
+/** A decimal integer string of at most 9 digits ("0x100", " 256 ", "1e3" and "256.0" are refused, as AWS does). */
+const DecimalInteger = Schema.compose(
+  Schema.String.pipe(
+    Schema.pattern(/^[0-9]{1,9}$/, { message: () => 'expected a decimal integer string such as "1024"' })
+  ),
+  Schema.NumberFromString
+)
+
+/** Task CPU: CPU units ("1024") or vCPUs ("1 vCPU", "0.5 vcpu"), as RegisterTaskDefinition takes them. */
+const TaskCpu = Schema.transformOrFail(Schema.String, Schema.Int, {
+  strict: true,
+  decode: (text, _options, ast) => {
+    if (/^[0-9]{1,9}$/.test(text)) return ParseResult.succeed(Number(text))
+    const vcpus = /^([0-9]{1,3}(?:\.[0-9]{1,2})?) ?vcpu$/i.exec(text)
+    if (vcpus !== null && Number.isInteger(Number(vcpus[1]) * 1024))
+      return ParseResult.succeed(Number(vcpus[1]) * 1024)
+    return ParseResult.fail(
+      new ParseResult.Type(
+        ast,
+        text,
+        `expected CPU units ("1024") or vCPUs ("1 vCPU"), got ${JSON.stringify(text.slice(0, 32))}`
+      )
+    )
+  },
+  encode: (units) => ParseResult.succeed(String(units))
+})
+
+/** Task memory: MiB ("2048") or GB ("2 GB"), as RegisterTaskDefinition takes it. */
+const TaskMemory = Schema.transformOrFail(Schema.String, Schema.Int, {
+  strict: true,
+  decode: (text, _options, ast) => {
+    if (/^[0-9]{1,9}$/.test(text)) return ParseResult.succeed(Number(text))
+    const gb = /^([0-9]{1,4}) ?gb$/i.exec(text)
+    if (gb !== null) return ParseResult.succeed(Number(gb[1]) * 1024)
+    return ParseResult.fail(
+      new ParseResult.Type(
+        ast,
+        text,
+        `expected MiB ("2048") or GB ("2 GB"), got ${JSON.stringify(text.slice(0, 32))}`
+      )
+    )
+  },
+  encode: (mib) => ParseResult.succeed(String(mib))
+})
 
 const decoders = new Map<string, (u: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
 
@@ -37,6 +82,16 @@ const input = <A, I>(schema: () => Schema.Schema<A, I>, body: unknown, operation
     "InvalidParameterException",
     `${operation}: ${issues.map((i) => `${i.path.join(".") || "(input)"}: ${i.message}`).join("; ")}`
   )
+}
+
+const MaxResults = (most: number) =>
+  Schema.optionalWith(Schema.Int.pipe(Schema.between(1, most)), { default: () => most })
+
+/** One page of `items` from the offset `nextToken` carries, and the token of the next page if there is one. */
+const pageOf = <A>(items: ReadonlyArray<A>, maxResults: number, nextToken: number | undefined) => {
+  const from = nextToken ?? 0
+  const to = from + maxResults
+  return { page: items.slice(from, to), ...(to < items.length ? { nextToken: String(to) } : {}) }
 }
 
 const seconds = (millis: number | undefined) => (millis === undefined ? undefined : millis / 1000)
@@ -174,18 +229,6 @@ const capacityProviderJson = (model: EcsModel, name: string) => {
   }
 }
 
-/** The taggable resources: clusters, tasks, capacity providers. */
-const taggable = (model: EcsModel, arn: string) => {
-  const task = model.tasks.get(arn)
-  if (task !== undefined && model.visible(task)) return task.tags
-  for (const c of model.clusters.values()) if (c.arn === arn && c.status === "ACTIVE") return c.tags
-  for (const p of model.capacityProviders.values()) if (p.arn === arn) return p.tags
-  throw new EcsError(
-    "InvalidParameterException",
-    `resourceArn: no cluster, task or capacity provider has the ARN ${arn}.`
-  )
-}
-
 const Overrides = Schema.Struct({
   containerOverrides: Schema.optional(
     Schema.Array(
@@ -205,7 +248,13 @@ export interface ExecSessions {
   ) => { sessionId: string; streamUrl: string; tokenValue: string }
 }
 
+/** The operations by name, in a `Map` (so no name an object inherits, `__proto__` or `toString`, is one). */
 export const operations = (
+  model: EcsModel,
+  exec: ExecSessions
+): ReadonlyMap<string, (body: unknown) => unknown> => new Map(Object.entries(handlers(model, exec)))
+
+const handlers = (
   model: EcsModel,
   exec: ExecSessions
 ): Readonly<Record<string, (body: unknown) => unknown>> => ({
@@ -235,12 +284,22 @@ export const operations = (
     const clusters = []
     const failures = []
     for (const ref of i.clusters) {
-      const name = ref.split("/").pop()!
-      const c = model.clusters.get(name)
+      const name = Arn.clusterName(ref, model)
+      const c = typeof name === "string" ? model.clusters.get(name) : undefined
       if (c === undefined) failures.push({ arn: ref, reason: "MISSING" })
-      else clusters.push(clusterJson(model, name))
+      else clusters.push(clusterJson(model, c.name))
     }
     return { clusters, failures }
+  },
+  ListClusters: (body) => {
+    const i = input(
+      () => Schema.Struct({ maxResults: MaxResults(100), nextToken: Schema.optional(DecimalInteger) }),
+      body,
+      "ListClusters"
+    )
+    const active = [...model.clusters.values()].filter((c) => c.status === "ACTIVE").map((c) => c.arn)
+    const { page, ...next } = pageOf(active, i.maxResults, i.nextToken)
+    return { clusterArns: page, ...next }
   },
   DeleteCluster: (body) => {
     const i = input(() => Schema.Struct({ cluster: Schema.String }), body, "DeleteCluster")
@@ -287,8 +346,8 @@ export const operations = (
         Schema.Struct({
           family: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
           containerDefinitions: Schema.Array(Container),
-          cpu: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(128, 10240))),
-          memory: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
+          cpu: Schema.optional(TaskCpu.pipe(Schema.between(128, 10240))),
+          memory: Schema.optional(TaskMemory.pipe(Schema.positive())),
           networkMode: Schema.optional(Schema.Literal("bridge", "host", "awsvpc", "none")),
           requiresCompatibilities: Schema.optional(Schema.Array(Schema.String)),
           taskRoleArn: Schema.optional(Schema.String),
@@ -318,11 +377,59 @@ export const operations = (
     const i = input(() => Schema.Struct({ taskDefinition: Schema.String }), body, "DescribeTaskDefinition")
     return { taskDefinition: definitionJson(model.taskDefinition(i.taskDefinition)) }
   },
+  ListTaskDefinitions: (body) => {
+    const i = input(
+      () =>
+        Schema.Struct({
+          familyPrefix: Schema.optional(Schema.String),
+          status: Schema.optionalWith(Schema.Literal("ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"), {
+            default: () => "ACTIVE" as const
+          }),
+          sort: Schema.optionalWith(Schema.Literal("ASC", "DESC"), { default: () => "ASC" as const }),
+          maxResults: MaxResults(100),
+          nextToken: Schema.optional(DecimalInteger)
+        }),
+      body,
+      "ListTaskDefinitions"
+    )
+    // familyPrefix is a whole family name here, as the API reference says; ordered by family, then revision.
+    const arns = [...model.definitions.entries()]
+      .filter(([family]) => i.familyPrefix === undefined || family === i.familyPrefix)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .flatMap(([, revisions]) => revisions.filter((d) => d.status === i.status).map((d) => d.arn))
+    if (i.sort === "DESC") arns.reverse()
+    const { page, ...next } = pageOf(arns, i.maxResults, i.nextToken)
+    return { taskDefinitionArns: page, ...next }
+  },
+  ListTaskDefinitionFamilies: (body) => {
+    const i = input(
+      () =>
+        Schema.Struct({
+          familyPrefix: Schema.optional(Schema.String),
+          status: Schema.optionalWith(Schema.Literal("ACTIVE", "INACTIVE", "ALL"), {
+            default: () => "ACTIVE" as const
+          }),
+          maxResults: MaxResults(100),
+          nextToken: Schema.optional(DecimalInteger)
+        }),
+      body,
+      "ListTaskDefinitionFamilies"
+    )
+    // ACTIVE: families with an ACTIVE revision; INACTIVE: families with none.
+    const families = [...model.definitions.entries()]
+      .filter(([family]) => i.familyPrefix === undefined || family.startsWith(i.familyPrefix))
+      .filter(([, revisions]) => {
+        const active = revisions.some((d) => d.status === "ACTIVE")
+        return i.status === "ALL" || (i.status === "ACTIVE") === active
+      })
+      .map(([family]) => family)
+      .sort()
+    const { page, ...next } = pageOf(families, i.maxResults, i.nextToken)
+    return { families: page, ...next }
+  },
   DeregisterTaskDefinition: (body) => {
     const i = input(() => Schema.Struct({ taskDefinition: Schema.String }), body, "DeregisterTaskDefinition")
-    const d = model.taskDefinition(i.taskDefinition)
-    d.status = "INACTIVE"
-    return { taskDefinition: definitionJson(d) }
+    return { taskDefinition: definitionJson(model.deregisterTaskDefinition(i.taskDefinition)) }
   },
   CreateCapacityProvider: (body) => {
     const i = input(
@@ -387,7 +494,12 @@ export const operations = (
   },
   DescribeCapacityProviders: (body) => {
     const i = input(
-      () => Schema.Struct({ capacityProviders: Schema.optional(Schema.Array(Schema.String)) }),
+      () =>
+        Schema.Struct({
+          capacityProviders: Schema.optional(Schema.Array(Schema.String).pipe(Schema.maxItems(100))),
+          maxResults: MaxResults(10),
+          nextToken: Schema.optional(DecimalInteger)
+        }),
       body,
       "DescribeCapacityProviders"
     )
@@ -397,9 +509,11 @@ export const operations = (
         i.capacityProviders.includes(p.name) ||
         i.capacityProviders.includes(p.arn)
     )
+    const { page, ...next } = pageOf(all, i.maxResults, i.nextToken)
     return {
-      capacityProviders: all.map((p) => capacityProviderJson(model, p.name)),
-      failures: []
+      capacityProviders: page.map((p) => capacityProviderJson(model, p.name)),
+      failures: [],
+      ...next
     }
   },
   RunTask: (body) => {
@@ -573,7 +687,7 @@ export const operations = (
             default: () => "RUNNING" as const
           }),
           maxResults: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 100 }),
-          nextToken: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
+          nextToken: Schema.optional(DecimalInteger)
         }),
       body,
       "ListTasks"
@@ -603,12 +717,12 @@ export const operations = (
         (i.startedBy === undefined || t.startedBy === i.startedBy) &&
         (i.family === undefined || t.definition.family === i.family)
     )
-    const from = i.nextToken ?? 0
-    const page = all.slice(from, from + i.maxResults).map((t) => t.arn)
-    return {
-      taskArns: page,
-      ...(from + i.maxResults < all.length ? { nextToken: String(from + i.maxResults) } : {})
-    }
+    const { page, ...next } = pageOf(
+      all.map((t) => t.arn),
+      i.maxResults,
+      i.nextToken
+    )
+    return { taskArns: page, ...next }
   },
   ListContainerInstances: (body) => {
     const i = input(
@@ -617,21 +731,23 @@ export const operations = (
           cluster: ClusterRef,
           status: Schema.optional(
             Schema.Literal("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED")
-          )
+          ),
+          maxResults: MaxResults(100),
+          nextToken: Schema.optional(DecimalInteger)
         }),
       body,
       "ListContainerInstances"
     )
     const cluster = model.cluster(i.cluster)
-    return {
-      containerInstanceArns: [...model.instances.values()]
-        .filter(
-          (x) =>
-            x.cluster === cluster.name &&
-            (i.status === undefined ? x.status !== "INACTIVE" : x.status === i.status)
-        )
-        .map((x) => x.arn)
-    }
+    const arns = [...model.instances.values()]
+      .filter(
+        (x) =>
+          x.cluster === cluster.name &&
+          (i.status === undefined ? x.status !== "INACTIVE" : x.status === i.status)
+      )
+      .map((x) => x.arn)
+    const { page, ...next } = pageOf(arns, i.maxResults, i.nextToken)
+    return { containerInstanceArns: page, ...next }
   },
   DescribeContainerInstances: (body) => {
     const i = input(
@@ -715,12 +831,12 @@ export const operations = (
       body,
       "TagResource"
     )
-    Tags.merge(taggable(model, i.resourceArn), i.tags)
+    model.tagResource(i.resourceArn, i.tags)
     return {}
   },
   ListTagsForResource: (body) => {
     const i = input(() => Schema.Struct({ resourceArn: Schema.String }), body, "ListTagsForResource")
-    const tags = taggable(model, i.resourceArn)
+    const tags = model.tagsOf(i.resourceArn)
     return { tags }
   }
 })

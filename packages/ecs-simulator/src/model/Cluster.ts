@@ -15,6 +15,3 @@ export interface Cluster {
   status: "ACTIVE" | "INACTIVE"
   tags: Array<Tag>
 }
-
-/** A cluster reference is a name or an ARN (`…:cluster/NAME`). */
-export const nameOf = (ref: string): string => ref.slice(ref.lastIndexOf("/") + 1)

@@ -18,3 +18,6 @@ export const clusterNotFound = (ref: string) =>
 export const invalidParameter = (message: string) => new EcsError("InvalidParameterException", message)
 
 export const client = (message: string) => new EcsError("ClientException", message)
+
+/** A client-given string as an error shows it: cut to 200 characters. */
+export const shown = (text: string): string => (text.length > 200 ? `${text.slice(0, 200)}…` : text)

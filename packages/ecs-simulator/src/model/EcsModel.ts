@@ -6,9 +6,10 @@
  * timer is tagged with the model's epoch so `reset` leaves no stale work behind.
  */
 import { ExecBackend, Pricing, VirtualClock } from "@hangar/core"
+import * as Arn from "./Arn.js"
 import * as AutoScalingGroup from "./AutoScalingGroup.js"
 import type { CapacityProvider, ScalingOptions } from "./CapacityProvider.js"
-import * as Cluster from "./Cluster.js"
+import type * as Cluster from "./Cluster.js"
 import type { Instance } from "./ContainerInstance.js"
 import * as Errors from "./EcsError.js"
 import { EcsError } from "./EcsError.js"
@@ -74,6 +75,37 @@ export interface ModelOptions {
   readonly faults?: CapacityFaults
 }
 
+/**
+ * What changed since the store last saved it, by key: the durable part of the model (groups, capacity
+ * providers, task definitions, clusters, the instance ledger), and whether everything was reset. Every method
+ * that changes one of them records it here; `Persistence.Store` journals exactly these and clears them.
+ */
+export class Unsaved {
+  reset = false
+  readonly groups = new Set<string>()
+  readonly capacityProviders = new Set<string>()
+  readonly definitions = new Set<TaskDefinition.TaskDefinition>()
+  readonly clusters = new Set<string>()
+  readonly instances = new Set<string>()
+
+  get empty(): boolean {
+    return (
+      !this.reset &&
+      this.groups.size === 0 &&
+      this.capacityProviders.size === 0 &&
+      this.definitions.size === 0 &&
+      this.clusters.size === 0 &&
+      this.instances.size === 0
+    )
+  }
+
+  clear(): void {
+    this.reset = false
+    for (const set of [this.groups, this.capacityProviders, this.definitions, this.clusters, this.instances])
+      set.clear()
+  }
+}
+
 /** An Auto Scaling activity (launch, launch failure, termination), for `/_sim/state`. */
 export interface Activity {
   readonly at: number
@@ -92,8 +124,14 @@ export class EcsModel {
   readonly tasks = new Map<string, Task>()
   /** Tasks not yet STOPPED, so scaling does not walk history. */
   readonly activeTasks = new Set<Task>()
-  readonly tokens = new Map<string, ReadonlyArray<string>>()
+  /** RunTask's first answer per (cluster, clientToken): the tasks it started and the failures it gave. */
+  readonly tokens = new Map<
+    string,
+    { readonly tasks: ReadonlyArray<string>; readonly failures: ReadonlyArray<Failure>; readonly at: number }
+  >()
   readonly activities: Array<Activity> = []
+  /** Durable state changed since the last save. */
+  readonly unsaved = new Unsaved()
   readonly clock: VirtualClock.SimulationClock
   readonly timing: Lifecycle.TimingModel
   readonly region: string
@@ -149,6 +187,8 @@ export class EcsModel {
     ])
       map.clear()
     this.activeTasks.clear()
+    this.unsaved.clear()
+    this.unsaved.reset = true
     this.activities.length = 0
     this.scaling = false
     this.zoneCursor = 0
@@ -193,6 +233,7 @@ export class EcsModel {
     const existing = this.clusters.get(name)
     if (existing !== undefined && existing.status === "ACTIVE") {
       Tags.merge(existing.tags, tags)
+      this.unsaved.clusters.add(name)
       return existing
     }
     const cluster: Cluster.Cluster = {
@@ -204,14 +245,21 @@ export class EcsModel {
       tags: [...tags]
     }
     this.clusters.set(name, cluster)
+    this.unsaved.clusters.add(name)
     this.ensureScalingLoop()
     return cluster
   }
 
   /** An ACTIVE cluster by name or ARN (the `default` cluster when none is given). */
   cluster(ref: string | undefined): Cluster.Cluster {
-    const cluster = this.clusters.get(Cluster.nameOf(ref ?? "default"))
-    if (cluster === undefined || cluster.status !== "ACTIVE") throw Errors.clusterNotFound(ref ?? "default")
+    const name = Arn.clusterName(ref ?? "default", this)
+    if (name === false)
+      throw Errors.invalidParameter(
+        `cluster: expected a cluster name (1-255 letters, digits, '-' or '_') or a cluster ARN, got ${Errors.shown(ref ?? "")}.`
+      )
+    const cluster = name === undefined ? undefined : this.clusters.get(name)
+    if (cluster === undefined || cluster.status !== "ACTIVE")
+      throw Errors.clusterNotFound(Errors.shown(ref ?? "default"))
     return cluster
   }
 
@@ -235,6 +283,7 @@ export class EcsModel {
         `The cluster ${cluster.name} cannot be deleted while capacity providers are associated; call PutClusterCapacityProviders with an empty list first.`
       )
     cluster.status = "INACTIVE"
+    this.unsaved.clusters.add(cluster.name)
     return cluster
   }
 
@@ -274,19 +323,52 @@ export class EcsModel {
     }
     revisions.push(definition)
     this.definitions.set(family, revisions)
+    this.unsaved.definitions.add(definition)
     return definition
+  }
+
+  /** DeregisterTaskDefinition: the revision becomes INACTIVE. */
+  deregisterTaskDefinition(ref: string): TaskDefinition.TaskDefinition {
+    const definition = this.taskDefinition(ref)
+    definition.status = "INACTIVE"
+    this.unsaved.definitions.add(definition)
+    return definition
+  }
+
+  /** The tags of a taggable resource (a visible task, an ACTIVE cluster, a capacity provider) by ARN. */
+  tagsOf(arn: string): Array<Tags.Tag> {
+    const task = this.tasks.get(arn)
+    if (task !== undefined && this.visible(task)) return task.tags
+    for (const c of this.clusters.values()) if (c.arn === arn && c.status === "ACTIVE") return c.tags
+    for (const p of this.capacityProviders.values()) if (p.arn === arn) return p.tags
+    throw Errors.invalidParameter(
+      `resourceArn: no cluster, task or capacity provider has the ARN ${Errors.shown(arn)}.`
+    )
+  }
+
+  /** TagResource: merges `tags` (by key) into the resource's. */
+  tagResource(arn: string, tags: ReadonlyArray<Tags.Tag>): void {
+    Tags.merge(this.tagsOf(arn), tags)
+    for (const c of this.clusters.values()) if (c.arn === arn) this.unsaved.clusters.add(c.name)
+    for (const p of this.capacityProviders.values())
+      if (p.arn === arn) this.unsaved.capacityProviders.add(p.name)
   }
 
   /** `family` (latest ACTIVE revision), `family:revision` or an ARN. */
   taskDefinition(ref: string): TaskDefinition.TaskDefinition {
-    const { family, revision } = TaskDefinition.parseRef(ref)
+    const parsed = Arn.taskDefinition(ref, this)
+    if (parsed === false)
+      throw Errors.invalidParameter(
+        `taskDefinition: expected family, family:revision or a task definition ARN, got ${Errors.shown(ref)}.`
+      )
+    const { family, revision } = parsed ?? { family: "", revision: undefined }
     const revisions = this.definitions.get(family) ?? []
     let found: TaskDefinition.TaskDefinition | undefined
     if (revision === undefined) {
       for (let i = revisions.length - 1; i >= 0 && found === undefined; i--)
         if (revisions[i]!.status === "ACTIVE") found = revisions[i]
     } else found = revisions.find((d) => d.revision === revision)
-    if (found === undefined) throw Errors.client(`Unable to describe task definition ${ref}.`)
+    if (found === undefined) throw Errors.client(`Unable to describe task definition ${Errors.shown(ref)}.`)
     return found
   }
 
@@ -305,6 +387,7 @@ export class EcsModel {
       arn: `arn:aws:autoscaling:${this.region}:${this.account}:autoScalingGroup:${this.random.uuid()}:autoScalingGroupName/${spec.name}`
     }
     this.groups.set(spec.name, group)
+    this.unsaved.groups.add(spec.name)
     return group
   }
 
@@ -348,6 +431,7 @@ export class EcsModel {
       tags: [...(options.tags ?? [])]
     }
     this.capacityProviders.set(name, provider)
+    this.unsaved.capacityProviders.add(name)
     return provider
   }
 
@@ -381,6 +465,7 @@ export class EcsModel {
               `The capacity provider ${name} has active tasks; stop them before removing it.`
             )
     cluster.capacityProviders = [...providers]
+    this.unsaved.clusters.add(cluster.name)
     cluster.defaultStrategy = strategy.map((s) => ({ ...s }))
     // The group's desired instances come up attached to this cluster (registered at once: setup, not scaling).
     for (const name of providers) {
@@ -414,6 +499,7 @@ export class EcsModel {
     group.min = next.min
     group.max = next.max
     group.desired = next.desired
+    this.unsaved.groups.add(name)
     this.reconcileGroups()
     return group
   }
@@ -460,8 +546,11 @@ export class EcsModel {
       return undefined
     }
     const shape = AutoScalingGroup.shape(group.instanceType)
+    let id = `i-${this.random.hex(17)}`
+    // A restarted simulator's seed can draw an id its ledger already has: never overwrite a ledger line.
+    while (this.instances.has(id)) id = `i-${this.random.hex(17)}`
     const instance: Instance = {
-      id: `i-${this.random.hex(17)}`,
+      id,
       arn: this.arn("container-instance", `${cluster}/${this.random.hex(32)}`),
       cluster,
       capacityProvider: provider.name,
@@ -482,6 +571,7 @@ export class EcsModel {
       emptySince: undefined
     }
     this.instances.set(instance.id, instance)
+    this.unsaved.instances.add(instance.id)
     this.events++
     this.activity(group.name, `Launching a new EC2 instance: ${instance.id} in ${zone}.`)
     const register = () => {
@@ -520,6 +610,7 @@ export class EcsModel {
     }
     this.moveInstance(instance, "terminated", "INACTIVE")
     instance.terminatedAt = this.clock.now()
+    this.unsaved.instances.add(instance.id)
     const provider = this.capacityProviders.get(instance.capacityProvider)
     if (provider !== undefined)
       this.activity(provider.asg, `Terminating EC2 instance: ${instance.id} (${why}).`)
@@ -557,6 +648,13 @@ export class EcsModel {
   /** CPU units, MiB and GPUs the instance's tasks reserve. */
   used(instance: Instance) {
     return { cpu: instance.reservedCpu, memory: instance.reservedMemory, gpus: instance.reservedGpus }
+  }
+
+  /** The cluster's ACTIVE container instances. */
+  registeredInstances(cluster: string): Array<Instance> {
+    const out: Array<Instance> = []
+    for (const i of this.instances.values()) if (i.cluster === cluster && i.status === "ACTIVE") out.push(i)
+    return out
   }
 
   private candidates(cluster: string, providers: ReadonlyArray<string>): Array<Instance> {
@@ -616,30 +714,34 @@ export class EcsModel {
       throw Errors.invalidParameter(
         "Specifying both a launchType and capacityProviderStrategy is not supported: pass one of them."
       )
-    if (request.clientToken !== undefined) {
-      const previous = this.tokens.get(request.clientToken)
-      if (previous !== undefined) {
-        const tasks = previous.map((arn) => this.tasks.get(arn)).filter((t): t is Task => t !== undefined)
-        return { tasks, failures: [] }
+    // The first answer per (cluster, token) is the answer, whether it started tasks or gave failures.
+    const tokenKey = request.clientToken === undefined ? undefined : `${cluster.name}\n${request.clientToken}`
+    const previous = tokenKey === undefined ? undefined : this.tokens.get(tokenKey)
+    if (previous !== undefined)
+      return {
+        tasks: previous.tasks.map((arn) => this.tasks.get(arn)).filter((t): t is Task => t !== undefined),
+        failures: [...previous.failures]
       }
-    }
-    const ec2 = request.launchType === "EC2"
-    const strategy = ec2 ? [] : (request.capacityProviderStrategy ?? cluster.defaultStrategy)
-    if (!ec2 && strategy.length === 0)
-      throw Errors.invalidParameter(
-        `The cluster ${cluster.name} has no default capacity provider strategy: pass launchType EC2 or a capacityProviderStrategy.`
-      )
-    const providers = ec2 ? cluster.capacityProviders : strategy.map((s) => s.capacityProvider)
+    // With neither a launchType nor a strategy, the cluster's default strategy; without one, the EC2 launch type.
+    const strategy =
+      request.launchType === "EC2" ? [] : (request.capacityProviderStrategy ?? cluster.defaultStrategy)
+    const ec2 = strategy.length === 0
+    const providers = strategy.map((s) => s.capacityProvider)
     for (const p of providers)
       if (!cluster.capacityProviders.includes(p))
         throw Errors.invalidParameter(
           `capacityProviderStrategy: the capacity provider ${p} is not associated with cluster ${cluster.name}.`
         )
+    // The EC2 launch type places on the cluster's registered container instances, whatever their provider.
+    const candidates = () =>
+      ec2 ? this.registeredInstances(cluster.name) : this.candidates(cluster.name, providers)
+    if (ec2 && candidates().length === 0)
+      throw Errors.invalidParameter("No Container Instances were found in your cluster.")
     const managed = !ec2 && providers.some((p) => this.capacityProviders.get(p)?.managedScaling === true)
     const tasks: Array<Task> = []
     const failures: Array<Failure> = []
     for (let n = 0; n < request.count; n++) {
-      const placement = Placement.binpack(this.candidates(cluster.name, providers), definition)
+      const placement = Placement.binpack(candidates(), definition)
       if (placement._tag === "NoRoom" && !managed) {
         failures.push({ arn: placement.instance?.arn ?? cluster.arn, reason: placement.reason })
         continue
@@ -653,11 +755,8 @@ export class EcsModel {
       if (placement._tag === "Placed") this.assign(task, placement.instance)
       else this.awaitCapacity(task)
     }
-    if (request.clientToken !== undefined)
-      this.tokens.set(
-        request.clientToken,
-        tasks.map((t) => t.arn)
-      )
+    if (tokenKey !== undefined)
+      this.tokens.set(tokenKey, { tasks: tasks.map((t) => t.arn), failures, at: this.clock.now() })
     return { tasks, failures }
   }
 
@@ -800,11 +899,15 @@ export class EcsModel {
   /** A task of the cluster by ARN or id (visible within the retention window). */
   task(clusterRef: string | undefined, ref: string): Task {
     const cluster = this.cluster(clusterRef)
+    const parsed = Arn.task(ref, this)
+    if (parsed === false)
+      throw Errors.invalidParameter(`task: expected a task id or a task ARN, got ${Errors.shown(ref)}.`)
     const task =
-      this.tasks.get(ref) ??
-      this.tasks.get(this.arn("task", `${cluster.name}/${ref.slice(ref.lastIndexOf("/") + 1)}`))
+      parsed === undefined || (parsed.cluster !== undefined && parsed.cluster !== cluster.name)
+        ? undefined
+        : this.tasks.get(this.arn("task", `${cluster.name}/${parsed.id}`))
     if (task === undefined || task.cluster !== cluster.name || !this.visible(task))
-      throw Errors.invalidParameter(`The referenced task was not found: ${ref}.`)
+      throw Errors.invalidParameter(`The referenced task was not found: ${Errors.shown(ref)}.`)
     return task
   }
 
@@ -869,8 +972,9 @@ export class EcsModel {
     for (const [arn, task] of this.tasks) {
       if (task.stoppedAt !== undefined && now - task.stoppedAt > this.timing.retention) this.tasks.delete(arn)
     }
-    for (const [token, arns] of this.tokens)
-      if (arns.every((a) => !this.tasks.has(a))) this.tokens.delete(token)
+    for (const [token, answer] of this.tokens)
+      if (now - answer.at > this.timing.retention && answer.tasks.every((a) => !this.tasks.has(a)))
+        this.tokens.delete(token)
   }
 
   // ---- managed scaling
@@ -926,6 +1030,7 @@ export class EcsModel {
         else if (!this.lowSince.has(key)) this.lowSince.set(key, now)
         if (decision.desired > live.length) {
           group.desired = decision.desired
+          this.unsaved.groups.add(group.name)
           for (let i = live.length; i < decision.desired; i++) this.launch(cluster.name, provider, group)
         } else if (
           decision.low &&
@@ -938,6 +1043,7 @@ export class EcsModel {
             .slice(0, Math.min(ManagedScaling.scaleInStep(live.length), live.length - decision.desired))
           for (const instance of removable) this.terminate(instance, "scale-in")
           group.desired = live.length - removable.length
+          this.unsaved.groups.add(group.name)
           this.lastScaleIn.set(key, now)
         } else if (live.length < group.desired) {
           // Replace lost instances (a zone outage, a failed launch) up to the desired count.

@@ -79,10 +79,3 @@ export const demand = (
     }
   return { cpu: taskCpu, memory: taskMemory, gpus }
 }
-
-/** `family`, `family:revision` or an ARN. */
-export const parseRef = (ref: string): { readonly family: string; readonly revision: number | undefined } => {
-  const last = ref.slice(ref.lastIndexOf("/") + 1)
-  const [family = "", revision] = last.split(":")
-  return { family, revision: revision === undefined ? undefined : Number(revision) }
-}
