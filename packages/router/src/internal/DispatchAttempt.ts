@@ -65,6 +65,15 @@ const createRecorded = (
     return yield* CreateGate.withinCreate(state.gates.get(provider.id), create)
   })
 
+/** A session an attempt holds for its task, from `created` until the task is done with it. */
+interface HeldSession {
+  readonly provider: ComputeProvider.ComputeProvider
+  readonly task: TaskSpec.TaskSpec
+  readonly created: Session.Session
+  readonly record: AttemptRecord & { readonly sessionId: string }
+  readonly entry: SessionActivity
+}
+
 /**
  * Takes hold of the created session for this task: cancels its idle timer, tells the idle policy of an arrival
  * after an idle gap, counts the task as active on it. Whether the start is cold is decided here.
@@ -102,14 +111,7 @@ const holdSession = (
   })
 
 /** The task is done with the session: recorded idle, and handed to the idle policy if no other task holds it. */
-const finishOnSession = (
-  state: RouterState,
-  provider: ComputeProvider.ComputeProvider,
-  task: TaskSpec.TaskSpec,
-  created: Session.Session,
-  record: AttemptRecord & { readonly sessionId: string },
-  entry: SessionActivity
-) =>
+const finishOnSession = (state: RouterState, { created, entry, provider, record, task }: HeldSession) =>
   Effect.gen(function* () {
     entry.active--
     const now = yield* Clock.currentTimeMillis
@@ -127,14 +129,7 @@ const finishOnSession = (
   })
 
 /** Starts the session if it is not running, records it running, and runs the task's command on it. */
-const runOnSession = (
-  state: RouterState,
-  provider: ComputeProvider.ComputeProvider,
-  task: TaskSpec.TaskSpec,
-  created: Session.Session,
-  record: AttemptRecord & { readonly sessionId: string },
-  entry: SessionActivity
-) =>
+const runOnSession = (state: RouterState, { created, entry, provider, record, task }: HeldSession) =>
   Effect.gen(function* () {
     const session = created.status === "running" ? created : yield* provider.start(created.id)
     entry.asleep = false
@@ -169,10 +164,10 @@ const attempt = (
       owner: state.instanceId
     }
     const created = yield* createRecorded(state, provider, task, base, dispatchedAt)
-    const record = { ...base, sessionId: created.id }
     const { entry, coldStart } = yield* holdSession(state, provider, task, created, dispatchedAt)
-    const ran = yield* runOnSession(state, provider, task, created, record, entry).pipe(
-      Effect.ensuring(Effect.orDie(finishOnSession(state, provider, task, created, record, entry)))
+    const held: HeldSession = { provider, task, created, record: { ...base, sessionId: created.id }, entry }
+    const ran = yield* runOnSession(state, held).pipe(
+      Effect.ensuring(Effect.orDie(finishOnSession(state, held)))
     )
     return {
       taskId: task.taskId,

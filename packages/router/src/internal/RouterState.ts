@@ -53,17 +53,15 @@ export interface RouterState {
 /** The key of a session in the state's maps. */
 export const keyOf = (provider: string, sessionId: string): string => `${provider}/${sessionId}`
 
-export const make = (
-  options: RouterOptions
-): Effect.Effect<
-  RouterState,
-  never,
+/** The services the Router is built from. */
+export type Services =
   | ProviderRegistry.ProviderRegistry
   | RoutingPolicy.RoutingPolicy
   | IdlePolicy.IdlePolicy
   | SessionStore
   | Scope.Scope
-> =>
+
+export const make = (options: RouterOptions): Effect.Effect<RouterState, never, Services> =>
   Effect.gen(function* () {
     const registry = yield* ProviderRegistry.ProviderRegistry
     const permits = new Map(
