@@ -11,6 +11,10 @@ const minute = 60_000
 const sleepAction = (input: IdlePolicy.IdleInput): "suspend" | "stop" =>
   input.canSuspend ? "suspend" : "stop"
 
+/** The decision of a break-even policy when the sleeping price is no lower than the running one. */
+const keepWhenSleepSavesNothing = (policy: string): IdlePolicy.IdleDecision =>
+  new IdlePolicy.IdleDecision({ action: "keep", afterMillis: 0, policy, reason: "sleeping saves nothing" })
+
 /**
  * Break-even idle time B = W / (r − s) in milliseconds, where W is the wake cost plus the value of the wait
  * (`waitMicroUsdPerSecond` × the input's `wakeSeconds`). Infinite when sleeping saves nothing.
@@ -61,12 +65,7 @@ export const breakEven = (options: Partial<BreakEvenOptions> = {}) => {
               policy: "break-even",
               reason: `break-even B = W/(r−s) = ${(b / 1000).toFixed(1)} s`
             })
-          : new IdlePolicy.IdleDecision({
-              action: "keep",
-              afterMillis: 0,
-              policy: "break-even",
-              reason: "sleeping saves nothing"
-            })
+          : keepWhenSleepSavesNothing("break-even")
       })
   })
 }
@@ -86,12 +85,7 @@ export const randomizedBreakEven = (options: Partial<BreakEvenOptions> & { reado
         Effect.sync(() => {
           const b = breakEvenMillis(input, lambda)
           if (!Number.isFinite(b)) {
-            return new IdlePolicy.IdleDecision({
-              action: "keep",
-              afterMillis: 0,
-              policy: "break-even-randomized",
-              reason: "sleeping saves nothing"
-            })
+            return keepWhenSleepSavesNothing("break-even-randomized")
           }
           const t = b * Math.log(1 + random() * (Math.E - 1))
           return new IdlePolicy.IdleDecision({
@@ -263,12 +257,7 @@ export const learningAugmented = (options: Partial<LearningAugmentedOptions> = {
           const b = breakEvenMillis(input, settings.waitMicroUsdPerSecond)
           const predicted = predictions.get(input.repository)
           if (!Number.isFinite(b)) {
-            return new IdlePolicy.IdleDecision({
-              action: "keep",
-              afterMillis: 0,
-              policy: "learning-augmented",
-              reason: "sleeping saves nothing"
-            })
+            return keepWhenSleepSavesNothing("learning-augmented")
           }
           const longGap = predicted === undefined || predicted >= b
           const after = longGap ? settings.trust * b : b / settings.trust

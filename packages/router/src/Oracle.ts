@@ -167,6 +167,57 @@ export interface PolicyEvaluation {
 }
 
 /**
+ * One idle gap of `g` ms under a decision to sleep `after` ms into it (then pre-warm, if the decision says so):
+ * what it cost, the start latency the next task saw, and the seconds spent warm before a sleep that came anyway.
+ */
+const gapOutcome = (
+  g: number,
+  after: number,
+  decision: IdlePolicy.IdleDecision,
+  run: number,
+  sleepState: SleepState,
+  task: TraceTask
+): { readonly paid: number; readonly latency: number; readonly wastedSeconds: number } => {
+  const asleep = sleepState.microUsdPerSecond(task)
+  const wake = run * sleepState.wakeBilledSeconds
+  if (g <= after) return { paid: run * (g / 1000), latency: 0, wastedSeconds: 0 }
+  if (decision.prewarmAfterMillis === undefined) {
+    return {
+      paid: run * (after / 1000) + asleep * ((g - after) / 1000) + wake,
+      latency: sleepState.wakeSeconds,
+      wastedSeconds: after / 1000
+    }
+  }
+  const prewarm = Math.max(after, decision.prewarmAfterMillis)
+  const keep = decision.prewarmKeepAliveMillis ?? 0
+  if (g <= prewarm) {
+    return {
+      paid: run * (after / 1000) + asleep * ((g - after) / 1000) + wake,
+      latency: sleepState.wakeSeconds,
+      wastedSeconds: 0
+    }
+  }
+  if (g <= prewarm + keep) {
+    return {
+      paid: run * (after / 1000) + asleep * ((prewarm - after) / 1000) + wake + run * ((g - prewarm) / 1000),
+      latency: Math.max(0, sleepState.wakeSeconds - (g - prewarm) / 1000),
+      wastedSeconds: 0
+    }
+  }
+  return {
+    paid:
+      run * (after / 1000) +
+      asleep * ((prewarm - after) / 1000) +
+      wake +
+      run * (keep / 1000) +
+      asleep * ((g - prewarm - keep) / 1000) +
+      wake,
+    latency: sleepState.wakeSeconds,
+    wastedSeconds: keep / 1000
+  }
+}
+
+/**
  * Runs an online idle policy over the trace on one platform (the one every task goes to), with the same slots
  * and prices as Oracle-1. Sleep uses the policy's action: suspend → the platform's `suspend` state, stop → its
  * `stop` state (falling back to the first state it has).
@@ -213,44 +264,14 @@ export const evaluateIdlePolicy = (
         platform.sleepStates.find((s) => s.name === decision.action) ??
         platform.sleepStates.find((s) => s.name === "stop") ??
         state
-      const asleep = sleepState.microUsdPerSecond(task)
-      const wake = run * sleepState.wakeBilledSeconds
       const after =
         decision.action === "keep"
           ? Number.POSITIVE_INFINITY
           : decision.action === "platform"
             ? (options.platformAutostopMillis ?? 5 * 60_000)
             : decision.afterMillis
-      let paid: number
-      let latency = 0
-      if (g <= after) {
-        paid = run * (g / 1000)
-      } else if (decision.prewarmAfterMillis === undefined) {
-        paid = run * (after / 1000) + asleep * ((g - after) / 1000) + wake
-        latency = sleepState.wakeSeconds
-        wasted += after / 1000
-      } else {
-        const prewarm = Math.max(after, decision.prewarmAfterMillis)
-        const keep = decision.prewarmKeepAliveMillis ?? 0
-        if (g <= prewarm) {
-          paid = run * (after / 1000) + asleep * ((g - after) / 1000) + wake
-          latency = sleepState.wakeSeconds
-        } else if (g <= prewarm + keep) {
-          paid =
-            run * (after / 1000) + asleep * ((prewarm - after) / 1000) + wake + run * ((g - prewarm) / 1000)
-          latency = Math.max(0, sleepState.wakeSeconds - (g - prewarm) / 1000)
-        } else {
-          paid =
-            run * (after / 1000) +
-            asleep * ((prewarm - after) / 1000) +
-            wake +
-            run * (keep / 1000) +
-            asleep * ((g - prewarm - keep) / 1000) +
-            wake
-          latency = sleepState.wakeSeconds
-          wasted += keep / 1000
-        }
-      }
+      const { paid, latency, wastedSeconds } = gapOutcome(g, after, decision, run, sleepState, task)
+      wasted += wastedSeconds
       if (latency > 0) coldStarts++
       else warmStarts++
       latencies.push(latency)

@@ -1,0 +1,117 @@
+/**
+ * `dispatch`: decode the task, ask the routing policy, run an attempt within the provider's concurrency limit,
+ * and fail over to the next feasible provider on retryable and capacity failures, keeping the history.
+ */
+import { ComputeError, type ComputeProvider, type RoutingPolicy, TaskSpec } from "@hangar/core"
+import { Clock, Effect, type Either } from "effect"
+import type { DispatchError, DispatchResult } from "../Router.js"
+import { registeredAttempt } from "./DispatchAttempt.js"
+import type { RouterState } from "./RouterState.js"
+
+const failsOver = (error: ComputeError.ComputeError): boolean =>
+  error.isRetryable || error._tag === "CapacityUnavailable" || error._tag === "ProviderUnavailable"
+
+const decodeTask = (input: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec) =>
+  input instanceof TaskSpec.TaskSpec
+    ? Effect.succeed(input)
+    : TaskSpec.decodeUnknown(input).pipe(
+        Effect.mapError((e) => ComputeError.fromParseError(e, { module: "Router", method: "dispatch" }))
+      )
+
+/** The routing policy's pick among every provider, the failed ones excluded. */
+const decide = (
+  state: RouterState,
+  task: TaskSpec.TaskSpec,
+  excluded: ReadonlyArray<TaskSpec.ProviderId>
+) => {
+  const candidates = state.registry.all.map((p) => ({
+    provider: p.id,
+    capabilities: p.capabilities,
+    available: true
+  }))
+  return Effect.either(state.routing.decide({ task, candidates, excluded }))
+}
+
+/** The routing policy found nothing (left): its own error at first, else every feasible provider failed. */
+const noProviderLeft = (
+  task: TaskSpec.TaskSpec,
+  error: ComputeError.ComputeError,
+  history: ReadonlyArray<ComputeError.FailoverAttempt>
+): ComputeError.ComputeError =>
+  history.length === 0
+    ? error
+    : new ComputeError.CapacityUnavailable({
+        module: "Router",
+        method: "dispatch",
+        reason: "NoFeasibleProvider",
+        region: task.region,
+        detail: `every feasible provider failed for task ${task.taskId}`,
+        failoverHistory: history
+      })
+
+/** One attempt on the decided provider, within its concurrency limit; the routing policy observes the outcome. */
+const attemptOn = (
+  state: RouterState,
+  task: TaskSpec.TaskSpec,
+  decision: RoutingPolicy.RouteDecision
+): Effect.Effect<
+  {
+    readonly provider: ComputeProvider.ComputeProvider
+    readonly outcome: Either.Either<DispatchResult, DispatchError>
+  },
+  ComputeError.ComputeError
+> =>
+  Effect.gen(function* () {
+    yield* Effect.logInfo("route").pipe(
+      Effect.annotateLogs({
+        task: task.taskId,
+        provider: decision.provider,
+        policy: decision.policy,
+        reason: decision.reason
+      })
+    )
+    const provider = yield* state.registry.get(decision.provider)
+    const dispatchedAt = yield* Clock.currentTimeMillis
+    const permit = state.permits.get(provider.id)
+    const run = registeredAttempt(state, provider, task, decision, dispatchedAt)
+    const outcome = yield* Effect.either(permit === undefined ? run : permit.withPermits(1)(run))
+    const at = yield* Clock.currentTimeMillis
+    if (outcome._tag === "Right")
+      yield* state.routing.observe({ provider: provider.id, ok: true, atMillis: at })
+    else if (outcome.left._tag !== "SessionStoreError")
+      yield* state.routing.observe({
+        provider: provider.id,
+        ok: false,
+        error: outcome.left._tag,
+        atMillis: at
+      })
+    return { provider, outcome }
+  })
+
+export const dispatch = (
+  state: RouterState,
+  input: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec
+): Effect.Effect<DispatchResult, DispatchError> =>
+  Effect.gen(function* () {
+    const task = yield* decodeTask(input)
+    const history: Array<ComputeError.FailoverAttempt> = []
+    const excluded: Array<TaskSpec.ProviderId> = []
+    for (;;) {
+      const decided = yield* decide(state, task, excluded)
+      if (decided._tag === "Left") return yield* noProviderLeft(task, decided.left, history)
+      const { provider, outcome } = yield* attemptOn(state, task, decided.right)
+      if (outcome._tag === "Right") return { ...outcome.right, failoverHistory: history }
+      const error = outcome.left
+      if (error._tag === "SessionStoreError") return yield* error
+      history.push({ provider: provider.id, error: error._tag, message: error.message })
+      yield* Effect.logWarning("dispatch attempt failed").pipe(
+        Effect.annotateLogs({ task: task.taskId, provider: provider.id, error: error.message })
+      )
+      if (!failsOver(error)) {
+        return yield* error._tag === "CapacityUnavailable"
+          ? new ComputeError.CapacityUnavailable({ ...error, failoverHistory: history })
+          : error
+      }
+      excluded.push(provider.id)
+    }
+  }).pipe(Effect.withSpan("Router.dispatch", { captureStackTrace: false }))
