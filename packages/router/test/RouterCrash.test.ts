@@ -155,7 +155,7 @@ describe("the router killed with SIGKILL at each step of a dispatch", () => {
     ecs.provisionCluster(cluster, [
       { name: capacityProvider, group: { name: "asg", instanceType: "t3.large", min: 2, max: 3, desired: 2 } }
     ])
-  }, 60_000)
+  }, 300_000)
 
   afterAll(async () => {
     if (rows.length > 0) {
