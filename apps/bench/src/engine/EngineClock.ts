@@ -195,9 +195,12 @@ export const run = <A, E>(
   options: DriveOptions = {}
 ): Exit.Exit<A, E> => {
   const scheduler = new QueueScheduler()
-  const fiber = Effect.runFork(effect.pipe(Effect.withClock(clock), Effect.withScheduler(scheduler)), {
-    scheduler
-  })
+  const fiber = Effect.runFork(
+    effect.pipe(Effect.withClock(clock), Effect.withScheduler(scheduler), Effect.withTracerEnabled(false)),
+    {
+      scheduler
+    }
+  )
   let reported = clock.now()
   for (;;) {
     scheduler.drain()

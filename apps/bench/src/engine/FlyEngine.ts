@@ -38,7 +38,10 @@ const org = "personal"
 const image = "ghcr.io/hangar/agent:latest"
 const volumeName = "workspace"
 const mountPath = "/workspace"
-/** As FlyProvider: a lease long enough for one mutation; every call bounded by five minutes. */
+/**
+ * As FlyProvider: a lease long enough for one mutation; a wait gives up after five minutes (FlyProvider's call
+ * deadline, which in the engine only a wait could reach: model calls take no time).
+ */
 const leaseTtlSeconds = 30
 const deadlineMillis = 5 * 60_000
 const execLimitSeconds = 3600
@@ -388,12 +391,7 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
         usage
       },
       {
-        retry: { deadline: "2 minutes" },
-        deadline: {
-          millis: deadlineMillis,
-          execMillis: execLimitSeconds * 1000 + deadlineMillis,
-          onTimeout: (method, millis) => timeout(method, millis)
-        }
+        retry: { deadline: "2 minutes" }
       }
     )
   })
