@@ -5,7 +5,7 @@
  */
 import { type ProviderRegistry, type Region, TaskSpec } from "@hangar/core"
 import { IdlePolicies, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
-import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import { execLimitSeconds, type Scenario } from "./Scenario.js"
 
 export interface SideResult {
@@ -65,25 +65,36 @@ export const taskSpec = (task: Oracle.TraceTask): TaskSpec.TaskSpec => {
  * arrives), then lets the horizon run out.
  */
 export const replay = (trace: ReadonlyArray<Oracle.TraceTask>, horizonMillis: number) =>
-  Effect.gen(function* () {
-    const router = yield* Router.Router
-    const startedAt = yield* Clock.currentTimeMillis
-    const running: Array<Fiber.RuntimeFiber<Exit.Exit<Router.DispatchResult, Router.DispatchError>>> = []
-    const order = trace
-      .map((_, i) => i)
-      .sort((a, b) => trace[a]!.arrivalMillis - trace[b]!.arrivalMillis || a - b)
-    for (const i of order) {
-      const task = trace[i]!
-      const wait = startedAt + task.arrivalMillis - (yield* Clock.currentTimeMillis)
-      if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
-      running[i] = yield* Effect.fork(Effect.exit(router.dispatch(taskSpec(task))))
-    }
-    const outcomes = yield* Effect.forEach(running, Fiber.join)
-    let last = 0
-    for (const t of trace) last = Math.max(last, t.arrivalMillis + t.durationMillis)
-    yield* Effect.sleep(Duration.millis(Math.max(0, horizonMillis - last)))
-    return outcomes
-  })
+  Effect.scoped(
+    Effect.gen(function* () {
+      const router = yield* Router.Router
+      const startedAt = yield* Clock.currentTimeMillis
+      // Each dispatch leaves its outcome in its slot; a finished fiber is let go at once (a month is thousands).
+      const outcomes: Array<Exit.Exit<Router.DispatchResult, Router.DispatchError>> = new Array(trace.length)
+      const running = yield* FiberSet.make<void>()
+      const order = trace
+        .map((_, i) => i)
+        .sort((a, b) => trace[a]!.arrivalMillis - trace[b]!.arrivalMillis || a - b)
+      for (const i of order) {
+        const task = trace[i]!
+        const wait = startedAt + task.arrivalMillis - (yield* Clock.currentTimeMillis)
+        if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+        yield* FiberSet.run(
+          running,
+          Effect.flatMap(Effect.exit(router.dispatch(taskSpec(task))), (exit) =>
+            Effect.sync(() => {
+              outcomes[i] = exit
+            })
+          )
+        )
+      }
+      yield* FiberSet.awaitEmpty(running)
+      let last = 0
+      for (const t of trace) last = Math.max(last, t.arrivalMillis + t.durationMillis)
+      yield* Effect.sleep(Duration.millis(Math.max(0, horizonMillis - last)))
+      return outcomes as ReadonlyArray<Exit.Exit<Router.DispatchResult, Router.DispatchError>>
+    })
+  )
 
 export interface FailureReason {
   readonly reason: string

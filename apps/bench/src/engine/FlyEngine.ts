@@ -5,6 +5,7 @@
  * lease, waited for until it reaches a state — but as model calls in virtual time, with no HTTP. The model's
  * timing, seeded jitter and per-machine ledger are the simulator's own, so the bill is the simulator's bill.
  */
+import { setMaxListeners } from "node:events"
 import {
   Capabilities,
   ComputeError,
@@ -289,6 +290,8 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
         return Effect.async<TaskResult.TaskResult, ComputeError.ComputeError>((resume) => {
           const startedAt = clock.now()
           const signal = m.signal
+          // Every command running on the machine listens for it stopping (concurrent tasks share a machine).
+          setMaxListeners(0, signal)
           m.activity++
           m.inFlight++
           let ended = false
