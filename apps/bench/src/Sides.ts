@@ -4,8 +4,9 @@
  * The engine (engine/) and the wire path (CostTable) differ only in the providers under the Router.
  */
 import { type ProviderRegistry, type Region, TaskSpec } from "@hangar/core"
-import { IdlePolicies, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
+import { IdlePolicies, type Oracle, Router, RoutingPolicies } from "@hangar/router"
 import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer } from "effect"
+import * as IndexedSessionStore from "./IndexedSessionStore.js"
 import { execLimitSeconds, type Scenario } from "./Scenario.js"
 
 export interface SideResult {
@@ -152,7 +153,7 @@ export const routerFor = <E>(
         registry,
         RoutingPolicies.preferred({ defaultProvider }),
         IdlePolicies.fixedTimeout(idleTimeoutMinutes),
-        SessionStore.layerMemory
+        IndexedSessionStore.layer
       )
     )
   )

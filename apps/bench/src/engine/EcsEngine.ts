@@ -14,8 +14,7 @@ import {
   Session,
   type SizePreset,
   type TaskResult,
-  type TaskSpec,
-  Usage
+  type TaskSpec
 } from "@hangar/core"
 import type { EcsModel } from "@hangar/ecs-simulator"
 import { Duration, Effect } from "effect"
@@ -48,7 +47,7 @@ type Task = EcsModel.Task
 interface SessionState {
   readonly task: TaskSpec.TaskSpec
   readonly cluster: RegionCluster
-  /** The session's tasks, oldest first. */
+  /** The session's latest task (a one-element list once it has had one). */
   readonly tasks: Array<Task>
   destroyed: boolean
 }
@@ -83,7 +82,19 @@ export const make = (options: Options): Effect.Effect<EcsEngine> =>
     const { clock } = options
     const prefix = options.familyPrefix ?? "hangar"
     const sessions = new Map<string, SessionState>()
-    const everyTask: Array<Task> = []
+    /** Tasks not yet seen stopped, and the RUNNING seconds of those that have stopped. */
+    const unsettled = new Set<Task>()
+    let settledSeconds = 0
+    const runningSeconds = (task: Task) =>
+      task.startedAt === undefined ? 0 : ((task.stoppedAt ?? clock.now()) - task.startedAt) / 1000
+    /** Moves stopped tasks out of `unsettled` (so a month keeps only the live ones). */
+    const settle = () => {
+      for (const task of unsettled)
+        if (task.lastStatus === "STOPPED") {
+          settledSeconds += runningSeconds(task)
+          unsettled.delete(task)
+        }
+    }
     const byRegion = new Map(options.clusters.map((c) => [c.region, c]))
 
     const context = (method: string) => ({ module: "EcsEngine", method, provider })
@@ -217,7 +228,9 @@ export const make = (options: Options): Effect.Effect<EcsEngine> =>
           )
         }
         state.tasks.push(task)
-        everyTask.push(task)
+        if (state.tasks.length > 1) state.tasks.splice(0, state.tasks.length - 1)
+        unsettled.add(task)
+        if (unsettled.size >= 512) settle()
         return awaitRunning(state, task)
       })
 
@@ -365,27 +378,23 @@ export const make = (options: Options): Effect.Effect<EcsEngine> =>
               : [toSession(sessionId, state, task)]
           })
         ),
-      usage: (sessionId) =>
-        Effect.map(sessionOf(sessionId, "usage"), (state) => {
-          let running = 0
-          for (const task of state.tasks)
-            if (task.startedAt !== undefined)
-              running += ((task.stoppedAt ?? clock.now()) - task.startedAt) / 1000
-          // The cluster's instances are billed, not tasks: a session's share is not attributed in the engine.
-          return new Usage.Usage({
-            sessionId,
-            seconds: { ...Usage.zeroSeconds, running },
-            costMicroUsd: 0 as Usage.Usage["costMicroUsd"]
+      // The cluster's instances are billed, not its tasks: the engine prices the cluster from its ledger and
+      // does not attribute a share to each session.
+      usage: () =>
+        Effect.fail(
+          new ComputeError.Unsupported({
+            ...context("usage"),
+            feature: "usage",
+            providerReason: "the engine bills ECS per cluster from the model's ledger, not per session"
           })
-        })
+        )
     })
     return {
       provider: service,
       taskRunningSeconds: () => {
-        let seconds = 0
-        for (const task of everyTask)
-          if (task.startedAt !== undefined)
-            seconds += ((task.stoppedAt ?? clock.now()) - task.startedAt) / 1000
+        settle()
+        let seconds = settledSeconds
+        for (const task of unsettled) seconds += runningSeconds(task)
         return seconds
       }
     }

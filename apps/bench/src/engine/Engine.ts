@@ -8,8 +8,9 @@
 import { ExecBackend, type IdlePolicy, Pricing, ProviderRegistry, type RoutingPolicy } from "@hangar/core"
 import { Billing as EcsBilling, EcsModel } from "@hangar/ecs-simulator"
 import { Billing as FlyBilling, FlyModel } from "@hangar/fly-simulator"
-import { type Oracle, Router, SessionStore } from "@hangar/router"
+import { type Oracle, Router } from "@hangar/router"
 import { Cause, Effect, Exit, Layer, Logger, LogLevel } from "effect"
+import * as IndexedSessionStore from "../IndexedSessionStore.js"
 import type { Scenario } from "../Scenario.js"
 import { day, type EcsRegionResult, replay, routerFor, type SideResult, start, summarise } from "../Sides.js"
 import * as EcsEngine from "./EcsEngine.js"
@@ -230,7 +231,7 @@ export const runPolicies = (
   const router = Router.layer({
     instanceId: "bench-policies",
     execTimeoutSeconds: Math.ceil(longest) + 600
-  }).pipe(Layer.provide(Layer.mergeAll(registry, routing, idle, SessionStore.layerMemory)))
+  }).pipe(Layer.provide(Layer.mergeAll(registry, routing, idle, IndexedSessionStore.layer)))
   const onTime = progressOver(trace, onProgress)
   const dispatched = simulate(clock, router, replay(trace, horizon), onTime)
   clock.runTimersUntil(start + horizon)

@@ -1,0 +1,60 @@
+import { assert, describe, it } from "@effect/vitest"
+import { SessionStore } from "@hangar/router"
+import { Effect } from "effect"
+import * as IndexedSessionStore from "../src/IndexedSessionStore.js"
+
+const states: ReadonlyArray<SessionStore.SessionState> = [
+  "dispatching",
+  "running",
+  "idle",
+  "asleep",
+  "released"
+]
+
+describe("IndexedSessionStore", () => {
+  it.effect("answers every get and live as the router's memory store does, over a seeded mix of writes", () =>
+    Effect.gen(function* () {
+      const seed = 20261206
+      let x = seed
+      const next = (n: number) => {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0
+        return x % n
+      }
+      const reference = yield* Effect.provide(SessionStore.SessionStore, SessionStore.layerMemory)
+      const indexed = IndexedSessionStore.make()
+      for (let step = 0; step < 3000; step++) {
+        const provider = next(2) === 0 ? "fly" : "ecs"
+        const sessionId = `s${next(6)}`
+        const taskId = `t${next(40)}`
+        const state = states[next(states.length)]!
+        if (next(3) === 0) {
+          yield* reference.setSessionState(provider, sessionId, state, step)
+          yield* indexed.setSessionState(provider, sessionId, state, step)
+        } else {
+          const record = {
+            taskId,
+            sessionId,
+            provider,
+            repository: "a/b",
+            region: "iad",
+            state,
+            owner: "r",
+            updatedAtMillis: step
+          }
+          yield* reference.put(record)
+          yield* indexed.put(record)
+        }
+        const probe = `t${next(40)}`
+        assert.deepStrictEqual(
+          yield* indexed.get(probe),
+          yield* reference.get(probe),
+          `seed ${seed}, step ${step}`
+        )
+      }
+      const byTask = (records: ReadonlyArray<SessionStore.SessionRecord>) =>
+        [...records].sort((a, b) => (a.taskId < b.taskId ? -1 : 1))
+      assert.deepStrictEqual(byTask(yield* indexed.live()), byTask(yield* reference.live()), `seed ${seed}`)
+      assert.isAbove((yield* reference.live()).length, 5)
+    })
+  )
+})
