@@ -2,10 +2,8 @@
 import { join } from "node:path"
 import type { ComputeError } from "@hangar/core"
 import { Console, Effect, Option } from "effect"
-import * as AzureTraces from "./AzureTraces.js"
 import * as Charts from "./Charts.js"
 import * as CompareReport from "./CompareReport.js"
-import * as CostTable from "./CostTable.js"
 import * as Jobs from "./Jobs.js"
 import * as PolicyBenchmark from "./PolicyBenchmark.js"
 import * as PolicyReport from "./PolicyReport.js"
@@ -14,6 +12,7 @@ import * as Results from "./Results.js"
 import * as Scenario from "./Scenario.js"
 import * as Scenarios from "./Scenarios.js"
 import * as Sensitivity from "./Sensitivity.js"
+import * as Sides from "./Sides.js"
 import * as Table from "./Table.js"
 import * as Trace from "./Trace.js"
 
@@ -23,6 +22,8 @@ export interface CommonOptions {
   readonly days?: Option.Option<number>
   /** Worker threads for the simulations (default: one per core). */
   readonly workers?: Option.Option<number>
+  /** Through the plugins and the simulators' HTTP APIs instead of the engine. */
+  readonly wire?: boolean
 }
 
 export const withOverrides = (scenario: Scenario.Scenario, options: CommonOptions): Scenario.Scenario => ({
@@ -31,6 +32,13 @@ export const withOverrides = (scenario: Scenario.Scenario, options: CommonOption
   days: Option.getOrElse(options.days ?? Option.none(), () => scenario.days)
 })
 
+/** The Azure-shaped traces `policies` adds to the scenarios: 20 repositories over a week each. */
+const azureTraces = (seed: number): ReadonlyArray<PolicyBenchmark.PolicyTrace> =>
+  [1, 2, 3].map((n) => ({
+    name: `azure-shaped-${n}`,
+    source: { kind: "azure" as const, options: { seed: seed * 1000 + n, repositories: 20, days: 7 } }
+  }))
+
 export const policies = (
   options: CommonOptions & { readonly waitUsdPerHour: number }
 ): Effect.Effect<void, ComputeError.InvalidRequest> =>
@@ -38,21 +46,34 @@ export const policies = (
     const started = performance.now()
     const scenarios = (yield* Scenarios.seedScenarios).map((s) => withOverrides(s, options))
     const seed = Option.getOrElse(options.seed, () => 1)
-    const traces = [
-      ...scenarios.map((s) => [s.name, Trace.generate(s)] as const),
-      ...[1, 2, 3].map(
-        (n) =>
-          [
-            `azure-shaped-${n}`,
-            AzureTraces.generate({ seed: seed * 1000 + n, repositories: 20, days: 7 })
-          ] as const
-      )
+    const traces: ReadonlyArray<PolicyBenchmark.PolicyTrace> = [
+      ...scenarios.map((scenario) => ({
+        name: scenario.name,
+        source: { kind: "scenario" as const, scenario }
+      })),
+      ...azureTraces(seed)
     ]
-    const progress = Progress.make("policies")
-    const { bounds, rows } = PolicyBenchmark.run(
-      traces,
-      { waitUsdPerSecond: options.waitUsdPerHour / 3600, seed },
-      progress.update
+    const settings = { waitUsdPerSecond: options.waitUsdPerHour / 3600, seed }
+    const jobs: ReadonlyArray<Jobs.Job> = PolicyBenchmark.runsOf(traces, settings).map((run) => ({
+      kind: "policy",
+      run
+    }))
+    const workers = Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
+    const weights = Jobs.weights(jobs)
+    const progress = Progress.make(
+      "policies",
+      {
+        simulatedMillis: jobs.reduce((sum, job) => sum + Jobs.daysOf(job) * 86_400_000, 0),
+        tasks: weights.reduce((a, b) => a + b, 0)
+      },
+      jobs.length
+    )
+    const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
+    progress.done()
+    const bounds = PolicyBenchmark.boundsOf(traces)
+    const rows = PolicyBenchmark.rows(
+      bounds,
+      outputs.flatMap((o) => (o.kind === "policy" ? [o.row] : []))
     )
     yield* Console.log(PolicyReport.text(bounds, rows))
     const chart = yield* Effect.promise(() =>
@@ -71,7 +92,7 @@ export const policies = (
     })
     const seconds = (performance.now() - started) / 1000
     yield* Console.log(
-      `\n${rows.length} policy runs over ${traces.length} traces (${traces.reduce((n, [, t]) => n + t.length, 0)} tasks) in ${seconds.toFixed(1)} s wall`
+      `\n${rows.length} policy runs over ${traces.length} traces (${bounds.reduce((n, b) => n + b.tasks, 0)} tasks) on the engine in ${seconds.toFixed(1)} s wall on ${Math.min(workers, jobs.length)} thread(s)`
     )
     yield* Console.log(`wrote ${written.map((p) => join(p)).join(", ")}`)
   })
@@ -83,12 +104,21 @@ export const compareScenarios = (
 ): Effect.Effect<void, ComputeError.InvalidRequest> =>
   Effect.gen(function* () {
     const wallStart = performance.now()
-    const progress = Progress.make("simulating")
     const chosen = scenarios.map((s) => withOverrides(s, options))
-    const jobs = chosen.flatMap(Jobs.jobsOf)
+    const path = options.wire === true ? "wire" : "engine"
+    const jobs = chosen.flatMap((s) => Jobs.jobsOf(s, path))
     const workers = Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
-    progress.update(0, jobs.length)
+    const traces = new Map(chosen.map((s) => [s, Trace.generate(s)] as const))
+    const progress = Progress.make(
+      options.wire === true ? "simulating (wire)" : "simulating",
+      {
+        simulatedMillis: jobs.reduce((sum, job) => sum + Jobs.daysOf(job) * 86_400_000, 0),
+        tasks: Jobs.weights(jobs).reduce((a, b) => a + b, 0)
+      },
+      jobs.length
+    )
     const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
+    progress.done()
     const results: Array<CompareReport.ScenarioResult> = []
     const sensitivity: Array<Sensitivity.SensitivityRow> = []
     let events = 0
@@ -97,12 +127,12 @@ export const compareScenarios = (
     for (const scenario of chosen) {
       const [flyOutput, ...regionOutputs] = outputs.slice(at, at + 1 + scenario.regions.length)
       at += 1 + scenario.regions.length
-      const trace = Trace.generate(scenario)
+      const trace = traces.get(scenario) ?? Trace.generate(scenario)
       const fly = flyOutput?.kind === "fly" ? flyOutput.result : undefined
       const regions = regionOutputs.flatMap((o) => (o.kind === "ecs" ? [o.result] : []))
       if (fly === undefined || regions.length !== scenario.regions.length)
         return yield* Effect.die(new Error(`jobs of ${scenario.name} came back out of order`))
-      const ecs = CostTable.combineEcs(scenario, trace.length, regions)
+      const ecs = Sides.combineEcs(scenario, trace.length, regions)
       const result = { scenario, ecs, fly }
       results.push(result)
       sensitivity.push(...Sensitivity.rows(result, trace))
@@ -152,7 +182,7 @@ export const compareScenarios = (
       "compare-cost-per-scenario.svg": chart
     })
     yield* Console.log(
-      `\nwall ${wall.toFixed(1)} s on ${Math.min(workers, jobs.length)} thread(s); ${events} simulated events (${Math.round(events / wall)} per second); ${(simulatedMillis / 1000 / wall).toFixed(0)} simulated seconds per wall second`
+      `\n${path === "wire" ? "wire path" : "engine"}: wall ${wall.toFixed(1)} s on ${Math.min(workers, jobs.length)} thread(s); ${events} simulated events (${Math.round(events / wall)} per second); ${(simulatedMillis / 1000 / wall).toFixed(0)} simulated seconds per wall second`
     )
     yield* Console.log(`wrote ${written.join(", ")}`)
   })

@@ -1,40 +1,83 @@
 /**
  * The comparison as independent jobs: a scenario's Fly side, and its ECS side per region (ECS is regional, so
- * each region is its own cluster and simulator). Every job builds its own simulators and virtual clock from the
- * scenario alone, so its result does not depend on where or in which order it runs: the CLI runs jobs on worker
- * threads, one per core, and the results are byte-identical to running them one after another in this thread.
+ * each region is its own cluster and model). Every job builds its own models and virtual clock from the scenario
+ * alone, so its result does not depend on where or in which order it runs: the CLI runs jobs on worker threads,
+ * one per core, and the results are byte-identical to running them one after another in this thread. A job runs
+ * on the engine, or (`wire`) through the plugins and the simulators' HTTP APIs.
  */
 import { existsSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
+import type { Oracle } from "@hangar/router"
 import { Effect } from "effect"
-import * as CostTable from "./CostTable.js"
+import * as Engine from "./engine/Engine.js"
+import * as PolicyBenchmark from "./PolicyBenchmark.js"
 import type { Scenario } from "./Scenario.js"
+import type { EcsRegionResult, SideResult } from "./Sides.js"
 import * as Trace from "./Trace.js"
 
+export type Path = "engine" | "wire"
+
+/** A side of the cost table (Fly, or one region's ECS cluster), or one policy run of `policies`. */
 export type Job =
-  | { readonly kind: "fly"; readonly scenario: Scenario }
-  | { readonly kind: "ecs"; readonly scenario: Scenario; readonly region: string }
+  | { readonly kind: "fly"; readonly path: Path; readonly scenario: Scenario }
+  | { readonly kind: "ecs"; readonly path: Path; readonly scenario: Scenario; readonly region: string }
+  | { readonly kind: "policy"; readonly run: PolicyBenchmark.PolicyRun }
 
 export type JobResult =
-  | { readonly kind: "fly"; readonly result: CostTable.SideResult }
-  | { readonly kind: "ecs"; readonly result: CostTable.EcsRegionResult }
+  | { readonly kind: "fly"; readonly result: SideResult }
+  | { readonly kind: "ecs"; readonly result: EcsRegionResult }
+  | { readonly kind: "policy"; readonly row: PolicyBenchmark.PolicyRow }
 
-export const jobsOf = (scenario: Scenario): ReadonlyArray<Job> => [
-  { kind: "fly", scenario },
-  ...scenario.regions.map((region) => ({ kind: "ecs" as const, scenario, region }))
+export const jobsOf = (scenario: Scenario, path: Path = "engine"): ReadonlyArray<Job> => [
+  { kind: "fly", path, scenario },
+  ...scenario.regions.map((region) => ({ kind: "ecs" as const, path, scenario, region }))
 ]
 
-export const runJob = (job: Job): Effect.Effect<JobResult> => {
+/** The trace a job replays (all of it: an ECS job takes its region's tasks). */
+export const traceOf = (job: Job): ReadonlyArray<Oracle.TraceTask> =>
+  job.kind === "policy" ? PolicyBenchmark.traceOf(job.run.trace.source) : Trace.generate(job.scenario)
+
+/** Tasks a job dispatches. */
+export const tasksOf = (job: Job, trace: ReadonlyArray<{ readonly region: string }>): number =>
+  job.kind === "ecs" ? trace.filter((t) => t.region === job.region).length : trace.length
+
+/** Simulated days of a job. */
+export const daysOf = (job: Job): number =>
+  job.kind === "policy" ? PolicyBenchmark.worldOf(job.run.trace.source).days : job.scenario.days
+
+/** Runs a job; `progress` hears of its simulated time and dispatched tasks (the wire path: when it ends). */
+export const runJob = (job: Job, progress: Engine.Progress = () => undefined): Effect.Effect<JobResult> => {
+  if (job.kind === "policy")
+    return Effect.sync(() => ({ kind: "policy" as const, row: PolicyBenchmark.simulate(job.run, progress) }))
   const trace = Trace.generate(job.scenario)
-  return job.kind === "fly"
-    ? Effect.map(CostTable.runFly(job.scenario, trace), (result) => ({ kind: "fly" as const, result }))
-    : Effect.map(CostTable.runEcsRegion(job.scenario, trace, job.region), (result) => ({
-        kind: "ecs" as const,
-        result
-      }))
+  if (job.path === "engine")
+    return Effect.sync(() =>
+      job.kind === "fly"
+        ? { kind: "fly" as const, result: Engine.runFly(job.scenario, trace, progress) }
+        : { kind: "ecs" as const, result: Engine.runEcsRegion(job.scenario, trace, job.region, progress) }
+    )
+  // Loaded only for the wire path: the plugins bring the AWS SDK and an HTTP stack the engine does without.
+  return Effect.promise(() => import("./CostTable.js")).pipe(
+    Effect.flatMap(
+      (CostTable): Effect.Effect<JobResult> =>
+        job.kind === "fly"
+          ? Effect.map(CostTable.runFly(job.scenario, trace), (result) => ({ kind: "fly" as const, result }))
+          : Effect.map(CostTable.runEcsRegion(job.scenario, trace, job.region), (result) => ({
+              kind: "ecs" as const,
+              result
+            }))
+    ),
+    Effect.tap(() => Effect.sync(() => progress(job.scenario.days * 86_400_000, tasksOf(job, trace))))
+  )
 }
+
+/**
+ * Each worker's old generation, in MB: a month's largest job lives in well under half of it, and without a bound
+ * V8 lets every worker's heap grow to several times what it holds (the run's peak RSS went from 610 to 380 MB).
+ */
+const workerHeapMb = 192
 
 /** The built worker beside this module (present in `dist/`, absent when running from source). */
 const workerFile = fileURLToPath(new URL("./worker.js", import.meta.url))
@@ -42,26 +85,42 @@ const workerFile = fileURLToPath(new URL("./worker.js", import.meta.url))
 /** How many threads to use by default: one per core, when the worker is built. */
 export const defaultWorkers = (): number => (existsSync(workerFile) ? availableParallelism() : 1)
 
-/** Tasks a job dispatches (its scenario's trace generated once): the longest jobs start first. */
-const weights = (jobs: ReadonlyArray<Job>): ReadonlyArray<number> => {
-  const traces = new Map<Scenario, ReadonlyArray<{ readonly region: string }>>()
+/** Tasks each job dispatches (each trace generated once), so that the longest jobs start first. */
+export const weights = (jobs: ReadonlyArray<Job>): ReadonlyArray<number> => {
+  const traces = new Map<unknown, ReadonlyArray<{ readonly region: string }>>()
   return jobs.map((job) => {
-    const trace = traces.get(job.scenario) ?? Trace.generate(job.scenario)
-    traces.set(job.scenario, trace)
-    return job.kind === "fly" ? trace.length : trace.filter((t) => t.region === job.region).length
+    const key = job.kind === "policy" ? job.run.trace : job.scenario
+    const trace = traces.get(key) ?? traceOf(job)
+    traces.set(key, trace)
+    return tasksOf(job, trace)
   })
 }
 
-const onWorker = (worker: Worker, job: Job): Promise<JobResult> =>
+/** What a worker posts: progress of its job, then its result or its error. */
+export type WorkerMessage =
+  | { readonly kind: "progress"; readonly simulatedMillis: number; readonly dispatched: number }
+  | { readonly kind: "result"; readonly ok: true; readonly value: JobResult }
+  | { readonly kind: "result"; readonly ok: false; readonly error: string }
+
+const onWorker = (worker: Worker, job: Job, progress: Engine.Progress): Promise<JobResult> =>
   new Promise((resolve, reject) => {
     const done = () => {
       worker.off("message", onMessage)
       worker.off("error", onError)
     }
-    const onMessage = (message: { ok: true; value: JobResult } | { ok: false; error: string }) => {
+    const onMessage = (message: WorkerMessage) => {
+      if (message.kind === "progress") {
+        progress(message.simulatedMillis, message.dispatched)
+        return
+      }
       done()
       if (message.ok) resolve(message.value)
-      else reject(new Error(`${job.scenario.name} (${job.kind}): ${message.error}`))
+      else
+        reject(
+          new Error(
+            `${job.kind === "policy" ? `${job.run.trace.name} ${job.run.routing} × ${job.run.idle}` : `${job.scenario.name} (${job.kind})`}: ${message.error}`
+          )
+        )
     }
     const onError = (error: Error) => {
       done()
@@ -74,33 +133,34 @@ const onWorker = (worker: Worker, job: Job): Promise<JobResult> =>
 
 /**
  * Runs every job and returns the results in the jobs' order; `workers` threads when above 1 (the built worker
- * must exist), otherwise in this thread. `progress` is told each time a job finishes.
+ * must exist), otherwise in this thread. `progress` hears of each job's simulated time and dispatched tasks.
  */
 export const runAll = (
   jobs: ReadonlyArray<Job>,
   workers: number,
-  progress: (done: number, total: number) => void
+  progress: (job: number, simulatedMillis: number, dispatched: number) => void
 ): Effect.Effect<ReadonlyArray<JobResult>> => {
   if (workers <= 1 || jobs.length <= 1)
-    return Effect.forEach(jobs, (job, i) =>
-      Effect.tap(runJob(job), () => Effect.sync(() => progress(i + 1, jobs.length)))
-    )
+    return Effect.forEach(jobs, (job, i) => runJob(job, (millis, tasks) => progress(i, millis, tasks)))
   return Effect.promise(async () => {
     if (!existsSync(workerFile)) throw new Error(`--workers needs the built worker at ${workerFile}`)
     const order = weights(jobs)
       .map((weight, index) => ({ index, weight }))
       .sort((a, b) => b.weight - a.weight || a.index - b.index)
     const results: Array<JobResult | undefined> = jobs.map(() => undefined)
-    const pool = Array.from({ length: Math.min(workers, jobs.length) }, () => new Worker(workerFile))
+    const pool = Array.from(
+      { length: Math.min(workers, jobs.length) },
+      () => new Worker(workerFile, { resourceLimits: { maxOldGenerationSizeMb: workerHeapMb } })
+    )
     let next = 0
-    let finished = 0
     try {
       await Promise.all(
         pool.map(async (worker) => {
           for (let taken = next++; taken < order.length; taken = next++) {
             const { index } = order[taken]!
-            results[index] = await onWorker(worker, jobs[index]!)
-            progress(++finished, jobs.length)
+            results[index] = await onWorker(worker, jobs[index]!, (millis, tasks) =>
+              progress(index, millis, tasks)
+            )
           }
         })
       )

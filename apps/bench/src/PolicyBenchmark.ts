@@ -1,20 +1,25 @@
 /**
- * `hangar-bench policies`: every routing × idle policy on every trace, priced analytically on the same slots
- * and prices as the oracles (router's `Oracle.evaluateIdlePolicy`), so each policy is shown against Oracle-1
- * (the clairvoyant optimum) and Oracle-0 (the fluid lower bound), with its cold starts, start latencies, wasted
- * warm time, and a total that weighs waiting at a configurable price. The Pareto front is over cost and p95
- * start latency.
+ * `hangar-bench policies`: every routing × idle policy on every trace, each run on the engine — the real Router
+ * with the policy's Layers over both providers (Fly; ECS as the shared cluster per region that the cost table
+ * simulates), their costs from the simulators' ledgers and their cold starts and start latencies from the
+ * Router's dispatch results — and shown against the analytic Oracle-1 (the clairvoyant optimum) and Oracle-0
+ * (the fluid lower bound), with the warm time compute was up beyond its tasks and a total that weighs waiting at
+ * a configurable price. The Pareto front is over cost and p95 start latency.
  */
-import { IdlePolicy, RoutingPolicy, TaskSpec } from "@hangar/core"
+import type { IdlePolicy, RoutingPolicy } from "@hangar/core"
 import { IdlePolicies, Oracle, Platforms, RoutingPolicies } from "@hangar/router"
-import { Effect, type Layer } from "effect"
-import * as Candidates from "./Candidates.js"
+import { Exit, type Layer } from "effect"
+import * as AzureTraces from "./AzureTraces.js"
+import * as Engine from "./engine/Engine.js"
+import type { Scenario } from "./Scenario.js"
+import * as Trace from "./Trace.js"
 
 export interface PolicyRow {
   readonly trace: string
   readonly routing: string
   readonly idle: string
   readonly tasks: number
+  readonly failed: number
   readonly costUsd: number
   readonly costOverOracle1: number
   readonly costOverOracle0: number
@@ -34,6 +39,37 @@ export interface TraceBounds {
   readonly oracle0Usd: number
   readonly oracle1Usd: number
 }
+
+/** Where a trace comes from (regenerated from this in a worker thread) and the world it runs in. */
+export type TraceSource =
+  | { readonly kind: "scenario"; readonly scenario: Scenario }
+  | { readonly kind: "azure"; readonly options: AzureTraces.AzureTraceOptions }
+
+export interface PolicyTrace {
+  readonly name: string
+  readonly source: TraceSource
+}
+
+export const traceOf = (source: TraceSource): ReadonlyArray<Oracle.TraceTask> =>
+  source.kind === "scenario" ? Trace.generate(source.scenario) : AzureTraces.generate(source.options)
+
+/** The cluster and Fly settings a trace runs with: a scenario's own; for Azure-shaped traces, the first scenario's. */
+export const worldOf = (source: TraceSource): Engine.PolicyWorld =>
+  source.kind === "scenario"
+    ? {
+        regions: source.scenario.regions,
+        seed: source.scenario.seed,
+        days: source.scenario.days,
+        ecs: source.scenario.ecs,
+        flyVolumeGb: source.scenario.fly.volumeGb
+      }
+    : {
+        regions: ["iad"],
+        seed: source.options.seed,
+        days: source.options.days,
+        ecs: { instanceType: "t3.large", minInstances: 1, maxInstances: 4 },
+        flyVolumeGb: 10
+      }
 
 export const routingPolicies: ReadonlyArray<
   readonly [string, () => Layer.Layer<RoutingPolicy.RoutingPolicy>]
@@ -59,40 +95,10 @@ export const idlePolicies = (
   ["platform", () => IdlePolicies.platform]
 ]
 
-const service = <I, S>(
-  tag: { readonly key: string } & Effect.Effect<S, never, I>,
-  layer: Layer.Layer<I>
-): S => Effect.runSync(Effect.provide(tag, layer))
-
 const percentile = (values: ReadonlyArray<number>, p: number): number => {
   if (values.length === 0) return 0
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0
-}
-
-/** Routes every task of a trace with a policy (no failures: the analytic model has none). */
-export const route = (
-  trace: ReadonlyArray<Oracle.TraceTask>,
-  policy: RoutingPolicy.Service
-): ReadonlyMap<string, string> => {
-  const chosen = new Map<string, string>()
-  for (const task of trace) {
-    const spec = new TaskSpec.TaskSpec({
-      taskId: task.taskId.replace(/[^A-Za-z0-9._:-]/g, "-") as TaskSpec.TaskId,
-      repository: task.repository as TaskSpec.Repository,
-      region: task.region as TaskSpec.TaskSpec["region"],
-      size: task.size,
-      requiresGpu: task.requiresGpu,
-      expectedDurationSeconds: task.durationMillis / 1000
-    })
-    const decision = Effect.runSync(
-      Effect.either(policy.decide({ task: spec, candidates: Candidates.both, excluded: [] }))
-    )
-    if (decision._tag === "Left")
-      throw new Error(`${policy.name} cannot route ${task.taskId}: ${decision.left.message}`)
-    chosen.set(task.taskId, decision.right.provider)
-  }
-  return chosen
 }
 
 export interface PolicyBenchmarkOptions {
@@ -101,79 +107,121 @@ export interface PolicyBenchmarkOptions {
   readonly seed: number
 }
 
-export const run = (
-  traces: ReadonlyArray<readonly [string, ReadonlyArray<Oracle.TraceTask>]>,
-  options: PolicyBenchmarkOptions,
-  onProgress: (done: number, total: number) => void = () => undefined
-): { readonly bounds: ReadonlyArray<TraceBounds>; readonly rows: ReadonlyArray<PolicyRow> } => {
-  const platforms = { fly: Platforms.fly(), ecs: Platforms.ecs() }
-  const idle = idlePolicies(options.seed, options.waitUsdPerSecond * 1e6)
-  const total = traces.length * routingPolicies.length * idle.length
-  let done = 0
-  const bounds: Array<TraceBounds> = []
-  const rows: Array<PolicyRow> = []
-  for (const [name, trace] of traces) {
-    const o0 = Oracle.oracle0(trace, [platforms.fly, platforms.ecs])
-    const o1 = Oracle.oracle1(trace, [platforms.fly, platforms.ecs]).costMicroUsd
-    bounds.push({ trace: name, tasks: trace.length, oracle0Usd: o0 / 1e6, oracle1Usd: o1 / 1e6 })
-    const traceRows: Array<PolicyRow> = []
-    for (const [routingName, routingLayer] of routingPolicies) {
-      const placement = route(trace, service(RoutingPolicy.RoutingPolicy, routingLayer()))
-      for (const [idleName, idleLayer] of idle) {
-        let cost = 0
-        let coldStarts = 0
-        let wasted = 0
-        const latencies: Array<number> = []
-        const byProvider: Record<string, number> = {}
-        for (const [id, platform] of Object.entries(platforms)) {
-          const subset = trace.filter((t) => placement.get(t.taskId) === id)
-          if (subset.length === 0) continue
-          const evaluation = Oracle.evaluateIdlePolicy(
-            subset,
-            platform,
-            service(IdlePolicy.IdlePolicy, idleLayer())
-          )
-          const firsts = Oracle.slots(subset).length
-          cost += evaluation.costMicroUsd
-          coldStarts += evaluation.coldStarts + firsts
-          wasted += evaluation.wastedWarmSeconds
-          latencies.push(
-            ...evaluation.startLatencies,
-            ...Array.from({ length: firsts }, () => platform.createSeconds)
-          )
-          byProvider[id] = subset.length
-        }
-        const waitSeconds = latencies.reduce((a, b) => a + b, 0)
-        traceRows.push({
-          trace: name,
-          routing: routingName,
-          idle: idleName,
-          tasks: trace.length,
-          costUsd: cost / 1e6,
-          costOverOracle1: cost / o1,
-          costOverOracle0: cost / o0,
-          coldStarts,
-          p50StartSeconds: percentile(latencies, 0.5),
-          p95StartSeconds: percentile(latencies, 0.95),
-          p99StartSeconds: percentile(latencies, 0.99),
-          wastedWarmHours: wasted / 3600,
-          weightedTotalUsd: cost / 1e6 + options.waitUsdPerSecond * waitSeconds,
-          byProvider,
-          pareto: false
-        })
-        onProgress(++done, total)
-      }
+/** One run: a trace under one routing and one idle policy. */
+export interface PolicyRun {
+  readonly trace: PolicyTrace
+  readonly routing: string
+  readonly idle: string
+  readonly options: PolicyBenchmarkOptions
+}
+
+/** The runs of every routing × idle policy on every trace, in the order of the report. */
+export const runsOf = (
+  traces: ReadonlyArray<PolicyTrace>,
+  options: PolicyBenchmarkOptions
+): ReadonlyArray<PolicyRun> =>
+  traces.flatMap((trace) =>
+    routingPolicies.flatMap(([routing]) =>
+      idlePolicies(options.seed, 0).map(([idle]) => ({ trace, routing, idle, options }))
+    )
+  )
+
+/** Simulates one run on the engine; its row (Oracle ratios filled in by `rows`). */
+export const simulate = (run: PolicyRun, onProgress?: Engine.Progress): PolicyRow => {
+  const trace = traceOf(run.trace.source)
+  const routing = routingPolicies.find(([name]) => name === run.routing)?.[1]
+  const idle = idlePolicies(run.options.seed, run.options.waitUsdPerSecond * 1e6).find(
+    ([name]) => name === run.idle
+  )?.[1]
+  if (routing === undefined || idle === undefined)
+    throw new Error(`unknown policy ${run.routing} × ${run.idle}`)
+  const outcome = Engine.runPolicies(worldOf(run.trace.source), trace, routing(), idle(), onProgress)
+  const latencies: Array<number> = []
+  const byProvider: Record<string, number> = {}
+  let coldStarts = 0
+  let failed = 0
+  for (const exit of outcome.dispatched) {
+    if (Exit.isFailure(exit)) {
+      failed++
+      continue
     }
-    for (const row of traceRows) {
-      row.pareto = !traceRows.some(
-        (other) =>
-          other !== row &&
-          other.costUsd <= row.costUsd &&
-          other.p95StartSeconds <= row.p95StartSeconds &&
-          (other.costUsd < row.costUsd || other.p95StartSeconds < row.p95StartSeconds)
-      )
-    }
-    rows.push(...traceRows)
+    latencies.push(exit.value.startLatencyMillis / 1000)
+    if (exit.value.coldStart) coldStarts++
+    byProvider[exit.value.provider] = (byProvider[exit.value.provider] ?? 0) + 1
   }
-  return { bounds, rows }
+  const cost = (outcome.flyMicroUsd + outcome.ecsMicroUsd) / 1e6
+  const waitSeconds = latencies.reduce((a, b) => a + b, 0)
+  return {
+    trace: run.trace.name,
+    routing: run.routing,
+    idle: run.idle,
+    tasks: trace.length,
+    failed,
+    costUsd: cost,
+    costOverOracle1: 0,
+    costOverOracle0: 0,
+    coldStarts,
+    p50StartSeconds: percentile(latencies, 0.5),
+    p95StartSeconds: percentile(latencies, 0.95),
+    p99StartSeconds: percentile(latencies, 0.99),
+    wastedWarmHours: outcome.warmSeconds / 3600,
+    weightedTotalUsd: cost + run.options.waitUsdPerSecond * waitSeconds,
+    byProvider,
+    pareto: false
+  }
+}
+
+/** The analytic bounds of each trace (the oracles' model, not the engine). */
+export const boundsOf = (traces: ReadonlyArray<PolicyTrace>): ReadonlyArray<TraceBounds> => {
+  const platforms = [Platforms.fly(), Platforms.ecs()]
+  return traces.map(({ name, source }) => {
+    const trace = traceOf(source)
+    return {
+      trace: name,
+      tasks: trace.length,
+      oracle0Usd: Oracle.oracle0(trace, platforms) / 1e6,
+      oracle1Usd: Oracle.oracle1(trace, platforms).costMicroUsd / 1e6
+    }
+  })
+}
+
+/** Fills in each row's Oracle ratios and marks the Pareto front of cost and p95 start latency per trace. */
+export const rows = (
+  bounds: ReadonlyArray<TraceBounds>,
+  simulated: ReadonlyArray<PolicyRow>
+): ReadonlyArray<PolicyRow> => {
+  const out = simulated.map((row) => {
+    const bound = bounds.find((b) => b.trace === row.trace)
+    return {
+      ...row,
+      costOverOracle1: bound === undefined ? 0 : row.costUsd / bound.oracle1Usd,
+      costOverOracle0: bound === undefined ? 0 : row.costUsd / bound.oracle0Usd
+    }
+  })
+  for (const row of out) {
+    row.pareto = !out.some(
+      (other) =>
+        other !== row &&
+        other.trace === row.trace &&
+        other.costUsd <= row.costUsd &&
+        other.p95StartSeconds <= row.p95StartSeconds &&
+        (other.costUsd < row.costUsd || other.p95StartSeconds < row.p95StartSeconds)
+    )
+  }
+  return out
+}
+
+/** Every run in this thread, one after another (the CLI spreads them over worker threads: see Jobs). */
+export const run = (
+  traces: ReadonlyArray<PolicyTrace>,
+  options: PolicyBenchmarkOptions
+): { readonly bounds: ReadonlyArray<TraceBounds>; readonly rows: ReadonlyArray<PolicyRow> } => {
+  const bounds = boundsOf(traces)
+  return {
+    bounds,
+    rows: rows(
+      bounds,
+      runsOf(traces, options).map((r) => simulate(r))
+    )
+  }
 }

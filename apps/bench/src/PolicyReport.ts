@@ -6,6 +6,7 @@ const columns: ReadonlyArray<Table.Column<PolicyRow>> = [
   { header: "Trace", value: (r) => r.trace },
   { header: "Routing", value: (r) => r.routing },
   { header: "Idle", value: (r) => r.idle },
+  { header: "Failed", align: "right", value: (r) => String(r.failed) },
   { header: "Cost", align: "right", value: (r) => Table.usd(r.costUsd) },
   { header: "/Oracle-1", align: "right", value: (r) => r.costOverOracle1.toFixed(2) },
   { header: "/Oracle-0", align: "right", value: (r) => r.costOverOracle0.toFixed(2) },
@@ -36,7 +37,7 @@ export const markdown = (
   [
     "# Routing × idle policy benchmark",
     "",
-    `Costs are analytic over the simulators' prices (router Oracle model); waiting is weighed at $${waitUsdPerHour}/h in Cost+wait. * marks the Pareto front of cost and p95 start latency per trace.`,
+    `Each row is a simulation on the engine: the Router with the policies' Layers over Fly and the shared ECS cluster per region, costs from the simulators' ledgers, cold starts and start latencies from the Router's dispatch results. The Oracle bounds are analytic (router Oracle model). Waiting is weighed at $${waitUsdPerHour}/h in Cost+wait. * marks the Pareto front of cost and p95 start latency per trace.`,
     "",
     Table.markdown(boundColumns, bounds),
     "",

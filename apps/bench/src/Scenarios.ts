@@ -1,13 +1,16 @@
 /** The seed's four scenarios, shipped as data files beside the package (apps/bench/scenarios/). */
-import { readdirSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { ComputeError } from "@hangar/core"
 import { Effect } from "effect"
 import * as Scenario from "./Scenario.js"
 
-/** The scenarios directory, from the sources (tests) or the build (dist/). */
-export const directory = join(dirname(fileURLToPath(import.meta.url)), "..", "scenarios")
+/** The scenarios directory, from the sources (tests), the build (dist/) or a benchmark's build (dist/bench/). */
+const here = dirname(fileURLToPath(import.meta.url))
+export const directory =
+  [join(here, "..", "scenarios"), join(here, "..", "..", "scenarios")].find((d) => existsSync(d)) ??
+  join(here, "..", "scenarios")
 
 export const seedScenarios: Effect.Effect<
   ReadonlyArray<Scenario.Scenario>,

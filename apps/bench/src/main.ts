@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * hangar-bench: the cost comparison of the seed's four workloads through the real providers, router and both
- * simulators in virtual time (default command), a user's own workload (`run FILE`), and the routing × idle policy
- * benchmark (`policies`).
+ * hangar-bench: the cost comparison of the seed's four workloads (default command), a user's own workload
+ * (`run FILE`), and the routing × idle policy benchmark (`policies`), all on the engine: the real Router and
+ * policies over the simulators' own models in virtual time (`--wire`: through the plugins and the simulators' HTTP).
  */
 import { Args, Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
@@ -33,7 +33,13 @@ const workers = Options.integer("workers").pipe(
   Options.optional
 )
 
-const compare = Command.make("compare", { seed, out, days, workers }, (options) =>
+const wire = Options.boolean("wire").pipe(
+  Options.withDescription(
+    "simulate through the provider plugins and the simulators' HTTP APIs instead of the engine (slow; the engine's check)"
+  )
+)
+
+const compare = Command.make("compare", { seed, out, days, workers, wire }, (options) =>
   Commands.compare(options)
 ).pipe(
   Command.withDescription(
@@ -43,7 +49,7 @@ const compare = Command.make("compare", { seed, out, days, workers }, (options) 
 
 const run = Command.make(
   "run",
-  { file: Args.file({ name: "scenario", exists: "yes" }), seed, out, days, workers },
+  { file: Args.file({ name: "scenario", exists: "yes" }), seed, out, days, workers, wire },
   (options) => Commands.runFile(options)
 ).pipe(
   Command.withDescription(
@@ -56,6 +62,8 @@ const policies = Command.make(
   {
     seed,
     out,
+    days,
+    workers,
     waitUsdPerHour: Options.float("wait-usd-per-hour").pipe(
       Options.withDefault(60),
       Options.withDescription("what an hour of waiting for sessions to start is worth")
@@ -64,11 +72,11 @@ const policies = Command.make(
   (options) => Commands.policies(options)
 ).pipe(
   Command.withDescription(
-    "Every routing × idle policy on every scenario and on Azure-shaped traces, against the oracles"
+    "Every routing × idle policy on every scenario and on Azure-shaped traces, on the engine, against the oracles"
   )
 )
 
-const bench = Command.make("hangar-bench", { seed, out, days, workers }, (options) =>
+const bench = Command.make("hangar-bench", { seed, out, days, workers, wire }, (options) =>
   Commands.compare(options)
 ).pipe(
   Command.withDescription("Hangar's cost and policy benchmarks (default: the cost comparison table)"),

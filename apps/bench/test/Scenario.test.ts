@@ -85,10 +85,13 @@ describe("policy benchmark", () => {
     Effect.gen(function* () {
       const scenario = yield* Scenario.parse(small, "small.yaml")
       const json = () => {
-        const { bounds, rows } = PolicyBenchmark.run([["small", Trace.generate(scenario)]], {
-          waitUsdPerSecond: 60 / 3600,
-          seed: 1
-        })
+        const { bounds, rows } = PolicyBenchmark.run(
+          [{ name: "small", source: { kind: "scenario", scenario } }],
+          {
+            waitUsdPerSecond: 60 / 3600,
+            seed: 1
+          }
+        )
         return Results.stableJson({ schemaVersion: Results.schemaVersion, bounds, rows })
       }
       const first = json()
@@ -100,10 +103,13 @@ describe("policy benchmark", () => {
   it.effect("every policy costs at least Oracle-1, and the front is not empty", () =>
     Effect.gen(function* () {
       const scenario = yield* Scenario.parse(small, "small.yaml")
-      const { bounds, rows } = PolicyBenchmark.run([["small", Trace.generate(scenario)]], {
-        waitUsdPerSecond: 0,
-        seed: 1
-      })
+      const { bounds, rows } = PolicyBenchmark.run(
+        [{ name: "small", source: { kind: "scenario", scenario } }],
+        {
+          waitUsdPerSecond: 0,
+          seed: 1
+        }
+      )
       const oracle1 = bounds[0]!.oracle1Usd
       assert.isAtMost(bounds[0]!.oracle0Usd, oracle1)
       for (const row of rows) assert.isAtLeast(row.costUsd + 1e-9, oracle1, `${row.routing} × ${row.idle}`)

@@ -67,22 +67,52 @@ export interface Service {
 
 export class SessionStore extends Context.Tag("@hangar/router/SessionStore")<SessionStore, Service>() {}
 
-export const layerMemory: Layer.Layer<SessionStore> = Layer.sync(SessionStore, () => {
+const sessionKey = (record: { readonly provider: string; readonly sessionId: string }) =>
+  `${record.provider}\u0000${record.sessionId}`
+
+/**
+ * The store in memory. Beside the records, an index of each session's records that are not terminal: the only
+ * ones a session's state change moves, so a change costs that session's live records, not every record (walking
+ * them all, once per sleep, was most of a simulated month's time).
+ */
+export const makeMemory = (): Service => {
   const records = new Map<string, SessionRecord>()
+  const bySession = new Map<string, Set<string>>()
+  const unindex = (record: SessionRecord) => {
+    const key = sessionKey(record)
+    const tasks = bySession.get(key)
+    if (tasks?.delete(record.taskId) === true && tasks.size === 0) bySession.delete(key)
+  }
+  const index = (record: SessionRecord) => {
+    if (isTerminal(record.state)) return
+    const key = sessionKey(record)
+    const tasks = bySession.get(key)
+    if (tasks === undefined) bySession.set(key, new Set([record.taskId]))
+    else tasks.add(record.taskId)
+  }
   return {
-    put: (record) => Effect.sync(() => void records.set(record.taskId, record)),
+    put: (record) =>
+      Effect.sync(() => {
+        const previous = records.get(record.taskId)
+        if (previous !== undefined) unindex(previous)
+        records.set(record.taskId, record)
+        index(record)
+      }),
     get: (taskId) => Effect.sync(() => Option.fromNullable(records.get(taskId))),
     live: () => Effect.sync(() => [...records.values()].filter((r) => !isTerminal(r.state))),
     setSessionState: (provider, sessionId, state, atMillis) =>
       Effect.sync(() => {
-        for (const [taskId, r] of records) {
-          if (r.provider === provider && r.sessionId === sessionId && !isTerminal(r.state)) {
-            records.set(taskId, { ...r, state, updatedAtMillis: atMillis })
-          }
-        }
+        const key = sessionKey({ provider, sessionId })
+        const tasks = bySession.get(key)
+        if (tasks === undefined) return
+        for (const taskId of tasks)
+          records.set(taskId, { ...records.get(taskId)!, state, updatedAtMillis: atMillis })
+        if (isTerminal(state)) bySession.delete(key)
       })
   }
-})
+}
+
+export const layerMemory: Layer.Layer<SessionStore> = Layer.sync(SessionStore, makeMemory)
 
 const decodeRows = Schema.decodeUnknown(Schema.Array(SessionRecord))
 

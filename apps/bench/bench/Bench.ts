@@ -1,0 +1,66 @@
+/**
+ * The engine against the wire path, side by side in one run: the seed's four scenarios on a 2-day slice, every
+ * job (each scenario's Fly side and each region's ECS cluster) one after another in this thread, on the engine
+ * and then through the plugins and the simulators' HTTP APIs (`--wire`); simulated tasks per wall second for
+ * each and their ratio. Then the full month on the engine: its events per second and simulated seconds per wall
+ * second. Run with `pnpm --filter @hangar/bench bench`; the figures go to docs/benchmarks.md.
+ */
+import { Effect } from "effect"
+import * as Jobs from "../src/Jobs.js"
+import * as Scenarios from "../src/Scenarios.js"
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
+
+interface Measured {
+  readonly tasks: number
+  readonly events: number
+  readonly simulatedSeconds: number
+  readonly wallSeconds: number
+}
+
+const measure = async (jobs: ReadonlyArray<Jobs.Job>): Promise<Measured> => {
+  const weights = Jobs.weights(jobs)
+  const started = performance.now()
+  let events = 0
+  for (const job of jobs) {
+    const result = await Effect.runPromise(Jobs.runJob(job))
+    if (result.kind !== "policy") events += result.result.events
+  }
+  const wallSeconds = (performance.now() - started) / 1000
+  return {
+    tasks: weights.reduce((a, b) => a + b, 0),
+    events,
+    simulatedSeconds: jobs.reduce((sum, job) => sum + Jobs.daysOf(job) * 86_400, 0),
+    wallSeconds
+  }
+}
+
+const perSecond = (n: number, seconds: number) => Math.round(n / seconds).toLocaleString("en-US")
+
+const main = async () => {
+  const scenarios = await Effect.runPromise(Scenarios.seedScenarios)
+  const slice = scenarios.map((s) => ({ ...s, days: 2 }))
+  const engine = await measure(slice.flatMap((s) => Jobs.jobsOf(s, "engine")))
+  const wire = await measure(slice.flatMap((s) => Jobs.jobsOf(s, "wire")))
+  const engineRate = engine.tasks / engine.wallSeconds
+  const wireRate = wire.tasks / wire.wallSeconds
+  console.log(
+    `2-day slice of the ${slice.length} seed scenarios, ${engine.tasks} tasks over every job, one thread:`
+  )
+  console.log(
+    `  engine  ${engine.wallSeconds.toFixed(2)} s wall, ${perSecond(engine.tasks, engine.wallSeconds)} simulated tasks per wall second`
+  )
+  console.log(
+    `  wire    ${wire.wallSeconds.toFixed(2)} s wall, ${perSecond(wire.tasks, wire.wallSeconds)} simulated tasks per wall second`
+  )
+  console.log(`  engine / wire: ${(engineRate / wireRate).toFixed(1)}× the tasks per wall second`)
+  const month = await measure(scenarios.flatMap((s) => Jobs.jobsOf(s, "engine")))
+  console.log(
+    `full month (${scenarios.length} scenarios × ${scenarios[0]?.days ?? 0} days, ${month.tasks} tasks) on the engine, one thread: ${month.wallSeconds.toFixed(2)} s wall, ${perSecond(month.events, month.wallSeconds)} model events per second, ${perSecond(month.simulatedSeconds, month.wallSeconds)} simulated seconds per wall second`
+  )
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,193 @@
+/**
+ * What both paths share: a side's result, the Router a side runs (its one provider preferred for every task, the
+ * scenario's idle timeout and exec limit), the replay of a trace through it, and the summary of its outcomes.
+ * The engine (engine/) and the wire path (CostTable) differ only in the providers under the Router.
+ */
+import { type ProviderRegistry, type Region, TaskSpec } from "@hangar/core"
+import { IdlePolicies, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
+import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer } from "effect"
+import { execLimitSeconds, type Scenario } from "./Scenario.js"
+
+export interface SideResult {
+  readonly provider: "fly" | "ecs"
+  readonly usd: number
+  /** Scaled to 30 days, for the monthly table. */
+  readonly usdPerMonth: number
+  readonly tasks: number
+  readonly failed: number
+  /** Why tasks failed: the error's tag and message, with how many failed so (most frequent first). */
+  readonly failureReasons: ReadonlyArray<FailureReason>
+  readonly startLatencySeconds: ReadonlyArray<number>
+  readonly coldStarts: number
+  /** Machine-hours by state (Fly) or instance-hours (ECS). */
+  readonly hoursByState: Readonly<Record<string, number>>
+  readonly events: number
+}
+
+export const day = 86_400_000
+/** Every simulation starts at this instant. */
+export const start = Date.UTC(2026, 0, 1)
+
+export const taskInput = (task: Oracle.TraceTask): TaskSpec.TaskSpecInput => ({
+  taskId: task.taskId.replace(/[^A-Za-z0-9._:-]/g, "-"),
+  repository: task.repository,
+  region: task.region,
+  size: task.size,
+  requiresGpu: task.requiresGpu,
+  expectedDurationSeconds: Math.max(1, Math.round(task.durationMillis / 1000)),
+  command: ["work", String(Math.max(1, Math.round(task.durationMillis / 1000)))]
+})
+
+/**
+ * The task as the Router's `TaskSpec`, built without decoding: the trace is generated here, and decoding a
+ * spec costs more than the rest of a dispatch's bookkeeping.
+ */
+export const taskSpec = (task: Oracle.TraceTask): TaskSpec.TaskSpec => {
+  const seconds = Math.max(1, Math.round(task.durationMillis / 1000))
+  return new TaskSpec.TaskSpec(
+    {
+      taskId: task.taskId.replace(/[^A-Za-z0-9._:-]/g, "-") as TaskSpec.TaskId,
+      repository: task.repository as TaskSpec.Repository,
+      branch: "main",
+      region: task.region as Region.Region,
+      size: task.size,
+      requiresGpu: task.requiresGpu,
+      expectedDurationSeconds: seconds,
+      command: ["work", String(seconds)],
+      env: {}
+    },
+    true
+  )
+}
+
+/**
+ * Dispatches every task at its arrival time through the router (each on a fiber of its own, forked when the task
+ * arrives), then lets the horizon run out.
+ */
+export const replay = (trace: ReadonlyArray<Oracle.TraceTask>, horizonMillis: number) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const router = yield* Router.Router
+      const startedAt = yield* Clock.currentTimeMillis
+      // Each dispatch leaves its outcome in its slot; a finished fiber is let go at once (a month is thousands).
+      const outcomes: Array<Exit.Exit<Router.DispatchResult, Router.DispatchError>> = new Array(trace.length)
+      const running = yield* FiberSet.make<void>()
+      const order = trace
+        .map((_, i) => i)
+        .sort((a, b) => trace[a]!.arrivalMillis - trace[b]!.arrivalMillis || a - b)
+      for (const i of order) {
+        const task = trace[i]!
+        const wait = startedAt + task.arrivalMillis - (yield* Clock.currentTimeMillis)
+        if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+        yield* FiberSet.run(
+          running,
+          Effect.flatMap(Effect.exit(router.dispatch(taskSpec(task))), (exit) =>
+            Effect.sync(() => {
+              outcomes[i] = exit
+            })
+          )
+        )
+      }
+      yield* FiberSet.awaitEmpty(running)
+      let last = 0
+      for (const t of trace) last = Math.max(last, t.arrivalMillis + t.durationMillis)
+      yield* Effect.sleep(Duration.millis(Math.max(0, horizonMillis - last)))
+      return outcomes as ReadonlyArray<Exit.Exit<Router.DispatchResult, Router.DispatchError>>
+    })
+  )
+
+export interface FailureReason {
+  readonly reason: string
+  readonly count: number
+}
+
+/** The error's tag and first line, with the task's id taken out so that like failures group together. */
+const reasonOf = (cause: Cause.Cause<unknown>, taskId: string): string => {
+  const error = Cause.squash(cause) as { _tag?: unknown; message?: unknown }
+  const tag = typeof error?._tag === "string" ? error._tag : "Defect"
+  const message = typeof error?.message === "string" ? error.message.split("\n")[0] : String(error)
+  return `${tag}: ${message}`.replaceAll(taskId, "<task>")
+}
+
+/** Most frequent first, then by text, so that results stay byte-identical. */
+export const countReasons = (reasons: ReadonlyArray<FailureReason>): ReadonlyArray<FailureReason> => {
+  const counts = new Map<string, number>()
+  for (const r of reasons) counts.set(r.reason, (counts.get(r.reason) ?? 0) + r.count)
+  return [...counts]
+    .map(([reason, count]) => ({ reason, count }))
+    .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1))
+}
+
+export const summarise = (
+  outcomes: ReadonlyArray<Exit.Exit<Router.DispatchResult, unknown>>,
+  tasks: ReadonlyArray<Oracle.TraceTask>
+) => {
+  const latencies: Array<number> = []
+  const reasons: Array<FailureReason> = []
+  let failed = 0
+  let cold = 0
+  for (const [i, exit] of outcomes.entries()) {
+    if (Exit.isSuccess(exit)) {
+      latencies.push(exit.value.startLatencyMillis / 1000)
+      if (exit.value.coldStart) cold++
+    } else {
+      failed++
+      reasons.push({ reason: reasonOf(exit.cause, taskInput(tasks[i]!).taskId), count: 1 })
+    }
+  }
+  return { latencies, failed, cold, failureReasons: countReasons(reasons) }
+}
+
+/** A side's Router: its one provider preferred for every task, the idle timeout, the scenario's exec limit. */
+export const routerFor = <E>(
+  instanceId: string,
+  scenario: Scenario,
+  registry: Layer.Layer<ProviderRegistry.ProviderRegistry, E>,
+  defaultProvider: string,
+  idleTimeoutMinutes: number
+) =>
+  // The simulated router never crashes, so reconciliation would find nothing to do: its rounds (every provider
+  // listed every 10 minutes for a month) would cost time and change no bill.
+  Router.layer({ instanceId, execTimeoutSeconds: execLimitSeconds(scenario), reconcile: false }).pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        registry,
+        RoutingPolicies.preferred({ defaultProvider }),
+        IdlePolicies.fixedTimeout(idleTimeoutMinutes),
+        SessionStore.layerMemory
+      )
+    )
+  )
+
+/** One region's ECS cluster over the scenario (ECS is regional: a cluster and simulator per region). */
+export interface EcsRegionResult {
+  readonly region: string
+  readonly latencies: ReadonlyArray<number>
+  readonly failed: number
+  readonly failureReasons: ReadonlyArray<FailureReason>
+  readonly cold: number
+  readonly totalMicroUsd: number
+  readonly instanceHours: number
+  readonly events: number
+}
+
+/** The ECS side of a scenario from its regions' results. */
+export const combineEcs = (
+  scenario: Scenario,
+  tasks: number,
+  regions: ReadonlyArray<EcsRegionResult>
+): SideResult => {
+  const total = regions.reduce((sum, r) => sum + r.totalMicroUsd, 0)
+  return {
+    provider: "ecs",
+    usd: total / 1e6,
+    usdPerMonth: ((total / 1e6) * 30) / scenario.days,
+    tasks,
+    failed: regions.reduce((sum, r) => sum + r.failed, 0),
+    failureReasons: countReasons(regions.flatMap((r) => r.failureReasons)),
+    startLatencySeconds: regions.flatMap((r) => r.latencies),
+    coldStarts: regions.reduce((sum, r) => sum + r.cold, 0),
+    hoursByState: { "instance-running": regions.reduce((sum, r) => sum + r.instanceHours, 0) },
+    events: regions.reduce((sum, r) => sum + r.events, 0)
+  }
+}
