@@ -49,11 +49,6 @@ export interface Options {
    * before each answer, see `Persistence`.
    */
   readonly dataDir?: string
-  /**
-   * Keeps each region's ECS state apart, by the region of the request's SigV4 credential scope, as AWS does (see
-   * `Regions`). Off by default: every request then works on `region`'s state whatever region it was signed for.
-   */
-  readonly scopeRegions?: boolean
   /** Compact DIR's journal into its snapshot once the journal is this long (default 4 MiB). */
   readonly compactAfterBytes?: number
   /** EBS gp3 root volume per instance, GiB (default 30, the ECS-optimized AMI's). */
@@ -265,8 +260,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     model: (region) => modelFor(region, Pricing.ec2Pricing(region), seedOf(region)),
     operations: (m) => Operations.operations(m, dataChannel),
     dataDir: options.dataDir,
-    compactAfterBytes: options.compactAfterBytes,
-    others: options.scopeRegions === true
+    compactAfterBytes: options.compactAfterBytes
   })
   faults.onOutage = (zone) => {
     for (const region of regions.all()) region.model.zoneOutage(zone)
@@ -285,8 +279,8 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
 
   const server = newServer()
   AwsJson.register(server, {
-    operationsOf: (region) =>
-      regions.get(options.scopeRegions === true ? region : undefined)?.then((r) => r.operations),
+    // Each request works on the state of the region its credential scope names, as on AWS (see `Regions`).
+    operationsOf: (region) => regions.get(region)?.then((r) => r.operations),
     supported: [...regions.primary.operations.keys()],
     faults,
     clock,

@@ -1,5 +1,5 @@
 /**
- * With `scopeRegions`, ECS is regional as on AWS: each request works on the state of the region its SigV4 credential scope names
+ * ECS is regional as on AWS: each request works on the state of the region its SigV4 credential scope names
  * (`Credential=AKID/date/<region>/ecs/aws4_request`), as AWS and LocalStack keep them apart. The simulator's own
  * region (`--region`, default us-east-1) is the one with Auto Scaling groups, the `/_sim` control plane and the
  * bill; another region starts empty (its clusters and task definitions are its own, and without groups of its
@@ -28,8 +28,6 @@ export interface Options {
   readonly operations: (model: EcsModel) => ReadonlyMap<string, Operation>
   readonly dataDir: string | undefined
   readonly compactAfterBytes: number | undefined
-  /** Whether regions other than the primary are kept (and their saved files opened). */
-  readonly others: boolean
   /** Most regions kept (default 32: AWS has fewer). */
   readonly most?: number
 }
@@ -47,7 +45,7 @@ export class Regions {
   static async open(options: Options): Promise<Regions> {
     const regions = new Regions(options)
     await regions.add(options.primary.region, options.primary)
-    if (options.dataDir !== undefined && options.others)
+    if (options.dataDir !== undefined)
       for (const file of readdirSync(options.dataDir).sort()) {
         const name = otherRegionFile.exec(file)?.[1]
         if (name !== undefined && isRegion(name)) await regions.get(name)
@@ -64,8 +62,7 @@ export class Regions {
     if (name === undefined) return this.regions.get(this.options.primary.region)
     const known = this.regions.get(name)
     if (known !== undefined) return known
-    if (!this.options.others || !isRegion(name) || this.regions.size >= (this.options.most ?? 32))
-      return undefined
+    if (!isRegion(name) || this.regions.size >= (this.options.most ?? 32)) return undefined
     return this.add(name, this.options.model(name))
   }
 
