@@ -18,7 +18,7 @@ import { EcsError } from "./model/EcsError.js"
 import { EcsModel } from "./model/EcsModel.js"
 import type { TimingModel } from "./model/Lifecycle.js"
 import { SeededRandom } from "./model/Random.js"
-import { Regions } from "./Regions.js"
+import { accountOf, Regions } from "./Regions.js"
 
 export type { FaultRule, FaultRuleInput } from "./Faults.js"
 export type { TimingModel } from "./model/Lifecycle.js"
@@ -237,7 +237,12 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   const faults = new Faults(seed)
   const exec = options.exec ?? ExecBackend.scripted()
   /** A region's model: the simulator's own region with its prices, another with the shipped ones (see `Regions`). */
-  const modelFor = (region: string, regionPricing: Pricing.Ec2Pricing, regionSeed: number) =>
+  const modelFor = (
+    region: string,
+    regionPricing: Pricing.Ec2Pricing,
+    regionSeed: number,
+    account?: string
+  ) =>
     new EcsModel({
       clock,
       seed: regionSeed,
@@ -245,11 +250,18 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       exec,
       pricing: regionPricing,
       region,
+      ...(account === undefined ? {} : { account }),
       ...(options.timing === undefined ? {} : { timing: options.timing }),
       ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib })
     })
-  const seedOf = (region: string) => (region === pricing.region ? seed : seed ^ regionSeed(region))
   const model = modelFor(pricing.region, pricing, seed)
+  /** The seed of a region's model: the simulator's for its own, else offset by region (and another account). */
+  const seedOf = (region: string, account: string) =>
+    account === model.account
+      ? region === pricing.region
+        ? seed
+        : seed ^ regionSeed(region)
+      : seed ^ regionSeed(`${account}/${region}`)
   const dataChannel = new DataChannel(model, {
     ...(options.execHandshake === undefined ? {} : { handshake: options.execHandshake }),
     ...(options.execOpenTimeoutMs === undefined ? {} : { openTimeoutMs: options.execOpenTimeoutMs }),
@@ -257,7 +269,13 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   })
   const regions = await Regions.open({
     primary: model,
-    model: (region) => modelFor(region, Pricing.ec2Pricing(region), seedOf(region)),
+    model: (region, account) =>
+      modelFor(
+        region,
+        region === pricing.region ? pricing : Pricing.ec2Pricing(region),
+        seedOf(region, account),
+        account
+      ),
     operations: (m) => Operations.operations(m, dataChannel),
     dataDir: options.dataDir,
     compactAfterBytes: options.compactAfterBytes
@@ -271,7 +289,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   const saver = options.dataDir === undefined ? undefined : periodicSaver(save, options.dataDir)
   const reset = (next?: number) => {
     if (next !== undefined) seed = next
-    for (const region of regions.all()) region.model.reset(seedOf(region.name))
+    for (const region of regions.all()) region.model.reset(seedOf(region.name, region.account))
     faults.reset(seed)
     save()
   }
@@ -279,8 +297,9 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
 
   const server = newServer()
   AwsJson.register(server, {
-    // Each request works on the state of the region its credential scope names, as on AWS (see `Regions`).
-    operationsOf: (region) => regions.get(region)?.then((r) => r.operations),
+    // Each request works on the state of the region its credential scope names and of the account of its access
+    // key, as on AWS (see `Regions`).
+    operationsOf: (region, accessKey) => regions.get(region, accountOf(accessKey))?.then((r) => r.operations),
     supported: [...regions.primary.operations.keys()],
     faults,
     clock,

@@ -239,12 +239,15 @@ describe("listing operations with AWS's pagination", () => {
   })
 })
 
-/** A client signing for `region`, on the simulator in-process, each call run to completion on its clock. */
-const clientIn = (sim: EcsSimulator.Simulator, region: string) => {
+/**
+ * A client signing for `region` (with `accessKeyId`, default the tests' own), on the simulator in-process, each
+ * call run to completion on its clock.
+ */
+const clientIn = (sim: EcsSimulator.Simulator, region: string, accessKeyId = credentials.accessKeyId) => {
   const client = new ECSClient({
     region,
     endpoint: "http://ecs-sim.internal",
-    credentials,
+    credentials: { ...credentials, accessKeyId },
     requestHandler: sim.requestHandler,
     maxAttempts: 1
   })
@@ -341,6 +344,37 @@ describe("state scoped by the region of the request's credential scope, by defau
       assert.deepStrictEqual(kept.taskDefinitionArns, [
         "arn:aws:ecs:eu-west-2:123456789012:task-definition/uk:1"
       ])
+      await again.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("an access key id of 12 digits is an account of its own, as in LocalStack: same region, separate state", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ecs-sim-accounts-"))
+    try {
+      const { sim, send } = await setup({ dataDir: dir })
+      const other = clientIn(sim, "us-east-1", "111122223333")
+      const listed = await other<{ clusterArns: Array<string> }>(new ListClustersCommand({}))
+      assert.deepStrictEqual(listed.clusterArns, [])
+      const created = await other<{ cluster: { clusterArn: string } }>(
+        new CreateClusterCommand({ clusterName: "hangar" })
+      )
+      assert.strictEqual(created.cluster.clusterArn, "arn:aws:ecs:us-east-1:111122223333:cluster/hangar")
+      // The simulator's own account (any other access key id) still has its one cluster, with instances.
+      const home = await send<{
+        clusters: Array<{ clusterArn: string; registeredContainerInstancesCount: number }>
+      }>(new DescribeClustersCommand({ clusters: ["hangar"] }))
+      assert.strictEqual(home.clusters[0]!.clusterArn, "arn:aws:ecs:us-east-1:123456789012:cluster/hangar")
+      assert.strictEqual(home.clusters[0]!.registeredContainerInstancesCount, 1)
+      await sim.close()
+      const again = await EcsSimulator.make({ clock: new VirtualClock.VirtualClock(), dataDir: dir, seed: 5 })
+      const kept = await clientIn(
+        again,
+        "us-east-1",
+        "111122223333"
+      )<{ clusterArns: Array<string> }>(new ListClustersCommand({}))
+      assert.deepStrictEqual(kept.clusterArns, ["arn:aws:ecs:us-east-1:111122223333:cluster/hangar"])
       await again.close()
     } finally {
       rmSync(dir, { recursive: true, force: true })
