@@ -219,6 +219,44 @@ const regionSeed = (region: string): number => {
   return hash >>> 0
 }
 
+/** What `provisionCluster` creates in the simulator's own region (the caller saves it). */
+const provisionClusterIn = (
+  model: EcsModel,
+  name: string,
+  capacity: readonly [CapacitySpec, ...ReadonlyArray<CapacitySpec>]
+): { readonly arn: string } => {
+  // All or nothing: every group and provider is checked before the first is created.
+  const names = new Set<string>()
+  for (const c of capacity) {
+    AutoScalingGroup.validate(c.group, model.pricing)
+    if (model.groups.has(c.group.name) || names.has(`group ${c.group.name}`))
+      throw new EcsError("InvalidParameterException", `group.name: ${c.group.name} exists already.`)
+    if (model.capacityProviders.has(c.name) || names.has(`provider ${c.name}`))
+      throw new EcsError("InvalidParameterException", `name: capacity provider ${c.name} exists already.`)
+    names.add(`group ${c.group.name}`)
+    names.add(`provider ${c.name}`)
+  }
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(name))
+    throw new EcsError("InvalidParameterException", `name: ${name} is not a cluster name.`)
+  for (const c of capacity) {
+    const group = model.createAutoScalingGroup(c.group)
+    model.createCapacityProvider(
+      c.name,
+      group.arn,
+      c.targetCapacity ?? 100,
+      true,
+      c.managedTerminationProtection ?? true
+    )
+  }
+  const cluster = model.createCluster(name)
+  model.putClusterCapacityProviders(
+    name,
+    capacity.map((c) => c.name),
+    [{ capacityProvider: capacity[0].name }]
+  )
+  return { arn: cluster.arn }
+}
+
 export const make = async (options: Options = {}): Promise<Simulator> => {
   // Before anything starts: a catalog for another region throws here, naming both regions.
   const pricing = Pricing.ec2Pricing(
@@ -351,37 +389,9 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       return { arn: created.arn }
     },
     provisionCluster: (name, capacity) => {
-      // All or nothing: every group and provider is checked before the first is created.
-      const names = new Set<string>()
-      for (const c of capacity) {
-        AutoScalingGroup.validate(c.group, model.pricing)
-        if (model.groups.has(c.group.name) || names.has(`group ${c.group.name}`))
-          throw new EcsError("InvalidParameterException", `group.name: ${c.group.name} exists already.`)
-        if (model.capacityProviders.has(c.name) || names.has(`provider ${c.name}`))
-          throw new EcsError("InvalidParameterException", `name: capacity provider ${c.name} exists already.`)
-        names.add(`group ${c.group.name}`)
-        names.add(`provider ${c.name}`)
-      }
-      if (!/^[A-Za-z0-9_-]{1,255}$/.test(name))
-        throw new EcsError("InvalidParameterException", `name: ${name} is not a cluster name.`)
-      for (const c of capacity) {
-        const group = model.createAutoScalingGroup(c.group)
-        model.createCapacityProvider(
-          c.name,
-          group.arn,
-          c.targetCapacity ?? 100,
-          true,
-          c.managedTerminationProtection ?? true
-        )
-      }
-      const cluster = model.createCluster(name)
-      model.putClusterCapacityProviders(
-        name,
-        capacity.map((c) => c.name),
-        [{ capacityProvider: capacity[0].name }]
-      )
+      const provisioned = provisionClusterIn(model, name, capacity)
       save()
-      return { arn: cluster.arn }
+      return provisioned
     },
     billing: () => Billing.compute(model),
     reset,
