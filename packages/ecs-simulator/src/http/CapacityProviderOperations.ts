@@ -2,7 +2,7 @@
 import { Schema } from "effect"
 import type { EcsModel } from "../model/EcsModel.js"
 import type { Operation } from "./AwsJson.js"
-import { DecimalInteger, input, MaxResults, pageOf, Strategy, Tag } from "./OperationInput.js"
+import { input, Paging, pageOf, Strategy, Tag } from "./OperationInput.js"
 import { capacityProviderJson, clusterJson } from "./WireShapes.js"
 
 /** Registers the capacity provider operations into `operations`. */
@@ -76,17 +76,12 @@ export const registerCapacityProviderOperations = (
       () =>
         Schema.Struct({
           capacityProviders: Schema.optional(Schema.Array(Schema.String).pipe(Schema.maxItems(100))),
-          maxResults: MaxResults(10),
-          nextToken: Schema.optional(DecimalInteger)
+          ...Paging(10)
         }),
       body,
       "DescribeCapacityProviders"
     )
-    const { page, ...next } = pageOf(
-      model.capacityProvidersNamed(i.capacityProviders),
-      i.maxResults,
-      i.nextToken
-    )
+    const { page, ...next } = pageOf(model.capacityProvidersNamed(i.capacityProviders), i)
     return {
       capacityProviders: page.map((p) => capacityProviderJson(model, p.name)),
       failures: [],

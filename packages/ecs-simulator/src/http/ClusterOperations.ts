@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import * as Arn from "../model/Arn.js"
 import type { EcsModel } from "../model/EcsModel.js"
 import type { Operation } from "./AwsJson.js"
-import { DecimalInteger, input, MaxResults, pageOf, Tag } from "./OperationInput.js"
+import { input, Paging, pageOf, Tag } from "./OperationInput.js"
 import { clusterJson } from "./WireShapes.js"
 
 /** Registers the cluster operations into `operations`. */
@@ -42,12 +42,8 @@ export const registerClusterOperations = (operations: Map<string, Operation>, mo
     return { clusters, failures }
   })
   operations.set("ListClusters", (body) => {
-    const i = input(
-      () => Schema.Struct({ maxResults: MaxResults(100), nextToken: Schema.optional(DecimalInteger) }),
-      body,
-      "ListClusters"
-    )
-    const { page, ...next } = pageOf(model.activeClusterArns(), i.maxResults, i.nextToken)
+    const i = input(() => Schema.Struct(Paging(100)), body, "ListClusters")
+    const { page, ...next } = pageOf(model.activeClusterArns(), i)
     return { clusterArns: page, ...next }
   })
   operations.set("DeleteCluster", (body) => {

@@ -2,7 +2,7 @@
 import { Schema } from "effect"
 import type { EcsModel } from "../model/EcsModel.js"
 import type { Operation } from "./AwsJson.js"
-import { ClusterRef, DecimalInteger, input, MaxResults, pageOf } from "./OperationInput.js"
+import { ClusterRef, input, Paging, pageOf } from "./OperationInput.js"
 import { instanceJson } from "./WireShapes.js"
 
 /** Registers the container instance operations into `operations`. */
@@ -18,14 +18,13 @@ export const registerContainerInstanceOperations = (
           status: Schema.optional(
             Schema.Literal("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED")
           ),
-          maxResults: MaxResults(100),
-          nextToken: Schema.optional(DecimalInteger)
+          ...Paging(100)
         }),
       body,
       "ListContainerInstances"
     )
     const arns = model.listContainerInstances(i.cluster, i.status)
-    const { page, ...next } = pageOf(arns, i.maxResults, i.nextToken)
+    const { page, ...next } = pageOf(arns, i)
     return { containerInstanceArns: page, ...next }
   })
   operations.set("DescribeContainerInstances", (body) => {

@@ -44,12 +44,18 @@ export const input = <A, I>(schema: () => Schema.Schema<A, I>, body: unknown, op
   )
 }
 
-export const MaxResults = (most: number) =>
-  Schema.optionalWith(Schema.Int.pipe(Schema.between(1, most)), { default: () => most })
+/** The paging fields of a List or Describe input: `maxResults` (1 to `most`, default `most`) and `nextToken`. */
+export const Paging = (most: number) => ({
+  maxResults: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, most)), { default: () => most }),
+  nextToken: Schema.optional(DecimalInteger)
+})
 
 /** One page of `items` from the offset `nextToken` carries, and the token of the next page if there is one. */
-export const pageOf = <A>(items: ReadonlyArray<A>, maxResults: number, nextToken: number | undefined) => {
-  const from = nextToken ?? 0
-  const to = from + maxResults
+export const pageOf = <A>(
+  items: ReadonlyArray<A>,
+  paging: { readonly maxResults: number; readonly nextToken?: number | undefined }
+) => {
+  const from = paging.nextToken ?? 0
+  const to = from + paging.maxResults
   return { page: items.slice(from, to), ...(to < items.length ? { nextToken: String(to) } : {}) }
 }

@@ -3,7 +3,7 @@ import { ParseResult, Schema } from "effect"
 import type { ContainerDefinition, EcsModel } from "../model/EcsModel.js"
 import * as TaskDefinition from "../model/TaskDefinition.js"
 import type { Operation } from "./AwsJson.js"
-import { DecimalInteger, input, KeyValue, MaxResults, pageOf, Tag } from "./OperationInput.js"
+import { input, KeyValue, Paging, pageOf, Tag } from "./OperationInput.js"
 import { definitionJson } from "./WireShapes.js"
 
 /** Task CPU: CPU units ("1024") or vCPUs ("1 vCPU", "0.5 vcpu"), as RegisterTaskDefinition takes them. */
@@ -131,14 +131,13 @@ export const registerTaskDefinitionOperations = (
             default: () => "ACTIVE" as const
           }),
           sort: Schema.optionalWith(Schema.Literal("ASC", "DESC"), { default: () => "ASC" as const }),
-          maxResults: MaxResults(100),
-          nextToken: Schema.optional(DecimalInteger)
+          ...Paging(100)
         }),
       body,
       "ListTaskDefinitions"
     )
     const arns = TaskDefinition.listArns(model.definitions, i)
-    const { page, ...next } = pageOf(arns, i.maxResults, i.nextToken)
+    const { page, ...next } = pageOf(arns, i)
     return { taskDefinitionArns: page, ...next }
   })
   operations.set("ListTaskDefinitionFamilies", (body) => {
@@ -149,14 +148,13 @@ export const registerTaskDefinitionOperations = (
           status: Schema.optionalWith(Schema.Literal("ACTIVE", "INACTIVE", "ALL"), {
             default: () => "ACTIVE" as const
           }),
-          maxResults: MaxResults(100),
-          nextToken: Schema.optional(DecimalInteger)
+          ...Paging(100)
         }),
       body,
       "ListTaskDefinitionFamilies"
     )
     const families = TaskDefinition.listFamilies(model.definitions, i)
-    const { page, ...next } = pageOf(families, i.maxResults, i.nextToken)
+    const { page, ...next } = pageOf(families, i)
     return { families: page, ...next }
   })
   operations.set("DeregisterTaskDefinition", (body) => {

@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import type { EcsModel } from "../model/EcsModel.js"
 import * as TaskDefinition from "../model/TaskDefinition.js"
 import type { Operation } from "./AwsJson.js"
-import { ClusterRef, DecimalInteger, input, KeyValue, pageOf, Strategy, Tag } from "./OperationInput.js"
+import { ClusterRef, input, KeyValue, Paging, pageOf, Strategy, Tag } from "./OperationInput.js"
 import { taskJson } from "./WireShapes.js"
 
 const Overrides = Schema.Struct({
@@ -169,8 +169,7 @@ export const registerTaskOperations = (operations: Map<string, Operation>, model
           desiredStatus: Schema.optionalWith(Schema.Literal("RUNNING", "PENDING", "STOPPED"), {
             default: () => "RUNNING" as const
           }),
-          maxResults: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 100 }),
-          nextToken: Schema.optional(DecimalInteger)
+          ...Paging(100)
         }),
       body,
       "ListTasks"
@@ -182,7 +181,7 @@ export const registerTaskOperations = (operations: Map<string, Operation>, model
       family: i.family,
       containerInstance: i.containerInstance
     })
-    const { page, ...next } = pageOf(arns, i.maxResults, i.nextToken)
+    const { page, ...next } = pageOf(arns, i)
     return { taskArns: page, ...next }
   })
 }
