@@ -43,63 +43,59 @@ const TaskMemory = Schema.transformOrFail(Schema.String, Schema.Int, {
   encode: (mib) => ParseResult.succeed(String(mib))
 })
 
+/** RegisterTaskDefinition's input: the family, its containers and volumes, task-level size and settings. */
+const Container = Schema.Struct({
+  name: Schema.String,
+  image: Schema.String,
+  cpu: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+  memory: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  memoryReservation: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  essential: Schema.optional(Schema.Boolean),
+  command: Schema.optional(Schema.Array(Schema.String)),
+  environment: Schema.optional(Schema.Array(KeyValue)),
+  resourceRequirements: Schema.optional(
+    Schema.Array(Schema.Struct({ type: Schema.Literal("GPU", "InferenceAccelerator"), value: Schema.String }))
+  ),
+  mountPoints: Schema.optional(
+    Schema.Array(
+      Schema.Struct({
+        sourceVolume: Schema.String,
+        containerPath: Schema.String,
+        readOnly: Schema.optional(Schema.Boolean)
+      })
+    )
+  )
+})
+const Volume = Schema.Struct({
+  name: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
+  configuredAtLaunch: Schema.optional(Schema.Boolean),
+  efsVolumeConfiguration: Schema.optional(
+    Schema.Struct({
+      fileSystemId: Schema.String.pipe(Schema.pattern(/^fs-[0-9a-f]{1,40}$/)),
+      rootDirectory: Schema.optional(Schema.String),
+      transitEncryption: Schema.optional(Schema.Literal("ENABLED", "DISABLED"))
+    })
+  )
+})
+const RegisterTaskDefinitionInput = Schema.Struct({
+  family: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
+  containerDefinitions: Schema.Array(Container),
+  cpu: Schema.optional(TaskCpu.pipe(Schema.between(128, 10240))),
+  memory: Schema.optional(TaskMemory.pipe(Schema.positive())),
+  networkMode: Schema.optional(Schema.Literal("bridge", "host", "awsvpc", "none")),
+  requiresCompatibilities: Schema.optional(Schema.Array(Schema.String)),
+  taskRoleArn: Schema.optional(Schema.String),
+  volumes: Schema.optional(Schema.Array(Volume)),
+  tags: Schema.optional(Schema.Array(Tag))
+})
+
 /** Registers the task definition operations into `operations`. */
 export const registerTaskDefinitionOperations = (
   operations: Map<string, Operation>,
   model: EcsModel
 ): void => {
   operations.set("RegisterTaskDefinition", (body) => {
-    const Container = Schema.Struct({
-      name: Schema.String,
-      image: Schema.String,
-      cpu: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
-      memory: Schema.optional(Schema.Int.pipe(Schema.positive())),
-      memoryReservation: Schema.optional(Schema.Int.pipe(Schema.positive())),
-      essential: Schema.optional(Schema.Boolean),
-      command: Schema.optional(Schema.Array(Schema.String)),
-      environment: Schema.optional(Schema.Array(KeyValue)),
-      resourceRequirements: Schema.optional(
-        Schema.Array(
-          Schema.Struct({ type: Schema.Literal("GPU", "InferenceAccelerator"), value: Schema.String })
-        )
-      ),
-      mountPoints: Schema.optional(
-        Schema.Array(
-          Schema.Struct({
-            sourceVolume: Schema.String,
-            containerPath: Schema.String,
-            readOnly: Schema.optional(Schema.Boolean)
-          })
-        )
-      )
-    })
-    const Volume = Schema.Struct({
-      name: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
-      configuredAtLaunch: Schema.optional(Schema.Boolean),
-      efsVolumeConfiguration: Schema.optional(
-        Schema.Struct({
-          fileSystemId: Schema.String.pipe(Schema.pattern(/^fs-[0-9a-f]{1,40}$/)),
-          rootDirectory: Schema.optional(Schema.String),
-          transitEncryption: Schema.optional(Schema.Literal("ENABLED", "DISABLED"))
-        })
-      )
-    })
-    const i = input(
-      () =>
-        Schema.Struct({
-          family: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,255}$/)),
-          containerDefinitions: Schema.Array(Container),
-          cpu: Schema.optional(TaskCpu.pipe(Schema.between(128, 10240))),
-          memory: Schema.optional(TaskMemory.pipe(Schema.positive())),
-          networkMode: Schema.optional(Schema.Literal("bridge", "host", "awsvpc", "none")),
-          requiresCompatibilities: Schema.optional(Schema.Array(Schema.String)),
-          taskRoleArn: Schema.optional(Schema.String),
-          volumes: Schema.optional(Schema.Array(Volume)),
-          tags: Schema.optional(Schema.Array(Tag))
-        }),
-      body,
-      "RegisterTaskDefinition"
-    )
+    const i = input(() => RegisterTaskDefinitionInput, body, "RegisterTaskDefinition")
     return {
       taskDefinition: definitionJson(
         model.registerTaskDefinition(
