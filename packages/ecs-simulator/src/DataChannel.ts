@@ -49,6 +49,29 @@ const sameToken = (a: string, b: string): boolean =>
 
 const { MessageType, PayloadType } = SessionManagerMessage
 
+/** The client actions the agent's HandshakeRequest asks for: the session type, and KMS encryption with `kms`. */
+const requestedActions = (kms: boolean) => [
+  { ActionType: "SessionType", ActionParameters: { SessionType: "Standard_Stream", Properties: null } },
+  ...(kms
+    ? [{ ActionType: "KMSEncryption", ActionParameters: { KMSKeyId: "arn:aws:kms:us-east-1:1:key/sim" } }]
+    : [])
+]
+
+/** Whether a HandshakeResponse's payload reports every requested action processed with status 1 (success). */
+const acceptsAll = (
+  requested: ReadonlyArray<{ readonly ActionType: string }>,
+  payload: Uint8Array
+): boolean => {
+  let processed: ReadonlyArray<{ ActionType?: unknown; ActionStatus?: unknown }> = []
+  try {
+    const parsed = JSON.parse(Buffer.from(payload).toString("utf8")) as { ProcessedClientActions?: unknown }
+    if (Array.isArray(parsed.ProcessedClientActions)) processed = parsed.ProcessedClientActions
+  } catch {
+    processed = []
+  }
+  return requested.every((r) => processed.some((p) => p.ActionType === r.ActionType && p.ActionStatus === 1))
+}
+
 export class DataChannel {
   private readonly sessions = new Map<string, PendingSession>()
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 })
@@ -229,34 +252,10 @@ export class DataChannel {
       this.handshake === "none"
         ? Promise.resolve(true)
         : new Promise<boolean>((resolve) => {
-            const requested = [
-              {
-                ActionType: "SessionType",
-                ActionParameters: { SessionType: "Standard_Stream", Properties: null }
-              },
-              ...(this.handshake === "kms"
-                ? [
-                    {
-                      ActionType: "KMSEncryption",
-                      ActionParameters: { KMSKeyId: "arn:aws:kms:us-east-1:1:key/sim" }
-                    }
-                  ]
-                : [])
-            ]
+            const requested = requestedActions(this.handshake === "kms")
             answered = (payload) => {
               answered = () => undefined
-              let processed: ReadonlyArray<{ ActionType?: unknown; ActionStatus?: unknown }> = []
-              try {
-                const parsed = JSON.parse(Buffer.from(payload).toString("utf8")) as {
-                  ProcessedClientActions?: unknown
-                }
-                if (Array.isArray(parsed.ProcessedClientActions)) processed = parsed.ProcessedClientActions
-              } catch {
-                processed = []
-              }
-              const accepted = requested.every((r) =>
-                processed.some((p) => p.ActionType === r.ActionType && p.ActionStatus === 1)
-              )
+              const accepted = acceptsAll(requested, payload)
               if (accepted) {
                 enqueue(
                   MessageType.OutputStreamData,

@@ -18,7 +18,7 @@ import { EcsError } from "./model/EcsError.js"
 import { EcsModel } from "./model/EcsModel.js"
 import type { TimingModel } from "./model/Lifecycle.js"
 import { SeededRandom } from "./model/Random.js"
-import { Regions } from "./Regions.js"
+import { accountOf, Regions } from "./Regions.js"
 
 export type { FaultRule, FaultRuleInput } from "./Faults.js"
 export type { TimingModel } from "./model/Lifecycle.js"
@@ -49,11 +49,6 @@ export interface Options {
    * before each answer, see `Persistence`.
    */
   readonly dataDir?: string
-  /**
-   * Keeps each region's ECS state apart, by the region of the request's SigV4 credential scope, as AWS does (see
-   * `Regions`). Off by default: every request then works on `region`'s state whatever region it was signed for.
-   */
-  readonly scopeRegions?: boolean
   /** Compact DIR's journal into its snapshot once the journal is this long (default 4 MiB). */
   readonly compactAfterBytes?: number
   /** EBS gp3 root volume per instance, GiB (default 30, the ECS-optimized AMI's). */
@@ -224,6 +219,44 @@ const regionSeed = (region: string): number => {
   return hash >>> 0
 }
 
+/** What `provisionCluster` creates in the simulator's own region (the caller saves it). */
+const provisionClusterIn = (
+  model: EcsModel,
+  name: string,
+  capacity: readonly [CapacitySpec, ...ReadonlyArray<CapacitySpec>]
+): { readonly arn: string } => {
+  // All or nothing: every group and provider is checked before the first is created.
+  const names = new Set<string>()
+  for (const c of capacity) {
+    AutoScalingGroup.validate(c.group, model.pricing)
+    if (model.groups.has(c.group.name) || names.has(`group ${c.group.name}`))
+      throw new EcsError("InvalidParameterException", `group.name: ${c.group.name} exists already.`)
+    if (model.capacityProviders.has(c.name) || names.has(`provider ${c.name}`))
+      throw new EcsError("InvalidParameterException", `name: capacity provider ${c.name} exists already.`)
+    names.add(`group ${c.group.name}`)
+    names.add(`provider ${c.name}`)
+  }
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(name))
+    throw new EcsError("InvalidParameterException", `name: ${name} is not a cluster name.`)
+  for (const c of capacity) {
+    const group = model.createAutoScalingGroup(c.group)
+    model.createCapacityProvider(
+      c.name,
+      group.arn,
+      c.targetCapacity ?? 100,
+      true,
+      c.managedTerminationProtection ?? true
+    )
+  }
+  const cluster = model.createCluster(name)
+  model.putClusterCapacityProviders(
+    name,
+    capacity.map((c) => c.name),
+    [{ capacityProvider: capacity[0].name }]
+  )
+  return { arn: cluster.arn }
+}
+
 export const make = async (options: Options = {}): Promise<Simulator> => {
   // Before anything starts: a catalog for another region throws here, naming both regions.
   const pricing = Pricing.ec2Pricing(
@@ -242,7 +275,12 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   const faults = new Faults(seed)
   const exec = options.exec ?? ExecBackend.scripted()
   /** A region's model: the simulator's own region with its prices, another with the shipped ones (see `Regions`). */
-  const modelFor = (region: string, regionPricing: Pricing.Ec2Pricing, regionSeed: number) =>
+  const modelFor = (
+    region: string,
+    regionPricing: Pricing.Ec2Pricing,
+    regionSeed: number,
+    account?: string
+  ) =>
     new EcsModel({
       clock,
       seed: regionSeed,
@@ -250,11 +288,18 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       exec,
       pricing: regionPricing,
       region,
+      ...(account === undefined ? {} : { account }),
       ...(options.timing === undefined ? {} : { timing: options.timing }),
       ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib })
     })
-  const seedOf = (region: string) => (region === pricing.region ? seed : seed ^ regionSeed(region))
   const model = modelFor(pricing.region, pricing, seed)
+  /** The seed of a region's model: the simulator's for its own, else offset by region (and another account). */
+  const seedOf = (region: string, account: string) =>
+    account === model.account
+      ? region === pricing.region
+        ? seed
+        : seed ^ regionSeed(region)
+      : seed ^ regionSeed(`${account}/${region}`)
   const dataChannel = new DataChannel(model, {
     ...(options.execHandshake === undefined ? {} : { handshake: options.execHandshake }),
     ...(options.execOpenTimeoutMs === undefined ? {} : { openTimeoutMs: options.execOpenTimeoutMs }),
@@ -262,11 +307,16 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   })
   const regions = await Regions.open({
     primary: model,
-    model: (region) => modelFor(region, Pricing.ec2Pricing(region), seedOf(region)),
+    model: (region, account) =>
+      modelFor(
+        region,
+        region === pricing.region ? pricing : Pricing.ec2Pricing(region),
+        seedOf(region, account),
+        account
+      ),
     operations: (m) => Operations.operations(m, dataChannel),
     dataDir: options.dataDir,
-    compactAfterBytes: options.compactAfterBytes,
-    others: options.scopeRegions === true
+    compactAfterBytes: options.compactAfterBytes
   })
   faults.onOutage = (zone) => {
     for (const region of regions.all()) region.model.zoneOutage(zone)
@@ -277,7 +327,7 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
   const saver = options.dataDir === undefined ? undefined : periodicSaver(save, options.dataDir)
   const reset = (next?: number) => {
     if (next !== undefined) seed = next
-    for (const region of regions.all()) region.model.reset(seedOf(region.name))
+    for (const region of regions.all()) region.model.reset(seedOf(region.name, region.account))
     faults.reset(seed)
     save()
   }
@@ -285,8 +335,9 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
 
   const server = newServer()
   AwsJson.register(server, {
-    operationsOf: (region) =>
-      regions.get(options.scopeRegions === true ? region : undefined)?.then((r) => r.operations),
+    // Each request works on the state of the region its credential scope names and of the account of its access
+    // key, as on AWS (see `Regions`).
+    operationsOf: (region, accessKey) => regions.get(region, accountOf(accessKey))?.then((r) => r.operations),
     supported: [...regions.primary.operations.keys()],
     faults,
     clock,
@@ -338,37 +389,9 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       return { arn: created.arn }
     },
     provisionCluster: (name, capacity) => {
-      // All or nothing: every group and provider is checked before the first is created.
-      const names = new Set<string>()
-      for (const c of capacity) {
-        AutoScalingGroup.validate(c.group, model.pricing)
-        if (model.groups.has(c.group.name) || names.has(`group ${c.group.name}`))
-          throw new EcsError("InvalidParameterException", `group.name: ${c.group.name} exists already.`)
-        if (model.capacityProviders.has(c.name) || names.has(`provider ${c.name}`))
-          throw new EcsError("InvalidParameterException", `name: capacity provider ${c.name} exists already.`)
-        names.add(`group ${c.group.name}`)
-        names.add(`provider ${c.name}`)
-      }
-      if (!/^[A-Za-z0-9_-]{1,255}$/.test(name))
-        throw new EcsError("InvalidParameterException", `name: ${name} is not a cluster name.`)
-      for (const c of capacity) {
-        const group = model.createAutoScalingGroup(c.group)
-        model.createCapacityProvider(
-          c.name,
-          group.arn,
-          c.targetCapacity ?? 100,
-          true,
-          c.managedTerminationProtection ?? true
-        )
-      }
-      const cluster = model.createCluster(name)
-      model.putClusterCapacityProviders(
-        name,
-        capacity.map((c) => c.name),
-        [{ capacityProvider: capacity[0].name }]
-      )
+      const provisioned = provisionClusterIn(model, name, capacity)
       save()
-      return { arn: cluster.arn }
+      return provisioned
     },
     billing: () => Billing.compute(model),
     reset,

@@ -31,6 +31,7 @@ import {
 import { join } from "node:path"
 import { Pricing, VirtualClock } from "@hangar/core"
 import { Either, Schema } from "effect"
+import * as ContainerInstance from "./model/ContainerInstance.js"
 import type { EcsModel } from "./model/EcsModel.js"
 import type * as TaskDefinition from "./model/TaskDefinition.js"
 
@@ -383,12 +384,7 @@ export const apply = (model: EcsModel, saved: Saved, where: string): void => {
       state: "terminated",
       status: "INACTIVE",
       registeredAt: line.launchedAt,
-      tasks: new Set(),
-      reservedCpu: 0,
-      reservedMemory: 0,
-      reservedGpus: 0,
-      images: new Set(),
-      emptySince: undefined
+      ...ContainerInstance.unreserved()
     })
   }
   for (const c of s.clusters) {

@@ -1,6 +1,8 @@
 /**
- * With `scopeRegions`, ECS is regional as on AWS: each request works on the state of the region its SigV4 credential scope names
- * (`Credential=AKID/date/<region>/ecs/aws4_request`), as AWS and LocalStack keep them apart. The simulator's own
+ * ECS is regional as on AWS: each request works on the state of the region its SigV4 credential scope names
+ * (`Credential=AKID/date/<region>/ecs/aws4_request`), and of its account, as AWS and LocalStack keep them apart.
+ * The account is the access key id when that is 12 digits (LocalStack's rule), else the simulator's
+ * (123456789012); another account's state is kept as another region's is (`ecs-simulator.<account>.<region>`). The simulator's own
  * region (`--region`, default us-east-1) is the one with Auto Scaling groups, the `/_sim` control plane and the
  * bill; another region starts empty (its clusters and task definitions are its own, and without groups of its
  * own its RunTask finds no container instances). Each region has its own model on the shared clock, and with a
@@ -15,6 +17,7 @@ import * as Persistence from "./Persistence.js"
 
 export interface Region {
   readonly name: string
+  readonly account: string
   readonly model: EcsModel
   readonly operations: ReadonlyMap<string, Operation>
   readonly store: Persistence.Store | undefined
@@ -23,19 +26,21 @@ export interface Region {
 export interface Options {
   /** The simulator's own region's model. */
   readonly primary: EcsModel
-  /** A fresh model for another region. */
-  readonly model: (region: string) => EcsModel
+  /** A fresh model for another region or account. */
+  readonly model: (region: string, account: string) => EcsModel
   readonly operations: (model: EcsModel) => ReadonlyMap<string, Operation>
   readonly dataDir: string | undefined
   readonly compactAfterBytes: number | undefined
-  /** Whether regions other than the primary are kept (and their saved files opened). */
-  readonly others: boolean
   /** Most regions kept (default 32: AWS has fewer). */
   readonly most?: number
 }
 
 const isRegion = Schema.is(PricingCatalog.AwsRegion)
-const otherRegionFile = /^ecs-simulator\.([a-z]{2}(?:-[a-z]+)+-\d)\.(?:json|journal)$/
+const otherRegionFile = /^ecs-simulator\.(?:(\d{12})\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.(?:json|journal)$/
+
+/** The account of a request's access key id: the key when it is 12 digits (as LocalStack has it), else none. */
+export const accountOf = (accessKey: string | undefined): string | undefined =>
+  accessKey !== undefined && /^\d{12}$/.test(accessKey) ? accessKey : undefined
 
 export class Regions {
   private readonly regions = new Map<string, Promise<Region>>()
@@ -46,11 +51,11 @@ export class Regions {
   /** The primary region, and with a data dir every region saved there before. */
   static async open(options: Options): Promise<Regions> {
     const regions = new Regions(options)
-    await regions.add(options.primary.region, options.primary)
-    if (options.dataDir !== undefined && options.others)
+    await regions.add(options.primary.region, options.primary.account, options.primary)
+    if (options.dataDir !== undefined)
       for (const file of readdirSync(options.dataDir).sort()) {
-        const name = otherRegionFile.exec(file)?.[1]
-        if (name !== undefined && isRegion(name)) await regions.get(name)
+        const found = otherRegionFile.exec(file)
+        if (found !== null && isRegion(found[2]!)) await regions.get(found[2], found[1])
       }
     return regions
   }
@@ -59,18 +64,22 @@ export class Regions {
     return this.opened[0]!
   }
 
-  /** The region named (the primary when none is); undefined when it is no AWS region or too many are in use. */
-  get(name: string | undefined): Promise<Region> | undefined {
-    if (name === undefined) return this.regions.get(this.options.primary.region)
-    const known = this.regions.get(name)
+  /**
+   * The region named of the account named (the primary's when none is); undefined when it is no AWS region or
+   * too many are in use.
+   */
+  get(name: string | undefined, account: string | undefined): Promise<Region> | undefined {
+    const region = name ?? this.options.primary.region
+    const owner = account ?? this.options.primary.account
+    const known = this.regions.get(`${owner}/${region}`)
     if (known !== undefined) return known
-    if (!this.options.others || !isRegion(name) || this.regions.size >= (this.options.most ?? 32))
-      return undefined
-    return this.add(name, this.options.model(name))
+    if (!isRegion(region) || this.regions.size >= (this.options.most ?? 32)) return undefined
+    return this.add(region, owner, this.options.model(region, owner))
   }
 
-  private add(name: string, model: EcsModel): Promise<Region> {
-    const primary = name === this.options.primary.region
+  private add(name: string, account: string, model: EcsModel): Promise<Region> {
+    const ownAccount = account === this.options.primary.account
+    const primary = name === this.options.primary.region && ownAccount
     const region = (async () => {
       const store =
         this.options.dataDir === undefined
@@ -79,13 +88,15 @@ export class Regions {
               ...(this.options.compactAfterBytes === undefined
                 ? {}
                 : { compactAfterBytes: this.options.compactAfterBytes }),
-              ...(primary ? {} : { base: `ecs-simulator.${name}` })
+              ...(primary
+                ? {}
+                : { base: ownAccount ? `ecs-simulator.${name}` : `ecs-simulator.${account}.${name}` })
             })
-      const opened: Region = { name, model, operations: this.options.operations(model), store }
+      const opened: Region = { name, account, model, operations: this.options.operations(model), store }
       this.opened.push(opened)
       return opened
     })()
-    this.regions.set(name, region)
+    this.regions.set(`${account}/${name}`, region)
     return region
   }
 

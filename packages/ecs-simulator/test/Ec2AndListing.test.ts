@@ -239,105 +239,143 @@ describe("listing operations with AWS's pagination", () => {
   })
 })
 
-describe("with scopeRegions, clusters scoped by the region of the request's credential scope", () => {
-  it("a client for eu-west-2 sees none of us-east-1's clusters, makes its own, and they survive a restart", async () => {
+/**
+ * A client signing for `region` (with `accessKeyId`, default the tests' own), on the simulator in-process, each
+ * call run to completion on its clock.
+ */
+const clientIn = (sim: EcsSimulator.Simulator, region: string, accessKeyId = credentials.accessKeyId) => {
+  const client = new ECSClient({
+    region,
+    endpoint: "http://ecs-sim.internal",
+    credentials: { ...credentials, accessKeyId },
+    requestHandler: sim.requestHandler,
+    maxAttempts: 1
+  })
+  return <T>(command: unknown) =>
+    VirtualClock.runToCompletion(
+      sim.clock as VirtualClock.VirtualClock,
+      client.send(command as never) as Promise<T>
+    )
+}
+
+describe("state scoped by the region of the request's credential scope, by default", () => {
+  it("a client for eu-west-2 sees none of us-east-1's clusters or task definitions", async () => {
+    const { sim, send } = await setup()
+    const inLondon = clientIn(sim, "eu-west-2")
+    const listed = await inLondon<{ clusterArns: Array<string> }>(new ListClustersCommand({}))
+    assert.deepStrictEqual(listed.clusterArns, [])
+    const described = await inLondon<{ clusters: Array<unknown>; failures: Array<{ reason: string }> }>(
+      new DescribeClustersCommand({ clusters: ["hangar"] })
+    )
+    assert.deepStrictEqual([described.clusters, described.failures.map((f) => f.reason)], [[], ["MISSING"]])
+    const missing = await inLondon(new DescribeTaskDefinitionCommand({ taskDefinition: "agent" })).catch(
+      (e: unknown) => e
+    )
+    assert.strictEqual((missing as Error).name, "ClientException")
+    // The client for us-east-1 still sees its cluster.
+    const home = await send<{ clusterArns: Array<string> }>(new ListClustersCommand({}))
+    assert.deepStrictEqual(home.clusterArns, ["arn:aws:ecs:us-east-1:123456789012:cluster/hangar"])
+    await sim.close()
+  })
+
+  it("the same cluster name exists in both regions, each ARN naming its region; us-east-1's is untouched", async () => {
+    const { sim, send } = await setup()
+    const inLondon = clientIn(sim, "eu-west-2")
+    const created = await inLondon<{ cluster: { clusterArn: string } }>(
+      new CreateClusterCommand({ clusterName: "hangar" })
+    )
+    assert.strictEqual(created.cluster.clusterArn, "arn:aws:ecs:eu-west-2:123456789012:cluster/hangar")
+    const registered = await inLondon<{ taskDefinition: { taskDefinitionArn: string } }>(
+      new RegisterTaskDefinitionCommand({
+        family: "uk",
+        memory: "512",
+        containerDefinitions: [{ name: "c", image: "i" }]
+      })
+    )
+    assert.strictEqual(
+      registered.taskDefinition.taskDefinitionArn,
+      "arn:aws:ecs:eu-west-2:123456789012:task-definition/uk:1"
+    )
+    // eu-west-2 has no Auto Scaling groups of its own: its cluster has no container instances.
+    const none = await inLondon(new RunTaskCommand({ cluster: "hangar", taskDefinition: "uk" })).catch(
+      (e: unknown) => e
+    )
+    assert.strictEqual((none as Error).message, "No Container Instances were found in your cluster.")
+    const home = await send<{
+      clusters: Array<{ clusterArn: string; registeredContainerInstancesCount: number }>
+    }>(new DescribeClustersCommand({ clusters: ["hangar"] }))
+    assert.strictEqual(home.clusters[0]!.clusterArn, "arn:aws:ecs:us-east-1:123456789012:cluster/hangar")
+    assert.strictEqual(home.clusters[0]!.registeredContainerInstancesCount, 1)
+    const homeFamilies = await send<{ families: Array<string> }>(new ListTaskDefinitionFamiliesCommand({}))
+    assert.deepStrictEqual(homeFamilies.families, ["agent"])
+    // An ARN of the other region names no resource here.
+    const crossed = await send<{ clusters: Array<unknown>; failures: Array<{ reason: string }> }>(
+      new DescribeClustersCommand({ clusters: [created.cluster.clusterArn] })
+    )
+    assert.deepStrictEqual(
+      crossed.failures.map((f) => f.reason),
+      ["MISSING"]
+    )
+    await sim.close()
+  })
+
+  it("a region's own state survives a restart; a scope that is no region is refused", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ecs-sim-regions-"))
     try {
-      const { sim, send, clock } = await setup({ dataDir: dir, scopeRegions: true })
-      const london = new ECSClient({
-        region: "eu-west-2",
-        endpoint: "http://ecs-sim.internal",
-        credentials,
-        requestHandler: sim.requestHandler,
-        maxAttempts: 1
-      })
-      const inLondon = <T>(command: unknown) =>
-        VirtualClock.runToCompletion(
-          clock as VirtualClock.VirtualClock,
-          london.send(command as never) as Promise<T>
-        )
-      const listed = await inLondon<{ clusterArns: Array<string> }>(new ListClustersCommand({}))
-      assert.deepStrictEqual(listed.clusterArns, [])
-      const described = await inLondon<{ clusters: Array<unknown>; failures: Array<{ reason: string }> }>(
-        new DescribeClustersCommand({ clusters: ["hangar"] })
-      )
-      assert.deepStrictEqual([described.clusters, described.failures.map((f) => f.reason)], [[], ["MISSING"]])
-      const missing = await inLondon(new DescribeTaskDefinitionCommand({ taskDefinition: "agent" })).catch(
-        (e: unknown) => e
-      )
-      assert.strictEqual((missing as Error).name, "ClientException")
-      const created = await inLondon<{ cluster: { clusterArn: string } }>(
-        new CreateClusterCommand({ clusterName: "hangar" })
-      )
-      assert.strictEqual(created.cluster.clusterArn, "arn:aws:ecs:eu-west-2:123456789012:cluster/hangar")
-      await inLondon(
+      const { sim } = await setup({ dataDir: dir })
+      await clientIn(
+        sim,
+        "eu-west-2"
+      )(
         new RegisterTaskDefinitionCommand({
           family: "uk",
           memory: "512",
           containerDefinitions: [{ name: "c", image: "i" }]
         })
       )
-      const none = await inLondon(new RunTaskCommand({ cluster: "hangar", taskDefinition: "uk" })).catch(
-        (e: unknown) => e
+      const refused = await clientIn(sim, "mars-1")(new ListClustersCommand({})).catch((e: unknown) => e)
+      assert.strictEqual((refused as Error).name, "InvalidSignatureException")
+      await sim.close()
+      const again = await EcsSimulator.make({ clock: new VirtualClock.VirtualClock(), dataDir: dir, seed: 5 })
+      const kept = await clientIn(
+        again,
+        "eu-west-2"
+      )<{ taskDefinitionArns: Array<string> }>(new ListTaskDefinitionsCommand({}))
+      assert.deepStrictEqual(kept.taskDefinitionArns, [
+        "arn:aws:ecs:eu-west-2:123456789012:task-definition/uk:1"
+      ])
+      await again.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("an access key id of 12 digits is an account of its own, as in LocalStack: same region, separate state", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ecs-sim-accounts-"))
+    try {
+      const { sim, send } = await setup({ dataDir: dir })
+      const other = clientIn(sim, "us-east-1", "111122223333")
+      const listed = await other<{ clusterArns: Array<string> }>(new ListClustersCommand({}))
+      assert.deepStrictEqual(listed.clusterArns, [])
+      const created = await other<{ cluster: { clusterArn: string } }>(
+        new CreateClusterCommand({ clusterName: "hangar" })
       )
-      assert.strictEqual((none as Error).message, "No Container Instances were found in your cluster.")
-      // us-east-1 is untouched: its cluster, its ARN, its capacity.
+      assert.strictEqual(created.cluster.clusterArn, "arn:aws:ecs:us-east-1:111122223333:cluster/hangar")
+      // The simulator's own account (any other access key id) still has its one cluster, with instances.
       const home = await send<{
         clusters: Array<{ clusterArn: string; registeredContainerInstancesCount: number }>
       }>(new DescribeClustersCommand({ clusters: ["hangar"] }))
       assert.strictEqual(home.clusters[0]!.clusterArn, "arn:aws:ecs:us-east-1:123456789012:cluster/hangar")
       assert.strictEqual(home.clusters[0]!.registeredContainerInstancesCount, 1)
-      const homeFamilies = await send<{ families: Array<string> }>(new ListTaskDefinitionFamiliesCommand({}))
-      assert.deepStrictEqual(homeFamilies.families, ["agent"])
-      // A scope that is no region is refused.
-      const mars = new ECSClient({
-        region: "mars-1",
-        endpoint: "http://ecs-sim.internal",
-        credentials,
-        requestHandler: sim.requestHandler,
-        maxAttempts: 1
-      })
-      const refused = await VirtualClock.runToCompletion(
-        clock as VirtualClock.VirtualClock,
-        mars.send(new ListClustersCommand({})).catch((e: unknown) => e)
-      )
-      assert.strictEqual((refused as Error).name, "InvalidSignatureException")
       await sim.close()
-      const again = await EcsSimulator.make({
-        clock: new VirtualClock.VirtualClock(),
-        dataDir: dir,
-        seed: 5,
-        scopeRegions: true
-      })
-      const reopened = new ECSClient({
-        region: "eu-west-2",
-        endpoint: "http://ecs-sim.internal",
-        credentials,
-        requestHandler: again.requestHandler,
-        maxAttempts: 1
-      })
-      const kept = await VirtualClock.runToCompletion(
-        again.clock as VirtualClock.VirtualClock,
-        reopened.send(new ListTaskDefinitionsCommand({}))
-      )
-      assert.deepStrictEqual(kept.taskDefinitionArns, [
-        "arn:aws:ecs:eu-west-2:123456789012:task-definition/uk:1"
-      ])
+      const again = await EcsSimulator.make({ clock: new VirtualClock.VirtualClock(), dataDir: dir, seed: 5 })
+      const kept = await clientIn(
+        again,
+        "us-east-1",
+        "111122223333"
+      )<{ clusterArns: Array<string> }>(new ListClustersCommand({}))
+      assert.deepStrictEqual(kept.clusterArns, ["arn:aws:ecs:us-east-1:111122223333:cluster/hangar"])
       await again.close()
-      // Without scopeRegions every request works on the simulator's region, whatever it was signed for.
-      const single = await setup()
-      const unscoped = new ECSClient({
-        region: "eu-west-2",
-        endpoint: "http://ecs-sim.internal",
-        credentials,
-        requestHandler: single.sim.requestHandler,
-        maxAttempts: 1
-      })
-      const seen = await VirtualClock.runToCompletion(
-        single.clock as VirtualClock.VirtualClock,
-        unscoped.send(new ListClustersCommand({}))
-      )
-      assert.deepStrictEqual(seen.clusterArns, ["arn:aws:ecs:us-east-1:123456789012:cluster/hangar"])
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -30,7 +30,6 @@ export interface SetupOptions {
   readonly execOpenTimeoutMs?: number
   readonly execSessionTtlMs?: number
   readonly secretKey?: EcsSimulator.Options["secretKey"]
-  readonly scopeRegions?: boolean
   readonly region?: string
   readonly pricing?: EcsSimulator.Options["pricing"]
 }
@@ -48,7 +47,6 @@ export const setup = async (options: SetupOptions = {}) => {
     ...(options.execOpenTimeoutMs === undefined ? {} : { execOpenTimeoutMs: options.execOpenTimeoutMs }),
     ...(options.execSessionTtlMs === undefined ? {} : { execSessionTtlMs: options.execSessionTtlMs }),
     ...(options.secretKey === undefined ? {} : { secretKey: options.secretKey }),
-    ...(options.scopeRegions === undefined ? {} : { scopeRegions: options.scopeRegions }),
     ...(options.region === undefined ? {} : { region: options.region }),
     ...(options.pricing === undefined ? {} : { pricing: options.pricing })
   })

@@ -156,10 +156,14 @@ describe("clusterCost with a region's own prices", () => {
     "a catalog for another region is refused naming both; an instance type it does not price is InvalidRequest",
     () =>
       Effect.gen(function* () {
+        // The simulator is in eu-west-2 (the region the provider signs for: ECS state is regional), billing at
+        // the shipped us-east-1 prices, which price c6i.large.
         const { provider, sim, clock } = yield* Effect.promise(() =>
-          startSimulator({ instanceType: "c6i.large" })
+          startSimulator({ instanceType: "c6i.large", region: "eu-west-2" })
         )
-        const refused = yield* Effect.exit(Effect.provide(withCluster, provider("cp", { pricing: london })))
+        const refused = yield* Effect.exit(
+          Effect.provide(withCluster, provider("cp", { awsRegion: "us-east-1", pricing: london }))
+        )
         assert.isTrue(Exit.isFailure(refused))
         if (Exit.isFailure(refused)) {
           const defect = Cause.squash(refused.cause)

@@ -19,8 +19,14 @@ export const awsError = (type: string, message: string) => ({ __type: type, mess
 export type Operation = (body: unknown) => unknown
 
 export interface Options {
-  /** The operations on the state of a region (the simulator's own when undefined); undefined if there is no such region. */
-  readonly operationsOf: (region: string | undefined) => Promise<ReadonlyMap<string, Operation>> | undefined
+  /**
+   * The operations on the state of a region of an access key's account (the simulator's own when undefined);
+   * undefined if there is no such region.
+   */
+  readonly operationsOf: (
+    region: string | undefined,
+    accessKey: string | undefined
+  ) => Promise<ReadonlyMap<string, Operation>> | undefined
   /** The operations' names, for the error of an unknown one. */
   readonly supported: ReadonlyArray<string>
   readonly faults: Faults.Faults
@@ -65,7 +71,10 @@ export const register = (server: FastifyInstance, options: Options): void => {
         `X-Amz-Target: expected ${targetPrefix}<Operation>`
       )
     const region = Authentication.regionOf(request.headers.authorization)
-    const operations = await options.operationsOf(region)
+    const operations = await options.operationsOf(
+      region,
+      Authentication.accessKeyOf(request.headers.authorization)
+    )
     if (operations === undefined)
       return refuse(
         reply,

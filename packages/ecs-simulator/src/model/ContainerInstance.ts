@@ -35,3 +35,13 @@ export const remaining = (i: Instance) => ({
   memory: i.memory - i.reservedMemory,
   gpus: i.gpus - i.reservedGpus
 })
+
+/** What a container instance holds when it is created: no tasks, nothing reserved, no images pulled. */
+export const unreserved = () => ({
+  tasks: new Set<string>(),
+  reservedCpu: 0,
+  reservedMemory: 0,
+  reservedGpus: 0,
+  images: new Set<string>(),
+  emptySince: undefined
+})

@@ -11,6 +11,7 @@ import * as AutoScalingGroup from "./AutoScalingGroup.js"
 import type { CapacityProvider, ScalingOptions } from "./CapacityProvider.js"
 import type * as Cluster from "./Cluster.js"
 import type { Instance } from "./ContainerInstance.js"
+import * as ContainerInstance from "./ContainerInstance.js"
 import * as Errors from "./EcsError.js"
 import { EcsError } from "./EcsError.js"
 import * as Lifecycle from "./Lifecycle.js"
@@ -563,12 +564,7 @@ export class EcsModel {
       warmAt: immediately ? this.clock.now() : this.clock.now() + this.timing.instanceWarmup,
       registeredAt: undefined,
       terminatedAt: undefined,
-      tasks: new Set(),
-      reservedCpu: 0,
-      reservedMemory: 0,
-      reservedGpus: 0,
-      images: new Set(),
-      emptySince: undefined
+      ...ContainerInstance.unreserved()
     }
     this.instances.set(instance.id, instance)
     this.unsaved.instances.add(instance.id)
@@ -975,6 +971,115 @@ export class EcsModel {
     for (const [token, answer] of this.tokens)
       if (now - answer.at > this.timing.retention && answer.tasks.every((a) => !this.tasks.has(a)))
         this.tokens.delete(token)
+  }
+
+  // ---- what List*, Describe* and ExecuteCommand see
+
+  /** ListClusters: the ARNs of the ACTIVE clusters. */
+  activeClusterArns(): Array<string> {
+    return [...this.clusters.values()].filter((c) => c.status === "ACTIVE").map((c) => c.arn)
+  }
+
+  /** DescribeCapacityProviders: every capacity provider, or those `refs` name (by name or ARN). */
+  capacityProvidersNamed(refs: ReadonlyArray<string> | undefined): Array<CapacityProvider> {
+    return [...this.capacityProviders.values()].filter(
+      (p) => refs === undefined || refs.includes(p.name) || refs.includes(p.arn)
+    )
+  }
+
+  /**
+   * ListTasks: the ARNs of the visible tasks of a cluster with `desiredStatus` (none is PENDING), filtered by one
+   * container instance, family or `startedBy` (which must then be the only filter).
+   */
+  listTasks(query: {
+    readonly cluster: string | undefined
+    readonly desiredStatus: "RUNNING" | "PENDING" | "STOPPED"
+    readonly startedBy?: string | undefined
+    readonly family?: string | undefined
+    readonly containerInstance?: string | undefined
+  }): Array<string> {
+    const cluster = this.cluster(query.cluster)
+    if (
+      query.startedBy !== undefined &&
+      (query.family !== undefined || query.containerInstance !== undefined)
+    )
+      throw Errors.invalidParameter(
+        "startedBy: when startedBy is given it must be the only filter besides desiredStatus."
+      )
+    const onInstance =
+      query.containerInstance === undefined
+        ? undefined
+        : this.containerInstance(cluster.name, query.containerInstance)
+    if (query.containerInstance !== undefined && onInstance === undefined)
+      throw Errors.invalidParameter(
+        `containerInstance: no container instance ${query.containerInstance} in cluster ${cluster.name}.`
+      )
+    return [...this.tasks.values()]
+      .filter(
+        (t) =>
+          t.cluster === cluster.name &&
+          this.visible(t) &&
+          query.desiredStatus !== "PENDING" &&
+          t.desiredStatus === query.desiredStatus &&
+          (onInstance === undefined || t.instance === onInstance.id) &&
+          (query.startedBy === undefined || t.startedBy === query.startedBy) &&
+          (query.family === undefined || t.definition.family === query.family)
+      )
+      .map((t) => t.arn)
+  }
+
+  /** ListContainerInstances: a cluster's container instances with `status`, or all but INACTIVE ones. */
+  listContainerInstances(clusterRef: string | undefined, status: string | undefined): Array<string> {
+    const cluster = this.cluster(clusterRef)
+    return [...this.instances.values()]
+      .filter(
+        (x) =>
+          x.cluster === cluster.name && (status === undefined ? x.status !== "INACTIVE" : x.status === status)
+      )
+      .map((x) => x.arn)
+  }
+
+  /** DescribeContainerInstances: a container instance of `cluster`, unless terminated longer than `retention` ago. */
+  describableContainerInstance(cluster: string, ref: string): Instance | undefined {
+    const found = this.containerInstance(cluster, ref)
+    if (found?.terminatedAt !== undefined && this.clock.now() - found.terminatedAt > this.timing.retention)
+      return undefined
+    return found
+  }
+
+  /**
+   * ExecuteCommand's rules: sessions are interactive, the task was run with execute command enabled and is
+   * RUNNING, and the container (the first when none is named) is one of its definition's.
+   */
+  executeCommandTarget(request: {
+    readonly cluster: string | undefined
+    readonly task: string
+    readonly container: string | undefined
+    readonly interactive: boolean
+  }): { readonly task: Task; readonly container: TaskDefinition.ContainerDefinition } {
+    // "Amazon ECS only supports initiating interactive sessions, so you must specify true" (API reference).
+    if (!request.interactive)
+      throw Errors.invalidParameter(
+        "interactive: Amazon ECS only supports interactive execute-command sessions; expected true, got false."
+      )
+    const task = this.task(request.cluster, request.task)
+    if (!task.enableExecuteCommand)
+      throw Errors.invalidParameter(
+        "The execute command failed because execute command was not enabled when the task was run."
+      )
+    if (task.lastStatus !== "RUNNING")
+      throw new EcsError(
+        "TargetNotConnectedException",
+        `The execute command failed because the task is ${task.lastStatus}.`
+      )
+    const containers = task.definition.containerDefinitions
+    const container =
+      request.container === undefined ? containers[0]! : containers.find((c) => c.name === request.container)
+    if (container === undefined)
+      throw Errors.invalidParameter(
+        `container: the task has no container named ${request.container}; it has ${containers.map((c) => c.name).join(", ")}.`
+      )
+    return { task, container }
   }
 
   // ---- managed scaling

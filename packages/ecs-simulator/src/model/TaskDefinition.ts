@@ -79,3 +79,62 @@ export const demand = (
     }
   return { cpu: taskCpu, memory: taskMemory, gpus }
 }
+
+/** What RunTask says about how a task of a definition is launched: a network configuration, volumes configured. */
+export interface LaunchConfiguration {
+  readonly networkConfigured: boolean
+  /** The names of the volumes RunTask's volumeConfigurations configure. */
+  readonly volumesConfigured: ReadonlyArray<string>
+}
+
+/**
+ * RunTask's rules for a definition's launch: awsvpc needs a network configuration, and the volumes configured at
+ * launch are exactly those RunTask configures (InvalidParameterException otherwise).
+ */
+export const requireLaunchConfiguration = (definition: TaskDefinition, launch: LaunchConfiguration): void => {
+  if (definition.networkMode === "awsvpc" && !launch.networkConfigured)
+    throw EcsError.invalidParameter(
+      "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+    )
+  for (const volume of definition.volumes ?? [])
+    if (volume.configuredAtLaunch === true && !launch.volumesConfigured.includes(volume.name))
+      throw EcsError.invalidParameter(
+        `volumeConfigurations: the task definition's volume ${volume.name} is configured at launch; RunTask must configure it.`
+      )
+  for (const name of launch.volumesConfigured)
+    if (!(definition.volumes ?? []).some((v) => v.name === name && v.configuredAtLaunch === true))
+      throw EcsError.invalidParameter(
+        `volumeConfigurations: ${name} is not a volume the task definition configures at launch.`
+      )
+}
+
+/** ListTaskDefinitions: `familyPrefix` is a whole family name, as the API reference says; by family, then revision. */
+export const listArns = (
+  definitions: ReadonlyMap<string, ReadonlyArray<TaskDefinition>>,
+  query: {
+    readonly familyPrefix?: string | undefined
+    readonly status: string
+    readonly sort: "ASC" | "DESC"
+  }
+): Array<string> => {
+  const arns = [...definitions.entries()]
+    .filter(([family]) => query.familyPrefix === undefined || family === query.familyPrefix)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .flatMap(([, revisions]) => revisions.filter((d) => d.status === query.status).map((d) => d.arn))
+  if (query.sort === "DESC") arns.reverse()
+  return arns
+}
+
+/** ListTaskDefinitionFamilies: ACTIVE, the families with an ACTIVE revision; INACTIVE, those with none. */
+export const listFamilies = (
+  definitions: ReadonlyMap<string, ReadonlyArray<TaskDefinition>>,
+  query: { readonly familyPrefix?: string | undefined; readonly status: "ACTIVE" | "INACTIVE" | "ALL" }
+): Array<string> =>
+  [...definitions.entries()]
+    .filter(([family]) => query.familyPrefix === undefined || family.startsWith(query.familyPrefix))
+    .filter(([, revisions]) => {
+      const active = revisions.some((d) => d.status === "ACTIVE")
+      return query.status === "ALL" || (query.status === "ACTIVE") === active
+    })
+    .map(([family]) => family)
+    .sort()
