@@ -35,15 +35,16 @@ export class CurrentClock extends Context.Tag("@hangar/core/VirtualClock/Current
   SimulationClock
 >() {}
 
-interface Timer {
+/** A timer of a simulated clock: fires at `at`, ties broken by `seq` (the order they were set). */
+export interface Timer {
   readonly at: number
   readonly seq: number
   readonly fire: () => void
   cancelled: boolean
 }
 
-/** A binary min-heap of timers ordered by (at, seq). */
-class TimerQueue {
+/** A binary min-heap of timers ordered by (at, seq): the simulated clocks' queue (core's and the bench engine's). */
+export class TimerQueue {
   private readonly heap: Array<Timer> = []
   get size(): number {
     return this.heap.length

@@ -13,6 +13,7 @@ import {
   type Pricing,
   type PricingCatalog,
   Region,
+  type Session,
   type VirtualClock
 } from "@hangar/core"
 import { type Config, Context, type Duration, Effect, Layer } from "effect"
@@ -158,6 +159,11 @@ const capabilities = (options: Options) =>
  * The provider over one environment: task lifecycle and sessions (`internal/TaskLifecycle`,
  * `internal/Sessions`), exec (`internal/Exec`), cost (`internal/ClusterObservation`), wired into core's `make`.
  */
+/** An ECS task's last status as a Hangar session status. */
+export const sessionStatusOf: (
+  task: { readonly lastStatus?: string | undefined } | undefined
+) => Session.SessionStatus = EcsEnvironment.statusOf
+
 export const make = (options: Options): Effect.Effect<Service> =>
   Effect.gen(function* () {
     const env = yield* EcsEnvironment.make(options)

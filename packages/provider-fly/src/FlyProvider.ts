@@ -139,6 +139,9 @@ const defaults = FlyEnvironment.defaults
 /** A valid Fly app name for a repository: lower case, [a-z0-9-], at most 63 characters. */
 export const appName: (prefix: string, repository: string) => string = MachineLifecycle.appName
 
+/** A Fly machine state as a Hangar session status. */
+export const sessionStatusOf: (state: string) => Session.SessionStatus = MachineLifecycle.statusOf
+
 /** On Fly an app answers at `wss://<app>.fly.dev`; elsewhere (fly-sim) at `<base>/_proxy/<app>` over ws. */
 export const defaultProxyUrl: (baseUrl: string) => (app: string) => string = ProxyTunnels.defaultProxyUrl
 

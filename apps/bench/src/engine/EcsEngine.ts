@@ -17,6 +17,7 @@ import {
   type TaskSpec
 } from "@hangar/core"
 import type { EcsModel } from "@hangar/ecs-simulator"
+import { EcsProvider } from "@hangar/provider-ecs"
 import { Duration, Effect } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"
@@ -52,18 +53,8 @@ interface SessionState {
   destroyed: boolean
 }
 
-const statusOf = (task: Task | undefined): Session.SessionStatus => {
-  switch (task?.lastStatus) {
-    case "RUNNING":
-      return "running"
-    case "PROVISIONING":
-    case "PENDING":
-    case "ACTIVATING":
-      return "provisioning"
-    default:
-      return "stopped"
-  }
-}
+/** As EcsProvider reports a task's status (one mapping, so the two agree). */
+const statusOf = EcsProvider.sessionStatusOf
 
 /** Describes the engine's tasks: the task, or undefined once ECS no longer shows it. */
 const describe = (state: SessionState): Task | undefined => {

@@ -14,14 +14,7 @@
 import { VirtualClock } from "@hangar/core"
 import { Duration, Effect, Exit, Fiber, type Scheduler } from "effect"
 
-interface Timer {
-  readonly at: number
-  readonly seq: number
-  readonly fire: () => void
-  cancelled: boolean
-}
-
-const before = (a: Timer, b: Timer): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq)
+type Timer = VirtualClock.Timer
 
 /** Fiber tasks queued in order and run when the driver drains them: nothing runs behind its back. */
 export class QueueScheduler implements Scheduler.Scheduler {
@@ -51,7 +44,7 @@ export class QueueScheduler implements Scheduler.Scheduler {
 export class EngineClock extends VirtualClock.VirtualClock {
   private at: number
   private order = 0
-  private readonly due: Array<Timer> = []
+  private readonly due = new VirtualClock.TimerQueue()
   /** Timers fired so far (the engine's events). */
   fired = 0
 
@@ -76,12 +69,12 @@ export class EngineClock extends VirtualClock.VirtualClock {
     return Effect.sync(() => BigInt(this.at) * 1_000_000n)
   }
   override get pendingTimers(): number {
-    return this.due.length
+    return this.due.size
   }
 
   override schedule(at: number, fire: () => void): () => void {
     const timer: Timer = { at: Math.max(at, this.at), seq: this.order++, fire, cancelled: false }
-    this.push(timer)
+    this.due.push(timer)
     return () => {
       timer.cancelled = true
     }
@@ -124,7 +117,7 @@ export class EngineClock extends VirtualClock.VirtualClock {
   fireNext(limit = Number.POSITIVE_INFINITY): boolean {
     const next = this.peekLive()
     if (next === undefined || next.at > limit) return false
-    this.pop()
+    this.due.pop()
     this.at = Math.max(this.at, next.at)
     this.fired++
     next.fire()
@@ -138,45 +131,12 @@ export class EngineClock extends VirtualClock.VirtualClock {
   }
 
   private peekLive(): Timer | undefined {
-    let next = this.due[0]
+    let next = this.due.peek()
     while (next?.cancelled) {
-      this.pop()
-      next = this.due[0]
+      this.due.pop()
+      next = this.due.peek()
     }
     return next
-  }
-
-  private push(timer: Timer): void {
-    const h = this.due
-    h.push(timer)
-    let i = h.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!before(h[i]!, h[parent]!)) break
-      ;[h[i], h[parent]] = [h[parent]!, h[i]!]
-      i = parent
-    }
-  }
-
-  private pop(): Timer | undefined {
-    const h = this.due
-    const top = h[0]
-    const last = h.pop()
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && before(h[l]!, h[m]!)) m = l
-        if (r < h.length && before(h[r]!, h[m]!)) m = r
-        if (m === i) break
-        ;[h[i], h[m]] = [h[m]!, h[i]!]
-        i = m
-      }
-    }
-    return top
   }
 }
 

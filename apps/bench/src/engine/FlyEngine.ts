@@ -18,6 +18,7 @@ import {
   Usage
 } from "@hangar/core"
 import { FlyModel } from "@hangar/fly-simulator"
+import { FlyProvider } from "@hangar/provider-fly"
 import { Effect, FiberRef } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"
@@ -48,26 +49,9 @@ const deadlineMillis = 5 * 60_000
 const execLimitSeconds = 3600
 
 /** FlyProvider's app name for a repository: lower case, [a-z0-9-], at most 63 characters. */
-export const appName = (prefix: string, repository: string): string =>
-  `${prefix}-${repository
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")}`
-    .slice(0, 63)
-    .replace(/-+$/, "")
-
-const statusOf = (state: string): Session.SessionStatus =>
-  state === "started"
-    ? "running"
-    : state === "created" || state === "starting"
-      ? "provisioning"
-      : state === "suspended" || state === "suspending"
-        ? "suspended"
-        : state === "destroyed" || state === "destroying"
-          ? "destroyed"
-          : state === "failed"
-            ? "failed"
-            : "stopped"
+/** As FlyProvider names a repository's app and reports a machine's state (one mapping, so the two agree). */
+export const appName = FlyProvider.appName
+const statusOf = FlyProvider.sessionStatusOf
 
 /** A refusal of the model as FlyClient maps the API's answer to it. */
 const fromSimError = (error: unknown, method: string): ComputeError.ComputeError => {

@@ -121,7 +121,9 @@ export const latestArn = (state: SessionState): string | undefined => state.arns
 export const tagOf = (task: Task, key: string): string | undefined =>
   task.tags?.find((tag) => tag.key === key)?.value
 
-export const statusOf = (task: Task | undefined): Session.SessionStatus => {
+export const statusOf = (
+  task: { readonly lastStatus?: string | undefined } | undefined
+): Session.SessionStatus => {
   switch (task?.lastStatus) {
     case "RUNNING":
       return "running"

@@ -24,7 +24,7 @@ export const appName = (prefix: string, repository: string): string =>
     .slice(0, 63)
     .replace(/-+$/, "")
 
-const statusOf = (state: string): Session.SessionStatus =>
+export const statusOf = (state: string): Session.SessionStatus =>
   state === "started"
     ? "running"
     : state === "created" || state === "starting"
