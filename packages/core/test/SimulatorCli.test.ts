@@ -4,6 +4,7 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { SimulatorCli } from "../src/simulation/index.js"
+import { CommandLine } from "../src/testing/index.js"
 
 const options = Options.all({
   shared: SimulatorCli.shared(4280),
@@ -83,15 +84,9 @@ describe("SimulatorCli", () => {
     }).pipe(Effect.provide(NodeContext.layer))
   )
 
-  it.effect("listen names a port in use and how to choose another", () =>
+  it.scoped("listen names a port in use and how to choose another", () =>
     Effect.gen(function* () {
-      const taken = createServer()
-      const port = yield* Effect.promise(
-        () =>
-          new Promise<number>((resolve) =>
-            taken.listen(0, "127.0.0.1", () => resolve((taken.address() as { port: number }).port))
-          )
-      )
+      const port = yield* CommandLine.occupiedPort
       const second = createServer()
       const result = yield* SimulatorCli.listen(
         () =>
@@ -101,7 +96,6 @@ describe("SimulatorCli", () => {
           }),
         { host: "127.0.0.1", port }
       ).pipe(Effect.either)
-      taken.close()
       assert.isTrue(Either.isLeft(result))
       if (Either.isLeft(result))
         assert.strictEqual(

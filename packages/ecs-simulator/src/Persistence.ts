@@ -18,18 +18,10 @@
  * their desired count. A virtual clock resumes at the saved time. The bill is computed from the ledger with the
  * prices the simulator runs with now, so every instance type in the files must have a price in its catalog.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync
-} from "node:fs"
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs"
 import { join } from "node:path"
 import { Pricing, VirtualClock } from "@hangar/core"
+import { DurableFile } from "@hangar/core/simulation"
 import { Either, Schema } from "effect"
 import * as ContainerInstance from "./model/ContainerInstance.js"
 import type { EcsModel } from "./model/EcsModel.js"
@@ -227,28 +219,6 @@ const takeChanges = (model: EcsModel): Array<Change> => {
 }
 
 // ---- files
-
-const fsyncDirectory = (dir: string): void => {
-  const fd = openSync(dir, "r")
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** Writes `text` to `path` atomically and durably: temporary file, fsync, rename, fsync of the directory. */
-const writeDurably = (dir: string, path: string, text: string): void => {
-  const fd = openSync(`${path}.tmp`, "w")
-  try {
-    writeSync(fd, text)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(`${path}.tmp`, path)
-  fsyncDirectory(dir)
-}
 
 /** The durable state read back: the snapshot with the journal's later lines applied. */
 export interface Saved {
@@ -463,14 +433,13 @@ export class Store {
   compact(): void {
     this.model.unsaved.clear()
     const now = this.model.clock.now()
-    writeDurably(
-      this.dataDir,
+    DurableFile.replace(
       join(this.dataDir, this.files.snapshot),
       JSON.stringify(snapshot(this.model, this.seq))
     )
     this.savedAt = now
     this.closeJournal()
-    writeDurably(this.dataDir, join(this.dataDir, this.files.journal), "")
+    DurableFile.replace(join(this.dataDir, this.files.journal), "")
     this.journalBytes = 0
   }
 

@@ -1,11 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { SimulatorCli } from "@hangar/core/simulation"
-import { PricingFixtures } from "@hangar/core/testing"
+import { CommandLine, PricingFixtures } from "@hangar/core/testing"
 import { ConfigProvider, Effect, Either, Redacted } from "effect"
 import * as Cli from "../src/Cli.js"
 import * as EcsSimulator from "../src/EcsSimulator.js"
@@ -16,15 +14,7 @@ const failure = (either: Either.Either<unknown, string>) => (Either.isLeft(eithe
 
 /** Runs ecs-sim's command line in-process: its exit code and what it printed. */
 const run = (args: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const out: Array<string> = []
-    const err: Array<string> = []
-    const code = yield* SimulatorCli.run(
-      Cli.command,
-      Cli.info
-    )(args).pipe(Effect.withConsole(SimulatorCli.recordingConsole(out, err)))
-    return { code, out: out.join("\n"), err: err.join("\n") }
-  }).pipe(Effect.provide(NodeContext.layer))
+  CommandLine.run(Cli.command, Cli.info)(args).pipe(Effect.provide(NodeContext.layer))
 
 describe("ecs-sim command line", () => {
   it.effect("defaults, every flag, and clear errors naming the flag", () =>
@@ -122,7 +112,7 @@ describe("ecs-sim command line", () => {
       })
   )
 
-  it.effect(
+  it.scoped(
     "--help and -h list every flag and exit 0; --version prints the version; a port in use exits 2",
     () =>
       Effect.gen(function* () {
@@ -144,16 +134,8 @@ describe("ecs-sim command line", () => {
         }
         const version = yield* run(["--version"])
         assert.deepStrictEqual([version.code, version.out.trim()], [0, Cli.info.version])
-        const taken = createServer()
-        const port = yield* Effect.promise(
-          () =>
-            new Promise<number>((resolve) =>
-              taken.listen(0, "127.0.0.1", () => resolve((taken.address() as { port: number }).port))
-            )
-        )
-        const busy = yield* run(["--port", String(port)]).pipe(
-          Effect.ensuring(Effect.sync(() => taken.close()))
-        )
+        const port = yield* CommandLine.occupiedPort
+        const busy = yield* run(["--port", String(port)])
         assert.deepStrictEqual(
           [busy.code, busy.err],
           [

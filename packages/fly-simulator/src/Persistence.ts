@@ -12,17 +12,9 @@
  * volumes with their snapshots and files, the generator's position and the clock's time (a virtual clock is moved
  * forward to it), so the bill and the simulated time carry on where they were.
  */
-import {
-  closeSync,
-  fsyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync
-} from "node:fs"
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs"
 import { join } from "node:path"
+import { DurableFile } from "@hangar/core/simulation"
 import { Either, Schema } from "effect"
 import type { FlyModel, Ledger, Volume } from "./model/FlyModel.js"
 import { Machine, type MachineConfig } from "./model/Machine.js"
@@ -270,30 +262,11 @@ const journalLine = (model: FlyModel, seq: number): JournalLine => {
 
 // ---- files
 
-const fsyncDirectory = (dir: string): void => {
-  const fd = openSync(dir, "r")
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
 /** Writes the whole state to `DIR/fly-simulator.json` durably: temporary file fsynced, renamed, directory fsynced. */
 export const writeSnapshot = (model: FlyModel, dataDir: string, seq = 0): number => {
   mkdirSync(dataDir, { recursive: true })
   const path = join(dataDir, fileName)
-  const text = JSON.stringify(snapshot(model, seq))
-  const fd = openSync(`${path}.tmp`, "w")
-  try {
-    writeSync(fd, text)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(`${path}.tmp`, path)
-  fsyncDirectory(dataDir)
-  return Buffer.byteLength(text)
+  return DurableFile.replace(path, JSON.stringify(snapshot(model, seq)))
 }
 
 const readText = (path: string): string | undefined => {
@@ -463,7 +436,7 @@ export class Journal {
     this.fd = openSync(join(dataDir, journalName), "a")
     ftruncateSync(this.fd, 0)
     fsyncSync(this.fd)
-    fsyncDirectory(dataDir)
+    DurableFile.fsyncDirectory(dataDir)
     this.bytes = 0
     this.lastClock = model.clock.now()
     this.lastRandom = model.random.position

@@ -1,25 +1,16 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { SimulatorCli } from "@hangar/core/simulation"
+import { CommandLine } from "@hangar/core/testing"
 import { Effect, Either, Redacted } from "effect"
 import * as Cli from "../src/Cli.js"
 import * as FlySimulator from "../src/FlySimulator.js"
 
 /** Runs fly-sim's command line in-process: its exit code and what it printed. */
 const run = (args: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const out: Array<string> = []
-    const err: Array<string> = []
-    const code = yield* SimulatorCli.run(
-      Cli.command,
-      Cli.info
-    )(args).pipe(Effect.withConsole(SimulatorCli.recordingConsole(out, err)))
-    return { code, out: out.join("\n"), err: err.join("\n") }
-  }).pipe(Effect.provide(NodeContext.layer))
+  CommandLine.run(Cli.command, Cli.info)(args).pipe(Effect.provide(NodeContext.layer))
 
 const parse = (args: ReadonlyArray<string>) =>
   Cli.parse(args).pipe(Effect.either, Effect.provide(NodeContext.layer))
@@ -114,18 +105,10 @@ describe("fly-sim command line", () => {
     })
   )
 
-  it.effect("a port in use: one line naming it and how to choose another, exit 2", () =>
+  it.scoped("a port in use: one line naming it and how to choose another, exit 2", () =>
     Effect.gen(function* () {
-      const taken = createServer()
-      const port = yield* Effect.promise(
-        () =>
-          new Promise<number>((resolve) =>
-            taken.listen(0, "127.0.0.1", () => resolve((taken.address() as { port: number }).port))
-          )
-      )
-      const result = yield* run(["--port", String(port), "--token", "t"]).pipe(
-        Effect.ensuring(Effect.sync(() => taken.close()))
-      )
+      const port = yield* CommandLine.occupiedPort
+      const result = yield* run(["--port", String(port), "--token", "t"])
       assert.strictEqual(result.code, 2)
       assert.strictEqual(
         result.err,

@@ -1,3 +1,5 @@
 /** @hangar/core/simulation: what only the simulators use (their shared CLI flags and run). */
+
+export * as DurableFile from "./DurableFile.js"
 export * as SimulatorCli from "./SimulatorCli.js"
 export * as SimulatorInfo from "./SimulatorInfo.js"
