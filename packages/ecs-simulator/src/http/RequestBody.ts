@@ -4,6 +4,7 @@
  * then refuses a charset other than UTF-8, bytes that are not UTF-8, and nesting deeper than `maxDepth`
  * (counted over the text before `JSON.parse`, so no deep value is ever built), and parses the rest.
  */
+import { JsonDepth } from "@hangar/core/simulation"
 import type { FastifyInstance, FastifyRequest } from "fastify"
 
 /** Most bytes of a request body (ECS's largest requests, task definitions, are far below it). */
@@ -45,25 +46,6 @@ export const charsetOf = (contentType: string | undefined): string | undefined =
   return undefined
 }
 
-/** The deepest nesting of `[` and `{` outside strings (a linear scan of the text). */
-export const depthOf = (text: string): number => {
-  let depth = 0
-  let deepest = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 92 /* \ */) i++
-      else if (c === 34 /* " */) inString = false
-    } else if (c === 34) inString = true
-    else if (c === 91 /* [ */ || c === 123 /* { */) {
-      depth++
-      if (depth > deepest) deepest = depth
-    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--
-  }
-  return deepest
-}
-
 /** The request's JSON body (`{}` when empty), or throws `Invalid` saying what is wrong with it. */
 export const json = (request: FastifyRequest): unknown => {
   const body = request.body
@@ -83,7 +65,7 @@ export const json = (request: FastifyRequest): unknown => {
     throw new Invalid("SerializationException", "the request body is not valid UTF-8")
   }
   if (text.trim() === "") return {}
-  if (depthOf(text) > maxDepth)
+  if (JsonDepth.depthOf(text, maxDepth) > maxDepth)
     throw new Invalid(
       "SerializationException",
       `the request body nests arrays and objects more than ${maxDepth} levels deep`

@@ -4,6 +4,7 @@
  * serialiser. A `__proto__` key is refused (400) wherever it is, so no later copy of the body can set a
  * prototype. An empty body is no body: Fly accepts bodiless POSTs (start, suspend) with a JSON content type.
  */
+import { JsonDepth } from "@hangar/core/simulation"
 import type { FastifyInstance } from "fastify"
 
 /** Deeper than any Fly request (a machine config nests about six levels). */
@@ -12,27 +13,8 @@ export const maxBytes = 1_048_576
 
 const badRequest = (message: string) => Object.assign(new Error(message), { statusCode: 400 })
 
-/** The deepest nesting of arrays and objects in JSON text, stopping once past `limit`. No recursion. */
-export const depthOf = (text: string, limit = maxDepth): number => {
-  let depth = 0
-  let deepest = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x5b || c === 0x7b) {
-      depth++
-      if (depth > deepest) {
-        deepest = depth
-        if (deepest > limit) return deepest
-      }
-    } else if (c === 0x5d || c === 0x7d) depth--
-  }
-  return deepest
-}
+/** The deepest nesting of arrays and objects in JSON text, stopping once past `limit` (core's scan). */
+export const depthOf = (text: string, limit = maxDepth): number => JsonDepth.depthOf(text, limit)
 
 class ProtoKey extends Error {}
 
