@@ -70,44 +70,71 @@ export class SessionStore extends Context.Tag("@hangar/router/SessionStore")<Ses
 const sessionKey = (record: { readonly provider: string; readonly sessionId: string }) =>
   `${record.provider}\u0000${record.sessionId}`
 
+interface Change {
+  /** When it was made, in the order of every write to the store. */
+  readonly seq: number
+  readonly state: SessionState
+  readonly atMillis: number
+}
+
+/** A session's state changes, as far as a record's view needs them. */
+interface SessionChanges {
+  /** The latest change. */
+  latest: Change
+  /** Changes to a terminal state, in order: the first after a record's put ends that record's changes. */
+  readonly terminal: Array<Change>
+}
+
 /**
- * The store in memory. Beside the records, an index of each session's records that are not terminal: the only
- * ones a session's state change moves, so a change costs that session's live records, not every record (walking
- * them all, once per sleep, was most of a simulated month's time).
+ * The store in memory, in constant time per write. A session's state change is kept beside the records, not
+ * copied into each (walking every record of the session once per sleep was most of a simulated month's time),
+ * and a record is read as the plain walk would have left it: the first change to a terminal state made after
+ * the record was put, else the latest change made after it, else the record as put.
  */
 export const makeMemory = (): Service => {
-  const records = new Map<string, SessionRecord>()
-  const bySession = new Map<string, Set<string>>()
-  const unindex = (record: SessionRecord) => {
-    const key = sessionKey(record)
-    const tasks = bySession.get(key)
-    if (tasks?.delete(record.taskId) === true && tasks.size === 0) bySession.delete(key)
-  }
-  const index = (record: SessionRecord) => {
-    if (isTerminal(record.state)) return
-    const key = sessionKey(record)
-    const tasks = bySession.get(key)
-    if (tasks === undefined) bySession.set(key, new Set([record.taskId]))
-    else tasks.add(record.taskId)
+  let seq = 0
+  const records = new Map<string, { readonly record: SessionRecord; readonly seq: number }>()
+  const sessions = new Map<string, SessionChanges>()
+  const view = ({
+    record,
+    seq: put
+  }: {
+    readonly record: SessionRecord
+    readonly seq: number
+  }): SessionRecord => {
+    if (isTerminal(record.state)) return record
+    const changes = sessions.get(sessionKey(record))
+    if (changes === undefined || changes.latest.seq < put) return record
+    const change = changes.terminal.find((c) => c.seq > put) ?? changes.latest
+    return { ...record, state: change.state, updatedAtMillis: change.atMillis }
   }
   return {
-    put: (record) =>
+    put: (record) => Effect.sync(() => void records.set(record.taskId, { record, seq: ++seq })),
+    get: (taskId) =>
       Effect.sync(() => {
-        const previous = records.get(record.taskId)
-        if (previous !== undefined) unindex(previous)
-        records.set(record.taskId, record)
-        index(record)
+        const entry = records.get(taskId)
+        return entry === undefined ? Option.none() : Option.some(view(entry))
       }),
-    get: (taskId) => Effect.sync(() => Option.fromNullable(records.get(taskId))),
-    live: () => Effect.sync(() => [...records.values()].filter((r) => !isTerminal(r.state))),
+    live: () =>
+      Effect.sync(() => {
+        const out: Array<SessionRecord> = []
+        for (const entry of records.values()) {
+          const record = view(entry)
+          if (!isTerminal(record.state)) out.push(record)
+        }
+        return out
+      }),
     setSessionState: (provider, sessionId, state, atMillis) =>
       Effect.sync(() => {
         const key = sessionKey({ provider, sessionId })
-        const tasks = bySession.get(key)
-        if (tasks === undefined) return
-        for (const taskId of tasks)
-          records.set(taskId, { ...records.get(taskId)!, state, updatedAtMillis: atMillis })
-        if (isTerminal(state)) bySession.delete(key)
+        const change = { seq: ++seq, state, atMillis }
+        const changes = sessions.get(key)
+        if (changes === undefined)
+          sessions.set(key, { latest: change, terminal: isTerminal(state) ? [change] : [] })
+        else {
+          changes.latest = change
+          if (isTerminal(state)) changes.terminal.push(change)
+        }
       })
   }
 }
