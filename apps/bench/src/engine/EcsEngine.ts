@@ -68,307 +68,340 @@ export interface EcsEngine {
   readonly taskRunningSeconds: () => number
 }
 
-export const make = (options: Options): Effect.Effect<EcsEngine> =>
-  Effect.gen(function* () {
-    const { clock } = options
-    const prefix = options.familyPrefix ?? "hangar"
-    const sessions = new Map<string, SessionState>()
-    /** Tasks not yet seen stopped, and the RUNNING seconds of those that have stopped. */
-    const unsettled = new Set<Task>()
-    let settledSeconds = 0
-    const runningSeconds = (task: Task) =>
-      task.startedAt === undefined ? 0 : ((task.stoppedAt ?? clock.now()) - task.startedAt) / 1000
-    /** Moves stopped tasks out of `unsettled` (so a month keeps only the live ones). */
-    const settle = () => {
-      for (const task of unsettled)
-        if (task.lastStatus === "STOPPED") {
-          settledSeconds += runningSeconds(task)
-          unsettled.delete(task)
-        }
+// ---- the engine's state
+
+/** What the engine keeps: its sessions, and the tasks it started that are not yet seen stopped. */
+interface EngineState {
+  readonly clock: EngineClock
+  readonly prefix: string
+  readonly byRegion: ReadonlyMap<string, RegionCluster>
+  readonly sessions: Map<string, SessionState>
+  /** Tasks not yet seen stopped; the RUNNING seconds of those that have are in `settledSeconds`. */
+  readonly unsettled: Set<Task>
+  settledSeconds: number
+}
+
+const context = (method: string) => ({ module: "EcsEngine", method, provider })
+
+const runningSeconds = (engine: EngineState, task: Task) =>
+  task.startedAt === undefined ? 0 : ((task.stoppedAt ?? engine.clock.now()) - task.startedAt) / 1000
+
+/** Moves stopped tasks out of `unsettled` (so a month keeps only the live ones). */
+const settle = (engine: EngineState) => {
+  for (const task of engine.unsettled)
+    if (task.lastStatus === "STOPPED") {
+      engine.settledSeconds += runningSeconds(engine, task)
+      engine.unsettled.delete(task)
     }
-    const byRegion = new Map(options.clusters.map((c) => [c.region, c]))
+}
 
-    const context = (method: string) => ({ module: "EcsEngine", method, provider })
-    const unknownSession = (sessionId: string, method: string) =>
-      new ComputeError.SessionNotFound({ ...context(method), reason: "Unknown", sessionId })
+/** Seconds every task the engine started spent RUNNING (its recorded start to its stop, or now). */
+const taskRunningSeconds = (engine: EngineState) => {
+  settle(engine)
+  let seconds = engine.settledSeconds
+  for (const task of engine.unsettled) seconds += runningSeconds(engine, task)
+  return seconds
+}
 
-    const sessionOf = (sessionId: string, method: string) =>
-      Effect.suspend(() => {
-        const state = sessions.get(sessionId)
-        return state === undefined ? Effect.fail(unknownSession(sessionId, method)) : Effect.succeed(state)
-      })
+const sessionOf = (engine: EngineState, sessionId: string, method: string) =>
+  Effect.suspend(() => {
+    const state = engine.sessions.get(sessionId)
+    return state === undefined
+      ? Effect.fail(new ComputeError.SessionNotFound({ ...context(method), reason: "Unknown", sessionId }))
+      : Effect.succeed(state)
+  })
 
-    const toSession = (sessionId: string, state: SessionState, task: Task | undefined) =>
-      new Session.Session(
-        {
-          id: sessionId,
-          provider,
-          taskId: state.task.taskId,
-          repository: state.task.repository,
-          region: state.task.region,
-          status: statusOf(task),
-          metadata: { cluster: state.cluster.cluster, taskArn: task?.arn ?? "" }
-        },
-        true
-      )
+const toSession = (sessionId: string, state: SessionState, task: Task | undefined) =>
+  new Session.Session(
+    {
+      id: sessionId,
+      provider,
+      taskId: state.task.taskId,
+      repository: state.task.repository,
+      region: state.task.region,
+      status: statusOf(task),
+      metadata: { cluster: state.cluster.cluster, taskArn: task?.arn ?? "" }
+    },
+    true
+  )
 
-    // ---- task definitions and RunTask
+// ---- task definitions and RunTask
 
-    const family = (size: SizePreset.SizePreset, gpu: boolean) => `${prefix}-${size}${gpu ? "-gpu" : ""}`
+const family = (prefix: string, size: SizePreset.SizePreset, gpu: boolean) =>
+  `${prefix}-${size}${gpu ? "-gpu" : ""}`
 
-    /** The size's task definition in the cluster's model, registered on first use as EcsProvider registers it. */
-    const definitionFor = (cluster: RegionCluster, size: SizePreset.SizePreset, gpu: boolean) => {
-      const name = family(size, gpu)
-      if (cluster.model.definitions.has(name)) return cluster.model.taskDefinition(name)
-      const resources = Pricing.ecsTaskBySize[size]
-      return cluster.model.registerTaskDefinition(
-        name,
-        [
-          {
-            name: "agent",
-            image,
-            essential: true,
-            mountPoints: [{ sourceVolume: "workspace", containerPath: "/workspace" }],
-            ...(gpu ? { resourceRequirements: [{ type: "GPU", value: "1" }] } : {})
-          } as EcsModel.ContainerDefinition
+/** The size's task definition in the cluster's model, registered on first use as EcsProvider registers it. */
+const definitionFor = (prefix: string, cluster: RegionCluster, size: SizePreset.SizePreset, gpu: boolean) => {
+  const name = family(prefix, size, gpu)
+  if (cluster.model.definitions.has(name)) return cluster.model.taskDefinition(name)
+  const resources = Pricing.ecsTaskBySize[size]
+  return cluster.model.registerTaskDefinition(
+    name,
+    [
+      {
+        name: "agent",
+        image,
+        essential: true,
+        mountPoints: [{ sourceVolume: "workspace", containerPath: "/workspace" }],
+        ...(gpu ? { resourceRequirements: [{ type: "GPU", value: "1" }] } : {})
+      } as EcsModel.ContainerDefinition
+    ],
+    resources.cpu,
+    resources.memoryMib,
+    { networkMode: "bridge", volumes: [{ name: "workspace", configuredAtLaunch: true }] }
+  )
+}
+
+const runTask = (engine: EngineState, sessionId: string, state: SessionState) =>
+  Effect.try({
+    try: () => {
+      const { model, cluster, capacityProvider } = state.cluster
+      const definition = definitionFor(engine.prefix, state.cluster, state.task.size, state.task.requiresGpu)
+      return model.runTask({
+        cluster,
+        taskDefinition: definition.arn,
+        count: 1,
+        capacityProviderStrategy: [{ capacityProvider }],
+        startedBy: engine.prefix,
+        enableExecuteCommand: true,
+        environment: [
+          ...Object.entries(state.task.env).map(([name, value]) => ({ name, value })),
+          { name: "REPOSITORY", value: state.task.repository },
+          { name: "BRANCH", value: state.task.branch },
+          { name: "TASK_ID", value: state.task.taskId },
+          { name: "WORKSPACE", value: "/workspace" }
         ],
-        resources.cpu,
-        resources.memoryMib,
-        { networkMode: "bridge", volumes: [{ name: "workspace", configuredAtLaunch: true }] }
-      )
-    }
-
-    const runTask = (sessionId: string, state: SessionState) =>
-      Effect.try({
-        try: () => {
-          const { model, cluster, capacityProvider } = state.cluster
-          const definition = definitionFor(state.cluster, state.task.size, state.task.requiresGpu)
-          return model.runTask({
-            cluster,
-            taskDefinition: definition.arn,
-            count: 1,
-            capacityProviderStrategy: [{ capacityProvider }],
-            startedBy: prefix,
-            enableExecuteCommand: true,
-            environment: [
-              ...Object.entries(state.task.env).map(([name, value]) => ({ name, value })),
-              { name: "REPOSITORY", value: state.task.repository },
-              { name: "BRANCH", value: state.task.branch },
-              { name: "TASK_ID", value: state.task.taskId },
-              { name: "WORKSPACE", value: "/workspace" }
-            ],
-            tags: [
-              { key: "hangar:session", value: sessionId },
-              { key: "hangar:repository", value: state.task.repository }
-            ]
-          })
-        },
-        catch: (e) => ComputeError.normalise(e, context("runTask"))
+        tags: [
+          { key: "hangar:session", value: sessionId },
+          { key: "hangar:repository", value: state.task.repository }
+        ]
       })
+    },
+    catch: (e) => ComputeError.normalise(e, context("runTask"))
+  })
 
-    // ---- waiting for RUNNING and for STOPPED
+// ---- waiting for RUNNING and for STOPPED
 
-    /** Polls (2 s, doubling to 15 s) until the task runs; a task that stops first had no capacity. */
-    const awaitRunning = (state: SessionState, seen: Task | undefined) =>
+/** Polls (2 s, doubling to 15 s) until the task runs; a task that stops first had no capacity. */
+const awaitRunning = (engine: EngineState, state: SessionState, seen: Task | undefined) =>
+  Effect.suspend(() => {
+    const startedAt = engine.clock.now()
+    const poll = (delay: number, first: Task | undefined): Effect.Effect<Task, ComputeError.ComputeError> =>
       Effect.suspend(() => {
-        const startedAt = clock.now()
-        const poll = (
-          delay: number,
-          first: Task | undefined
-        ): Effect.Effect<Task, ComputeError.ComputeError> =>
-          Effect.suspend(() => {
-            const task = first ?? describe(state)
-            if (task?.lastStatus === "RUNNING") return Effect.succeed(task)
-            if (task === undefined || task.lastStatus === "STOPPED")
-              return Effect.fail(
-                new ComputeError.CapacityUnavailable({
-                  ...context("awaitRunning"),
-                  reason: "ProvisioningFailed",
-                  detail: task?.stoppedReason ?? "the task disappeared before it ran"
-                })
-              )
-            if (clock.now() - startedAt > startDeadlineMillis) {
-              state.cluster.model.stopTask(task, "hangar: did not start in time")
-              return Effect.fail(
-                new ComputeError.Timeout({
-                  ...context("awaitRunning"),
-                  reason: "Deadline",
-                  timeoutMillis: startDeadlineMillis
-                })
-              )
-            }
-            return Effect.zipRight(
-              Effect.sleep(Duration.millis(delay)),
-              poll(Math.min(delay * 2, 15_000), undefined)
-            )
-          })
-        return poll(firstPollMillis, seen)
-      })
-
-    const runFor = (sessionId: string, state: SessionState) =>
-      Effect.flatMap(runTask(sessionId, state), (result) => {
-        const task = result.tasks[0]
-        if (task === undefined) {
-          const failure = result.failures[0]
+        const task = first ?? describe(state)
+        if (task?.lastStatus === "RUNNING") return Effect.succeed(task)
+        if (task === undefined || task.lastStatus === "STOPPED")
           return Effect.fail(
             new ComputeError.CapacityUnavailable({
-              ...context("runTask"),
-              reason: "InsufficientResources",
-              detail: `${failure?.reason ?? "no task started"}${failure?.detail === undefined ? "" : `: ${failure.detail}`}`
+              ...context("awaitRunning"),
+              reason: "ProvisioningFailed",
+              detail: task?.stoppedReason ?? "the task disappeared before it ran"
+            })
+          )
+        if (engine.clock.now() - startedAt > startDeadlineMillis) {
+          state.cluster.model.stopTask(task, "hangar: did not start in time")
+          return Effect.fail(
+            new ComputeError.Timeout({
+              ...context("awaitRunning"),
+              reason: "Deadline",
+              timeoutMillis: startDeadlineMillis
             })
           )
         }
-        state.tasks.push(task)
-        if (state.tasks.length > 1) state.tasks.splice(0, state.tasks.length - 1)
-        unsettled.add(task)
-        if (unsettled.size >= 512) settle()
-        return awaitRunning(state, task)
+        return Effect.zipRight(
+          Effect.sleep(Duration.millis(delay)),
+          poll(Math.min(delay * 2, 15_000), undefined)
+        )
       })
+    return poll(firstPollMillis, seen)
+  })
 
-    /** Brings the session's task to RUNNING, or runs a new one if it has none or it stopped. */
-    const ensureRunning = (sessionId: string, state: SessionState) =>
-      Effect.suspend(() => {
-        const task = describe(state)
-        if (task?.lastStatus === "RUNNING") return Effect.succeed(task)
-        if (task !== undefined && task.lastStatus !== "STOPPED") return awaitRunning(state, undefined)
-        return runFor(sessionId, state)
-      })
-
-    const stop = (sessionId: string) =>
-      Effect.flatMap(sessionOf(sessionId, "stop"), (state) =>
-        Effect.suspend(() => {
-          const task = describe(state)
-          if (task === undefined || task.lastStatus === "STOPPED")
-            return Effect.succeed(toSession(sessionId, state, task))
-          const stopped = state.cluster.model.stopTask(task, "hangar: session released")
-          if (stopped.lastStatus === ("STOPPED" as EcsModel.TaskStatus))
-            return Effect.succeed(toSession(sessionId, state, task))
-          const startedAt = clock.now()
-          const poll = (delay: number): Effect.Effect<Session.Session, ComputeError.ComputeError> =>
-            Effect.zipRight(
-              Effect.sleep(Duration.millis(delay)),
-              Effect.suspend(() => {
-                const now = describe(state)
-                if (now === undefined || now.lastStatus === "STOPPED")
-                  return Effect.succeed(toSession(sessionId, state, now ?? task))
-                if (clock.now() - startedAt > stopDeadlineMillis)
-                  return Effect.fail(
-                    new ComputeError.Timeout({
-                      ...context("stop"),
-                      reason: "Deadline",
-                      timeoutMillis: stopDeadlineMillis
-                    })
-                  )
-                return poll(Math.min(delay * 2, 10_000))
-              })
-            )
-          return poll(firstPollMillis)
+const runFor = (engine: EngineState, sessionId: string, state: SessionState) =>
+  Effect.flatMap(runTask(engine, sessionId, state), (result) => {
+    const task = result.tasks[0]
+    if (task === undefined) {
+      const failure = result.failures[0]
+      return Effect.fail(
+        new ComputeError.CapacityUnavailable({
+          ...context("runTask"),
+          reason: "InsufficientResources",
+          detail: `${failure?.reason ?? "no task started"}${failure?.detail === undefined ? "" : `: ${failure.detail}`}`
         })
       )
+    }
+    state.tasks.push(task)
+    if (state.tasks.length > 1) state.tasks.splice(0, state.tasks.length - 1)
+    engine.unsettled.add(task)
+    if (engine.unsettled.size >= 512) settle(engine)
+    return awaitRunning(engine, state, task)
+  })
 
-    // ---- ECS Exec
+/** Brings the session's task to RUNNING, or runs a new one if it has none or it stopped. */
+const ensureRunning = (engine: EngineState, sessionId: string, state: SessionState) =>
+  Effect.suspend(() => {
+    const task = describe(state)
+    if (task?.lastStatus === "RUNNING") return Effect.succeed(task)
+    if (task !== undefined && task.lastStatus !== "STOPPED") return awaitRunning(engine, state, undefined)
+    return runFor(engine, sessionId, state)
+  })
 
-    /** The command in the task's container for as long as the scripted backend says; the task stopping kills it. */
-    const exec = (sessionId: string, command: ReadonlyArray<string>) =>
-      Effect.flatMap(sessionOf(sessionId, "exec"), (state) => {
-        const task = describe(state)
-        if (task?.lastStatus !== "RUNNING")
-          return Effect.fail(
-            new ComputeError.InvalidRequest({
-              ...context("exec"),
-              reason: "Conflict",
-              field: "session",
-              expected: "a running session (start it first)",
-              actual: task?.lastStatus ?? "no task"
-            })
-          )
-        const outcome = Commands.outcomeOf(command)
-        return Effect.async<TaskResult.TaskResult>((resume) => {
-          const startedAt = clock.now()
-          const signal = task.running.signal
-          let ended = false
-          const onAbort = () => {
-            if (ended) return
-            ended = true
-            cancel()
-            resume(Effect.succeed(Commands.killed(clock.now() - startedAt)))
-          }
-          signal.addEventListener("abort", onAbort, { once: true })
-          const cancel = clock.schedule(startedAt + outcome.durationMillis, () => {
-            if (ended) return
-            ended = true
-            signal.removeEventListener("abort", onAbort)
-            resume(Effect.succeed(Commands.result(outcome)))
+/** StopTask, then polls (2 s, doubling to 10 s) until the task stopped. */
+const stop = (engine: EngineState, sessionId: string) =>
+  Effect.flatMap(sessionOf(engine, sessionId, "stop"), (state) =>
+    Effect.suspend(() => {
+      const task = describe(state)
+      if (task === undefined || task.lastStatus === "STOPPED")
+        return Effect.succeed(toSession(sessionId, state, task))
+      const stopped = state.cluster.model.stopTask(task, "hangar: session released")
+      if (stopped.lastStatus === ("STOPPED" as EcsModel.TaskStatus))
+        return Effect.succeed(toSession(sessionId, state, task))
+      const startedAt = engine.clock.now()
+      const poll = (delay: number): Effect.Effect<Session.Session, ComputeError.ComputeError> =>
+        Effect.zipRight(
+          Effect.sleep(Duration.millis(delay)),
+          Effect.suspend(() => {
+            const now = describe(state)
+            if (now === undefined || now.lastStatus === "STOPPED")
+              return Effect.succeed(toSession(sessionId, state, now ?? task))
+            if (engine.clock.now() - startedAt > stopDeadlineMillis)
+              return Effect.fail(
+                new ComputeError.Timeout({
+                  ...context("stop"),
+                  reason: "Deadline",
+                  timeoutMillis: stopDeadlineMillis
+                })
+              )
+            return poll(Math.min(delay * 2, 10_000))
           })
-          return Effect.sync(() => {
-            ended = true
-            signal.removeEventListener("abort", onAbort)
-            cancel()
-          })
+        )
+      return poll(firstPollMillis)
+    })
+  )
+
+// ---- ECS Exec
+
+/** The command in the task's container for as long as the scripted backend says; the task stopping kills it. */
+const exec = (engine: EngineState, sessionId: string, command: ReadonlyArray<string>) =>
+  Effect.flatMap(sessionOf(engine, sessionId, "exec"), (state) => {
+    const task = describe(state)
+    if (task?.lastStatus !== "RUNNING")
+      return Effect.fail(
+        new ComputeError.InvalidRequest({
+          ...context("exec"),
+          reason: "Conflict",
+          field: "session",
+          expected: "a running session (start it first)",
+          actual: task?.lastStatus ?? "no task"
         })
+      )
+    const { clock } = engine
+    const outcome = Commands.outcomeOf(command)
+    return Effect.async<TaskResult.TaskResult>((resume) => {
+      const startedAt = clock.now()
+      const signal = task.running.signal
+      let ended = false
+      const onAbort = () => {
+        if (ended) return
+        ended = true
+        cancel()
+        resume(Effect.succeed(Commands.killed(clock.now() - startedAt)))
+      }
+      signal.addEventListener("abort", onAbort, { once: true })
+      const cancel = clock.schedule(startedAt + outcome.durationMillis, () => {
+        if (ended) return
+        ended = true
+        signal.removeEventListener("abort", onAbort)
+        resume(Effect.succeed(Commands.result(outcome)))
       })
+      return Effect.sync(() => {
+        ended = true
+        signal.removeEventListener("abort", onAbort)
+        cancel()
+      })
+    })
+  })
 
+// ---- sessions
+
+/** A session per task id (`ecs-<task id>`) in the task's region's cluster, brought to RUNNING. */
+const create = (engine: EngineState, task: TaskSpec.TaskSpec) =>
+  Effect.suspend(() => {
+    const sessionId = `ecs-${task.taskId}`
+    const cluster = engine.byRegion.get(task.region)
+    if (cluster === undefined)
+      return Effect.fail(
+        new ComputeError.InvalidRequest({
+          ...context("create"),
+          field: "region",
+          expected: `one of ${[...engine.byRegion.keys()].join(", ")}`,
+          actual: task.region
+        })
+      )
+    const existing = engine.sessions.get(sessionId)
+    const state: SessionState =
+      existing !== undefined && !existing.destroyed
+        ? existing
+        : { task, cluster, tasks: existing?.tasks ?? [], destroyed: false }
+    engine.sessions.set(sessionId, state)
+    return Effect.map(ensureRunning(engine, sessionId, state), (running) =>
+      toSession(sessionId, state, running)
+    )
+  })
+
+/** Sessions whose task has not stopped. */
+const list = (engine: EngineState) =>
+  Effect.sync(() =>
+    [...engine.sessions].flatMap(([sessionId, state]) => {
+      const task = describe(state)
+      return task === undefined || task.lastStatus === "STOPPED" ? [] : [toSession(sessionId, state, task)]
+    })
+  )
+
+const unsupported = {
+  sleep: "ECS tasks do not sleep: releasing a session stops its task (the workspace volume stays)",
+  suspend: "ECS tasks do not sleep: releasing a session stops its task (the workspace volume stays)",
+  edge: "ECS runs in AWS regions, not at the edge"
+}
+
+export const make = (options: Options): Effect.Effect<EcsEngine> =>
+  Effect.gen(function* () {
+    const engine: EngineState = {
+      clock: options.clock,
+      prefix: options.familyPrefix ?? "hangar",
+      byRegion: new Map(options.clusters.map((c) => [c.region, c])),
+      sessions: new Map(),
+      unsettled: new Set(),
+      settledSeconds: 0
+    }
     const regions = options.clusters.map((c) => Region.make(c.region))
     const service = yield* ComputeProvider.make({
       id: provider,
       capabilities: new Capabilities.Capabilities({
         regions: regions as unknown as readonly [Region.Region, ...Array<Region.Region>],
         sizes: ["dev", "standard", "performance", "high-perf"],
-        unsupported: {
-          sleep: "ECS tasks do not sleep: releasing a session stops its task (the workspace volume stays)",
-          suspend: "ECS tasks do not sleep: releasing a session stops its task (the workspace volume stays)",
-          edge: "ECS runs in AWS regions, not at the edge"
-        },
+        unsupported,
         startLatencySeconds: { cold: 150, warm: 10 }
       }),
-      create: (task) =>
-        Effect.suspend(() => {
-          const sessionId = `ecs-${task.taskId}`
-          const cluster = byRegion.get(task.region)
-          if (cluster === undefined)
-            return Effect.fail(
-              new ComputeError.InvalidRequest({
-                ...context("create"),
-                field: "region",
-                expected: `one of ${[...byRegion.keys()].join(", ")}`,
-                actual: task.region
-              })
-            )
-          const existing = sessions.get(sessionId)
-          const state: SessionState =
-            existing !== undefined && !existing.destroyed
-              ? existing
-              : { task, cluster, tasks: existing?.tasks ?? [], destroyed: false }
-          sessions.set(sessionId, state)
-          return Effect.map(ensureRunning(sessionId, state), (running) =>
-            toSession(sessionId, state, running)
-          )
-        }),
+      create: (task) => create(engine, task),
       get: (sessionId) =>
-        Effect.map(sessionOf(sessionId, "get"), (state) => toSession(sessionId, state, describe(state))),
-      start: (sessionId) =>
-        Effect.flatMap(sessionOf(sessionId, "start"), (state) =>
-          Effect.map(ensureRunning(sessionId, state), (task) => toSession(sessionId, state, task))
+        Effect.map(sessionOf(engine, sessionId, "get"), (state) =>
+          toSession(sessionId, state, describe(state))
         ),
-      stop,
+      start: (sessionId) =>
+        Effect.flatMap(sessionOf(engine, sessionId, "start"), (state) =>
+          Effect.map(ensureRunning(engine, sessionId, state), (task) => toSession(sessionId, state, task))
+        ),
+      stop: (sessionId) => stop(engine, sessionId),
       destroy: (sessionId) =>
         Effect.zipRight(
-          stop(sessionId),
+          stop(engine, sessionId),
           Effect.sync(() => {
-            const state = sessions.get(sessionId)
+            const state = engine.sessions.get(sessionId)
             if (state !== undefined) state.destroyed = true
           })
         ),
-      exec: (sessionId, command) => exec(sessionId, command),
-      list: () =>
-        Effect.sync(() =>
-          [...sessions].flatMap(([sessionId, state]) => {
-            const task = describe(state)
-            return task === undefined || task.lastStatus === "STOPPED"
-              ? []
-              : [toSession(sessionId, state, task)]
-          })
-        ),
+      exec: (sessionId, command) => exec(engine, sessionId, command),
+      list: () => list(engine),
       // The cluster's instances are billed, not its tasks: the engine prices the cluster from its ledger and
       // does not attribute a share to each session.
       usage: () =>
@@ -380,13 +413,5 @@ export const make = (options: Options): Effect.Effect<EcsEngine> =>
           })
         )
     })
-    return {
-      provider: service,
-      taskRunningSeconds: () => {
-        settle()
-        let seconds = settledSeconds
-        for (const task of unsettled) seconds += runningSeconds(task)
-        return seconds
-      }
-    }
+    return { provider: service, taskRunningSeconds: () => taskRunningSeconds(engine) }
   })
