@@ -80,256 +80,283 @@ const timeout = (method: string, millis: number, lastError?: string) =>
     ...(lastError === undefined ? {} : { lastError })
   })
 
-export const make = (options: Options): Effect.Effect<ComputeProvider.ComputeProvider> =>
-  Effect.gen(function* () {
-    const { model, clock } = options
-    const prefix = options.appPrefix ?? "hangar"
+/** What every function of the engine's Fly side works on. */
+interface Env {
+  readonly model: FlyModel.FlyModel
+  readonly clock: EngineClock
+  readonly prefix: string
+  readonly options: Options
+}
 
-    // ---- model calls
+// ---- model calls
 
-    /** A model call; a refusal becomes the error FlyClient would have given for the API's answer. */
-    const attempt = <A>(method: string, f: () => A) =>
-      Effect.try({ try: f, catch: (e) => fromSimError(e, method) })
+/** A model call; a refusal becomes the error FlyClient would have given for the API's answer. */
+const attempt = <A>(method: string, f: () => A) =>
+  Effect.try({ try: f, catch: (e) => fromSimError(e, method) })
 
-    const machineOf = (sessionId: string, method: string) =>
-      attempt(method, () => {
-        const [app = "", id = ""] = sessionId.split("/")
-        return model.machine(app, id)
-      })
+const machineOf = (env: Env, sessionId: string, method: string) =>
+  attempt(method, () => {
+    const [app = "", id = ""] = sessionId.split("/")
+    return env.model.machine(app, id)
+  })
 
-    /** A mutation under a short lease, released afterwards (unless it destroyed the machine). */
-    const leased = (m: FlyModel.Machine, method: string, mutate: (nonce: string) => void, destroys = false) =>
-      attempt(method, () => {
-        const lease = model.acquireLease(m, leaseTtlSeconds, "hangar")
-        try {
-          mutate(lease.nonce)
-        } catch (error) {
-          model.releaseLease(m, lease.nonce)
-          throw error
-        }
-        if (!destroys) model.releaseLease(m, lease.nonce)
-      })
+/** A mutation under a short lease, released afterwards (unless it destroyed the machine). */
+const leased = (
+  env: Env,
+  m: FlyModel.Machine,
+  method: string,
+  mutate: (nonce: string) => void,
+  destroys = false
+) =>
+  attempt(method, () => {
+    const lease = env.model.acquireLease(m, leaseTtlSeconds, "hangar")
+    try {
+      mutate(lease.nonce)
+    } catch (error) {
+      env.model.releaseLease(m, lease.nonce)
+      throw error
+    }
+    if (!destroys) env.model.releaseLease(m, lease.nonce)
+  })
 
-    /** Waits until the machine's state passes `reached`, as the Machines API's wait does; a Timeout after the deadline. */
-    const waitFor = (m: FlyModel.Machine, reached: (state: string) => boolean, what: string) =>
-      Effect.suspend(() => {
-        const now = m.state
-        if (reached(now)) return Effect.succeed(now)
-        return Effect.async<string, ComputeError.ComputeError>((resume) => {
-          const startedAt = clock.now()
-          let cancel = () => {}
-          const watcher = () => {
-            const state = m.state
-            if (reached(state)) {
-              m.watchers.delete(watcher)
-              cancel()
-              resume(Effect.succeed(state))
-            } else model.wake(m)
-          }
-          m.watchers.add(watcher)
-          model.wake(m)
-          cancel = clock.schedule(startedAt + deadlineMillis, () => {
-            m.watchers.delete(watcher)
-            resume(Effect.fail(timeout("wait", deadlineMillis, `machine ${m.id} did not reach ${what}`)))
-          })
-          return Effect.sync(() => {
-            m.watchers.delete(watcher)
-            cancel()
-          })
-        })
-      })
-
-    const toSession = (m: FlyModel.Machine, taskId?: string) =>
-      new Session.Session(
-        {
-          id: `${m.app}/${m.id}`,
-          provider,
-          taskId: (taskId ??
-            m.metadata.get("hangar_task_id") ??
-            m.config.env?.TASK_ID ??
-            "unknown") as TaskSpec.TaskId,
-          repository: (m.config.env?.REPOSITORY ?? m.app) as TaskSpec.Repository,
-          region: m.region as Region.Region,
-          status: statusOf(m.state),
-          metadata: { app: m.app, machineId: m.id, region: m.region }
-        },
-        true
-      )
-
-    // ---- lifecycle
-
-    /** Starts (or resumes) the machine unless it is started or starting, then waits until it is started. */
-    const ensureRunning = (m: FlyModel.Machine) =>
-      Effect.suspend(() => {
+/** Waits until the machine's state passes `reached`, as the Machines API's wait does; a Timeout after the deadline. */
+const waitFor = (env: Env, m: FlyModel.Machine, reached: (state: string) => boolean, what: string) =>
+  Effect.suspend(() => {
+    const now = m.state
+    if (reached(now)) return Effect.succeed(now)
+    return Effect.async<string, ComputeError.ComputeError>((resume) => {
+      const { clock, model } = env
+      const startedAt = clock.now()
+      let cancel = () => {}
+      const watcher = () => {
         const state = m.state
-        if (state === "started") return Effect.void
-        const start =
-          state === "starting" ? Effect.void : leased(m, "start", (nonce) => void model.start(m, nonce))
-        return Effect.zipRight(
-          start,
-          waitFor(m, (s) => s === "started", "started")
+        if (reached(state)) {
+          m.watchers.delete(watcher)
+          cancel()
+          resume(Effect.succeed(state))
+        } else model.wake(m)
+      }
+      m.watchers.add(watcher)
+      model.wake(m)
+      cancel = clock.schedule(startedAt + deadlineMillis, () => {
+        m.watchers.delete(watcher)
+        resume(Effect.fail(timeout("wait", deadlineMillis, `machine ${m.id} did not reach ${what}`)))
+      })
+      return Effect.sync(() => {
+        m.watchers.delete(watcher)
+        cancel()
+      })
+    })
+  })
+
+const toSession = (m: FlyModel.Machine, taskId?: string) =>
+  new Session.Session(
+    {
+      id: `${m.app}/${m.id}`,
+      provider,
+      taskId: (taskId ??
+        m.metadata.get("hangar_task_id") ??
+        m.config.env?.TASK_ID ??
+        "unknown") as TaskSpec.TaskId,
+      repository: (m.config.env?.REPOSITORY ?? m.app) as TaskSpec.Repository,
+      region: m.region as Region.Region,
+      status: statusOf(m.state),
+      metadata: { app: m.app, machineId: m.id, region: m.region }
+    },
+    true
+  )
+
+// ---- lifecycle
+
+/** Starts (or resumes) the machine unless it is started or starting, then waits until it is started. */
+const ensureRunning = (env: Env, m: FlyModel.Machine) =>
+  Effect.suspend(() => {
+    const state = m.state
+    if (state === "started") return Effect.void
+    const start =
+      state === "starting" ? Effect.void : leased(env, m, "start", (nonce) => void env.model.start(m, nonce))
+    return Effect.zipRight(
+      start,
+      waitFor(env, m, (s) => s === "started", "started")
+    )
+  })
+
+const machineConfig = (env: Env, task: TaskSpec.TaskSpec, volumeId: string, hangarManagesSleep: boolean) => {
+  const preset = Pricing.flyGuestBySize[task.size]
+  const autostop = hangarManagesSleep || env.options.autostop === "off" ? false : env.options.autostop
+  return {
+    image,
+    guest: { cpu_kind: preset.cpuKind, cpus: preset.cpus, memory_mb: preset.memoryMb },
+    env: {
+      ...task.env,
+      REPOSITORY: task.repository,
+      BRANCH: task.branch,
+      TASK_ID: task.taskId
+    },
+    restart: { policy: "always", max_retries: 3 },
+    auto_destroy: false,
+    services: [
+      {
+        protocol: "tcp",
+        internal_port: 8080,
+        autostop,
+        autostart: true,
+        min_machines_running: 0,
+        ports: [{ port: 443, handlers: ["http", "tls"] }]
+      }
+    ],
+    mounts: [{ volume: volumeId, path: mountPath }],
+    metadata: { hangar_task_id: task.taskId }
+  }
+}
+
+/** The repository's machine in the task's region: found, or made (with its app and volume) and launched. */
+const findOrLaunch = (env: Env, task: TaskSpec.TaskSpec, hangarManagesSleep: boolean) =>
+  attempt("create", () => {
+    const { model, options } = env
+    const app = appName(env.prefix, task.repository)
+    const region = task.region === "edge" ? options.primaryRegion : task.region
+    const name = `workspace-${region}`
+    const newApp = !model.apps.has(app)
+    if (newApp) model.createApp(app, org)
+    const found = newApp
+      ? undefined
+      : model
+          .listMachines(app, { region })
+          .find((m) => m.name === name && m.state !== "destroyed" && m.state !== "destroying")
+    if (found !== undefined) {
+      model.setMetadata(found, "hangar_task_id", task.taskId)
+      return found
+    }
+    const volume =
+      (newApp
+        ? undefined
+        : model
+            .listVolumes(app)
+            .find((v) => v.region === region && v.name === volumeName && v.state === "created")) ??
+      model.createVolume(app, { name: volumeName, region, sizeGb: options.volumeSizeGb, encrypted: true })
+    return model.createMachine(app, {
+      name,
+      region,
+      config: machineConfig(env, task, volume.id, hangarManagesSleep)
+    })
+  })
+
+const create = (env: Env, task: TaskSpec.TaskSpec) =>
+  Effect.gen(function* () {
+    const hangarManagesSleep = yield* FiberRef.get(ComputeProvider.sleepManagedByHangar)
+    const m = yield* findOrLaunch(env, task, hangarManagesSleep)
+    yield* ensureRunning(env, m)
+    return toSession(m, task.taskId)
+  })
+
+/** Stop, or suspend (a machine above 2 GB is stopped instead, as Fly does): waits until it settles. */
+const transition = (env: Env, sessionId: string, action: "stop" | "suspend") =>
+  Effect.gen(function* () {
+    const m = yield* machineOf(env, sessionId, action)
+    const state = m.state
+    const settled = state === "stopped" || (action === "suspend" && state === "suspended")
+    if (!settled) {
+      if (state !== "stopping" && state !== "suspending")
+        yield* leased(env, m, action, (nonce) =>
+          action === "stop" ? env.model.stop(m, nonce) : env.model.suspend(m, nonce)
+        )
+      yield* waitFor(
+        env,
+        m,
+        action === "stop" ? (s) => s === "stopped" : (s) => s === "suspended" || s === "stopped",
+        action === "stop" ? "stopped" : "suspended or stopped"
+      )
+    }
+    return toSession(m)
+  })
+
+/**
+ * The command on the machine, for as long as the scripted backend says it runs, counted by the Fly Proxy as
+ * an open connection (the agent's session); a machine that stops under it kills it (exit 137).
+ */
+const exec = (
+  env: Env,
+  sessionId: string,
+  command: ReadonlyArray<string>,
+  timeoutSeconds: number | undefined
+) =>
+  Effect.flatMap(machineOf(env, sessionId, "exec"), (m) => {
+    const { clock, model } = env
+    if (m.state !== "started")
+      return Effect.fail(
+        fromSimError(new FlyModel.SimError(412, `machine is not started (state: ${m.state})`), "exec")
+      )
+    const outcome = Commands.outcomeOf(command)
+    const limitMillis = Math.max(1, Math.ceil(timeoutSeconds ?? execLimitSeconds)) * 1000
+    return Effect.async<TaskResult.TaskResult, ComputeError.ComputeError>((resume) => {
+      const startedAt = clock.now()
+      const signal = m.signal
+      // Every command running on the machine listens for it stopping (concurrent tasks share a machine).
+      setMaxListeners(0, signal)
+      m.activity++
+      m.inFlight++
+      let ended = false
+      const end = () => {
+        ended = true
+        signal.removeEventListener("abort", onAbort)
+        model.release(m)
+      }
+      const onAbort = () => {
+        if (ended) return
+        end()
+        cancel()
+        resume(Effect.succeed(Commands.killed(clock.now() - startedAt)))
+      }
+      signal.addEventListener("abort", onAbort)
+      const cancel = clock.schedule(startedAt + Math.min(outcome.durationMillis, limitMillis), () => {
+        if (ended) return
+        end()
+        resume(
+          outcome.durationMillis > limitMillis
+            ? Effect.fail(
+                timeout("exec", limitMillis, `the command ran past its ${limitMillis / 1000} s limit`)
+              )
+            : Effect.succeed(Commands.result(outcome))
         )
       })
+      return Effect.sync(() => {
+        if (ended) return
+        end()
+        cancel()
+      })
+    })
+  })
 
-    const machineConfig = (task: TaskSpec.TaskSpec, volumeId: string, hangarManagesSleep: boolean) => {
-      const preset = Pricing.flyGuestBySize[task.size]
-      const autostop = hangarManagesSleep || options.autostop === "off" ? false : options.autostop
-      return {
-        image,
-        guest: { cpu_kind: preset.cpuKind, cpus: preset.cpus, memory_mb: preset.memoryMb },
-        env: {
-          ...task.env,
-          REPOSITORY: task.repository,
-          BRANCH: task.branch,
-          TASK_ID: task.taskId
-        },
-        restart: { policy: "always", max_retries: 3 },
-        auto_destroy: false,
-        services: [
-          {
-            protocol: "tcp",
-            internal_port: 8080,
-            autostop,
-            autostart: true,
-            min_machines_running: 0,
-            ports: [{ port: 443, handlers: ["http", "tls"] }]
-          }
-        ],
-        mounts: [{ volume: volumeId, path: mountPath }],
-        metadata: { hangar_task_id: task.taskId }
-      }
+const usage = (env: Env, sessionId: string) =>
+  Effect.map(machineOf(env, sessionId, "usage"), (m) => {
+    void m.state
+    const seconds = { ...Usage.zeroSeconds }
+    let cost = 0
+    const open = m.openInterval(env.clock.now())
+    const add = (state: string, millis: number, microUsd: number) => {
+      cost += microUsd
+      const s = millis / 1000
+      if (state === "created") seconds.provisioning += s
+      else if (state === "suspended") seconds.suspended += s
+      else if (state === "stopped") seconds.stopped += s
+      else seconds.running += s
     }
+    for (const [state, entry] of Object.entries(m.ledger))
+      if (entry !== undefined) add(state, entry.millis, entry.costMicroUsd)
+    if (open !== undefined) add(open.state, open.millis, open.costMicroUsd)
+    return new Usage.Usage({ sessionId, seconds, costMicroUsd: cost as Usage.Usage["costMicroUsd"] })
+  })
 
-    /** The repository's machine in the task's region: found, or made (with its app and volume) and launched. */
-    const findOrLaunch = (task: TaskSpec.TaskSpec, hangarManagesSleep: boolean) =>
-      attempt("create", () => {
-        const app = appName(prefix, task.repository)
-        const region = task.region === "edge" ? options.primaryRegion : task.region
-        const name = `workspace-${region}`
-        const newApp = !model.apps.has(app)
-        if (newApp) model.createApp(app, org)
-        const found = newApp
-          ? undefined
-          : model
-              .listMachines(app, { region })
-              .find((m) => m.name === name && m.state !== "destroyed" && m.state !== "destroying")
-        if (found !== undefined) {
-          model.setMetadata(found, "hangar_task_id", task.taskId)
-          return found
-        }
-        const volume =
-          (newApp
-            ? undefined
-            : model
-                .listVolumes(app)
-                .find((v) => v.region === region && v.name === volumeName && v.state === "created")) ??
-          model.createVolume(app, { name: volumeName, region, sizeGb: options.volumeSizeGb, encrypted: true })
-        return model.createMachine(app, {
-          name,
-          region,
-          config: machineConfig(task, volume.id, hangarManagesSleep)
-        })
-      })
-
-    const create = (task: TaskSpec.TaskSpec) =>
-      Effect.gen(function* () {
-        const hangarManagesSleep = yield* FiberRef.get(ComputeProvider.sleepManagedByHangar)
-        const m = yield* findOrLaunch(task, hangarManagesSleep)
-        yield* ensureRunning(m)
-        return toSession(m, task.taskId)
-      })
-
-    /** Stop, or suspend (a machine above 2 GB is stopped instead, as Fly does): waits until it settles. */
-    const transition = (sessionId: string, action: "stop" | "suspend") =>
-      Effect.gen(function* () {
-        const m = yield* machineOf(sessionId, action)
-        const state = m.state
-        const settled = state === "stopped" || (action === "suspend" && state === "suspended")
-        if (!settled) {
-          if (state !== "stopping" && state !== "suspending")
-            yield* leased(m, action, (nonce) =>
-              action === "stop" ? model.stop(m, nonce) : model.suspend(m, nonce)
-            )
-          yield* waitFor(
-            m,
-            action === "stop" ? (s) => s === "stopped" : (s) => s === "suspended" || s === "stopped",
-            action === "stop" ? "stopped" : "suspended or stopped"
-          )
-        }
-        return toSession(m)
-      })
-
-    /**
-     * The command on the machine, for as long as the scripted backend says it runs, counted by the Fly Proxy as
-     * an open connection (the agent's session); a machine that stops under it kills it (exit 137).
-     */
-    const exec = (sessionId: string, command: ReadonlyArray<string>, timeoutSeconds: number | undefined) =>
-      Effect.flatMap(machineOf(sessionId, "exec"), (m) => {
-        if (m.state !== "started")
-          return Effect.fail(
-            fromSimError(new FlyModel.SimError(412, `machine is not started (state: ${m.state})`), "exec")
-          )
-        const outcome = Commands.outcomeOf(command)
-        const limitMillis = Math.max(1, Math.ceil(timeoutSeconds ?? execLimitSeconds)) * 1000
-        return Effect.async<TaskResult.TaskResult, ComputeError.ComputeError>((resume) => {
-          const startedAt = clock.now()
-          const signal = m.signal
-          // Every command running on the machine listens for it stopping (concurrent tasks share a machine).
-          setMaxListeners(0, signal)
-          m.activity++
-          m.inFlight++
-          let ended = false
-          const end = () => {
-            ended = true
-            signal.removeEventListener("abort", onAbort)
-            model.release(m)
-          }
-          const onAbort = () => {
-            if (ended) return
-            end()
-            cancel()
-            resume(Effect.succeed(Commands.killed(clock.now() - startedAt)))
-          }
-          signal.addEventListener("abort", onAbort)
-          const cancel = clock.schedule(startedAt + Math.min(outcome.durationMillis, limitMillis), () => {
-            if (ended) return
-            end()
-            resume(
-              outcome.durationMillis > limitMillis
-                ? Effect.fail(
-                    timeout("exec", limitMillis, `the command ran past its ${limitMillis / 1000} s limit`)
-                  )
-                : Effect.succeed(Commands.result(outcome))
-            )
-          })
-          return Effect.sync(() => {
-            if (ended) return
-            end()
-            cancel()
-          })
-        })
-      })
-
-    const usage = (sessionId: string) =>
-      Effect.map(machineOf(sessionId, "usage"), (m) => {
-        void m.state
-        const seconds = { ...Usage.zeroSeconds }
-        let cost = 0
-        const open = m.openInterval(clock.now())
-        const add = (state: string, millis: number, microUsd: number) => {
-          cost += microUsd
-          const s = millis / 1000
-          if (state === "created") seconds.provisioning += s
-          else if (state === "suspended") seconds.suspended += s
-          else if (state === "stopped") seconds.stopped += s
-          else seconds.running += s
-        }
-        for (const [state, entry] of Object.entries(m.ledger))
-          if (entry !== undefined) add(state, entry.millis, entry.costMicroUsd)
-        if (open !== undefined) add(open.state, open.millis, open.costMicroUsd)
-        return new Usage.Usage({ sessionId, seconds, costMicroUsd: cost as Usage.Usage["costMicroUsd"] })
-      })
-
+export const make = (options: Options): Effect.Effect<ComputeProvider.ComputeProvider> =>
+  Effect.gen(function* () {
+    const env: Env = {
+      model: options.model,
+      clock: options.clock,
+      prefix: options.appPrefix ?? "hangar",
+      options
+    }
+    const { model, prefix } = env
     return yield* ComputeProvider.make(
       {
         id: provider,
@@ -342,9 +369,9 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
           unsupported: { gpu: "Fly deprecated GPUs (2026-02-11)" },
           startLatencySeconds: { cold: 13, warm: 0.4 }
         }),
-        create,
+        create: (task) => create(env, task),
         get: (sessionId) =>
-          Effect.flatMap(machineOf(sessionId, "get"), (m) =>
+          Effect.flatMap(machineOf(env, sessionId, "get"), (m) =>
             m.state === "destroyed"
               ? Effect.fail(
                   new ComputeError.SessionNotFound({
@@ -358,24 +385,26 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
               : Effect.succeed(toSession(m))
           ),
         start: (sessionId) =>
-          Effect.flatMap(machineOf(sessionId, "start"), (m) => Effect.as(ensureRunning(m), toSession(m))),
-        stop: (sessionId) => transition(sessionId, "stop"),
-        suspend: (sessionId) => transition(sessionId, "suspend"),
+          Effect.flatMap(machineOf(env, sessionId, "start"), (m) =>
+            Effect.as(ensureRunning(env, m), toSession(m))
+          ),
+        stop: (sessionId) => transition(env, sessionId, "stop"),
+        suspend: (sessionId) => transition(env, sessionId, "suspend"),
         destroy: (sessionId) =>
-          Effect.flatMap(machineOf(sessionId, "destroy"), (m) =>
+          Effect.flatMap(machineOf(env, sessionId, "destroy"), (m) =>
             Effect.zipRight(
-              leased(m, "destroy", (nonce) => model.destroy(m, true, nonce), true),
-              Effect.asVoid(waitFor(m, (s) => s === "destroyed", "destroyed"))
+              leased(env, m, "destroy", (nonce) => model.destroy(m, true, nonce), true),
+              Effect.asVoid(waitFor(env, m, (s) => s === "destroyed", "destroyed"))
             )
           ),
-        exec: (sessionId, command, execOptions) => exec(sessionId, command, execOptions.timeoutSeconds),
+        exec: (sessionId, command, execOptions) => exec(env, sessionId, command, execOptions.timeoutSeconds),
         list: () =>
           Effect.sync(() =>
             [...model.machines.values()]
               .filter((m) => m.app.startsWith(`${prefix}-`) && m.state !== "destroyed")
               .map((m) => toSession(m))
           ),
-        usage
+        usage: (sessionId) => usage(env, sessionId)
       },
       {
         retry: { deadline: "2 minutes" }
