@@ -18,11 +18,11 @@ import {
   combineEcs,
   day,
   type EcsRegionResult,
+  ecsRegion,
+  flySide,
   replay,
   routerFor,
-  type SideResult,
-  start,
-  summarise
+  start
 } from "./Sides.js"
 
 export type { EcsRegionResult, FailureReason, SideResult } from "./Sides.js"
@@ -73,22 +73,7 @@ export const runFly = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask
     const outcomes = yield* runOnClock(clock, router, replay(trace, horizon))
     yield* Effect.promise(() => clock.advanceTo(start + horizon))
     const bill = sim.billing()
-    const { latencies, failed, cold, failureReasons } = summarise(outcomes, trace)
-    const hoursByState = Object.fromEntries(
-      Object.entries(bill.secondsByState).map(([s, v]) => [s, v / 3600])
-    )
-    const result: SideResult = {
-      provider: "fly",
-      usd: bill.totalMicroUsd / 1e6,
-      usdPerMonth: ((bill.totalMicroUsd / 1e6) * 30) / scenario.days,
-      tasks: trace.length,
-      failed,
-      failureReasons,
-      startLatencySeconds: latencies,
-      coldStarts: cold,
-      hoursByState,
-      events: sim.model.transitions
-    }
+    const result = flySide(scenario, outcomes, trace, bill, sim.model.transitions)
     yield* Effect.promise(() => sim.close())
     return result
   })
@@ -138,17 +123,7 @@ export const runEcsRegion = (
     yield* Effect.promise(() => clock.advanceTo(start + horizon))
     const bill = sim.billing()
     yield* Effect.promise(() => sim.close())
-    const { latencies, failed, cold, failureReasons } = summarise(outcomes, tasks)
-    return {
-      region,
-      latencies,
-      failed,
-      failureReasons,
-      cold,
-      totalMicroUsd: bill.totalMicroUsd,
-      instanceHours: bill.instanceHours,
-      events: sim.model.events
-    }
+    return ecsRegion(region, outcomes, tasks, bill, sim.model.events)
   })
 
 export const runEcs = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask>) =>

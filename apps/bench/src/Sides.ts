@@ -171,6 +171,46 @@ export interface EcsRegionResult {
   readonly events: number
 }
 
+type Outcomes = ReadonlyArray<Exit.Exit<Router.DispatchResult, unknown>>
+
+/** The Fly side of a scenario: the dispatches' outcomes and the simulator's bill (machine seconds by state). */
+export const flySide = (
+  scenario: Scenario,
+  outcomes: Outcomes,
+  trace: ReadonlyArray<Oracle.TraceTask>,
+  bill: { readonly totalMicroUsd: number; readonly secondsByState: Readonly<Record<string, number>> },
+  events: number
+): SideResult => {
+  const { latencies, failed, cold, failureReasons } = summarise(outcomes, trace)
+  return {
+    provider: "fly",
+    usd: bill.totalMicroUsd / 1e6,
+    usdPerMonth: ((bill.totalMicroUsd / 1e6) * 30) / scenario.days,
+    tasks: trace.length,
+    failed,
+    failureReasons,
+    startLatencySeconds: latencies,
+    coldStarts: cold,
+    hoursByState: Object.fromEntries(Object.entries(bill.secondsByState).map(([s, v]) => [s, v / 3600])),
+    events
+  }
+}
+
+/** One region's ECS result: the dispatches' outcomes and the cluster's bill. */
+export const ecsRegion = (
+  region: string,
+  outcomes: Outcomes,
+  tasks: ReadonlyArray<Oracle.TraceTask>,
+  bill: { readonly totalMicroUsd: number; readonly instanceHours: number },
+  events: number
+): EcsRegionResult => ({
+  region,
+  ...summarise(outcomes, tasks),
+  totalMicroUsd: bill.totalMicroUsd,
+  instanceHours: bill.instanceHours,
+  events
+})
+
 /** The ECS side of a scenario from its regions' results. */
 export const combineEcs = (
   scenario: Scenario,

@@ -11,7 +11,16 @@ import { Billing as FlyBilling, FlyModel } from "@hangar/fly-simulator"
 import { type Oracle, Router, SessionStore } from "@hangar/router"
 import { Cause, Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import type { Scenario } from "../Scenario.js"
-import { day, type EcsRegionResult, replay, routerFor, type SideResult, start, summarise } from "../Sides.js"
+import {
+  day,
+  type EcsRegionResult,
+  ecsRegion,
+  flySide,
+  replay,
+  routerFor,
+  type SideResult,
+  start
+} from "../Sides.js"
 import * as EcsEngine from "./EcsEngine.js"
 import * as EngineClock from "./EngineClock.js"
 import * as FlyEngine from "./FlyEngine.js"
@@ -79,19 +88,7 @@ export const runFly = (
   clock.runTimersUntil(start + horizon)
   onTime?.(clock.now())
   const bill = FlyBilling.compute(model)
-  const { latencies, failed, cold, failureReasons } = summarise(outcomes, trace)
-  return {
-    provider: "fly",
-    usd: bill.totalMicroUsd / 1e6,
-    usdPerMonth: ((bill.totalMicroUsd / 1e6) * 30) / scenario.days,
-    tasks: trace.length,
-    failed,
-    failureReasons,
-    startLatencySeconds: latencies,
-    coldStarts: cold,
-    hoursByState: Object.fromEntries(Object.entries(bill.secondsByState).map(([s, v]) => [s, v / 3600])),
-    events: model.transitions
-  }
+  return flySide(scenario, outcomes, trace, bill, model.transitions)
 }
 
 export interface ClusterShape {
@@ -160,17 +157,7 @@ export const runEcsRegion = (
   onTime?.(clock.now())
   const bill = EcsBilling.compute(cluster.model)
   cluster.model.dispose()
-  const { latencies, failed, cold, failureReasons } = summarise(outcomes, tasks)
-  return {
-    region,
-    latencies,
-    failed,
-    failureReasons,
-    cold,
-    totalMicroUsd: bill.totalMicroUsd,
-    instanceHours: bill.instanceHours,
-    events: cluster.model.events
-  }
+  return ecsRegion(region, outcomes, tasks, bill, cluster.model.events)
 }
 
 // ---- a policy run: both providers under one Router
