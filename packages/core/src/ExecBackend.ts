@@ -88,7 +88,11 @@ const notFound = (program: string): ScriptedEffect =>
       }
     : { stderr: `${program}: command not found\n`, exitCode: 127, durationMillis: 1 }
 
-const effectOf = (rules: Readonly<Record<string, ScriptedRule>>, command: ReadonlyArray<string>) => {
+/** What the scripted backend does with `command` under `rules` (a program it has no rule for: 127, not found). */
+export const effectOf = (
+  rules: Readonly<Record<string, ScriptedRule>>,
+  command: ReadonlyArray<string>
+): ScriptedEffect => {
   const [program = "", ...args] = command
   const rule = rules[program]
   return rule === undefined ? notFound(program) : rule(args)
@@ -139,7 +143,7 @@ const blockedOn = <A>(clock: SimulationClock, request: ExecRequest, promise: Pro
     : clock.idle(Promise.race([promise.then(() => undefined), request.released])).then(() => promise)
 
 /** What a command killed by its machine stopping reports. */
-const killedByStop = (durationMillis: number): ExecOutcome => ({
+export const killedByStop = (durationMillis: number): ExecOutcome => ({
   exitCode: 137,
   stdout: "",
   stderr: "killed: the machine stopped\n",

@@ -13,11 +13,7 @@ export interface Outcome {
 }
 
 export const outcomeOf = (command: ReadonlyArray<string>): Outcome => {
-  const [program = "", ...args] = command
-  const rule = ExecBackend.defaultRules[program]
-  if (rule === undefined)
-    return { stdout: "", stderr: `${program}: command not found\n`, exitCode: 127, durationMillis: 1 }
-  const effect = rule(args)
+  const effect = ExecBackend.effectOf(ExecBackend.defaultRules, command)
   return {
     stdout: effect.stdout ?? "",
     stderr: effect.stderr ?? "",
@@ -26,19 +22,16 @@ export const outcomeOf = (command: ReadonlyArray<string>): Outcome => {
   }
 }
 
-/** What a command killed by its machine or task stopping reports (as the scripted backend reports it). */
-export const killed = (durationMillis: number): TaskResult.TaskResult =>
-  new TaskResult.TaskResult({
-    exitCode: 137,
-    stdout: "",
-    stderr: "killed: the machine stopped\n",
-    durationMs: durationMillis
-  })
-
-export const result = (outcome: Outcome): TaskResult.TaskResult =>
+const taskResult = (outcome: Omit<Outcome, "durationMillis">, durationMillis: number) =>
   new TaskResult.TaskResult({
     exitCode: outcome.exitCode,
     stdout: outcome.stdout,
     stderr: outcome.stderr,
-    durationMs: outcome.durationMillis
+    durationMs: durationMillis
   })
+
+/** What a command killed by its machine or task stopping reports (the scripted backend's answer). */
+export const killed = (durationMillis: number): TaskResult.TaskResult =>
+  taskResult(ExecBackend.killedByStop(durationMillis), durationMillis)
+
+export const result = (outcome: Outcome): TaskResult.TaskResult => taskResult(outcome, outcome.durationMillis)
