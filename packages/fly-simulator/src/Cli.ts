@@ -12,9 +12,14 @@ import { SimulatorCli } from "@hangar/core/simulation"
 import { Console, Effect, Either, Redacted, Schema } from "effect"
 import { FaultRule } from "./Faults.js"
 import * as FlySimulator from "./FlySimulator.js"
+import * as FlyModel from "./model/FlyModel.js"
 import { version } from "./Version.js"
 
 export const defaultPort = 4280
+
+/** The model's own defaults, so a flag left out and one given at its default configure the same simulator. */
+const defaultAutostopSeconds = FlyModel.defaultAutostopPeriodMillis / 1000
+const defaultExecDeadlineSeconds = FlyModel.defaultExecDeadlineMillis / 1000
 
 export const info = {
   name: "fly-sim",
@@ -47,7 +52,7 @@ const config = {
   ),
   autostopPeriod: SimulatorCli.number(
     "autostop-period",
-    300,
+    defaultAutostopSeconds,
     (seconds) => Number.isInteger(seconds) && seconds >= 1,
     "a whole number of seconds ≥ 1",
     false,
@@ -55,7 +60,7 @@ const config = {
   ).pipe(Options.withDescription("seconds between the proxy's autostop passes")),
   execDeadline: SimulatorCli.number(
     "exec-deadline",
-    30,
+    defaultExecDeadlineSeconds,
     (seconds) => Number.isFinite(seconds) && seconds > 0,
     "a number of seconds > 0",
     true,
@@ -102,8 +107,8 @@ export const flagsOf = ({
     ...(shared.exec.kind === "process" ? { exec: shared.exec } : {}),
     ...(shared.dataDir === undefined ? {} : { dataDir: shared.dataDir }),
     rateLimits: rateLimits === "on",
-    ...(autostopPeriod === 300 ? {} : { autostopPeriodMillis: autostopPeriod * 1000 }),
-    ...(execDeadline === 30 ? {} : { execDeadlineSeconds: execDeadline }),
+    ...(autostopPeriod === defaultAutostopSeconds ? {} : { autostopPeriodMillis: autostopPeriod * 1000 }),
+    ...(execDeadline === defaultExecDeadlineSeconds ? {} : { execDeadlineSeconds: execDeadline }),
     ...(faults.length === 0 ? {} : { faults })
   }
 })
