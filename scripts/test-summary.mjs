@@ -6,7 +6,7 @@ import { join } from "node:path"
 let passed = 0
 let failed = 0
 const problems = []
-for (const group of ["packages", "apps"]) {
+for (const group of ["packages", "apps", "tests"]) {
   for (const name of readdirSync(group)) {
     const dir = join(group, name)
     if (!existsSync(join(dir, "package.json"))) continue

@@ -12,13 +12,13 @@ import { Context, Deferred, Effect, Layer } from "effect"
 import * as IdlePolicies from "../src/IdlePolicies.js"
 import * as Router from "../src/Router.js"
 import * as RoutingPolicies from "../src/RoutingPolicies.js"
-import * as SessionStore from "../src/SessionStore.js"
+import { SqliteSessionStore } from "../src/sqlite/index.js"
 import { bothSimulators } from "../test/simulators.js"
 
 export const main = async (): Promise<ReadonlyArray<string>> => {
   const { clock, fly, providers, running } = await bothSimulators(11)
   const directory = mkdtempSync(join(tmpdir(), "hangar-example-"))
-  const store = SessionStore.layerSqlite(join(directory, "sessions.db"))
+  const store = SqliteSessionStore.layer(join(directory, "sessions.db"))
   const routerLayer = (options: Router.RouterOptions) =>
     Router.layer(options).pipe(
       Layer.provide(Layer.mergeAll(providers, RoutingPolicies.rules(), IdlePolicies.fixedTimeout(5), store))

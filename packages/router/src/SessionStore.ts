@@ -2,14 +2,13 @@
  * What the router knows about the sessions it dispatched, keyed by task id, so that a restarted router knows
  * its sessions and reconciliation can tell owned compute from orphans. A dispatch first writes an intent (state
  * `creating`, no session yet) and only then asks a provider for compute, so a crash at any point leaves a record
- * naming the task. In memory by default; SQLite (@effect/sql-sqlite-node, schema by migrations, every write
- * committed and synced before it returns) to survive a restart.
+ * naming the task. In memory by default; over any @effect/sql client (`layerSql`, schema by migrations) to survive
+ * a restart: the SQLite file store, every write committed and synced before it returns, is `@hangar/router/sqlite`.
  */
 
 import { SqlClient } from "@effect/sql"
 import * as Migrator from "@effect/sql/Migrator"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Context, Effect, Layer, Option, Schema } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 
 /**
  * `creating`: the intent, written before the provider is asked for compute (`sessionId` is empty until the
@@ -220,26 +219,3 @@ export const layerSql: Layer.Layer<SessionStore, SessionStoreError, SqlClient.Sq
     }
   })
 )
-
-/**
- * Every commit synced to disk before it returns (WAL with `synchronous = FULL`), so a record the router wrote
- * before asking a provider for compute survives a kill -9 or a power cut.
- */
-const durable: Layer.Layer<never, unknown, SqlClient.SqlClient> = Layer.effectDiscard(
-  Effect.flatMap(SqlClient.SqlClient, (sql) => sql`PRAGMA synchronous = FULL`)
-)
-
-/** The SQLite store in the file `filename` (created if missing). */
-export const layerSqlite = (filename: string): Layer.Layer<SessionStore, SessionStoreError> =>
-  layerSql.pipe(
-    Layer.provide(Layer.provideMerge(durable, SqliteClient.layer({ filename }))),
-    Layer.catchAllCause((cause) => {
-      const failure = Cause.failureOption(cause)
-      const detail = Option.isSome(failure) ? String(failure.value) : Cause.pretty(cause)
-      return Layer.fail(
-        Option.isSome(failure) && failure.value instanceof SessionStoreError
-          ? failure.value
-          : new SessionStoreError({ operation: "open", detail: `${filename}: ${detail}` })
-      )
-    })
-  )

@@ -23,6 +23,7 @@ import * as IdlePolicies from "../src/IdlePolicies.js"
 import * as Router from "../src/Router.js"
 import * as RoutingPolicies from "../src/RoutingPolicies.js"
 import * as SessionStore from "../src/SessionStore.js"
+import { SqliteSessionStore } from "../src/sqlite/index.js"
 import { drive, fakes } from "./fixtures.js"
 
 const routerWith = (
@@ -425,7 +426,7 @@ describe("SessionStore", () => {
     ["memory", () => SessionStore.layerMemory],
     [
       "sqlite",
-      () => SessionStore.layerSqlite(join(mkdtempSync(join(tmpdir(), "hangar-store-")), "sessions.db"))
+      () => SqliteSessionStore.layer(join(mkdtempSync(join(tmpdir(), "hangar-store-")), "sessions.db"))
     ]
   ] as const) {
     it.effect(`${name}: put, get, live and session-wide state changes`, () =>
@@ -450,7 +451,7 @@ describe("SessionStore", () => {
     ["memory", () => SessionStore.layerMemory],
     [
       "sqlite",
-      () => SessionStore.layerSqlite(join(mkdtempSync(join(tmpdir(), "hangar-store-")), "sessions.db"))
+      () => SqliteSessionStore.layer(join(mkdtempSync(join(tmpdir(), "hangar-store-")), "sessions.db"))
     ]
   ] as const) {
     it.effect(`${name}: an intent is live until it fails; a failed record owns nothing`, () =>
@@ -483,7 +484,7 @@ describe("SessionStore", () => {
       }).pipe(Effect.provide(SqliteClient.layer({ filename: file })))
       for (let i = 0; i < 2; i++) {
         const live = yield* Effect.flatMap(SessionStore.SessionStore, (s) => s.live()).pipe(
-          Effect.provide(SessionStore.layerSqlite(file))
+          Effect.provide(SqliteSessionStore.layer(file))
         )
         assert.deepStrictEqual(
           live.map((r) => r.taskId),
@@ -517,15 +518,15 @@ describe("SessionStore", () => {
     Effect.gen(function* () {
       const file = join(mkdtempSync(join(tmpdir(), "hangar-store-")), "sessions.db")
       yield* Effect.flatMap(SessionStore.SessionStore, (s) => s.put(record("kept"))).pipe(
-        Effect.provide(SessionStore.layerSqlite(file))
+        Effect.provide(SqliteSessionStore.layer(file))
       )
       const found = yield* Effect.flatMap(SessionStore.SessionStore, (s) => s.get("kept")).pipe(
-        Effect.provide(SessionStore.layerSqlite(file))
+        Effect.provide(SqliteSessionStore.layer(file))
       )
       assert.strictEqual(Option.getOrThrow(found).sessionId, "s-kept")
       const broken = yield* Effect.either(
         Effect.flatMap(SessionStore.SessionStore, (s) => s.live()).pipe(
-          Effect.provide(SessionStore.layerSqlite("/proc/nope/x.db"))
+          Effect.provide(SqliteSessionStore.layer("/proc/nope/x.db"))
         )
       )
       assert.isTrue(Either.isLeft(broken))

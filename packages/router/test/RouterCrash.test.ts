@@ -17,6 +17,7 @@ import { Effect } from "effect"
 import { build } from "tsup"
 import type * as Router from "../src/Router.js"
 import * as SessionStore from "../src/SessionStore.js"
+import { SqliteSessionStore } from "../src/sqlite/index.js"
 import type { ChildConfig } from "./crash/RouterChild.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -218,7 +219,7 @@ describe("the router killed with SIGKILL at each step of a dispatch", () => {
   const liveRecords = (file: string) =>
     Effect.runPromise(
       Effect.flatMap(SessionStore.SessionStore, (s) => s.live()).pipe(
-        Effect.provide(SessionStore.layerSqlite(file))
+        Effect.provide(SqliteSessionStore.layer(file))
       )
     )
 

@@ -8,6 +8,7 @@ import * as IdlePolicies from "../src/IdlePolicies.js"
 import * as Router from "../src/Router.js"
 import * as RoutingPolicies from "../src/RoutingPolicies.js"
 import * as SessionStore from "../src/SessionStore.js"
+import { SqliteSessionStore } from "../src/sqlite/index.js"
 import { bothSimulators } from "./simulators.js"
 
 const build = (layer: Layer.Layer<Router.Router, unknown>) =>
@@ -127,7 +128,7 @@ describe("Router on both simulators", () => {
                 providers,
                 RoutingPolicies.rules(),
                 IdlePolicies.fixedTimeout(5),
-                SessionStore.layerSqlite(file)
+                SqliteSessionStore.layer(file)
               )
             )
           )
@@ -218,7 +219,7 @@ describe("Router on both simulators", () => {
                 providers,
                 RoutingPolicies.rules(),
                 IdlePolicies.fixedTimeout(5),
-                SessionStore.layerSqlite(file)
+                SqliteSessionStore.layer(file)
               )
             )
           )

@@ -16,7 +16,7 @@ import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import * as IdlePolicies from "../../src/IdlePolicies.js"
 import * as Router from "../../src/Router.js"
 import * as RoutingPolicies from "../../src/RoutingPolicies.js"
-import * as SessionStore from "../../src/SessionStore.js"
+import { SqliteSessionStore } from "../../src/sqlite/index.js"
 
 export interface ChildConfig {
   readonly mode: "dispatch" | "reconcile"
@@ -106,7 +106,7 @@ const routerLayer = Router.layer({
       providers,
       RoutingPolicies.rules(),
       IdlePolicies.fixedTimeout(config.idleMinutes),
-      SessionStore.layerSqlite(config.storeFile)
+      SqliteSessionStore.layer(config.storeFile)
     )
   )
 )
