@@ -6,6 +6,8 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "vitest"
+import * as Style from "../src/Style.js"
+import * as Table from "../src/Table.js"
 import { file, run, smallWorkload, temporary } from "./CommandLine.js"
 
 const regions = "iad, lhr, nrt, syd, lax, sjc, ams, fra, sin"
@@ -218,6 +220,21 @@ describe("hangar-bench diff", () => {
     assert.strictEqual(
       outcome.err,
       `${join(dir, "nothing")}:1:1: (document): expected a run folder, results/latest or a compare.json file; found nothing at ${join(dir, "nothing")}`
+    )
+  })
+})
+
+describe("colours", () => {
+  it("only on a terminal, and never with NO_COLOR set", () => {
+    assert.isTrue(Style.coloured({ isTTY: true }, {}))
+    assert.isFalse(Style.coloured({ isTTY: true }, { NO_COLOR: "1" }))
+    assert.isFalse(Style.coloured({ isTTY: false }, {}))
+    assert.isFalse(Style.coloured({}, {}))
+    const columns = [{ header: "Scenario", value: (s: string) => s }]
+    assert.include(Table.text(columns, ["small"], Style.forStream({ isTTY: true }, {})), "\u001b[1mScenario")
+    assert.notInclude(
+      Table.text(columns, ["small"], Style.forStream({ isTTY: true }, { NO_COLOR: "x" })),
+      "\u001b["
     )
   })
 })

@@ -49,13 +49,24 @@ describe("report.html", () => {
       await page.goto(pathToFileURL(join(results, "latest", "report.html")).href)
       await page.waitForSelector("body[data-charts]", { timeout: 30_000 })
       assert.strictEqual(await page.getAttribute("body", "data-charts"), "rendered")
-      const firstRow = await page.locator("table").first().locator("tbody tr").first().innerText()
-      assert.match(firstRow, /small\s+\$[\d,.]+\s+\$[\d,.]+\s+\d+%/)
+      const firstRow = await page
+        .locator("table")
+        .first()
+        .locator("tbody tr")
+        .first()
+        .locator("td")
+        .allTextContents()
+      assert.strictEqual(firstRow.length, 4)
+      assert.strictEqual(firstRow[0], "small")
+      assert.match(firstRow.slice(1).join(" "), /^\$[\d,.]+ \$[\d,.]+ \d+%$/)
       assert.include(
-        await page.locator("h2").allInnerTexts(),
+        await page.locator("h2").allTextContents(),
         "What each bill is made of (from the simulators' ledgers)"
       )
-      assert.include(await page.locator("body").innerText(), "$/mo from 1 simulated day, scaled to 30 days")
+      assert.include(
+        await page.locator("p.note").allTextContents(),
+        "$/mo from 1 simulated day, scaled to 30 days."
+      )
       for (const chart of ["#chart-0", "#chart-1"])
         assert.isAbove(await page.locator(`${chart} svg .mark-rect path`).count(), 0, `${chart} draws bars`)
       const labels = await page.locator("#chart-0 svg .mark-text.role-mark text").allTextContents()

@@ -17,7 +17,9 @@ describe("schema/scenario.schema.json", () => {
   it("lists the allowed regions, instance types and sizes, and refuses unknown fields", () => {
     const schema = JSON.parse(ScenarioSchema.text())
     assert.deepStrictEqual(schema.properties.regions.items.enum, [...Scenario.knownRegions])
-    assert.deepStrictEqual(schema.properties.ecs.properties.instanceType.enum, [...Scenario.pricedInstanceTypes])
+    assert.deepStrictEqual(schema.properties.ecs.properties.instanceType.enum, [
+      ...Scenario.pricedInstanceTypes
+    ])
     assert.notInclude(schema.properties.ecs.properties.instanceType.enum, "t3.nano")
     assert.deepStrictEqual(schema.properties.size.enum, ["dev", "standard", "performance", "high-perf"])
     assert.strictEqual(schema.additionalProperties, false)
