@@ -10,7 +10,6 @@ import { Cause, Console, Effect, Option } from "effect"
 import * as Commands from "./Commands.js"
 import * as Diff from "./Diff.js"
 import * as Results from "./Results.js"
-import * as Style from "./Style.js"
 
 // ---- options
 
@@ -122,20 +121,6 @@ export const failureExitCode = 1
 
 const cli = Command.run(bench, { name: Results.tool.name, version: Results.tool.version })
 
-/** @effect/cli styles its help and errors with ANSI codes wherever they go: taken out off a terminal. */
-const withoutStylesOffTerminal = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Style.coloured(process.stdout)
-    ? effect
-    : Effect.consoleWith((console) => {
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character starts every ANSI style
-        const strip = (arg: unknown) => (typeof arg === "string" ? arg.replace(/\u001b\[[0-9;]*m/g, "") : arg)
-        return Effect.withConsole(effect, {
-          ...console,
-          log: (...args) => console.log(...args.map(strip)),
-          error: (...args) => console.error(...args.map(strip))
-        })
-      })
-
 /** What a failure prints (once, on stderr) and the exit code it gives. */
 const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> => {
   const failure = Cause.failureOption(cause)
@@ -157,6 +142,6 @@ const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> => {
 /** Runs hangar-bench on `args` (without `node` and the script) and answers the exit code. */
 export const main = (args: ReadonlyArray<string>) =>
   cli(["node", Results.tool.name, ...args]).pipe(
-    withoutStylesOffTerminal,
+    SimulatorCli.withoutStylesOffTerminal,
     Effect.matchCauseEffect({ onSuccess: () => Effect.succeed(0), onFailure: report })
   )

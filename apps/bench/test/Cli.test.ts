@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "vitest"
 import * as Style from "../src/Style.js"
 import * as Table from "../src/Table.js"
-import { file, run, smallWorkload, temporary } from "./CommandLine.js"
+import { file, run, runSmall, smallWorkload, temporary } from "./CommandLine.js"
 
 const regions = "iad, lhr, nrt, syd, lax, sjc, ams, fra, sin"
 const instanceTypes = "t3.medium, t3.large, t3.xlarge, m6i.large, m7i.large, c6i.large, g4dn.xlarge"
@@ -86,16 +86,7 @@ describe("a broken workload is refused before anything runs", () => {
 
 describe("a run's output", () => {
   it("--format json prints the run folder's document and nothing else; latest points at the folder", async () => {
-    const dir = temporary("json")
-    const results = join(dir, "results")
-    const outcome = await run([
-      "run",
-      file(dir, "small.yaml", smallWorkload),
-      "--out",
-      results,
-      "--format",
-      "json"
-    ])
+    const { results, outcome } = await runSmall("json", ["--format", "json"])
     assert.strictEqual(outcome.code, 0, outcome.err)
     const [folder, ...others] = readdirSync(results).filter((f) => f !== "latest")
     assert.deepStrictEqual(others, [])
@@ -146,16 +137,7 @@ describe("a run's output", () => {
   })
 
   it("--format markdown prints the run folder's Markdown", async () => {
-    const dir = temporary("markdown")
-    const results = join(dir, "r")
-    const outcome = await run([
-      "run",
-      file(dir, "small.yaml", smallWorkload),
-      "--out",
-      results,
-      "--format",
-      "markdown"
-    ])
+    const { results, outcome } = await runSmall("markdown", ["--format", "markdown"])
     assert.strictEqual(outcome.code, 0, outcome.err)
     assert.strictEqual(`${outcome.out}\n`, readFileSync(join(results, "latest", "compare.md"), "utf8"))
     assert.include(outcome.out, "| Scenario | ECS + EC2 $/mo |")

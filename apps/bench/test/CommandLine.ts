@@ -49,3 +49,11 @@ export const file = (directory: string, name: string, text: string): string => {
   writeFileSync(path, text)
   return path
 }
+
+/** Runs `args` on the small workload written to a fresh directory, its results under `<directory>/results`. */
+export const runSmall = async (prefix: string, args: ReadonlyArray<string>, workload = smallWorkload) => {
+  const directory = temporary(prefix)
+  const results = join(directory, "results")
+  const outcome = await run(["run", file(directory, "small.yaml", workload), "--out", results, ...args])
+  return { directory, results, outcome }
+}

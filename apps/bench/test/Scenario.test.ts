@@ -5,20 +5,10 @@ import * as Results from "../src/Results.js"
 import * as Scenario from "../src/Scenario.js"
 import * as Scenarios from "../src/Scenarios.js"
 import * as Trace from "../src/Trace.js"
+import { smallWorkload } from "./CommandLine.js"
 
-const small = `
-name: small
-description: a small test workload
-seed: 7
-days: 2
-repositories: 3
-regions: [iad, lhr]
-size: dev
-arrival: { kind: poisson, perDay: 20 }
-duration: { kind: lognormal, medianSeconds: 300, sigma: 0.5, maxSeconds: 3600 }
-ecs: { instanceType: t3.large, minInstances: 1, maxInstances: 2, rationale: test }
-fly: { idleTimeoutMinutes: 5, sleepsBy: suspend, volumeGb: 10 }
-`
+/** The command-line tests' workload over two days (its fields on the same lines: line 1 is a comment). */
+const small = smallWorkload.replace("days: 1\n", "days: 2\n")
 
 describe("scenarios", () => {
   it.effect("the seed's four scenarios load and validate", () =>
