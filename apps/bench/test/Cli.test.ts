@@ -168,7 +168,10 @@ describe("a run that fails", () => {
   it("exits 1 with one line saying why (here: worker threads asked for, but no built worker beside the sources)", async () => {
     const { outcome } = await runSmall("failed", ["--workers", "2"])
     assert.strictEqual(outcome.code, 1)
-    assert.match(outcome.err, /^hangar-bench: the run failed: --workers needs the built worker at \S+worker\.js$/)
+    assert.match(
+      outcome.err,
+      /^hangar-bench: the run failed: --workers needs the built worker at \S+worker\.js$/
+    )
   })
 })
 
