@@ -3,9 +3,10 @@
  * lines per issue and exit code 2; a run prints the chosen format to stdout (the JSON is the run folder's
  * document), writes a folder of its own that `latest` points at, and never overwrites one; `diff` compares two.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "vitest"
+import * as Results from "../src/Results.js"
 import * as Style from "../src/Style.js"
 import * as Table from "../src/Table.js"
 import { file, run, runSmall, smallWorkload, temporary } from "./CommandLine.js"
@@ -204,6 +205,22 @@ describe("hangar-bench diff", () => {
     const table = await run(["diff", join(results, "a"), join(results, "b")])
     assert.include(table.out, "ecs.instanceType")
     assert.match(table.out, /ECS \+ EC2 +\$\d+\.\d\d +\$\d+\.\d\d +\+\$\d+\.\d\d +\+\d+\.\d%/)
+  })
+
+  it("reads latest as a link or, where links cannot be made, as a file holding the folder's name", async () => {
+    const dir = temporary("pointer")
+    mkdirSync(join(dir, "run-1"))
+    writeFileSync(join(dir, "pointer"), "run-1\n")
+    assert.strictEqual(
+      Results.resolve(join(dir, "pointer"), "compare.json"),
+      join(dir, "run-1", "compare.json")
+    )
+    assert.strictEqual(
+      Results.resolve(join(dir, "run-1"), "compare.json"),
+      join(dir, "run-1", "compare.json")
+    )
+    writeFileSync(join(dir, "doc.json"), "{}")
+    assert.strictEqual(Results.resolve(join(dir, "doc.json"), "compare.json"), join(dir, "doc.json"))
   })
 
   it("a path that holds no results is an input error", async () => {
