@@ -41,8 +41,15 @@ export const timestampName = (now: Date): string =>
     .replace(/\.\d{3}Z$/, "Z")
     .replaceAll(":", "-")
 
-/** Why `name` cannot be a new run's folder under `root`, if it cannot: checked before a run starts. */
+/**
+ * Why `name` cannot be a new run's folder under `root` (or `latest` there cannot point at it), if so: checked
+ * before a run starts.
+ */
 export const checkName = (root: string, name: string | undefined): RunFolderError | undefined => {
+  if (lstatSync(join(root, latest), { throwIfNoEntry: false })?.isDirectory() === true)
+    return new RunFolderError({
+      message: `--out: ${join(root, latest)} is a folder, not a pointer to a run; move it away`
+    })
   if (name === undefined) return undefined
   if (!namePattern.test(name) || name === latest)
     return new RunFolderError({

@@ -163,6 +163,18 @@ describe("a run's output", () => {
     assert.notStrictEqual(readlinkSync(join(results, "latest")), "baseline")
     assert.strictEqual(readdirSync(results).length, 3)
   })
+
+  it("a folder named latest in the results directory is refused (exit 2), not replaced", async () => {
+    const dir = temporary("latest-folder")
+    mkdirSync(join(dir, "results", "latest"), { recursive: true })
+    const outcome = await run(["run", file(dir, "small.yaml", smallWorkload), "--out", join(dir, "results")])
+    assert.strictEqual(outcome.code, 2)
+    assert.strictEqual(
+      outcome.err,
+      `--out: ${join(dir, "results", "latest")} is a folder, not a pointer to a run; move it away`
+    )
+    assert.deepStrictEqual(readdirSync(join(dir, "results")), ["latest"])
+  })
 })
 
 describe("a run that fails", () => {
