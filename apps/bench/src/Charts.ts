@@ -10,24 +10,50 @@ export const render = async (spec: vegaLite.TopLevelSpec): Promise<string> => {
   return svg
 }
 
-/** Grouped bars: monthly cost of each scenario on each provider. */
+/** Grouped bars, each labelled with its value: monthly cost of each scenario on each provider. */
+export const costPerScenarioSpec = (
+  rows: ReadonlyArray<{ scenario: string; provider: string; usdPerMonth: number }>
+): vegaLite.TopLevelSpec => ({
+  $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+  title: "Monthly cost per scenario and provider (simulated, USD)",
+  width: 420,
+  height: 260,
+  data: { values: rows.map((r) => ({ ...r, label: `$${r.usdPerMonth.toFixed(2)}` })) },
+  encoding: {
+    x: { field: "scenario", type: "nominal", title: null, axis: { labelAngle: 0 } },
+    xOffset: { field: "provider" },
+    y: { field: "usdPerMonth", type: "quantitative", title: "USD per month" }
+  },
+  layer: [
+    { mark: "bar", encoding: { color: { field: "provider", type: "nominal", title: "provider" } } },
+    {
+      mark: { type: "text", baseline: "bottom", dy: -2, fontSize: 10 },
+      encoding: { text: { field: "label", type: "nominal" } }
+    }
+  ]
+})
+
 export const costPerScenario = (
   rows: ReadonlyArray<{ scenario: string; provider: string; usdPerMonth: number }>
-) =>
-  render({
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: "Monthly cost per scenario and provider (simulated, USD)",
-    width: 420,
-    height: 260,
-    data: { values: rows.map((r) => ({ ...r })) },
-    mark: "bar",
-    encoding: {
-      x: { field: "scenario", type: "nominal", title: null, axis: { labelAngle: 0 } },
-      xOffset: { field: "provider" },
-      y: { field: "usdPerMonth", type: "quantitative", title: "USD per month" },
-      color: { field: "provider", type: "nominal", title: "provider" }
-    }
-  })
+) => render(costPerScenarioSpec(rows))
+
+/** Stacked bars: what each side's monthly bill is made of, per scenario. */
+export const breakdownSpec = (
+  rows: ReadonlyArray<{ scenario: string; side: string; component: string; usdPerMonth: number }>
+): vegaLite.TopLevelSpec => ({
+  $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+  title: "What each monthly bill is made of (USD)",
+  width: 420,
+  height: 260,
+  data: { values: rows.map((r) => ({ ...r, bar: `${r.scenario} ${r.side}` })) },
+  mark: "bar",
+  encoding: {
+    x: { field: "bar", type: "nominal", title: null, axis: { labelAngle: -30 } },
+    y: { field: "usdPerMonth", type: "quantitative", title: "USD per month", stack: "zero" },
+    color: { field: "component", type: "nominal", title: "component" },
+    tooltip: [{ field: "component" }, { field: "usdPerMonth", format: ".2f" }]
+  }
+})
 
 /** Scatter: cost against p95 start latency for every policy pair, Pareto front marked. */
 export const costVersusLatency = (

@@ -1,9 +1,10 @@
-/** What each hangar-bench command does: run, print, write results. */
-import { join } from "node:path"
+/** What each hangar-bench command does: check its inputs, run, print to stdout in the chosen format, write a run folder. */
 import type { ComputeError } from "@hangar/core"
 import { Console, Effect, Option } from "effect"
 import * as Charts from "./Charts.js"
 import * as CompareReport from "./CompareReport.js"
+import * as HtmlReport from "./HtmlReport.js"
+import type * as InputIssues from "./InputIssues.js"
 import * as Jobs from "./Jobs.js"
 import * as PolicyBenchmark from "./PolicyBenchmark.js"
 import * as PolicyReport from "./PolicyReport.js"
@@ -13,18 +14,57 @@ import * as Scenario from "./Scenario.js"
 import * as Scenarios from "./Scenarios.js"
 import * as Sensitivity from "./Sensitivity.js"
 import * as Sides from "./Sides.js"
+import * as Style from "./Style.js"
 import * as Table from "./Table.js"
 import * as Trace from "./Trace.js"
 
+/** What stdout gets: the terminal table, the results document (as the run folder's JSON), or Markdown. */
+export const formats = ["table", "json", "markdown"] as const
+export type Format = (typeof formats)[number]
+
 export interface CommonOptions {
   readonly seed: Option.Option<number>
+  /** The results directory: each run writes a folder of its own in it, and `latest` points at the newest. */
   readonly out: string
+  /** The run folder's name (default: the run's start time). */
+  readonly name?: Option.Option<string>
+  readonly format?: Format
   readonly days?: Option.Option<number>
   /** Worker threads for the simulations (default: one per core). */
   readonly workers?: Option.Option<number>
   /** Through the plugins and the simulators' HTTP APIs instead of the engine. */
   readonly wire?: boolean
 }
+
+/** Everything a command may fail with that the user can fix (exit code 2); anything else is a failed run. */
+export type InputError = InputIssues.InvalidInput | Results.RunFolderError | ComputeError.InvalidRequest
+
+// ---- the run folder and stdout
+
+/** Refuses a `--name` that is taken or unusable before anything is simulated. */
+const checkName = (options: CommonOptions): Effect.Effect<void, Results.RunFolderError> => {
+  const error = Results.checkName(options.out, Option.getOrUndefined(options.name ?? Option.none()))
+  return error === undefined ? Effect.void : Effect.fail(error)
+}
+
+/** Writes the run's folder, points `latest` at it, prints the chosen format to stdout and the paths to stderr. */
+const publish = (
+  options: CommonOptions,
+  files: Readonly<Record<string, string>>,
+  stdout: Readonly<Record<Format, () => string>>
+): Effect.Effect<void, Results.RunFolderError> =>
+  Effect.gen(function* () {
+    const folder = Results.createRunFolder(
+      options.out,
+      Option.getOrUndefined(options.name ?? Option.none()),
+      new Date()
+    )
+    if (folder instanceof Results.RunFolderError) return yield* Effect.fail(folder)
+    const written = Results.write(folder, files)
+    const pointer = Results.pointLatest(options.out, folder)
+    yield* Console.log(stdout[options.format ?? "table"]())
+    yield* Console.error(`wrote ${written.join(", ")} (${pointer} points here)`)
+  })
 
 export const withOverrides = (scenario: Scenario.Scenario, options: CommonOptions): Scenario.Scenario => ({
   ...scenario,
@@ -41,8 +81,9 @@ const azureTraces = (seed: number): ReadonlyArray<PolicyBenchmark.PolicyTrace> =
 
 export const policies = (
   options: CommonOptions & { readonly waitUsdPerHour: number }
-): Effect.Effect<void, ComputeError.InvalidRequest> =>
+): Effect.Effect<void, InputError> =>
   Effect.gen(function* () {
+    yield* checkName(options)
     const started = performance.now()
     const scenarios = (yield* Scenarios.seedScenarios).map((s) => withOverrides(s, options))
     const seed = Option.getOrElse(options.seed, () => 1)
@@ -75,40 +116,76 @@ export const policies = (
       bounds,
       outputs.flatMap((o) => (o.kind === "policy" ? [o.row] : []))
     )
-    yield* Console.log(PolicyReport.text(bounds, rows))
     const chart = yield* Effect.promise(() =>
       Charts.costVersusLatency(rows.map((r) => ({ ...r, policy: `${r.routing} × ${r.idle}` })))
     )
-    const written = Results.write(options.out, {
-      "policies.json": Results.stableJson({
-        schemaVersion: Results.schemaVersion,
-        kind: "policies",
-        seed,
-        bounds,
-        rows
-      }),
-      "policies.md": PolicyReport.markdown(bounds, rows, options.waitUsdPerHour),
-      "policies-cost-vs-p95.svg": chart
+    const json = Results.stableJson({
+      schemaVersion: Results.schemaVersion,
+      kind: "policies",
+      tool: Results.tool,
+      currency: "USD",
+      seed,
+      bounds,
+      rows
     })
+    const markdown = PolicyReport.markdown(bounds, rows, options.waitUsdPerHour)
     const seconds = (performance.now() - started) / 1000
-    yield* Console.log(
-      `\n${rows.length} policy runs over ${traces.length} traces (${bounds.reduce((n, b) => n + b.tasks, 0)} tasks) on the engine in ${seconds.toFixed(1)} s wall on ${Math.min(workers, jobs.length)} thread(s)`
+    yield* Console.error(
+      `${rows.length} policy runs over ${traces.length} traces (${bounds.reduce((n, b) => n + b.tasks, 0)} tasks) on the engine in ${seconds.toFixed(1)} s wall on ${Math.min(workers, jobs.length)} thread(s)`
     )
-    yield* Console.log(`wrote ${written.map((p) => join(p)).join(", ")}`)
+    yield* publish(
+      options,
+      { "policies.json": json, "policies.md": markdown, "policies-cost-vs-p95.svg": chart },
+      {
+        table: () => PolicyReport.text(bounds, rows),
+        json: () => json,
+        markdown: () => markdown
+      }
+    )
+  })
+
+/** The simulated sides of each scenario, from the jobs' outputs (in the jobs' order). */
+const collect = (
+  chosen: ReadonlyArray<Scenario.Scenario>,
+  inputs: ReadonlyArray<Scenario.Scenario>,
+  outputs: ReadonlyArray<Jobs.JobResult>
+) =>
+  Effect.gen(function* () {
+    const results: Array<CompareReport.ScenarioResult> = []
+    const sensitivity: Array<Sensitivity.SensitivityRow> = []
+    let events = 0
+    let simulatedMillis = 0
+    let at = 0
+    for (const [index, scenario] of chosen.entries()) {
+      const [flyOutput, ...regionOutputs] = outputs.slice(at, at + 1 + scenario.regions.length)
+      at += 1 + scenario.regions.length
+      const trace = Trace.generate(scenario)
+      const fly = flyOutput?.kind === "fly" ? flyOutput.result : undefined
+      const regions = regionOutputs.flatMap((o) => (o.kind === "ecs" ? [o.result] : []))
+      if (fly === undefined || regions.length !== scenario.regions.length)
+        return yield* Effect.die(new Error(`jobs of ${scenario.name} came back out of order`))
+      const ecs = Sides.combineEcs(scenario, trace.length, regions)
+      const result = { scenario, input: inputs[index]!, ecs, fly }
+      results.push(result)
+      sensitivity.push(...Sensitivity.rows(result, trace))
+      events += ecs.events + fly.events + 2 * trace.length
+      simulatedMillis += 2 * scenario.days * 86_400_000
+    }
+    return { results, sensitivity, events, simulatedMillis }
   })
 
 /** Simulates each scenario on both providers and writes the comparison. */
 export const compareScenarios = (
   scenarios: ReadonlyArray<Scenario.Scenario>,
   options: CommonOptions
-): Effect.Effect<void, ComputeError.InvalidRequest> =>
+): Effect.Effect<void, InputError> =>
   Effect.gen(function* () {
+    yield* checkName(options)
     const wallStart = performance.now()
     const chosen = scenarios.map((s) => withOverrides(s, options))
     const path = options.wire === true ? "wire" : "engine"
     const jobs = chosen.flatMap((s) => Jobs.jobsOf(s, path))
     const workers = Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
-    const traces = new Map(chosen.map((s) => [s, Trace.generate(s)] as const))
     const progress = Progress.make(
       options.wire === true ? "simulating (wire)" : "simulating",
       {
@@ -119,85 +196,50 @@ export const compareScenarios = (
     )
     const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
     progress.done()
-    const results: Array<CompareReport.ScenarioResult> = []
-    const sensitivity: Array<Sensitivity.SensitivityRow> = []
-    let events = 0
-    let simulatedMillis = 0
-    let at = 0
-    for (const scenario of chosen) {
-      const [flyOutput, ...regionOutputs] = outputs.slice(at, at + 1 + scenario.regions.length)
-      at += 1 + scenario.regions.length
-      const trace = traces.get(scenario) ?? Trace.generate(scenario)
-      const fly = flyOutput?.kind === "fly" ? flyOutput.result : undefined
-      const regions = regionOutputs.flatMap((o) => (o.kind === "ecs" ? [o.result] : []))
-      if (fly === undefined || regions.length !== scenario.regions.length)
-        return yield* Effect.die(new Error(`jobs of ${scenario.name} came back out of order`))
-      const ecs = Sides.combineEcs(scenario, trace.length, regions)
-      const result = { scenario, ecs, fly }
-      results.push(result)
-      sensitivity.push(...Sensitivity.rows(result, trace))
-      events += ecs.events + fly.events + 2 * trace.length
-      simulatedMillis += 2 * scenario.days * 86_400_000
-    }
+    const { results, sensitivity, events, simulatedMillis } = yield* collect(chosen, scenarios, outputs)
     const wall = (performance.now() - wallStart) / 1000
-    const reproduction = results.map(CompareReport.reproduction).filter((line) => line.length > 0)
-    const sensitivityText = Table.text(Sensitivity.columns, sensitivity)
-    yield* Console.log(CompareReport.text(results))
-    yield* Console.log(`\nDoes the seed reproduce?\n${reproduction.map((l) => `- ${l}`).join("\n")}`)
-    yield* Console.log(`\nSensitivity (estimated around each simulated result)\n${sensitivityText}`)
-    const chart = yield* Effect.promise(() =>
-      Charts.costPerScenario(
-        results.flatMap((r) => [
-          { scenario: r.scenario.name, provider: "ECS + EC2", usdPerMonth: r.ecs.usdPerMonth },
-          { scenario: r.scenario.name, provider: "Fly.io", usdPerMonth: r.fly.usdPerMonth }
-        ])
-      )
+    const sections: ReadonlyArray<CompareReport.Section> = [
+      {
+        title: "Sensitivity (estimated around each simulated result)",
+        text: Table.text(Sensitivity.columns, sensitivity),
+        markdown: Table.markdown(Sensitivity.columns, sensitivity),
+        html: Table.html(Sensitivity.columns, sensitivity)
+      }
+    ]
+    const costRows = results.flatMap((r) => [
+      { scenario: r.scenario.name, provider: "ECS + EC2", usdPerMonth: r.ecs.usdPerMonth },
+      { scenario: r.scenario.name, provider: "Fly.io", usdPerMonth: r.fly.usdPerMonth }
+    ])
+    const chart = yield* Effect.promise(() => Charts.costPerScenario(costRows))
+    const json = Results.stableJson(CompareReport.document(results, sensitivity))
+    const markdown = CompareReport.markdown(results, sections)
+    const html = HtmlReport.compare(results, sections, [
+      Charts.costPerScenarioSpec(costRows),
+      Charts.breakdownSpec(CompareReport.breakdownRows(results))
+    ])
+    yield* Console.error(
+      `${path === "wire" ? "wire path" : "engine"}: wall ${wall.toFixed(1)} s on ${Math.min(workers, jobs.length)} thread(s); ${events} simulated events (${Math.round(events / wall)} per second); ${(simulatedMillis / 1000 / wall).toFixed(0)} simulated seconds per wall second`
     )
-    const written = Results.write(options.out, {
-      "compare.json": Results.stableJson({
-        schemaVersion: Results.schemaVersion,
-        kind: "compare",
-        scenarios: results.map((r) => ({
-          name: r.scenario.name,
-          seed: r.scenario.seed,
-          days: r.scenario.days,
-          seedClaim: r.scenario.seedClaim ?? null,
-          ecs: {
-            ...r.ecs,
-            startLatencySeconds: undefined,
-            p95StartSeconds: quantile(r.ecs.startLatencySeconds, 0.95)
-          },
-          fly: {
-            ...r.fly,
-            startLatencySeconds: undefined,
-            p95StartSeconds: quantile(r.fly.startLatencySeconds, 0.95)
-          }
-        })),
-        sensitivity
-      }),
-      "compare.md": CompareReport.markdown(
-        results,
-        `## Does the seed reproduce?\n\n${reproduction.map((l) => `- ${l}`).join("\n")}\n\n## Sensitivity\n\n${Table.markdown(Sensitivity.columns, sensitivity)}\n`
-      ),
-      "compare-cost-per-scenario.svg": chart
-    })
-    yield* Console.log(
-      `\n${path === "wire" ? "wire path" : "engine"}: wall ${wall.toFixed(1)} s on ${Math.min(workers, jobs.length)} thread(s); ${events} simulated events (${Math.round(events / wall)} per second); ${(simulatedMillis / 1000 / wall).toFixed(0)} simulated seconds per wall second`
+    yield* publish(
+      options,
+      {
+        "compare.json": json,
+        "compare.md": markdown,
+        "compare-cost-per-scenario.svg": chart,
+        "report.html": html
+      },
+      {
+        table: () => CompareReport.text(results, sections, Style.forStream(process.stdout)),
+        json: () => json,
+        markdown: () => markdown
+      }
     )
-    yield* Console.log(`wrote ${written.join(", ")}`)
   })
 
-const quantile = (values: ReadonlyArray<number>, p: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted.length === 0
-    ? 0
-    : (sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0)
-}
-
-export const compare = (options: CommonOptions): Effect.Effect<void, ComputeError.InvalidRequest> =>
+export const compare = (options: CommonOptions): Effect.Effect<void, InputError> =>
   Effect.flatMap(Scenarios.seedScenarios, (scenarios) => compareScenarios(scenarios, options))
 
 export const runFile = (
   options: CommonOptions & { readonly file: string }
-): Effect.Effect<void, ComputeError.InvalidRequest> =>
+): Effect.Effect<void, InputError> =>
   Effect.flatMap(Scenario.load(options.file), (scenario) => compareScenarios([scenario], options))

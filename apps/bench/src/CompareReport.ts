@@ -1,28 +1,38 @@
-/** The cost comparison table, its details and assumptions, as text and Markdown. */
-import { PricingCatalog } from "@hangar/core"
-import type { SideResult } from "./CostTable.js"
+/**
+ * The cost comparison as the results document (JSON: what a later reader needs), as a terminal table and as
+ * Markdown: the monthly table (the seed's columns only where a scenario carries the seed's claim), start latency
+ * p50/p95/p99, what each bill is made of, the assumptions, and the prices the run used with their sources.
+ */
+import { Pricing, PricingCatalog } from "@hangar/core"
+import type * as Breakdown from "./Breakdown.js"
+import * as Results from "./Results.js"
 import { execLimitSeconds, type Scenario } from "./Scenario.js"
+import type { SideResult } from "./Sides.js"
+import * as Style from "./Style.js"
 import * as Table from "./Table.js"
 
 export interface ScenarioResult {
+  /** As simulated: the input with `--seed` and `--days` applied. */
   readonly scenario: Scenario
+  /** As parsed from its file. */
+  readonly input: Scenario
   readonly ecs: SideResult
   readonly fly: SideResult
 }
 
 const savings = (r: ScenarioResult) => 1 - r.fly.usdPerMonth / r.ecs.usdPerMonth
 
-const percentile = (values: ReadonlyArray<number>, p: number) => {
+/** The value at or above a fraction `p` of the sorted values (nearest rank); 0 for none. */
+export const percentile = (values: ReadonlyArray<number>, p: number) => {
   if (values.length === 0) return 0
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0
 }
 
-export const mainColumns: ReadonlyArray<Table.Column<ScenarioResult>> = [
-  { header: "Scenario", value: (r) => r.scenario.name },
-  { header: "ECS + EC2 $/mo", align: "right", value: (r) => Table.usd(r.ecs.usdPerMonth) },
-  { header: "Fly.io $/mo", align: "right", value: (r) => Table.usd(r.fly.usdPerMonth) },
-  { header: "Savings", align: "right", value: (r) => Table.percent(savings(r)) },
+const hasSeedClaims = (results: ReadonlyArray<ScenarioResult>) =>
+  results.some((r) => r.scenario.seedClaim !== undefined)
+
+const seedColumns: ReadonlyArray<Table.Column<ScenarioResult>> = [
   {
     header: "Seed's savings",
     align: "right",
@@ -46,6 +56,28 @@ export const mainColumns: ReadonlyArray<Table.Column<ScenarioResult>> = [
   }
 ]
 
+/** The monthly table's columns; the seed's only when a scenario carries its claim. */
+export const mainColumns = (
+  results: ReadonlyArray<ScenarioResult>
+): ReadonlyArray<Table.Column<ScenarioResult>> => [
+  { header: "Scenario", value: (r) => r.scenario.name },
+  { header: "ECS + EC2 $/mo", align: "right", value: (r) => Table.usd(r.ecs.usdPerMonth) },
+  { header: "Fly.io $/mo", align: "right", value: (r) => Table.usd(r.fly.usdPerMonth) },
+  { header: "Savings", align: "right", value: (r) => Table.percent(savings(r)) },
+  ...(hasSeedClaims(results) ? seedColumns : [])
+]
+
+/** Says when $/mo is scaled from fewer (or more) simulated days than a 30-day month. */
+export const extrapolation = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<string> => {
+  const scaled = results.filter((r) => r.scenario.days !== 30)
+  if (scaled.length === 0) return []
+  const days = new Set(scaled.map((r) => r.scenario.days))
+  const plural = (d: number) => `${d} simulated day${d === 1 ? "" : "s"}`
+  return days.size === 1 && scaled.length === results.length
+    ? [`$/mo from ${plural(scaled[0]!.scenario.days)}, scaled to 30 days`]
+    : scaled.map((r) => `${r.scenario.name}: $/mo from ${plural(r.scenario.days)}, scaled to 30 days`)
+}
+
 const latencyRows = (results: ReadonlyArray<ScenarioResult>) =>
   results.flatMap((r) =>
     [r.ecs, r.fly].map((side) => ({
@@ -56,6 +88,7 @@ const latencyRows = (results: ReadonlyArray<ScenarioResult>) =>
       cold: side.coldStarts,
       p50: percentile(side.startLatencySeconds, 0.5),
       p95: percentile(side.startLatencySeconds, 0.95),
+      p99: percentile(side.startLatencySeconds, 0.99),
       hours: Object.entries(side.hoursByState)
         .filter(([, h]) => h >= 0.01)
         .map(([state, h]) => `${state} ${h.toFixed(1)}`)
@@ -72,33 +105,112 @@ const latencyColumns: ReadonlyArray<Table.Column<LatencyRow>> = [
   { header: "Cold starts", align: "right", value: (r) => String(r.cold) },
   { header: "Start p50 s", align: "right", value: (r) => r.p50.toFixed(1) },
   { header: "Start p95 s", align: "right", value: (r) => r.p95.toFixed(1) },
+  { header: "Start p99 s", align: "right", value: (r) => r.p99.toFixed(1) },
   { header: "Machine-hours by state", value: (r) => r.hours }
 ]
 
-const priceRows = () =>
-  [PricingCatalog.fly, PricingCatalog.ec2].flatMap((c) =>
-    c.prices.map((p) => ({
-      provider: c.provider,
-      key: p.key,
-      price: p.unit === "ratio" ? `×${p.usd}` : `$${p.usd} per ${p.per}${p.unit === "GB" ? " per GB" : ""}`,
-      source: p.source,
-      asOf: p.asOf,
-      note: p.note ?? ""
+// ---- the breakdown
+
+export interface BreakdownRow extends Breakdown.Component {
+  readonly scenario: string
+  readonly usdPerMonth: number
+}
+
+export const breakdownRows = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<BreakdownRow> =>
+  results.flatMap((r) =>
+    [...r.ecs.breakdown, ...r.fly.breakdown].map((c) => ({
+      scenario: r.scenario.name,
+      ...c,
+      usdPerMonth: (c.usd * 30) / r.scenario.days
     }))
   )
-type PriceRow = ReturnType<typeof priceRows>[number]
-const priceColumns: ReadonlyArray<Table.Column<PriceRow>> = [
+
+export const breakdownColumns: ReadonlyArray<Table.Column<BreakdownRow>> = [
+  { header: "Scenario", value: (r) => r.scenario },
+  { header: "Provider", value: (r) => r.side },
+  { header: "Component", value: (r) => r.component },
+  { header: "$ simulated", align: "right", value: (r) => Table.usd(r.usd) },
+  { header: "$/mo", align: "right", value: (r) => Table.usd(r.usdPerMonth) }
+]
+
+// ---- the prices a run used
+
+export interface PriceUsed {
+  readonly provider: string
+  readonly key: string
+  readonly amount: string
+  readonly source: string
+  readonly asOf: string
+  readonly note: string
+  readonly scenarios: ReadonlyArray<string>
+}
+
+/** The catalog keys a scenario's bills are priced with. */
+const priceKeys = (r: ScenarioResult): ReadonlyArray<readonly [PricingCatalog.PricingCatalog, string]> => {
+  const guest = Pricing.flyGuestBySize[r.scenario.size]
+  const included = Pricing.includedMemoryMbPerCpu[guest.cpuKind] * guest.cpus
+  const fly = PricingCatalog.fly
+  const ec2 = PricingCatalog.ec2
+  const billed = new Set(r.fly.breakdown.map((c) => c.component))
+  return [
+    [fly, `cpu:${guest.cpuKind}`],
+    ...(guest.memoryMb > included ? [[fly, "memory:additional"] as const] : []),
+    [fly, "rootfs:stopped"],
+    [fly, "volume"],
+    ...(billed.has("snapshots") ? [[fly, "snapshot"] as const, [fly, "snapshot:free-gb"] as const] : []),
+    ...r.scenario.regions.map((region) => [fly, `region-markup:${region}`] as const),
+    [ec2, `instance:${r.scenario.ecs.instanceType}`],
+    [ec2, "ebs:gp3"],
+    [ec2, "billing:minimum-seconds"]
+  ]
+}
+
+/** Every price the run's bills used, once, with the scenarios that used it (catalog order). */
+export const pricesUsed = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<PriceUsed> => {
+  const users = new Map<PricingCatalog.Price, Array<string>>()
+  for (const r of results)
+    for (const [catalog, key] of priceKeys(r)) {
+      const price = PricingCatalog.find(catalog, key)
+      if (price === undefined) continue
+      const names = users.get(price) ?? []
+      if (!names.includes(r.scenario.name)) names.push(r.scenario.name)
+      users.set(price, names)
+    }
+  return [PricingCatalog.fly, PricingCatalog.ec2].flatMap((c) =>
+    c.prices.flatMap((p) => {
+      const scenarios = users.get(p)
+      return scenarios === undefined
+        ? []
+        : [
+            {
+              provider: c.provider,
+              key: p.key,
+              amount:
+                p.unit === "ratio"
+                  ? `×${p.usd}`
+                  : `$${p.usd} per ${p.per}${p.unit === "GB" ? " per GB" : ""}`,
+              source: p.source,
+              asOf: p.asOf,
+              note: p.note ?? "",
+              scenarios
+            }
+          ]
+    })
+  )
+}
+
+const priceColumns: ReadonlyArray<Table.Column<PriceUsed>> = [
   { header: "Provider", value: (r) => r.provider },
   { header: "Price", value: (r) => r.key },
-  { header: "Amount", value: (r) => r.price },
+  { header: "Amount", value: (r) => r.amount },
   { header: "Source", value: (r) => r.source },
   { header: "As of", value: (r) => r.asOf }
 ]
 
-const assumptions = (results: ReadonlyArray<ScenarioResult>) =>
+export const assumptions = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<string> =>
   results.map(
     (r) =>
-      `- ${r.scenario.name}: ${r.scenario.description}; ${r.scenario.days} simulated days (seed ${r.scenario.seed}), size ${r.scenario.size}. ` +
+      `${r.scenario.name}: ${r.scenario.description}; ${r.scenario.days} simulated days (seed ${r.scenario.seed}), size ${r.scenario.size}. ` +
       `ECS: ${r.scenario.ecs.instanceType}, Auto Scaling group min ${r.scenario.ecs.minInstances} / max ${r.scenario.ecs.maxInstances} per region, managed scaling at targetCapacity 100, one task per session released when its work ends — ${r.scenario.ecs.rationale} ` +
       `Fly: one machine per repository and region, ${r.scenario.fly.sleepsBy} after ${r.scenario.fly.idleTimeoutMinutes} idle minutes (fixed-timeout idle policy), a ${r.scenario.fly.volumeGb} GB workspace volume each. ` +
       `Both: a task's command may run up to ${execLimitSeconds(r.scenario)} s (the longest task plus 10 minutes).`
@@ -112,46 +224,6 @@ export const failures = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<
     )
   )
 
-export const text = (results: ReadonlyArray<ScenarioResult>) =>
-  [
-    Table.text(mainColumns, results),
-    "",
-    "Task start latency and machine time",
-    Table.text(latencyColumns, latencyRows(results)),
-    ...(failures(results).length === 0 ? [] : ["", "Why tasks failed", ...failures(results)]),
-    "",
-    "Assumptions",
-    ...assumptions(results),
-    "",
-    "Prices (every price with its source and date)",
-    Table.text(priceColumns, priceRows())
-  ].join("\n")
-
-export const markdown = (results: ReadonlyArray<ScenarioResult>, extra: string) =>
-  [
-    "# ECS + EC2 vs Fly.io: the seed's cost table, simulated",
-    "",
-    "Costs are what the simulators billed for each scenario's trace, dispatched through the real Router and provider plugins in virtual time; $/mo is scaled to 30 days.",
-    "",
-    Table.markdown(mainColumns, results),
-    "",
-    "## Task start latency and machine time",
-    "",
-    Table.markdown(latencyColumns, latencyRows(results)),
-    "",
-    ...(failures(results).length === 0
-      ? []
-      : ["## Why tasks failed", "", ...failures(results).map((f) => `- ${f}`), ""]),
-    extra,
-    "## Assumptions",
-    "",
-    ...assumptions(results),
-    "",
-    "## Prices",
-    "",
-    Table.markdown(priceColumns, priceRows())
-  ].join("\n")
-
 /** Why a seed row does not reproduce: what ECS would have to cost, or Fly, for the seed's savings to hold. */
 export const reproduction = (r: ScenarioResult): string => {
   const claim = r.scenario.seedClaim
@@ -162,3 +234,150 @@ export const reproduction = (r: ScenarioResult): string => {
   const ecsNeeded = r.fly.usdPerMonth / (1 - claim.savingsPercent / 100)
   return `${r.scenario.name}: does not reproduce (${ours.toFixed(0)}% vs the seed's ${claim.savingsPercent}%). With this Fly bill (${Table.usd(r.fly.usdPerMonth)}), the seed's savings need ECS at ${Table.usd(ecsNeeded)}/mo; the simulated ECS bill is ${Table.usd(r.ecs.usdPerMonth)}. The seed's absolute figures (${Table.usd(claim.ecsUsdPerMonth, 0)} vs ${Table.usd(claim.flyUsdPerMonth, 0)}) imply ${claim.ecsUsdPerMonth >= r.ecs.usdPerMonth ? "a larger or more numerous" : "a smaller"} ECS fleet than this scenario's.`
 }
+
+/** The seed's reproduction, one line per scenario that carries its claim (none for a user's own workload). */
+export const reproductions = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<string> =>
+  results.map(reproduction).filter((line) => line.length > 0)
+
+// ---- as text and Markdown
+
+/** A titled section of the terminal report. */
+export interface Section {
+  readonly title: string
+  readonly text: string
+  readonly markdown: string
+  readonly html: string
+}
+
+const htmlList = (lines: ReadonlyArray<string>) =>
+  `<ul>\n${lines.map((l) => `<li>${Table.escapeHtml(l)}</li>`).join("\n")}\n</ul>`
+
+/** Every section after the monthly table, in the order the reports show them. */
+export const sections = (results: ReadonlyArray<ScenarioResult>, extra: ReadonlyArray<Section>) => {
+  const bullets = (lines: ReadonlyArray<string>) => lines.map((l) => `- ${l}`).join("\n")
+  const failed = failures(results)
+  const seed = reproductions(results)
+  const breakdown = breakdownRows(results)
+  return [
+    {
+      title: "Task start latency and machine time",
+      text: Table.text(latencyColumns, latencyRows(results)),
+      markdown: Table.markdown(latencyColumns, latencyRows(results)),
+      html: Table.html(latencyColumns, latencyRows(results))
+    },
+    {
+      title: "What each bill is made of (from the simulators' ledgers)",
+      text: Table.text(breakdownColumns, breakdown),
+      markdown: Table.markdown(breakdownColumns, breakdown),
+      html: Table.html(breakdownColumns, breakdown)
+    },
+    ...(failed.length === 0
+      ? []
+      : [
+          {
+            title: "Why tasks failed",
+            text: failed.join("\n"),
+            markdown: bullets(failed),
+            html: htmlList(failed)
+          }
+        ]),
+    ...(seed.length === 0
+      ? []
+      : [
+          {
+            title: "Does the seed reproduce?",
+            text: bullets(seed),
+            markdown: bullets(seed),
+            html: htmlList(seed)
+          }
+        ]),
+    ...extra,
+    {
+      title: "Assumptions",
+      text: bullets(assumptions(results)),
+      markdown: bullets(assumptions(results)),
+      html: htmlList(assumptions(results))
+    },
+    {
+      title: "Prices used (each with its source and date)",
+      text: Table.text(priceColumns, pricesUsed(results)),
+      markdown: Table.markdown(priceColumns, pricesUsed(results)),
+      html: Table.html(priceColumns, pricesUsed(results))
+    }
+  ]
+}
+
+export const text = (
+  results: ReadonlyArray<ScenarioResult>,
+  extra: ReadonlyArray<Section> = [],
+  style: Style.Style = Style.plain
+): string =>
+  [
+    Table.text(mainColumns(results), results, style),
+    ...extrapolation(results).map(style.dim),
+    ...sections(results, extra).flatMap((s) => ["", style.bold(s.title), s.text])
+  ].join("\n")
+
+export const markdown = (results: ReadonlyArray<ScenarioResult>, extra: ReadonlyArray<Section> = []) =>
+  [
+    hasSeedClaims(results)
+      ? "# ECS + EC2 vs Fly.io: the seed's cost table, simulated"
+      : "# ECS + EC2 vs Fly.io, simulated",
+    "",
+    "Costs are what the simulators billed for each scenario's trace, dispatched through the real Router and policies in virtual time; $/mo is scaled to 30 days.",
+    "",
+    Table.markdown(mainColumns(results), results),
+    ...extrapolation(results).map((line) => `\n${line}.`),
+    ...sections(results, extra).flatMap((s) => ["", `## ${s.title}`, "", s.markdown])
+  ].join("\n")
+
+// ---- the results document
+
+const sideDocument = ({ startLatencySeconds, breakdown: _breakdown, ...side }: SideResult) => ({
+  ...side,
+  startLatencySeconds: {
+    p50: percentile(startLatencySeconds, 0.5),
+    p95: percentile(startLatencySeconds, 0.95),
+    p99: percentile(startLatencySeconds, 0.99)
+  }
+})
+
+/** The configuration each side ran with. */
+export const configuration = (scenario: Scenario) => ({
+  regions: scenario.regions,
+  ecs: {
+    instanceType: scenario.ecs.instanceType,
+    minInstances: scenario.ecs.minInstances,
+    maxInstances: scenario.ecs.maxInstances,
+    task: Pricing.ecsTaskBySize[scenario.size],
+    rootVolumeGib: Pricing.defaultEbsRootGib,
+    pricesOf: Pricing.defaultEc2Region
+  },
+  fly: {
+    guest: Pricing.flyGuestBySize[scenario.size],
+    idleTimeoutMinutes: scenario.fly.idleTimeoutMinutes,
+    sleepsBy: scenario.fly.sleepsBy,
+    volumeGb: scenario.fly.volumeGb
+  }
+})
+
+/** The results document: what `compare.json` holds and `--format json` prints. */
+export const document = (results: ReadonlyArray<ScenarioResult>, sensitivity: ReadonlyArray<unknown>) => ({
+  schemaVersion: Results.schemaVersion,
+  kind: "compare",
+  tool: Results.tool,
+  currency: "USD",
+  scenarios: results.map((r) => ({
+    name: r.scenario.name,
+    seed: r.scenario.seed,
+    days: r.scenario.days,
+    seedClaim: r.scenario.seedClaim ?? null,
+    input: r.input,
+    configuration: configuration(r.scenario),
+    ecs: sideDocument(r.ecs),
+    fly: sideDocument(r.fly),
+    breakdown: breakdownRows([r]).map(({ scenario: _scenario, ...row }) => row)
+  })),
+  prices: pricesUsed(results),
+  sensitivity
+})

@@ -2,8 +2,8 @@
 import { existsSync, readdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import type { ComputeError } from "@hangar/core"
 import { Effect } from "effect"
+import type * as InputIssues from "./InputIssues.js"
 import * as Scenario from "./Scenario.js"
 
 /** The scenarios directory, from the sources (tests), the build (dist/) or a benchmark's build (dist/bench/). */
@@ -14,7 +14,7 @@ export const directory =
 
 export const seedScenarios: Effect.Effect<
   ReadonlyArray<Scenario.Scenario>,
-  ComputeError.InvalidRequest
+  InputIssues.InvalidInput
 > = Effect.forEach(
   readdirSync(directory)
     .filter((f) => f.endsWith(".yaml") || f.endsWith(".json"))

@@ -6,6 +6,7 @@
 import { type ProviderRegistry, type Region, TaskSpec } from "@hangar/core"
 import { IdlePolicies, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
 import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer } from "effect"
+import * as Breakdown from "./Breakdown.js"
 import { execLimitSeconds, type Scenario } from "./Scenario.js"
 
 export interface SideResult {
@@ -22,6 +23,8 @@ export interface SideResult {
   /** Machine-hours by state (Fly) or instance-hours (ECS). */
   readonly hoursByState: Readonly<Record<string, number>>
   readonly events: number
+  /** What the bill is made of, from the ledger's lines. */
+  readonly breakdown: ReadonlyArray<Breakdown.Component>
 }
 
 export const day = 86_400_000
@@ -169,6 +172,7 @@ export interface EcsRegionResult {
   readonly totalMicroUsd: number
   readonly instanceHours: number
   readonly events: number
+  readonly breakdown: ReadonlyArray<Breakdown.Component>
 }
 
 type Outcomes = ReadonlyArray<Exit.Exit<Router.DispatchResult, unknown>>
@@ -178,7 +182,11 @@ export const flySide = (
   scenario: Scenario,
   outcomes: Outcomes,
   trace: ReadonlyArray<Oracle.TraceTask>,
-  bill: { readonly totalMicroUsd: number; readonly secondsByState: Readonly<Record<string, number>> },
+  bill: {
+    readonly totalMicroUsd: number
+    readonly secondsByState: Readonly<Record<string, number>>
+    readonly lines: ReadonlyArray<Breakdown.FlyLine>
+  },
   events: number
 ): SideResult => {
   const { latencies, failed, cold, failureReasons } = summarise(outcomes, trace)
@@ -192,7 +200,8 @@ export const flySide = (
     startLatencySeconds: latencies,
     coldStarts: cold,
     hoursByState: Object.fromEntries(Object.entries(bill.secondsByState).map(([s, v]) => [s, v / 3600])),
-    events
+    events,
+    breakdown: Breakdown.fromFlyBill(bill)
   }
 }
 
@@ -201,14 +210,19 @@ export const ecsRegion = (
   region: string,
   outcomes: Outcomes,
   tasks: ReadonlyArray<Oracle.TraceTask>,
-  bill: { readonly totalMicroUsd: number; readonly instanceHours: number },
+  bill: {
+    readonly totalMicroUsd: number
+    readonly instanceHours: number
+    readonly lines: ReadonlyArray<Breakdown.EcsLine>
+  },
   events: number
 ): EcsRegionResult => ({
   region,
   ...summarise(outcomes, tasks),
   totalMicroUsd: bill.totalMicroUsd,
   instanceHours: bill.instanceHours,
-  events
+  events,
+  breakdown: Breakdown.fromEcsBill(bill)
 })
 
 /** The ECS side of a scenario from its regions' results. */
@@ -228,6 +242,7 @@ export const combineEcs = (
     startLatencySeconds: regions.flatMap((r) => r.latencies),
     coldStarts: regions.reduce((sum, r) => sum + r.cold, 0),
     hoursByState: { "instance-running": regions.reduce((sum, r) => sum + r.instanceHours, 0) },
-    events: regions.reduce((sum, r) => sum + r.events, 0)
+    events: regions.reduce((sum, r) => sum + r.events, 0),
+    breakdown: Breakdown.combine(regions.map((r) => r.breakdown))
   }
 }

@@ -1,4 +1,6 @@
 /** Plain-text and Markdown tables for the bench's reports. */
+import * as Style from "./Style.js"
+
 export type Align = "left" | "right"
 
 export interface Column<Row> {
@@ -10,7 +12,11 @@ export interface Column<Row> {
 const pad = (text: string, width: number, align: Align) =>
   align === "right" ? text.padStart(width) : text.padEnd(width)
 
-export const text = <Row>(columns: ReadonlyArray<Column<Row>>, rows: ReadonlyArray<Row>): string => {
+export const text = <Row>(
+  columns: ReadonlyArray<Column<Row>>,
+  rows: ReadonlyArray<Row>,
+  style: Style.Style = Style.plain
+): string => {
   const cells = rows.map((row) => columns.map((c) => c.value(row)))
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)))
   const line = (values: ReadonlyArray<string>) =>
@@ -19,7 +25,7 @@ export const text = <Row>(columns: ReadonlyArray<Column<Row>>, rows: ReadonlyArr
       .join("  ")
       .trimEnd()
   return [
-    line(columns.map((c) => c.header)),
+    style.bold(line(columns.map((c) => c.header))),
     widths.map((w) => "-".repeat(w)).join("  "),
     ...cells.map(line)
   ].join("\n")
@@ -38,3 +44,27 @@ export const usd = (value: number, digits = 2): string =>
   `$${value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })}`
 
 export const percent = (value: number, digits = 0): string => `${(value * 100).toFixed(digits)}%`
+
+const escapeHtml = (s: string) =>
+  s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;")
+
+/** An HTML table (values escaped); a cell that is an http(s) URL becomes a link. */
+export const html = <Row>(columns: ReadonlyArray<Column<Row>>, rows: ReadonlyArray<Row>): string => {
+  const cell = (value: string) =>
+    /^https?:\/\/\S+$/.test(value)
+      ? `<a href="${escapeHtml(value)}">${escapeHtml(value)}</a>`
+      : escapeHtml(value)
+  const align = (c: Column<Row>) => (c.align === "right" ? ' class="num"' : "")
+  return [
+    "<table>",
+    `<thead><tr>${columns.map((c) => `<th${align(c)}>${escapeHtml(c.header)}</th>`).join("")}</tr></thead>`,
+    "<tbody>",
+    ...rows.map(
+      (row) => `<tr>${columns.map((c) => `<td${align(c)}>${cell(c.value(row))}</td>`).join("")}</tr>`
+    ),
+    "</tbody>",
+    "</table>"
+  ].join("\n")
+}
+
+export { escapeHtml }

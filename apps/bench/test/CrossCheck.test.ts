@@ -43,7 +43,7 @@ const compare = async (dir: string, wire: boolean): Promise<Compare> => {
     ],
     { maxBuffer: 16 * 1024 * 1024 }
   )
-  return JSON.parse(readFileSync(join(out, "compare.json"), "utf8")) as Compare
+  return JSON.parse(readFileSync(join(out, "latest", "compare.json"), "utf8")) as Compare
 }
 
 /** What differs between the engine's side and the wire's, each difference with its figures and its likely cause. */

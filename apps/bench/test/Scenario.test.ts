@@ -5,20 +5,10 @@ import * as Results from "../src/Results.js"
 import * as Scenario from "../src/Scenario.js"
 import * as Scenarios from "../src/Scenarios.js"
 import * as Trace from "../src/Trace.js"
+import { smallWorkload } from "./CommandLine.js"
 
-const small = `
-name: small
-description: a small test workload
-seed: 7
-days: 2
-repositories: 3
-regions: [iad, lhr]
-size: dev
-arrival: { kind: poisson, perDay: 20 }
-duration: { kind: lognormal, medianSeconds: 300, sigma: 0.5, maxSeconds: 3600 }
-ecs: { instanceType: t3.large, minInstances: 1, maxInstances: 2, rationale: test }
-fly: { idleTimeoutMinutes: 5, sleepsBy: suspend, volumeGb: 10 }
-`
+/** The command-line tests' workload over two days (its fields on the same lines: line 1 is a comment). */
+const small = smallWorkload.replace("days: 1\n", "days: 2\n")
 
 describe("scenarios", () => {
   it.effect("the seed's four scenarios load and validate", () =>
@@ -32,19 +22,61 @@ describe("scenarios", () => {
     })
   )
 
-  it.effect("a bad field fails with its path and what was expected", () =>
+  it.effect("a bad field fails with its line, column, path, what was expected and what was found", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(Scenario.parse(small.replace("perDay: 20", "perDay: -3"), "my.yaml"))
-      assert.include(error.field, "my.yaml: arrival")
-      assert.include(error.message, "positive")
-      const unknownKind = yield* Effect.flip(
-        Scenario.parse(small.replace("kind: poisson", "kind: sometimes"), "my.yaml")
+      const negative = yield* Effect.flip(
+        Scenario.parse(small.replace("perDay: 20", "perDay: -3"), "my.yaml")
       )
-      assert.include(unknownKind.message, "arrival")
+      assert.deepStrictEqual(
+        negative.issues.map((i) => [i.line, i.column, i.path.join(".")]),
+        [[9, 35, "arrival.perDay"]]
+      )
+      assert.strictEqual(
+        negative.message,
+        "my.yaml:9:35: arrival.perDay: expected a positive number; found -3"
+      )
       const extra = yield* Effect.flip(Scenario.parse(`${small}\ncolour: blue\n`, "my.yaml"))
-      assert.include(extra.message, "colour")
-      const notYaml = yield* Effect.flip(Scenario.parse("name: [unclosed", "broken.yaml"))
-      assert.strictEqual(notYaml.field, "broken.yaml")
+      assert.include(extra.message, 'found an unknown field "colour"')
+      const several = yield* Effect.flip(
+        Scenario.parse(
+          small.replace("perDay: 20", "perDay: -3").replace("size: dev", "size: large"),
+          "my.yaml"
+        )
+      )
+      assert.deepStrictEqual(
+        several.issues.map((i) => i.path.join(".")),
+        ["size", "arrival.perDay"]
+      )
+      const json = yield* Effect.flip(Scenario.parse('{ "name": "x",\n  "days": "two" }', "my.json"))
+      assert.include(json.message, 'my.json:2:11: days: expected a positive number; found "two"')
+    })
+  )
+
+  it.effect("rules across fields: GPU tasks need a GPU instance type, a task must fit on an instance", () =>
+    Effect.gen(function* () {
+      const gpu = yield* Effect.flip(Scenario.parse(`${small}gpuShare: 0.2\n`, "gpu.yaml"))
+      assert.strictEqual(
+        gpu.message,
+        'gpu.yaml:11:22: ecs.instanceType: expected a GPU instance type for gpuShare 0.2: one of g4dn.xlarge; found "t3.large" (no GPU)'
+      )
+      const tooSmall = yield* Effect.flip(
+        Scenario.parse(
+          small
+            .replace("size: dev", "size: high-perf")
+            .replace("suspend", "stop")
+            .replace("t3.large", "t3.medium"),
+          "big.yaml"
+        )
+      )
+      assert.include(
+        tooSmall.message,
+        "ecs.instanceType: expected an instance type that holds a high-perf task"
+      )
+      assert.include(tooSmall.message, 'found "t3.medium" (2 vCPU, 3993 MiB registered)')
+      const twice = yield* Effect.flip(
+        Scenario.parse(small.replace("[iad, lhr]", "[iad, iad]"), "twice.yaml")
+      )
+      assert.include(twice.message, 'regions[1]: expected each region once; found "iad" again')
     })
   )
 
@@ -96,7 +128,7 @@ describe("policy benchmark", () => {
       }
       const first = json()
       assert.strictEqual(first, json())
-      assert.include(first, '"schemaVersion": 1')
+      assert.include(first, `"schemaVersion": ${Results.schemaVersion}`)
     })
   )
 

@@ -31,7 +31,7 @@ describe("hangar-bench on worker threads (the built CLI; turbo builds it before 
     const outputs = await Promise.all(
       [1, 2].map(async (workers) => {
         const out = join(dir, `out-${workers}`)
-        const { stdout } = await run(process.execPath, [
+        const { stderr } = await run(process.execPath, [
           main,
           "run",
           file,
@@ -40,8 +40,8 @@ describe("hangar-bench on worker threads (the built CLI; turbo builds it before 
           "--out",
           out
         ])
-        assert.include(stdout, `on ${workers} thread(s)`)
-        return readFileSync(join(out, "compare.json"), "utf8")
+        assert.include(stderr, `on ${workers} thread(s)`)
+        return readFileSync(join(out, "latest", "compare.json"), "utf8")
       })
     )
     const [one, two] = outputs

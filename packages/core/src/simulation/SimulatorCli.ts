@@ -135,7 +135,7 @@ export const shared = (defaultPort: number): Options.Options<Shared> =>
 const coloured = (): boolean => process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
 
 /** @effect/cli styles its help and errors with ANSI codes wherever they go: taken out off a terminal. */
-const withoutStylesOffTerminal = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+export const withoutStylesOffTerminal = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   coloured()
     ? effect
     : Effect.consoleWith((console) => {
