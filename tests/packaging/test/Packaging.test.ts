@@ -378,19 +378,23 @@ describe("the packages installed from their tarballs with npm, outside the monor
     assert.include(ecs.stdout, "--port")
   })
 
-  it("npx hangar-bench run <small scenario> --days 1 simulates it on both providers and writes its results", async () => {
+  it("npx hangar-bench run <small scenario> --days 1 --format json simulates it on both providers and writes its results", async () => {
     const scenario = join(everything, "packaged-small.yaml")
     writeFileSync(scenario, smallScenario)
     const out = join(everything, "results")
     const bench = await succeed(
       "npx",
-      ["--yes=false", "hangar-bench", "run", scenario, "--days", "1", "--out", out],
+      ["--yes=false", "hangar-bench", "run", scenario, "--days", "1", "--out", out, "--format", "json"],
       everything
     )
-    assert.include(bench.stdout, "packaged-small")
     const reports = await findFiles(out, (name) => name === "compare.json")
     assert.lengthOf(reports, 1, `one compare.json under ${out}`)
-    const report = JSON.parse(readFileSync(join(out, reports[0]!), "utf8")) as {
+    assert.deepStrictEqual(
+      JSON.parse(bench.stdout),
+      JSON.parse(readFileSync(join(out, reports[0]!), "utf8")),
+      "--format json prints the results file"
+    )
+    const report = JSON.parse(bench.stdout) as {
       kind: string
       scenarios: ReadonlyArray<{
         name: string
