@@ -1,9 +1,12 @@
-/** SVG charts drawn with vega-lite (compiled to vega, rendered headless to SVG). */
-import * as vega from "vega"
-import * as vegaLite from "vega-lite"
+/**
+ * SVG charts drawn with vega-lite (compiled to vega, rendered headless to SVG). vega is loaded when the first chart
+ * is drawn, after the simulations, not when the CLI starts.
+ */
+import type * as vegaLite from "vega-lite"
 
 export const render = async (spec: vegaLite.TopLevelSpec): Promise<string> => {
-  const compiled = vegaLite.compile(spec).spec
+  const [vega, { compile }] = await Promise.all([import("vega"), import("vega-lite")])
+  const compiled = compile(spec).spec
   const view = new vega.View(vega.parse(compiled), { renderer: "none" })
   const svg = await view.toSVG()
   view.finalize()

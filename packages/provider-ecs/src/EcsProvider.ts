@@ -18,6 +18,7 @@ import {
 } from "@hangar/core"
 import { type Config, Context, type Duration, Effect, Layer } from "effect"
 import type * as ClusterCost from "./ClusterCost.js"
+import * as Conventions from "./Conventions.js"
 import * as ClusterObservation from "./internal/ClusterObservation.js"
 import * as Configuration from "./internal/Configuration.js"
 import * as EcsEnvironment from "./internal/EcsEnvironment.js"
@@ -162,7 +163,7 @@ const capabilities = (options: Options) =>
 /** An ECS task's last status as a Hangar session status. */
 export const sessionStatusOf: (
   task: { readonly lastStatus?: string | undefined } | undefined
-) => Session.SessionStatus = EcsEnvironment.statusOf
+) => Session.SessionStatus = Conventions.statusOf
 
 export const make = (options: Options): Effect.Effect<Service> =>
   Effect.gen(function* () {

@@ -18,6 +18,7 @@ import {
 import { Config, Context, Duration, Effect, Layer, type Redacted, type Scope } from "effect"
 import type { WebSocket } from "undici"
 import * as BufferedHttpClient from "./BufferedHttpClient.js"
+import * as Conventions from "./Conventions.js"
 import * as FlyClient from "./FlyClient.js"
 import * as FlyToml from "./FlyToml.js"
 import * as Deployments from "./internal/Deployments.js"
@@ -137,10 +138,10 @@ export interface Options {
 const defaults = FlyEnvironment.defaults
 
 /** A valid Fly app name for a repository: lower case, [a-z0-9-], at most 63 characters. */
-export const appName: (prefix: string, repository: string) => string = MachineLifecycle.appName
+export const appName: (prefix: string, repository: string) => string = Conventions.appName
 
 /** A Fly machine state as a Hangar session status. */
-export const sessionStatusOf: (state: string) => Session.SessionStatus = MachineLifecycle.statusOf
+export const sessionStatusOf: (state: string) => Session.SessionStatus = Conventions.statusOf
 
 /** On Fly an app answers at `wss://<app>.fly.dev`; elsewhere (fly-sim) at `<base>/_proxy/<app>` over ws. */
 export const defaultProxyUrl: (baseUrl: string) => (app: string) => string = ProxyTunnels.defaultProxyUrl

@@ -16,8 +16,8 @@ import {
   type TaskResult,
   type TaskSpec
 } from "@hangar/core"
-import type { EcsModel } from "@hangar/ecs-simulator"
-import { EcsProvider } from "@hangar/provider-ecs"
+import type { EcsModel } from "@hangar/ecs-simulator/model"
+import * as EcsConventions from "@hangar/provider-ecs/conventions"
 import { Duration, Effect } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"
@@ -54,7 +54,7 @@ interface SessionState {
 }
 
 /** As EcsProvider reports a task's status (one mapping, so the two agree). */
-const statusOf = EcsProvider.sessionStatusOf
+const statusOf = EcsConventions.statusOf
 
 /** Describes the engine's tasks: the task, or undefined once ECS no longer shows it. */
 const describe = (state: SessionState): Task | undefined => {

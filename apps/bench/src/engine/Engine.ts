@@ -6,8 +6,8 @@
  * from the Router's recorded dispatch results.
  */
 import { ExecBackend, type IdlePolicy, Pricing, ProviderRegistry, type RoutingPolicy } from "@hangar/core"
-import { Billing as EcsBilling, EcsModel } from "@hangar/ecs-simulator"
-import { Billing as FlyBilling, FlyModel } from "@hangar/fly-simulator"
+import { Billing as EcsBilling, EcsModel } from "@hangar/ecs-simulator/model"
+import { Billing as FlyBilling, FlyModel } from "@hangar/fly-simulator/model"
 import { type Oracle, Router, SessionStore } from "@hangar/router"
 import { Cause, Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import type { Scenario } from "../Scenario.js"
@@ -50,7 +50,7 @@ const simulate = <A, E>(
     clock,
     Effect.scoped(
       Effect.flatMap(Layer.build(routerLayer), (context) => Effect.provide(program, context))
-    ).pipe(Logger.withMinimumLogLevel(LogLevel.Error)),
+    ).pipe(Logger.withMinimumLogLevel(LogLevel.Error), Effect.withTracerEnabled(false)),
     onTime === undefined ? {} : { onTime }
   )
   if (Exit.isFailure(exit)) throw new Error(`engine: the simulation failed: ${Cause.pretty(exit.cause)}`)

@@ -17,8 +17,8 @@ import {
   type TaskSpec,
   Usage
 } from "@hangar/core"
-import { FlyModel } from "@hangar/fly-simulator"
-import { FlyProvider } from "@hangar/provider-fly"
+import { FlyModel } from "@hangar/fly-simulator/model"
+import * as FlyConventions from "@hangar/provider-fly/conventions"
 import { Effect, FiberRef } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"
@@ -50,8 +50,8 @@ const execLimitSeconds = 3600
 
 /** FlyProvider's app name for a repository: lower case, [a-z0-9-], at most 63 characters. */
 /** As FlyProvider names a repository's app and reports a machine's state (one mapping, so the two agree). */
-export const appName = FlyProvider.appName
-const statusOf = FlyProvider.sessionStatusOf
+export const appName = FlyConventions.appName
+const statusOf = FlyConventions.statusOf
 
 /** A refusal of the model as FlyClient maps the API's answer to it. */
 const fromSimError = (error: unknown, method: string): ComputeError.ComputeError => {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { ECSClient, type Task } from "@aws-sdk/client-ecs"
-import { type ComputeError, Pricing, PricingCatalog, type Session, type TaskSpec } from "@hangar/core"
+import { type ComputeError, Pricing, PricingCatalog, type TaskSpec } from "@hangar/core"
 import { Duration, Effect } from "effect"
 import type * as ClusterCost from "../ClusterCost.js"
 import * as EcsErrors from "../EcsErrors.js"
@@ -120,18 +120,3 @@ export const latestArn = (state: SessionState): string | undefined => state.arns
 /** A task's tag. */
 export const tagOf = (task: Task, key: string): string | undefined =>
   task.tags?.find((tag) => tag.key === key)?.value
-
-export const statusOf = (
-  task: { readonly lastStatus?: string | undefined } | undefined
-): Session.SessionStatus => {
-  switch (task?.lastStatus) {
-    case "RUNNING":
-      return "running"
-    case "PROVISIONING":
-    case "PENDING":
-    case "ACTIVATING":
-      return "provisioning"
-    default:
-      return "stopped"
-  }
-}

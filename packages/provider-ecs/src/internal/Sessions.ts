@@ -6,8 +6,9 @@
 import { DescribeTasksCommand, ListTasksCommand, StopTaskCommand, type Task } from "@aws-sdk/client-ecs"
 import { ComputeError, type Region, Session, TaskSpec } from "@hangar/core"
 import { Clock, Effect } from "effect"
+import { statusOf } from "../Conventions.js"
 import * as ClusterObservation from "./ClusterObservation.js"
-import { type EcsEnvironment, type SessionState, statusOf, tagOf } from "./EcsEnvironment.js"
+import { type EcsEnvironment, type SessionState, tagOf } from "./EcsEnvironment.js"
 import * as Pagination from "./Pagination.js"
 import { origin, providerId } from "./Provenance.js"
 

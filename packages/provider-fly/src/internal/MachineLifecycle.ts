@@ -5,6 +5,7 @@
  */
 import { ComputeError, ComputeProvider, type Region, Session, type TaskSpec } from "@hangar/core"
 import { Effect, FiberRef, Schema } from "effect"
+import { appName, statusOf } from "../Conventions.js"
 import * as FlySchemas from "../FlySchemas.js"
 import * as EventLedger from "./EventLedger.js"
 import { type FlyEnvironment, locked, machinePath, parseSessionId, wanted } from "./FlyEnvironment.js"
@@ -14,28 +15,6 @@ import { origin, providerId } from "./Provenance.js"
 
 const Machines = Schema.Array(FlySchemas.Machine)
 const Volumes = Schema.Array(FlySchemas.Volume)
-
-/** A valid Fly app name for a repository: lower case, [a-z0-9-], at most 63 characters. */
-export const appName = (prefix: string, repository: string): string =>
-  `${prefix}-${repository
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")}`
-    .slice(0, 63)
-    .replace(/-+$/, "")
-
-export const statusOf = (state: string): Session.SessionStatus =>
-  state === "started"
-    ? "running"
-    : state === "created" || state === "starting"
-      ? "provisioning"
-      : state === "suspended" || state === "suspending"
-        ? "suspended"
-        : state === "destroyed" || state === "destroying"
-          ? "destroyed"
-          : state === "failed"
-            ? "failed"
-            : "stopped"
 
 /** The machine as a session; the task's fields from its metadata and env, else from `fallbackTask`. */
 export const toSession = (app: string, machine: FlySchemas.Machine, fallbackTask?: TaskSpec.TaskSpec) =>
