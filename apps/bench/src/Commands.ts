@@ -1,6 +1,6 @@
 /** What each hangar-bench command does: run, print, write results. */
 import { join } from "node:path"
-import type { ComputeError } from "@hangar/core"
+import { type ComputeError, Statistics } from "@hangar/core"
 import { Console, Effect, Option } from "effect"
 import * as Charts from "./Charts.js"
 import * as CompareReport from "./CompareReport.js"
@@ -165,12 +165,12 @@ export const compareScenarios = (
           ecs: {
             ...r.ecs,
             startLatencySeconds: undefined,
-            p95StartSeconds: quantile(r.ecs.startLatencySeconds, 0.95)
+            p95StartSeconds: Statistics.percentile(r.ecs.startLatencySeconds, 0.95)
           },
           fly: {
             ...r.fly,
             startLatencySeconds: undefined,
-            p95StartSeconds: quantile(r.fly.startLatencySeconds, 0.95)
+            p95StartSeconds: Statistics.percentile(r.fly.startLatencySeconds, 0.95)
           }
         })),
         sensitivity
@@ -186,13 +186,6 @@ export const compareScenarios = (
     )
     yield* Console.log(`wrote ${written.join(", ")}`)
   })
-
-const quantile = (values: ReadonlyArray<number>, p: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted.length === 0
-    ? 0
-    : (sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0)
-}
 
 export const compare = (options: CommonOptions): Effect.Effect<void, ComputeError.InvalidRequest> =>
   Effect.flatMap(Scenarios.seedScenarios, (scenarios) => compareScenarios(scenarios, options))

@@ -1,5 +1,5 @@
 /** The cost comparison table, its details and assumptions, as text and Markdown. */
-import { PricingCatalog } from "@hangar/core"
+import { PricingCatalog, Statistics } from "@hangar/core"
 import type { SideResult } from "./CostTable.js"
 import { execLimitSeconds, type Scenario } from "./Scenario.js"
 import * as Table from "./Table.js"
@@ -11,12 +11,6 @@ export interface ScenarioResult {
 }
 
 const savings = (r: ScenarioResult) => 1 - r.fly.usdPerMonth / r.ecs.usdPerMonth
-
-const percentile = (values: ReadonlyArray<number>, p: number) => {
-  if (values.length === 0) return 0
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0
-}
 
 export const mainColumns: ReadonlyArray<Table.Column<ScenarioResult>> = [
   { header: "Scenario", value: (r) => r.scenario.name },
@@ -54,8 +48,8 @@ const latencyRows = (results: ReadonlyArray<ScenarioResult>) =>
       tasks: side.tasks,
       failed: side.failed,
       cold: side.coldStarts,
-      p50: percentile(side.startLatencySeconds, 0.5),
-      p95: percentile(side.startLatencySeconds, 0.95),
+      p50: Statistics.percentile(side.startLatencySeconds, 0.5),
+      p95: Statistics.percentile(side.startLatencySeconds, 0.95),
       hours: Object.entries(side.hoursByState)
         .filter(([, h]) => h >= 0.01)
         .map(([state, h]) => `${state} ${h.toFixed(1)}`)

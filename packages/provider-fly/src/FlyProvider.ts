@@ -19,6 +19,7 @@ import { Config, Context, Duration, Effect, Layer, type Redacted, type Scope } f
 import type { WebSocket } from "undici"
 import * as BufferedHttpClient from "./BufferedHttpClient.js"
 import * as FlyClient from "./FlyClient.js"
+import * as FlyCostModel from "./FlyCostModel.js"
 import * as FlyToml from "./FlyToml.js"
 import * as Deployments from "./internal/Deployments.js"
 import * as EventLedger from "./internal/EventLedger.js"
@@ -132,6 +133,8 @@ export interface Options {
   readonly flyToml?: string
   /** The proxy URL of an app (default `wss://<app>.fly.dev`, or the simulator's `/_proxy/<app>` off Fly). */
   readonly proxyUrl?: (app: string) => string
+  /** Resume, boot and create times the cost model assumes (its prices are core's `Pricing`). */
+  readonly costModel?: Partial<FlyCostModel.Timing>
 }
 
 const defaults = FlyEnvironment.defaults
@@ -189,6 +192,7 @@ const makeCore = (env: FlyEnvironment.FlyEnvironment) =>
     {
       id: providerId,
       capabilities: capabilities(env),
+      costModel: FlyCostModel.make({ edgeRegion: env.settings.primaryRegion, ...env.options.costModel }),
       // Machine lifecycle, with leases and waits
       create: (task) => MachineLifecycle.create(env, task),
       get: (sessionId) => MachineLifecycle.get(env, sessionId),
@@ -220,7 +224,7 @@ const makeCore = (env: FlyEnvironment.FlyEnvironment) =>
  */
 const withSleepManagement = (
   env: FlyEnvironment.FlyEnvironment,
-  core: ComputeProvider.ComputeProvider
+  core: ComputeProvider.Made
 ): ComputeProvider.ComputeProvider => ({
   ...core,
   create: (task) =>
@@ -244,7 +248,8 @@ const withSleepManagement = (
 /** Fly's own operations beside the provider. */
 const machinesOf = (
   env: FlyEnvironment.FlyEnvironment,
-  provider: ComputeProvider.ComputeProvider
+  provider: ComputeProvider.ComputeProvider,
+  operation: ComputeProvider.Operation
 ): Machines => ({
   // Sleep managed by Hangar
   ensureRunning: (sessionId) => SleepManagement.ensureRunning(env, provider, sessionId),
@@ -256,7 +261,7 @@ const machinesOf = (
   // Regions, tunnels, metrics, configuration
   deployGlobal: (input, regions) => Deployments.deployGlobal(env, provider, input, regions),
   tunnel: (sessionId, path) => ProxyTunnels.tunnel(env, sessionId, path),
-  metrics: (sessionId) => Metrics.metrics(env, sessionId),
+  metrics: (sessionId) => Metrics.metrics(env, operation, sessionId),
   flyToml: env.flyToml
 })
 
@@ -271,8 +276,9 @@ export const makeAll = (
 > =>
   Effect.gen(function* () {
     const env = FlyEnvironment.make(options, flyToml, yield* FlyClient.FlyClient)
-    const provider = withSleepManagement(env, yield* makeCore(env))
-    return { provider, machines: machinesOf(env, provider) }
+    const core = yield* makeCore(env)
+    const provider = withSleepManagement(env, core)
+    return { provider, machines: machinesOf(env, provider, core.operation) }
   })
 
 /** The provider alone (see `makeAll` for Fly's own operations beside it). */

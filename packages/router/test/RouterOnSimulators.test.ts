@@ -29,7 +29,7 @@ describe("Router on both simulators", () => {
           Layer.provide(
             Layer.mergeAll(
               providers,
-              RoutingPolicies.primaryOverflow(),
+              RoutingPolicies.primaryOverflow({ primary: "fly", overflow: "ecs" }),
               IdlePolicies.fixedTimeout(5),
               SessionStore.layerMemory
             )
@@ -86,7 +86,7 @@ describe("Router on both simulators", () => {
           Layer.provide(
             Layer.mergeAll(
               providers,
-              RoutingPolicies.primaryOverflow(),
+              RoutingPolicies.primaryOverflow({ primary: "fly", overflow: "ecs" }),
               IdlePolicies.fixedTimeout(5),
               SessionStore.layerMemory
             )
@@ -125,7 +125,7 @@ describe("Router on both simulators", () => {
             Layer.provide(
               Layer.mergeAll(
                 providers,
-                RoutingPolicies.rules(),
+                RoutingPolicies.rules({ quickStart: "fly", steady: "ecs" }),
                 IdlePolicies.fixedTimeout(5),
                 SessionStore.layerSqlite(file)
               )
@@ -216,7 +216,7 @@ describe("Router on both simulators", () => {
             Layer.provide(
               Layer.mergeAll(
                 providers,
-                RoutingPolicies.rules(),
+                RoutingPolicies.rules({ quickStart: "fly", steady: "ecs" }),
                 IdlePolicies.fixedTimeout(5),
                 SessionStore.layerSqlite(file)
               )

@@ -17,7 +17,7 @@ import {
   type TaskSpec
 } from "@hangar/core"
 import type { EcsModel } from "@hangar/ecs-simulator"
-import { EcsProvider } from "@hangar/provider-ecs"
+import { EcsCostModel, EcsProvider } from "@hangar/provider-ecs"
 import { Duration, Effect } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"
@@ -382,6 +382,7 @@ export const make = (options: Options): Effect.Effect<EcsEngine> =>
         unsupported,
         startLatencySeconds: { cold: 150, warm: 10 }
       }),
+      costModel: EcsCostModel.make(),
       create: (task) => create(engine, task),
       get: (sessionId) =>
         Effect.map(sessionOf(engine, sessionId, "get"), (state) =>

@@ -5,7 +5,8 @@
  * model's ledger (`Billing.compute` of the fly-simulator and of the ecs-simulator), every latency and cold start
  * from the Router's recorded dispatch results.
  */
-import { ExecBackend, type IdlePolicy, Pricing, ProviderRegistry, type RoutingPolicy } from "@hangar/core"
+import { type IdlePolicy, Pricing, ProviderRegistry, type RoutingPolicy } from "@hangar/core"
+import { ExecBackend } from "@hangar/core/simulation"
 import { Billing as EcsBilling, EcsModel } from "@hangar/ecs-simulator"
 import { Billing as FlyBilling, FlyModel } from "@hangar/fly-simulator"
 import { type Oracle, Router, SessionStore } from "@hangar/router"

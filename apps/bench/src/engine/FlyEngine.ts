@@ -18,7 +18,7 @@ import {
   Usage
 } from "@hangar/core"
 import { FlyModel } from "@hangar/fly-simulator"
-import { FlyProvider } from "@hangar/provider-fly"
+import { FlyCostModel, FlyProvider } from "@hangar/provider-fly"
 import { Effect, FiberRef } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"
@@ -369,6 +369,7 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
           unsupported: { gpu: "Fly deprecated GPUs (2026-02-11)" },
           startLatencySeconds: { cold: 13, warm: 0.4 }
         }),
+        costModel: FlyCostModel.make(),
         create: (task) => create(env, task),
         get: (sessionId) =>
           Effect.flatMap(machineOf(env, sessionId, "get"), (m) =>
