@@ -1,7 +1,11 @@
 import { defineConfig } from "tsup"
 
 export default defineConfig({
-  entry: { index: "src/index.ts", "examples/RunTask": "examples/RunTask.ts" },
+  entry: {
+    index: "src/index.ts",
+    "cost-model": "src/FlyCostModel.ts",
+    "examples/RunTask": "examples/RunTask.ts"
+  },
   format: ["esm"],
   dts: true,
   sourcemap: true,

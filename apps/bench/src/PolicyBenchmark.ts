@@ -7,8 +7,8 @@
  * a configurable price. The Pareto front is over cost and p95 start latency.
  */
 import { type IdlePolicy, type RoutingPolicy, Statistics } from "@hangar/core"
-import { EcsCostModel } from "@hangar/provider-ecs"
-import { FlyCostModel } from "@hangar/provider-fly"
+import * as EcsCostModel from "@hangar/provider-ecs/cost-model"
+import * as FlyCostModel from "@hangar/provider-fly/cost-model"
 import { IdlePolicies, Oracle, RoutingPolicies } from "@hangar/router"
 import { Exit, type Layer } from "effect"
 import * as AzureTraces from "./AzureTraces.js"

@@ -17,7 +17,8 @@ import {
   type TaskSpec
 } from "@hangar/core"
 import type { EcsModel } from "@hangar/ecs-simulator"
-import { EcsCostModel, EcsProvider } from "@hangar/provider-ecs"
+import { EcsProvider } from "@hangar/provider-ecs"
+import * as EcsCostModel from "@hangar/provider-ecs/cost-model"
 import { Duration, Effect } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"

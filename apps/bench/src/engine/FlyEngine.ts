@@ -18,7 +18,8 @@ import {
   Usage
 } from "@hangar/core"
 import { FlyModel } from "@hangar/fly-simulator"
-import { FlyCostModel, FlyProvider } from "@hangar/provider-fly"
+import { FlyProvider } from "@hangar/provider-fly"
+import * as FlyCostModel from "@hangar/provider-fly/cost-model"
 import { Effect, FiberRef } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"
