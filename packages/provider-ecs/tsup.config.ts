@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup"
 
 export default defineConfig({
-  entry: { index: "src/index.ts", conventions: "src/Conventions.ts" },
+  entry: { index: "src/index.ts", conventions: "src/Conventions.ts", "cost-model": "src/EcsCostModel.ts" },
   format: ["esm"],
   dts: true,
   sourcemap: true,

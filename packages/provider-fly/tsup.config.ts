@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     conventions: "src/Conventions.ts",
+    "cost-model": "src/FlyCostModel.ts",
     "examples/RunTask": "examples/RunTask.ts"
   },
   format: ["esm"],

@@ -6,8 +6,8 @@
  * are scaled to coding-agent tasks (at most one every 10 minutes per repository, median 5 minutes): only the
  * shapes transfer from FaaS.
  */
+import { SeededRandom } from "@hangar/core"
 import type { Oracle } from "@hangar/router"
-import * as Random from "./internal/Random.js"
 
 const minute = 60_000
 
@@ -18,7 +18,7 @@ export interface AzureTraceOptions {
 }
 
 export const generate = (options: AzureTraceOptions): ReadonlyArray<Oracle.TraceTask> => {
-  const random = Random.make(options.seed)
+  const random = SeededRandom.make(options.seed)
   const horizon = options.days * 1440 * minute
   const tasks: Array<Oracle.TraceTask> = []
   for (let r = 0; r < options.repositories; r++) {

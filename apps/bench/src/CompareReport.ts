@@ -3,7 +3,7 @@
  * Markdown: the monthly table (the seed's columns only where a scenario carries the seed's claim), start latency
  * p50/p95/p99, what each bill is made of, the assumptions, and the prices the run used with their sources.
  */
-import { Pricing, PricingCatalog } from "@hangar/core"
+import { Pricing, PricingCatalog, Statistics } from "@hangar/core"
 import type * as Breakdown from "./Breakdown.js"
 import * as Results from "./Results.js"
 import { execLimitSeconds, type Scenario } from "./Scenario.js"
@@ -21,13 +21,6 @@ export interface ScenarioResult {
 }
 
 const savings = (r: ScenarioResult) => 1 - r.fly.usdPerMonth / r.ecs.usdPerMonth
-
-/** The value at or above a fraction `p` of the sorted values (nearest rank); 0 for none. */
-export const percentile = (values: ReadonlyArray<number>, p: number) => {
-  if (values.length === 0) return 0
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0
-}
 
 const hasSeedClaims = (results: ReadonlyArray<ScenarioResult>) =>
   results.some((r) => r.scenario.seedClaim !== undefined)
@@ -86,9 +79,9 @@ const latencyRows = (results: ReadonlyArray<ScenarioResult>) =>
       tasks: side.tasks,
       failed: side.failed,
       cold: side.coldStarts,
-      p50: percentile(side.startLatencySeconds, 0.5),
-      p95: percentile(side.startLatencySeconds, 0.95),
-      p99: percentile(side.startLatencySeconds, 0.99),
+      p50: Statistics.percentile(side.startLatencySeconds, 0.5),
+      p95: Statistics.percentile(side.startLatencySeconds, 0.95),
+      p99: Statistics.percentile(side.startLatencySeconds, 0.99),
       hours: Object.entries(side.hoursByState)
         .filter(([, h]) => h >= 0.01)
         .map(([state, h]) => `${state} ${h.toFixed(1)}`)
@@ -336,9 +329,9 @@ export const markdown = (results: ReadonlyArray<ScenarioResult>, extra: Readonly
 const sideDocument = ({ startLatencySeconds, breakdown: _breakdown, ...side }: SideResult) => ({
   ...side,
   startLatencySeconds: {
-    p50: percentile(startLatencySeconds, 0.5),
-    p95: percentile(startLatencySeconds, 0.95),
-    p99: percentile(startLatencySeconds, 0.99)
+    p50: Statistics.percentile(startLatencySeconds, 0.5),
+    p95: Statistics.percentile(startLatencySeconds, 0.95),
+    p99: Statistics.percentile(startLatencySeconds, 0.99)
   }
 })
 

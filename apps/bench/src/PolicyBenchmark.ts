@@ -6,8 +6,10 @@
  * (the fluid lower bound), with the warm time compute was up beyond its tasks and a total that weighs waiting at
  * a configurable price. The Pareto front is over cost and p95 start latency.
  */
-import type { IdlePolicy, RoutingPolicy } from "@hangar/core"
-import { IdlePolicies, Oracle, Platforms, RoutingPolicies } from "@hangar/router"
+import { type IdlePolicy, type RoutingPolicy, Statistics } from "@hangar/core"
+import * as EcsCostModel from "@hangar/provider-ecs/cost-model"
+import * as FlyCostModel from "@hangar/provider-fly/cost-model"
+import { IdlePolicies, Oracle, RoutingPolicies } from "@hangar/router"
 import { Exit, type Layer } from "effect"
 import * as AzureTraces from "./AzureTraces.js"
 import * as Engine from "./engine/Engine.js"
@@ -76,8 +78,8 @@ export const routingPolicies: ReadonlyArray<
 > = [
   ["all-fly", () => RoutingPolicies.preferred({ defaultProvider: "fly" })],
   ["all-ecs", () => RoutingPolicies.preferred({ defaultProvider: "ecs" })],
-  ["rules", () => RoutingPolicies.rules()],
-  ["primary-overflow", () => RoutingPolicies.primaryOverflow()],
+  ["rules", () => RoutingPolicies.rules({ quickStart: "fly", steady: "ecs" })],
+  ["primary-overflow", () => RoutingPolicies.primaryOverflow({ primary: "fly", overflow: "ecs" })],
   ["cost-aware", () => RoutingPolicies.costAware()]
 ]
 
@@ -94,12 +96,6 @@ export const idlePolicies = (
   ["learning-augmented", () => IdlePolicies.learningAugmented({ trust: 0.5, waitMicroUsdPerSecond })],
   ["platform", () => IdlePolicies.platform]
 ]
-
-const percentile = (values: ReadonlyArray<number>, p: number): number => {
-  if (values.length === 0) return 0
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0
-}
 
 export interface PolicyBenchmarkOptions {
   /** What a second of waiting for a session to start is worth, in USD ($60/h by default). */
@@ -161,9 +157,9 @@ export const simulate = (run: PolicyRun, onProgress?: Engine.Progress): PolicyRo
     costOverOracle1: 0,
     costOverOracle0: 0,
     coldStarts,
-    p50StartSeconds: percentile(latencies, 0.5),
-    p95StartSeconds: percentile(latencies, 0.95),
-    p99StartSeconds: percentile(latencies, 0.99),
+    p50StartSeconds: Statistics.percentile(latencies, 0.5),
+    p95StartSeconds: Statistics.percentile(latencies, 0.95),
+    p99StartSeconds: Statistics.percentile(latencies, 0.99),
     wastedWarmHours: outcome.warmSeconds / 3600,
     weightedTotalUsd: cost + run.options.waitUsdPerSecond * waitSeconds,
     byProvider,
@@ -171,9 +167,21 @@ export const simulate = (run: PolicyRun, onProgress?: Engine.Progress): PolicyRo
   }
 }
 
+/** The two sides as the oracle sees them: each plugin's declared dedicated-machine prices; Fly has no GPUs. */
+export const flyPlatform = (): Oracle.Platform => ({
+  id: "fly",
+  feasible: (task) => !task.requiresGpu,
+  ...FlyCostModel.make().dedicated
+})
+export const ecsPlatform = (): Oracle.Platform => ({
+  id: "ecs",
+  feasible: () => true,
+  ...EcsCostModel.make().dedicated
+})
+
 /** The analytic bounds of each trace (the oracles' model, not the engine). */
 export const boundsOf = (traces: ReadonlyArray<PolicyTrace>): ReadonlyArray<TraceBounds> => {
-  const platforms = [Platforms.fly(), Platforms.ecs()]
+  const platforms = [flyPlatform(), ecsPlatform()]
   return traces.map(({ name, source }) => {
     const trace = traceOf(source)
     return {

@@ -6,9 +6,10 @@
  */
 
 import { IdlePolicy, Pricing } from "@hangar/core"
-import { IdlePolicies, Oracle, Platforms } from "@hangar/router"
+import { IdlePolicies, Oracle } from "@hangar/router"
 import { Effect } from "effect"
 import type { ScenarioResult } from "./CompareReport.js"
+import * as PolicyBenchmark from "./PolicyBenchmark.js"
 import * as Table from "./Table.js"
 
 export interface SensitivityRow {
@@ -49,7 +50,7 @@ export const rows = (
       })
     }
   }
-  const flyPlatform = Platforms.fly()
+  const flyPlatform = PolicyBenchmark.flyPlatform()
   const analytic = (minutes: number) =>
     Oracle.evaluateIdlePolicy(
       trace,

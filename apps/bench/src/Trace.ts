@@ -2,14 +2,14 @@
  * Turns a scenario into a concrete, seeded list of tasks: arrival times from the arrival process, durations
  * from the duration distribution, a repository and region for each. Same scenario and seed, same trace.
  */
+import { SeededRandom } from "@hangar/core"
 import type { Oracle } from "@hangar/router"
-import * as Random from "./internal/Random.js"
 import type { Scenario } from "./Scenario.js"
 
 const day = 86_400_000
 const minute = 60_000
 
-const arrivals = (scenario: Scenario, random: Random.Random, horizon: number): Array<number> => {
+const arrivals = (scenario: Scenario, random: SeededRandom.SeededRandom, horizon: number): Array<number> => {
   const a = scenario.arrival
   const times: Array<number> = []
   switch (a.kind) {
@@ -51,7 +51,7 @@ const arrivals = (scenario: Scenario, random: Random.Random, horizon: number): A
   return times.map(Math.round).sort((x, y) => x - y)
 }
 
-const duration = (scenario: Scenario, random: Random.Random): number => {
+const duration = (scenario: Scenario, random: SeededRandom.SeededRandom): number => {
   const d = scenario.duration
   if (d.kind === "fixed") return Math.round(d.seconds * 1000)
   const seconds = Math.min(d.maxSeconds, d.medianSeconds * Math.exp(d.sigma * random.normal()))
@@ -60,7 +60,7 @@ const duration = (scenario: Scenario, random: Random.Random): number => {
 
 /** The tasks of a scenario over its horizon, in arrival order. */
 export const generate = (scenario: Scenario): ReadonlyArray<Oracle.TraceTask> => {
-  const random = Random.make(scenario.seed)
+  const random = SeededRandom.make(scenario.seed)
   const horizon = scenario.days * day
   const repositories = Array.from(
     { length: scenario.repositories },

@@ -8,6 +8,7 @@ import {
   Capabilities,
   ComputeError,
   ComputeProvider,
+  CostModel,
   Money,
   ProviderRegistry,
   Session,
@@ -52,6 +53,14 @@ export const make = Effect.gen(function* () {
       sizes: ["dev"],
       unsupported: { gpu: "echo has no GPUs", suspend: "echo only stops" },
       startLatencySeconds: { cold: 0, warm: 0 }
+    }),
+    // Echo costs nothing: a flat model at zero, stopped (not suspended) when idle.
+    costModel: CostModel.flat({
+      runningMicroUsdPerSecond: 0,
+      sleepingMicroUsdPerSecond: 0,
+      startSeconds: 0,
+      wakeSeconds: 0,
+      sleepsBy: "stop"
     }),
     create: (task) =>
       Effect.map(Clock.currentTimeMillis, (now) => {

@@ -5,33 +5,17 @@
  * (exponential with jitter, honouring retry-after, bounded by attempts and a deadline), idempotent session
  * creation by task id, and, when the plugin asks for one, a deadline on every call.
  */
-import {
-  Clock,
-  Context,
-  Deferred,
-  Duration,
-  Effect,
-  FiberId,
-  FiberRef,
-  Option,
-  Random,
-  Schedule,
-  Tracer
-} from "effect"
+import { Deferred, Duration, Effect, FiberRef, Option } from "effect"
 import * as Capabilities from "./Capabilities.js"
-import {
-  type ComputeError,
-  fromParseError,
-  InvalidRequest,
-  normalise,
-  Timeout,
-  Unsupported
-} from "./ComputeError.js"
+import { type ComputeError, fromParseError, InvalidRequest, Timeout, Unsupported } from "./ComputeError.js"
+import type { CostModel } from "./CostModel.js"
+import * as Call from "./internal/Call.js"
+import * as Deadline from "./internal/Deadline.js"
+import * as Retry from "./internal/Retry.js"
 import type { Session } from "./Session.js"
 import type { TaskResult } from "./TaskResult.js"
 import * as TaskSpec from "./TaskSpec.js"
 import type { Usage } from "./Usage.js"
-import type { SimulationClock } from "./VirtualClock.js"
 
 export interface ExecOptions {
   /** How long the command may run before it is killed and the call fails with `Timeout`. */
@@ -42,6 +26,8 @@ export interface ExecOptions {
 export interface Spi {
   readonly id: TaskSpec.ProviderId
   readonly capabilities: Capabilities.Capabilities
+  /** What a task, an idle machine and a dedicated machine cost here (see `CostModel`). */
+  readonly costModel: CostModel
   /** Get or create the compute for a task and bring it to `running`. */
   readonly create: (task: TaskSpec.TaskSpec) => Effect.Effect<Session, unknown>
   readonly get: (sessionId: string) => Effect.Effect<Session, unknown>
@@ -65,6 +51,7 @@ export interface Spi {
 export interface ComputeProvider {
   readonly id: TaskSpec.ProviderId
   readonly capabilities: Capabilities.Capabilities
+  readonly costModel: CostModel
   /** Decodes `task` (an `InvalidRequest` names the bad field) and returns the task's one session. */
   readonly create: (task: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec) => Effect.Effect<Session, ComputeError>
   readonly get: (sessionId: string) => Effect.Effect<Session, ComputeError>
@@ -89,20 +76,34 @@ export interface ComputeProvider {
  */
 export const sleepManagedByHangar: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
 
-export interface RetryPolicy {
-  /** Retries after the first attempt. */
-  readonly maxRetries: number
-  readonly baseDelay: Duration.DurationInput
-  readonly maxDelay: Duration.DurationInput
-  /** No retry is started that would wait past this much time from the first attempt. */
-  readonly deadline: Duration.DurationInput
-}
+export type RetryPolicy = Retry.RetryPolicy
+export type RetryStep = Retry.RetryStep
+export const defaultRetryPolicy: RetryPolicy = Retry.defaultRetryPolicy
 
-export const defaultRetryPolicy: RetryPolicy = {
-  maxRetries: 5,
-  baseDelay: "200 millis",
-  maxDelay: "20 seconds",
-  deadline: "2 minutes"
+/**
+ * Core's retry schedule for one call started at `startedAt`: exponential from `baseDelay` capped at `maxDelay`,
+ * jittered by ±20%, never shorter than a `retryAfterMillis` the error carries, at most `maxRetries` times, never
+ * a wait past the deadline, and only while the error is retryable (for a plugin's own HTTP client).
+ */
+export const retrySchedule = Retry.retrySchedule
+
+/** Inside a call of a provider made with a `deadline`: the instant (clock millis) the call must end by. */
+export const callDeadlineAt: FiberRef.FiberRef<number> = Deadline.callDeadlineAt
+
+/**
+ * Runs one of a plugin's own operations (metrics, cluster cost, a clean-up) as core runs the contract's
+ * methods: in a span named after `method`, its failures normalised into `ComputeError`, retried on retryable
+ * ones, and bounded by the deadline the plugin gave `make`.
+ */
+export type Operation = <A>(
+  method: string,
+  effect: () => Effect.Effect<A, unknown>,
+  attributes?: Record<string, unknown>
+) => Effect.Effect<A, ComputeError>
+
+/** What `make` returns: the provider callers use, and the way the plugin runs its extra operations. */
+export interface Made extends ComputeProvider {
+  readonly operation: Operation
 }
 
 export interface MakeOptions {
@@ -120,155 +121,8 @@ export interface MakeOptions {
   }
 }
 
-/** Inside a call of a provider made with a `deadline`: the instant (clock millis) the call must end by. */
-export const callDeadlineAt: FiberRef.FiberRef<number> = FiberRef.unsafeMake(Number.POSITIVE_INFINITY)
-
-/**
- * The retry schedule for one call started now: exponential from `baseDelay` capped at `maxDelay`, jittered by
- * ±20%, never shorter than a `retryAfterMillis` the error carries, at most `maxRetries` times, and never a wait
- * that would end past the deadline. It continues only while the error is retryable.
- */
-export const retrySchedule = (
-  policy: RetryPolicy,
-  startedAt: number
-): Schedule.Schedule<RetryStep, ComputeError> => {
-  const base = Duration.toMillis(policy.baseDelay)
-  const cap = Duration.toMillis(policy.maxDelay)
-  const deadlineAt = startedAt + Duration.toMillis(policy.deadline)
-  return Schedule.identity<ComputeError>().pipe(
-    Schedule.intersect(Schedule.count),
-    Schedule.whileInput((error: ComputeError) => error.isRetryable),
-    Schedule.intersect(Schedule.recurs(policy.maxRetries)),
-    Schedule.mapEffect(([[error, attempt]]) =>
-      Effect.map(Random.nextRange(0.8, 1.2), (jitter): RetryStep => {
-        const backoff = Math.min(cap, base * 2 ** attempt) * jitter
-        const retryAfter = error._tag === "RateLimited" ? (error.retryAfterMillis ?? 0) : 0
-        return { error, attempt, delayMillis: Math.round(Math.max(backoff, retryAfter)) }
-      })
-    ),
-    Schedule.checkEffect((_input, step: RetryStep) =>
-      Effect.map(Clock.currentTimeMillis, (now) => now + step.delayMillis <= deadlineAt)
-    ),
-    Schedule.addDelay((step) => Duration.millis(step.delayMillis))
-  )
-}
-
-/**
- * `Effect.retry(effect, schedule)`, but the schedule is built only once an attempt has failed (most calls succeed
- * at once, and a schedule driver per call is not free). It is fed that first failure as if it had run from the
- * start, so its decisions (delays, limits, the errors it continues on) are the same.
- */
-export const retryLazily = <A, E, R, X, R2>(
-  effect: Effect.Effect<A, E, R>,
-  schedule: Schedule.Schedule<X, E, R2>
-): Effect.Effect<A, E, R | R2> =>
-  Effect.catchAll(effect, (first) => {
-    let fed = false
-    const again = Effect.suspend(() => {
-      if (fed) return effect
-      fed = true
-      return Effect.fail(first)
-    })
-    return Effect.retry(again, schedule)
-  })
-
-/** `effect` retried on `retrySchedule(policy, startedAt)`, the schedule built only on a failure. */
-export const retry = <A, R>(
-  effect: Effect.Effect<A, ComputeError, R>,
-  policy: RetryPolicy,
-  startedAt: number
-): Effect.Effect<A, ComputeError, R> => retryLazily(effect, retrySchedule(policy, startedAt))
-
-/**
- * `effect`, or a failure with `onTimeout()` once `millis` have passed on the fiber's clock. The caller gets the
- * failure at once and the work is interrupted in the background, as `Effect.disconnect` then
- * `Effect.timeoutFail` do, but with one forked fiber and one timer instead of three fibers: this bounds every
- * call of a provider, so its cost is paid per call. A `SimulationClock` (virtual or real) schedules the timer
- * itself; any other clock sleeps on a fiber of its own.
- */
-export const withDeadline = <A, E, E2, R>(
-  effect: Effect.Effect<A, E, R>,
-  millis: number,
-  onTimeout: () => E2
-): Effect.Effect<A, E | E2, R> =>
-  Effect.clockWith((clock) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.forkDaemon(restore(effect)), (fiber) =>
-        restore(
-          Effect.async<A, E | E2>((resume) => {
-            let settled = false
-            const fire = () => {
-              if (settled) return
-              settled = true
-              fiber.unsafeInterruptAsFork(FiberId.none)
-              resume(Effect.fail(onTimeout()))
-            }
-            const cancel = timer(clock, millis, fire)
-            fiber.addObserver((exit) => {
-              if (settled) return
-              settled = true
-              cancel()
-              resume(exit)
-            })
-            return Effect.sync(() => {
-              if (settled) return
-              settled = true
-              cancel()
-              fiber.unsafeInterruptAsFork(FiberId.none)
-            })
-          })
-        )
-      )
-    )
-  )
-
-/**
- * `withDeadline`, with the instant set in `callDeadlineAt` on the fiber the work runs on, for the waits inside it to
- * see (that fiber ends with the work, so nothing needs restoring).
- */
-export const withCallDeadline = <A, E, E2, R>(
-  effect: Effect.Effect<A, E, R>,
-  millis: number,
-  onTimeout: () => E2
-): Effect.Effect<A, E | E2, R> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    withDeadline(Effect.zipRight(FiberRef.set(callDeadlineAt, now + millis), effect), millis, onTimeout)
-  )
-
-/** The class of Effect's own clock, whose `sleep` is a `setTimeout`. */
-const LiveClock = Clock.make().constructor
-/** The longest delay `setTimeout` takes (about 24.8 days). */
-const maxTimeoutMillis = 2_147_483_647
-
-/**
- * Calls `fire` after `millis` on `clock`; returns a cancel function. Effect's own clock gets a `setTimeout`, as its
- * `sleep` would use: running that `sleep` on a fiber of its own cost more than the rest of a provider call.
- */
-const timer = (clock: Clock.Clock, millis: number, fire: () => void): (() => void) => {
-  const scheduler = clock as Partial<Pick<SimulationClock, "schedule">>
-  if (typeof scheduler.schedule === "function") {
-    return scheduler.schedule(clock.unsafeCurrentTimeMillis() + millis, fire)
-  }
-  if (clock.constructor === LiveClock && millis <= maxTimeoutMillis) {
-    const handle = setTimeout(fire, millis)
-    return () => clearTimeout(handle)
-  }
-  const sleeper = Effect.runFork(clock.sleep(Duration.millis(millis)))
-  sleeper.addObserver((exit) => {
-    if (exit._tag === "Success") fire()
-  })
-  return () => sleeper.unsafeInterruptAsFork(FiberId.none)
-}
-
-/** One decision of the retry schedule: the error retried, how many retries came before, and the wait. */
-export interface RetryStep {
-  readonly error: ComputeError
-  readonly attempt: number
-  readonly delayMillis: number
-}
-
 /** Builds the caller-facing provider from a plugin's SPI. */
-export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<ComputeProvider> =>
+export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Made> =>
   Effect.sync(() => {
     const policy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry }
     const provider = spi.id
@@ -279,43 +133,7 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
     >()
 
     const deadline = options.deadline
-    /**
-     * A call: a span, retries, and the deadline if there is one. With a deadline the call runs on a fiber of its
-     * own (`withCallDeadline`), where the span is made the parent of what the call does by setting it there:
-     * nothing needs restoring, as the fiber ends with the call. Without one, the span is installed around the call
-     * (`withParentSpan`, a FiberRef scope).
-     */
-    const call = <A>(
-      method: string,
-      effect: () => Effect.Effect<A, unknown>,
-      attributes: Record<string, unknown> = {},
-      {
-        bound = deadline?.millis ?? 0,
-        parent
-      }: { readonly bound?: number | undefined; readonly parent?: Tracer.AnySpan } = {}
-    ) =>
-      Effect.useSpan(
-        `ComputeProvider.${method}`,
-        { attributes: { provider, ...attributes }, captureStackTrace: false, ...(parent ? { parent } : {}) },
-        (span) => {
-          const attempts = Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
-            const attempt = Effect.suspend(effect).pipe(
-              Effect.mapError((u) => normalise(u, { module: "ComputeProvider", method, provider }))
-            )
-            return retry(attempt, policy, startedAt)
-          })
-          if (deadline === undefined) return Effect.withParentSpan(attempts, span)
-          return withCallDeadline(
-            Effect.zipRight(
-              FiberRef.update(FiberRef.currentContext, Context.add(Tracer.ParentSpan, span)),
-              attempts
-            ),
-            bound,
-            () =>
-              normalise(deadline.onTimeout(method, bound), { module: "ComputeProvider", method, provider })
-          )
-        }
-      )
+    const call = Call.make(provider, policy, deadline)
 
     const decode = (input: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec) =>
       input instanceof TaskSpec.TaskSpec
@@ -425,9 +243,10 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
           )
     }
 
-    const service: ComputeProvider = {
+    const service: Made = {
       id: provider,
       capabilities: spi.capabilities,
+      costModel: spi.costModel,
       create,
       get: (sessionId) => call("get", () => spi.get(sessionId), { sessionId }),
       start: (sessionId) => call("start", () => spi.start(sessionId), { sessionId }),
@@ -441,7 +260,8 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Compute
         ),
       exec,
       list: () => call("list", () => spi.list()),
-      usage: (sessionId) => call("usage", () => spi.usage(sessionId), { sessionId })
+      usage: (sessionId) => call("usage", () => spi.usage(sessionId), { sessionId }),
+      operation: (method, effect, attributes) => call(method, effect, attributes)
     }
     return service
   })

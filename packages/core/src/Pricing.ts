@@ -3,6 +3,7 @@
  * second in each state, and what an EC2 instance and its EBS root volume cost. Simulators bill with these and
  * providers, policies and the bench estimate with them, so their numbers agree by construction.
  */
+import { Schema } from "effect"
 import * as Money from "./Money.js"
 import * as PricingCatalog from "./PricingCatalog.js"
 import type { SizePreset } from "./SizePreset.js"
@@ -48,6 +49,29 @@ export const defaultFlyRootfsGb = 1
 
 export const flyVolumeRate = (sizeGb: number, catalog = PricingCatalog.fly): Money.Rate =>
   Money.scale(PricingCatalog.rate(catalog, "volume"), sizeGb)
+
+/**
+ * The states of a Fly Machine (the Machines API state diagram), one schema for the simulator and the plugin. The
+ * simulator models the first ten; the API also reports the transient states after them.
+ */
+export const FlyMachineState = Schema.Literal(
+  "created",
+  "starting",
+  "started",
+  "stopping",
+  "stopped",
+  "suspending",
+  "suspended",
+  "destroying",
+  "destroyed",
+  "failed",
+  "creating",
+  "restarting",
+  "updating",
+  "replacing",
+  "launch_failed"
+)
+export type FlyMachineState = typeof FlyMachineState.Type
 
 /** Fly machine states billed at the guest rate; created, stopped and suspended pay rootfs; destroyed nothing. */
 export const flyStateBilling = (state: string): "guest" | "rootfs" | "none" =>

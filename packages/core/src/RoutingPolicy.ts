@@ -5,12 +5,26 @@
 import { Context, type Effect, Schema } from "effect"
 import { Capabilities } from "./Capabilities.js"
 import type { CapacityUnavailable, Unsupported } from "./ComputeError.js"
+import type { CostModel } from "./CostModel.js"
 import { ProviderId, TaskSpec } from "./TaskSpec.js"
+
+/** A plugin's cost model, as a candidate carries it (functions: checked for shape, not encoded). */
+const CostModelSchema = Schema.declare(
+  (u: unknown): u is CostModel =>
+    typeof u === "object" &&
+    u !== null &&
+    typeof (u as CostModel).estimate === "function" &&
+    typeof (u as CostModel).machineStates === "function" &&
+    typeof (u as CostModel).dedicated === "object",
+  { identifier: "CostModel" }
+)
 
 /** What a policy knows about one composed provider when it decides. */
 export const Candidate = Schema.Struct({
   provider: ProviderId,
   capabilities: Capabilities,
+  /** What the provider declares a task and its idle states cost (the cost-aware policy ranks by it). */
+  costModel: CostModelSchema,
   /** False while the provider is marked down (open circuit, region outage). */
   available: Schema.Boolean
 })

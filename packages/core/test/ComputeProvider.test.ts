@@ -15,6 +15,9 @@ import {
 import { Capabilities } from "../src/Capabilities.js"
 import { InvalidRequest, ProviderUnavailable, RateLimited, Timeout } from "../src/ComputeError.js"
 import * as ComputeProvider from "../src/ComputeProvider.js"
+import * as CostModel from "../src/CostModel.js"
+import * as Deadline from "../src/internal/Deadline.js"
+import * as Retry from "../src/internal/Retry.js"
 import { Session } from "../src/Session.js"
 import { TaskResult } from "../src/TaskResult.js"
 import type { ProviderId } from "../src/TaskSpec.js"
@@ -43,6 +46,13 @@ const scripted = (failures: ReadonlyArray<unknown>) => {
   const spi: ComputeProvider.Spi = {
     id: "scripted" as ProviderId,
     capabilities,
+    costModel: CostModel.flat({
+      runningMicroUsdPerSecond: 1,
+      sleepingMicroUsdPerSecond: 0,
+      startSeconds: 1,
+      wakeSeconds: 1,
+      sleepsBy: "stop"
+    }),
     create: () =>
       Effect.sync(() => {
         calls++
@@ -238,7 +248,7 @@ describe("ComputeProvider.make", () => {
           const attempt = plugin.spi.get("s-1") as Effect.Effect<Session, ProviderUnavailable>
           const run = Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
             lazy
-              ? ComputeProvider.retry(attempt, policy, startedAt)
+              ? Retry.retry(attempt, policy, startedAt)
               : Effect.retry(attempt, ComputeProvider.retrySchedule(policy, startedAt))
           )
           const { result, elapsed } = yield* timed(Effect.withRandom(run, Random.make(index)))
@@ -250,7 +260,7 @@ describe("ComputeProvider.make", () => {
   )
 })
 
-describe("ComputeProvider.withDeadline", () => {
+describe("withDeadline (core internal)", () => {
   const late = () => "late" as const
 
   it.effect("gives the work's result when it ends first, on a virtual clock", () =>
@@ -258,7 +268,7 @@ describe("ComputeProvider.withDeadline", () => {
       const clock = new VirtualClock.VirtualClock()
       const result = yield* VirtualClock.drive(
         clock,
-        ComputeProvider.withDeadline(Effect.as(Effect.sleep("4 seconds"), "done"), 5_000, late)
+        Deadline.withDeadline(Effect.as(Effect.sleep("4 seconds"), "done"), 5_000, late)
       )
       assert.strictEqual(result, "done")
       assert.strictEqual(clock.now() - Date.UTC(2026, 0, 1), 4_000)
@@ -272,10 +282,7 @@ describe("ComputeProvider.withDeadline", () => {
       const work = Effect.sleep("1 minute").pipe(
         Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
       )
-      const result = yield* VirtualClock.drive(
-        clock,
-        Effect.either(ComputeProvider.withDeadline(work, 5_000, late))
-      )
+      const result = yield* VirtualClock.drive(clock, Effect.either(Deadline.withDeadline(work, 5_000, late)))
       assert.deepStrictEqual(result, Either.left("late"))
       assert.strictEqual(clock.now() - Date.UTC(2026, 0, 1), 5_000)
       yield* Deferred.await(interrupted)
@@ -284,11 +291,11 @@ describe("ComputeProvider.withDeadline", () => {
 
   it.effect("keeps the work's own failure, and interrupting the caller interrupts the work", () =>
     Effect.gen(function* () {
-      const failed = yield* Effect.either(ComputeProvider.withDeadline(Effect.fail("boom"), 5_000, late))
+      const failed = yield* Effect.either(Deadline.withDeadline(Effect.fail("boom"), 5_000, late))
       assert.deepStrictEqual(failed, Either.left("boom"))
       const interrupted = yield* Deferred.make<void>()
       const work = Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)))
-      const caller = yield* Effect.fork(ComputeProvider.withDeadline(work, 60_000, late))
+      const caller = yield* Effect.fork(Deadline.withDeadline(work, 60_000, late))
       yield* TestClock.adjust("1 second")
       const exit = yield* Fiber.interrupt(caller)
       assert.isTrue(Exit.isInterrupted(exit))
@@ -300,11 +307,11 @@ describe("ComputeProvider.withDeadline", () => {
     "on Effect's own clock: the work's result when it ends first, else the failure at the deadline",
     () =>
       Effect.gen(function* () {
-        assert.strictEqual(yield* ComputeProvider.withDeadline(Effect.succeed("done"), 60_000, late), "done")
+        assert.strictEqual(yield* Deadline.withDeadline(Effect.succeed("done"), 60_000, late), "done")
         const interrupted = yield* Deferred.make<void>()
         const work = Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)))
         assert.deepStrictEqual(
-          yield* Effect.either(ComputeProvider.withDeadline(work, 20, late)),
+          yield* Effect.either(Deadline.withDeadline(work, 20, late)),
           Either.left("late")
         )
         yield* Deferred.await(interrupted)
@@ -313,9 +320,7 @@ describe("ComputeProvider.withDeadline", () => {
 
   it.effect("times out on a clock without its own scheduler (TestClock)", () =>
     Effect.gen(function* () {
-      const caller = yield* Effect.fork(
-        Effect.either(ComputeProvider.withDeadline(Effect.never, 5_000, late))
-      )
+      const caller = yield* Effect.fork(Effect.either(Deadline.withDeadline(Effect.never, 5_000, late)))
       yield* TestClock.adjust("4999 millis")
       assert.isTrue((yield* Fiber.poll(caller))._tag === "None")
       yield* TestClock.adjust("1 millis")
@@ -380,6 +385,33 @@ describe("ComputeProvider.make with a deadline", () => {
         )
       assert.strictEqual(yield* execAt(), 60_000)
       assert.strictEqual(yield* execAt({ timeoutSeconds: 5 }), 15_000)
+    })
+  )
+
+  it.effect("runs a plugin's own operation with the span, retries and deadline of a call", () =>
+    Effect.gen(function* () {
+      const { spi } = scripted([])
+      const provider = yield* ComputeProvider.make(spi, {
+        retry: { maxRetries: 100, baseDelay: "1 second", maxDelay: "8 seconds", deadline: "1 hour" },
+        deadline
+      })
+      let attempts = 0
+      const flaky = provider.operation("metrics", () =>
+        Effect.suspend(
+          (): Effect.Effect<{ span: string; attempts: number }, unknown> =>
+            ++attempts < 3
+              ? Effect.fail(serverError)
+              : Effect.map(Effect.orDie(Effect.currentSpan), (span) => ({ span: span.name, attempts }))
+        )
+      )
+      const clock = new VirtualClock.VirtualClock()
+      const ok = yield* VirtualClock.drive(clock, flaky)
+      assert.deepStrictEqual(ok, { span: "ComputeProvider.metrics", attempts: 3 })
+      const never = provider.operation("clusterCost", () => Effect.never)
+      const start = clock.now()
+      const late = yield* VirtualClock.drive(clock, Effect.either(never))
+      assert.isTrue(Either.isLeft(late) && late.left._tag === "Timeout" && late.left.method === "clusterCost")
+      assert.strictEqual(clock.now() - start, 10_000)
     })
   )
 

@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import * as DetachedJob from "../src/DetachedJob.js"
-import * as ExecBackend from "../src/ExecBackend.js"
+import * as DetachedJob from "../src/protocols/DetachedJob.js"
+import * as ExecBackend from "../src/simulation/ExecBackend.js"
 import * as VirtualClock from "../src/VirtualClock.js"
 
 const done = (outcome: ExecBackend.ExecOutcome) => {

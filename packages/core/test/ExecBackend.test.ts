@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import * as ExecBackend from "../src/ExecBackend.js"
+import * as ExecBackend from "../src/simulation/ExecBackend.js"
 import * as VirtualClock from "../src/VirtualClock.js"
 
 describe("ExecBackend", () => {

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
-import * as SessionManagerMessage from "../src/SessionManagerMessage.js"
+import * as SessionManagerMessage from "../src/protocols/SessionManagerMessage.js"
 
 describe("SessionManagerMessage", () => {
   it("round-trips any message through encode → decode", () => {

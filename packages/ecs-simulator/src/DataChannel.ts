@@ -18,7 +18,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
-import { SessionManagerMessage } from "@hangar/core"
+import { SessionManagerMessage } from "@hangar/core/protocols"
 import { type WebSocket, WebSocketServer } from "ws"
 import type { EcsModel, Task } from "./model/EcsModel.js"
 

@@ -3,7 +3,8 @@
  * faults, the ECS Exec data channel on the same port, optional `dataDir` persistence, and a smithy request
  * handler that runs the AWS SDK in-process through `fastify.inject` (no socket), each request tracked on the clock.
  */
-import { ExecBackend, Pricing, PricingCatalog, VirtualClock } from "@hangar/core"
+import { Pricing, PricingCatalog, VirtualClock } from "@hangar/core"
+import { ExecBackend } from "@hangar/core/simulation"
 import type { Redacted } from "effect"
 import Fastify, { type FastifyInstance } from "fastify"
 import * as ControlRoutes from "./control/Routes.js"

@@ -1,6 +1,8 @@
 import { ExecuteCommandCommand, RunTaskCommand } from "@aws-sdk/client-ecs"
 import { assert, describe, it } from "@effect/vitest"
-import { ExecBackend, SessionManagerMessage, VirtualClock } from "@hangar/core"
+import { VirtualClock } from "@hangar/core"
+import { SessionManagerMessage } from "@hangar/core/protocols"
+import { ExecBackend } from "@hangar/core/simulation"
 import WebSocket from "ws"
 import { quick, setup } from "./Setup.js"
 

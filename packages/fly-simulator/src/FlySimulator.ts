@@ -8,7 +8,8 @@
  * waits for it).
  */
 import { randomBytes } from "node:crypto"
-import { type ExecBackend, VirtualClock } from "@hangar/core"
+import { VirtualClock } from "@hangar/core"
+import type { ExecBackend } from "@hangar/core/simulation"
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify"
 import * as Control from "./control/Routes.js"
 import { type FaultRuleInput, Faults } from "./Faults.js"

@@ -14,6 +14,7 @@
  */
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs"
 import { join } from "node:path"
+import { Pricing } from "@hangar/core"
 import { DurableFile } from "@hangar/core/simulation"
 import { Either, Schema } from "effect"
 import type { FlyModel, Ledger, Volume } from "./model/FlyModel.js"
@@ -22,18 +23,7 @@ import { Machine, type MachineConfig } from "./model/Machine.js"
 export const fileName = "fly-simulator.json"
 export const journalName = "fly-simulator.journal"
 
-const State = Schema.Literal(
-  "created",
-  "starting",
-  "started",
-  "stopping",
-  "stopped",
-  "suspending",
-  "suspended",
-  "destroying",
-  "destroyed",
-  "failed"
-)
+const State = Pricing.FlyMachineState
 const LedgerEntry = Schema.Struct({
   intervals: Schema.Int,
   millis: Schema.Number,

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DetachedJob, ExecBackend, Money, Pricing, VirtualClock } from "@hangar/core"
+import { Money, Pricing, VirtualClock } from "@hangar/core"
+import { DetachedJob } from "@hangar/core/protocols"
+import { ExecBackend } from "@hangar/core/simulation"
 import { FastCheck as fc } from "effect"
 import * as FlySimulator from "../src/FlySimulator.js"
 

@@ -4,7 +4,7 @@
  * from what Fly returns, Fly wins: leases answer a status/data envelope (not the spec's flat `Lease`), so for the
  * lease routes the envelope's `data` is what is checked against the spec's schema.
  */
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
@@ -25,7 +25,15 @@ const specPath = join(
   dirname(fileURLToPath(import.meta.url)),
   "../../../../shared/reference/fly-machines-openapi.json"
 )
-const spec = JSON.parse(readFileSync(specPath, "utf8")) as {
+/** The spec lives beside the repository (../shared/reference); a clone without it skips these tests, saying so. */
+const specPresent = existsSync(specPath)
+if (!specPresent)
+  console.warn(
+    `skipping the OpenAPI conformance tests: ${specPath} is missing (Fly's official spec, kept in ../shared/reference beside the repository)`
+  )
+const spec = (
+  specPresent ? JSON.parse(readFileSync(specPath, "utf8")) : { components: { schemas: {} }, paths: {} }
+) as {
   components: { schemas: Record<string, JsonSchema> }
   paths: Record<
     string,
@@ -82,7 +90,7 @@ const responseSchema = (path: string, method: string, status: number): JsonSchem
   return schema
 }
 
-describe("responses conform to Fly's official OpenAPI schemas", () => {
+describe.skipIf(!specPresent)("responses conform to Fly's official OpenAPI schemas", () => {
   it("machines, events, wait, exec, leases, metadata, versions, volumes, snapshots, regions and apps", async () => {
     const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
     const sim = await FlySimulator.make({ clock, tokens: [{ token: "t" }], rateLimits: false })

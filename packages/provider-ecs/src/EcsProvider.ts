@@ -19,6 +19,7 @@ import {
 import { type Config, Context, type Duration, Effect, Layer } from "effect"
 import type * as ClusterCost from "./ClusterCost.js"
 import * as Conventions from "./Conventions.js"
+import * as EcsCostModel from "./EcsCostModel.js"
 import * as ClusterObservation from "./internal/ClusterObservation.js"
 import * as Configuration from "./internal/Configuration.js"
 import * as EcsEnvironment from "./internal/EcsEnvironment.js"
@@ -122,6 +123,8 @@ export interface Options {
   readonly retry?: Partial<ComputeProvider.RetryPolicy>
   /** How long create/start waits for RUNNING (a new instance can take minutes). */
   readonly startDeadline?: Duration.DurationInput
+  /** Instance types, start times and spare capacity the cost model assumes (its prices are core's `Pricing`). */
+  readonly costModel?: Partial<EcsCostModel.Options>
 }
 
 export type WorkspaceOptions =
@@ -172,6 +175,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
       {
         id: Provenance.providerId,
         capabilities: capabilities(options),
+        costModel: EcsCostModel.make(options.costModel),
         // Task lifecycle
         create: (task) => TaskLifecycle.create(env, task),
         get: (sessionId) => TaskLifecycle.get(env, sessionId),
@@ -190,7 +194,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
       },
       options.retry === undefined ? {} : { retry: options.retry }
     )
-    const clusterCost = (period?: Period) => ClusterObservation.clusterCost(env, period)
+    const clusterCost = (period?: Period) => ClusterObservation.clusterCost(env, provider.operation, period)
     return { ...provider, clusterCost } satisfies Service
   })
 

@@ -8,7 +8,8 @@
  * is answered Unsupported, in one `input_stream_data` HandshakeResponse. A channel the agent then closes because
  * an action was refused is `Unsupported` naming it.
  */
-import { ComputeError, SessionManagerMessage } from "@hangar/core"
+import { ComputeError } from "@hangar/core"
+import { SessionManagerMessage } from "@hangar/core/protocols"
 import WebSocket from "ws"
 
 export interface ChannelOutcome {

@@ -20,6 +20,7 @@ import type { WebSocket } from "undici"
 import * as BufferedHttpClient from "./BufferedHttpClient.js"
 import * as Conventions from "./Conventions.js"
 import * as FlyClient from "./FlyClient.js"
+import * as FlyCostModel from "./FlyCostModel.js"
 import * as FlyToml from "./FlyToml.js"
 import * as Deployments from "./internal/Deployments.js"
 import * as EventLedger from "./internal/EventLedger.js"
@@ -133,6 +134,8 @@ export interface Options {
   readonly flyToml?: string
   /** The proxy URL of an app (default `wss://<app>.fly.dev`, or the simulator's `/_proxy/<app>` off Fly). */
   readonly proxyUrl?: (app: string) => string
+  /** Resume, boot and create times the cost model assumes (its prices are core's `Pricing`). */
+  readonly costModel?: Partial<FlyCostModel.Timing>
 }
 
 const defaults = FlyEnvironment.defaults
@@ -190,6 +193,7 @@ const makeCore = (env: FlyEnvironment.FlyEnvironment) =>
     {
       id: providerId,
       capabilities: capabilities(env),
+      costModel: FlyCostModel.make({ edgeRegion: env.settings.primaryRegion, ...env.options.costModel }),
       // Machine lifecycle, with leases and waits
       create: (task) => MachineLifecycle.create(env, task),
       get: (sessionId) => MachineLifecycle.get(env, sessionId),
@@ -221,7 +225,7 @@ const makeCore = (env: FlyEnvironment.FlyEnvironment) =>
  */
 const withSleepManagement = (
   env: FlyEnvironment.FlyEnvironment,
-  core: ComputeProvider.ComputeProvider
+  core: ComputeProvider.Made
 ): ComputeProvider.ComputeProvider => ({
   ...core,
   create: (task) =>
@@ -245,7 +249,8 @@ const withSleepManagement = (
 /** Fly's own operations beside the provider. */
 const machinesOf = (
   env: FlyEnvironment.FlyEnvironment,
-  provider: ComputeProvider.ComputeProvider
+  provider: ComputeProvider.ComputeProvider,
+  operation: ComputeProvider.Operation
 ): Machines => ({
   // Sleep managed by Hangar
   ensureRunning: (sessionId) => SleepManagement.ensureRunning(env, provider, sessionId),
@@ -257,7 +262,7 @@ const machinesOf = (
   // Regions, tunnels, metrics, configuration
   deployGlobal: (input, regions) => Deployments.deployGlobal(env, provider, input, regions),
   tunnel: (sessionId, path) => ProxyTunnels.tunnel(env, sessionId, path),
-  metrics: (sessionId) => Metrics.metrics(env, sessionId),
+  metrics: (sessionId) => Metrics.metrics(env, operation, sessionId),
   flyToml: env.flyToml
 })
 
@@ -272,8 +277,9 @@ export const makeAll = (
 > =>
   Effect.gen(function* () {
     const env = FlyEnvironment.make(options, flyToml, yield* FlyClient.FlyClient)
-    const provider = withSleepManagement(env, yield* makeCore(env))
-    return { provider, machines: machinesOf(env, provider) }
+    const core = yield* makeCore(env)
+    const provider = withSleepManagement(env, core)
+    return { provider, machines: machinesOf(env, provider, core.operation) }
   })
 
 /** The provider alone (see `makeAll` for Fly's own operations beside it). */

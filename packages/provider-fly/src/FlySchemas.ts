@@ -2,9 +2,10 @@
  * Schemas of the Machines API responses the client reads, written from the official OpenAPI spec
  * (../shared/reference/fly-machines-openapi.json) for the fields Hangar uses; other fields pass through.
  */
+import { Pricing } from "@hangar/core"
 import { Schema } from "effect"
 
-export const MachineState = Schema.String
+export const MachineState = Pricing.FlyMachineState
 export const Guest = Schema.Struct({
   cpu_kind: Schema.Literal("shared", "performance"),
   cpus: Schema.Int,
@@ -60,7 +61,7 @@ export const ExecResponse = Schema.Struct({
   exit_code: Schema.Int
 })
 
-export const WaitResponse = Schema.Struct({ ok: Schema.Boolean, state: Schema.optional(Schema.String) })
+export const WaitResponse = Schema.Struct({ ok: Schema.Boolean, state: Schema.optional(MachineState) })
 
 /** Fly answers leases in a status/data envelope (not the spec's flat Lease schema). */
 export const LeaseResponse = Schema.Struct({

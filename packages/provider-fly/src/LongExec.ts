@@ -22,7 +22,8 @@
  *   been collected runs the command again.
  */
 import { randomBytes } from "node:crypto"
-import { ComputeError, ComputeProvider, DetachedJob, TaskResult } from "@hangar/core"
+import { ComputeError, TaskResult } from "@hangar/core"
+import { DetachedJob } from "@hangar/core/protocols"
 import { Clock, type Duration, Effect, FiberRef, Schedule } from "effect"
 import type * as FlyClient from "./FlyClient.js"
 import * as FlySchemas from "./FlySchemas.js"
@@ -139,7 +140,7 @@ export const run = (
       })
 
     /** One poll, retried on retryable failures; anything else ends the job's watch without a second start. */
-    const poll = ComputeProvider.retryLazily(
+    const poll = Effect.retry(
       exec(DetachedJob.pollCommand(jobId, waitMillis)),
       Schedule.exponential("500 millis").pipe(
         Schedule.either(Schedule.spaced("10 seconds")),

@@ -21,7 +21,14 @@ export const main = async (): Promise<ReadonlyArray<string>> => {
   const store = SqliteSessionStore.layer(join(directory, "sessions.db"))
   const routerLayer = (options: Router.RouterOptions) =>
     Router.layer(options).pipe(
-      Layer.provide(Layer.mergeAll(providers, RoutingPolicies.rules(), IdlePolicies.fixedTimeout(5), store))
+      Layer.provide(
+        Layer.mergeAll(
+          providers,
+          RoutingPolicies.rules({ quickStart: "fly", steady: "ecs" }),
+          IdlePolicies.fixedTimeout(5),
+          store
+        )
+      )
     )
   const lines: Array<string> = []
   const seconds = (from: number) => `+${Math.round((clock.now() - from) / 1000)} s`

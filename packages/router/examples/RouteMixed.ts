@@ -47,7 +47,7 @@ export const main = async (): Promise<ReadonlyArray<string>> => {
     Layer.provide(
       Layer.mergeAll(
         providers,
-        RoutingPolicies.rules(),
+        RoutingPolicies.rules({ quickStart: "fly", steady: "ecs" }),
         IdlePolicies.fixedTimeout(5),
         SessionStore.layerMemory
       )

@@ -2,9 +2,8 @@
  * Idle policies: when an idle machine that can sleep should stop or suspend (ski rental, see
  * ../shared/reference/routing-and-cost.md §1, §2, §8). Each is a Layer providing core's `IdlePolicy`.
  */
-import { IdlePolicy } from "@hangar/core"
+import { IdlePolicy, SeededRandom } from "@hangar/core"
 import { Effect, Layer } from "effect"
-import { mulberry32 } from "./internal/Prng.js"
 
 const minute = 60_000
 
@@ -76,7 +75,7 @@ export const breakEven = (options: Partial<BreakEvenOptions> = {}) => {
  */
 export const randomizedBreakEven = (options: Partial<BreakEvenOptions> & { readonly seed?: number } = {}) =>
   Layer.sync(IdlePolicy.IdlePolicy, () => {
-    const random = mulberry32(options.seed ?? 1)
+    const random = SeededRandom.make(options.seed ?? 1)
     const lambda = options.waitMicroUsdPerSecond ?? 0
     return {
       name: "break-even-randomized",
@@ -87,7 +86,7 @@ export const randomizedBreakEven = (options: Partial<BreakEvenOptions> & { reado
           if (!Number.isFinite(b)) {
             return keepWhenSleepSavesNothing("break-even-randomized")
           }
-          const t = b * Math.log(1 + random() * (Math.E - 1))
+          const t = b * Math.log(1 + random.next() * (Math.E - 1))
           return new IdlePolicy.IdleDecision({
             action: sleepAction(input),
             afterMillis: Math.round(t),

@@ -11,7 +11,13 @@
  *
  * Money here is in micro-dollars as floating point: these are estimates over a model, not bills.
  */
-import type { IdlePolicy, SizePreset } from "@hangar/core"
+import {
+  Capabilities,
+  type ComputeProvider,
+  type CostModel,
+  type IdlePolicy,
+  type SizePreset
+} from "@hangar/core"
 import { Effect } from "effect"
 
 export interface TraceTask {
@@ -25,25 +31,31 @@ export interface TraceTask {
 }
 
 /** A way to put a machine to sleep: its price while asleep and what a wake costs in running seconds. */
-export interface SleepState {
-  readonly name: "suspend" | "stop" | "terminate"
-  readonly microUsdPerSecond: (task: TraceTask) => number
-  readonly wakeSeconds: number
-  /** Running seconds billed per wake (boot time, or a per-launch minimum). */
-  readonly wakeBilledSeconds: number
-}
+export type SleepState = CostModel.SleepState<TraceTask>
 
-export interface Platform {
+/**
+ * A platform as the oracle sees it: what it can run, and a dedicated machine's prices per second (busy or
+ * warm-idle, and the task's perfectly packed share), sleep states, and creation (billed seconds and duration).
+ */
+export interface Platform extends CostModel.Dedicated<TraceTask> {
   readonly id: string
   readonly feasible: (task: TraceTask) => boolean
-  /** Price per second of a dedicated machine for this task, busy or warm-idle. */
-  readonly runMicroUsdPerSecond: (task: TraceTask) => number
-  /** Price per second of the resources the task alone needs, perfectly packed (Oracle-0). */
-  readonly unitMicroUsdPerSecond: (task: TraceTask) => number
-  readonly sleepStates: ReadonlyArray<SleepState>
-  /** Running seconds billed to create a machine, and how long creation takes. */
-  readonly createBilledSeconds: number
-  readonly createSeconds: number
+}
+
+/**
+ * A composed provider as the oracle sees it: its id, what it can run (GPU and sizes, from its capabilities), and
+ * the dedicated-machine prices its plugin declares in its cost model.
+ */
+export const platformOf = (
+  provider: Pick<ComputeProvider.ComputeProvider, "id" | "capabilities" | "costModel">
+): Platform => {
+  const { capabilities, costModel } = provider
+  const gpu = Capabilities.supports(capabilities, "gpu")
+  return {
+    id: provider.id,
+    feasible: (task) => (gpu || !task.requiresGpu) && capabilities.sizes.includes(task.size),
+    ...costModel.dedicated
+  }
 }
 
 export interface Slot {

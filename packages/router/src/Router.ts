@@ -23,7 +23,6 @@ import type {
   TaskSpec
 } from "@hangar/core"
 import { Context, type Duration, Effect, Layer, type Scope } from "effect"
-import type * as CostModel from "./CostModel.js"
 import * as Failover from "./internal/Failover.js"
 import * as IdleHandOff from "./internal/IdleHandOff.js"
 import * as Reconciliation from "./internal/Reconciliation.js"
@@ -123,8 +122,6 @@ export interface RouterOptions {
   /** Concurrent dispatches per provider (default 32). */
   readonly concurrencyPerProvider?: number
   readonly execTimeoutSeconds?: number
-  /** Prices for idle decisions, by provider id (defaults: `fly` and `ecs` models of CostModel). */
-  readonly models?: Readonly<Record<string, CostModel.ProviderModel>>
   /** This router's identity in the session store (default: a random id). */
   readonly instanceId?: string
   /** Reconciliation at start-up and on a schedule (see `ReconcileOptions`); `false`: only when called. */

@@ -5,7 +5,6 @@
 import { ComputeError, RoutingPolicy, type TaskSpec } from "@hangar/core"
 import { Clock, Effect, Layer } from "effect"
 import { CircuitBreaker, type CircuitOptions } from "./CircuitBreaker.js"
-import * as CostModel from "./CostModel.js"
 import { explainInfeasible, feasible } from "./Feasibility.js"
 
 const noFeasibleProvider = (policy: string, input: RoutingPolicy.RouteInput) =>
@@ -59,28 +58,31 @@ export const preferred = (options: { readonly defaultProvider: string }) =>
   })
 
 export interface RulesOptions {
-  readonly shortTaskSeconds: number
-  readonly fly: string
-  readonly ecs: string
+  /** Below this expected duration a task is short (default 300 s). */
+  readonly shortTaskSeconds?: number
+  /** Where short and edge-region tasks go (the seed's Fly). */
+  readonly quickStart: string
+  /** Where GPU and long-running tasks go (the seed's ECS). */
+  readonly steady: string
 }
 
 /**
- * Seed phase 2, the seed's `selectProvider` in its order: under `shortTaskSeconds` → fly; GPU → ecs; region
- * `edge` → fly; otherwise ecs. A rule's pick that cannot take the task (a short GPU task on Fly) falls through
- * to the next feasible provider.
+ * Seed phase 2, the seed's `selectProvider` in its order: under `shortTaskSeconds` → `quickStart`; GPU →
+ * `steady`; region `edge` → `quickStart`; otherwise `steady`. A rule's pick that cannot take the task (a short
+ * GPU task where `quickStart` has no GPUs) falls through to the next feasible provider.
  */
-export const rules = (options: Partial<RulesOptions> = {}) => {
-  const { shortTaskSeconds, fly, ecs } = { shortTaskSeconds: 300, fly: "fly", ecs: "ecs", ...options }
+export const rules = (options: RulesOptions) => {
+  const { shortTaskSeconds = 300, quickStart, steady } = options
   const rule = (task: TaskSpec.TaskSpec): readonly [string, string] => {
     if (task.expectedDurationSeconds !== undefined && task.expectedDurationSeconds < shortTaskSeconds) {
       return [
-        fly,
-        `expected ${task.expectedDurationSeconds}s < ${shortTaskSeconds}s: short tasks go to ${fly}`
+        quickStart,
+        `expected ${task.expectedDurationSeconds}s < ${shortTaskSeconds}s: short tasks go to ${quickStart}`
       ]
     }
-    if (task.requiresGpu) return [ecs, `needs a GPU: ${ecs}`]
-    if (task.region === "edge") return [fly, `edge region: ${fly} runs near users`]
-    return [ecs, `long-running by default: ${ecs}`]
+    if (task.requiresGpu) return [steady, `needs a GPU: ${steady}`]
+    if (task.region === "edge") return [quickStart, `edge region: ${quickStart} runs near users`]
+    return [steady, `long-running by default: ${steady}`]
   }
   return make({
     name: "rules",
@@ -97,22 +99,19 @@ export const rules = (options: Partial<RulesOptions> = {}) => {
 export interface PrimaryOverflowOptions {
   readonly primary: string
   readonly overflow: string
-  readonly circuit: CircuitOptions
+  /** Default: open after 3 failures, for 60 s. */
+  readonly circuit?: CircuitOptions
 }
 
 /**
- * Seed phase 3: the primary (Fly) first; the overflow (ECS) when the primary's circuit is open, it is marked
- * down (region outage), or it cannot take the task. Capacity errors, rate limits beyond the retry budget and
- * outages reported through `observe` trip the breaker; after `openMillis` one probe goes to the primary.
+ * Seed phase 3: the primary (the seed's Fly) first; the overflow (its ECS) when the primary's circuit is open, it
+ * is marked down (region outage), or it cannot take the task. Capacity errors, rate limits beyond the retry
+ * budget and outages reported through `observe` trip the breaker; after `openMillis` one probe goes to the
+ * primary.
  */
-export const primaryOverflow = (options: Partial<PrimaryOverflowOptions> = {}) =>
+export const primaryOverflow = (options: PrimaryOverflowOptions) =>
   Layer.sync(RoutingPolicy.RoutingPolicy, () => {
-    const { primary, overflow, circuit } = {
-      primary: "fly",
-      overflow: "ecs",
-      circuit: { failureThreshold: 3, openMillis: 60_000 },
-      ...options
-    }
+    const { primary, overflow, circuit = { failureThreshold: 3, openMillis: 60_000 } } = options
     const breaker = new CircuitBreaker(circuit)
     return {
       name: "primary-overflow",
@@ -142,34 +141,28 @@ export const primaryOverflow = (options: Partial<PrimaryOverflowOptions> = {}) =
 export interface CostAwareOptions {
   /** Providers whose expected start latency exceeds this are used only if none meets it. */
   readonly startLatencyTargetSeconds: number
-  readonly models: Readonly<Record<string, CostModel.ProviderModel>>
 }
 
 /**
  * SkyPilot-style: argmin of expected cost over feasible providers that meet the start-latency target (all
- * feasible ones if none does); the decision carries every estimate.
+ * feasible ones if none does), each priced by the cost model its plugin declares; the decision carries every
+ * estimate.
  */
 export const costAware = (options: Partial<CostAwareOptions> = {}) => {
-  const { startLatencyTargetSeconds, models } = {
-    startLatencyTargetSeconds: 30,
-    models: { fly: CostModel.defaultFly, ecs: CostModel.defaultEcs },
-    ...options
-  }
+  const { startLatencyTargetSeconds } = { startLatencyTargetSeconds: 30, ...options }
   return make({
     name: "cost-aware",
     observe: () => Effect.void,
     decide: (input) => {
       const options = feasible(input)
       const estimates = input.candidates.map((candidate) => {
-        const model = models[candidate.provider]
-        const ok = options.includes(candidate) && model !== undefined
-        const e = model === undefined ? undefined : CostModel.estimate(model, input.task)
+        const e = candidate.costModel.estimate(input.task)
         return {
           provider: candidate.provider,
-          costMicroUsd: e?.costMicroUsd ?? Number.POSITIVE_INFINITY,
-          startLatencySeconds: e?.startLatencySeconds ?? Number.POSITIVE_INFINITY,
-          feasible: ok,
-          note: e?.note ?? "no cost model for this provider"
+          costMicroUsd: e.costMicroUsd,
+          startLatencySeconds: e.startLatencySeconds,
+          feasible: options.includes(candidate),
+          note: e.note
         }
       })
       const usable = estimates.filter((e) => e.feasible)

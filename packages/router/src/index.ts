@@ -1,10 +1,8 @@
 /** @hangar/router: routing and idle policies, the Router (dispatch with failover), session stores, the oracle. */
 export * as CircuitBreaker from "./CircuitBreaker.js"
-export * as CostModel from "./CostModel.js"
 export * as Feasibility from "./Feasibility.js"
 export * as IdlePolicies from "./IdlePolicies.js"
 export * as Oracle from "./Oracle.js"
-export * as Platforms from "./Platforms.js"
 export * as Router from "./Router.js"
 export * as RoutingPolicies from "./RoutingPolicies.js"
 export * as SessionStore from "./SessionStore.js"

@@ -1,9 +1,27 @@
 import { assert, describe, it } from "@effect/vitest"
-import { IdlePolicy } from "@hangar/core"
+import { IdlePolicy, type TaskSpec } from "@hangar/core"
+import { EcsCostModel } from "@hangar/provider-ecs"
+import { FlyCostModel } from "@hangar/provider-fly"
 import { Effect, FastCheck as fc, type Layer } from "effect"
 import * as IdlePolicies from "../src/IdlePolicies.js"
 import * as Oracle from "../src/Oracle.js"
-import * as Platforms from "../src/Platforms.js"
+import { ecsCapabilities, flyCapabilities } from "./fixtures.js"
+
+/** Fly and ECS as the oracle sees them: from each plugin's declared cost model and capabilities. */
+const Platforms = {
+  fly: () =>
+    Oracle.platformOf({
+      id: "fly" as TaskSpec.ProviderId,
+      capabilities: flyCapabilities,
+      costModel: FlyCostModel.make()
+    }),
+  ecs: () =>
+    Oracle.platformOf({
+      id: "ecs" as TaskSpec.ProviderId,
+      capabilities: ecsCapabilities,
+      costModel: EcsCostModel.make()
+    })
+}
 
 const traceArbitrary = (gpu: boolean) =>
   fc

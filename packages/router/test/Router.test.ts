@@ -28,7 +28,7 @@ import { drive, fakes } from "./fixtures.js"
 
 const routerWith = (
   providers: Effect.Effect.Success<ReturnType<typeof fakes>>,
-  routing = RoutingPolicies.primaryOverflow(),
+  routing = RoutingPolicies.primaryOverflow({ primary: "fly", overflow: "ecs" }),
   idle = IdlePolicies.fixedTimeout(5),
   store: Layer.Layer<SessionStore.SessionStore, SessionStore.SessionStoreError> = SessionStore.layerMemory,
   options: Router.RouterOptions = {}

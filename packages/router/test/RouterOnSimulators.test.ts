@@ -30,7 +30,7 @@ describe("Router on both simulators", () => {
           Layer.provide(
             Layer.mergeAll(
               providers,
-              RoutingPolicies.primaryOverflow(),
+              RoutingPolicies.primaryOverflow({ primary: "fly", overflow: "ecs" }),
               IdlePolicies.fixedTimeout(5),
               SessionStore.layerMemory
             )
@@ -87,7 +87,7 @@ describe("Router on both simulators", () => {
           Layer.provide(
             Layer.mergeAll(
               providers,
-              RoutingPolicies.primaryOverflow(),
+              RoutingPolicies.primaryOverflow({ primary: "fly", overflow: "ecs" }),
               IdlePolicies.fixedTimeout(5),
               SessionStore.layerMemory
             )
@@ -126,7 +126,7 @@ describe("Router on both simulators", () => {
             Layer.provide(
               Layer.mergeAll(
                 providers,
-                RoutingPolicies.rules(),
+                RoutingPolicies.rules({ quickStart: "fly", steady: "ecs" }),
                 IdlePolicies.fixedTimeout(5),
                 SqliteSessionStore.layer(file)
               )
@@ -217,7 +217,7 @@ describe("Router on both simulators", () => {
             Layer.provide(
               Layer.mergeAll(
                 providers,
-                RoutingPolicies.rules(),
+                RoutingPolicies.rules({ quickStart: "fly", steady: "ecs" }),
                 IdlePolicies.fixedTimeout(5),
                 SqliteSessionStore.layer(file)
               )

@@ -6,8 +6,8 @@ import { candidates, taskInput } from "./fixtures.js"
 
 const policies: ReadonlyArray<readonly [string, () => Layer.Layer<RoutingPolicy.RoutingPolicy>]> = [
   ["preferred", () => RoutingPolicies.preferred({ defaultProvider: "ecs" })],
-  ["rules", () => RoutingPolicies.rules()],
-  ["primary-overflow", () => RoutingPolicies.primaryOverflow()],
+  ["rules", () => RoutingPolicies.rules({ quickStart: "fly", steady: "ecs" })],
+  ["primary-overflow", () => RoutingPolicies.primaryOverflow({ primary: "fly", overflow: "ecs" })],
   ["cost-aware", () => RoutingPolicies.costAware()]
 ]
 
@@ -95,7 +95,7 @@ describe("routing policies", () => {
 
   it("rules: the seed's selectProvider, in its order", () => {
     const route = (t: Record<string, unknown>) => {
-      const result = decide(RoutingPolicies.rules(), {
+      const result = decide(RoutingPolicies.rules({ quickStart: "fly", steady: "ecs" }), {
         task: asTask({ taskId: "t", repository: "r", ...t }),
         candidates: candidates(),
         excluded: []
@@ -135,7 +135,11 @@ describe("routing policies", () => {
         )
       }).pipe(
         Effect.provide(
-          RoutingPolicies.primaryOverflow({ circuit: { failureThreshold: 3, openMillis: 60_000 } })
+          RoutingPolicies.primaryOverflow({
+            primary: "fly",
+            overflow: "ecs",
+            circuit: { failureThreshold: 3, openMillis: 60_000 }
+          })
         )
       )
   )

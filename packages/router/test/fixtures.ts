@@ -1,5 +1,7 @@
 import { Capabilities, type RoutingPolicy, type TaskSpec } from "@hangar/core"
 import { Conformance, FakeProvider } from "@hangar/core/testing"
+import { EcsCostModel } from "@hangar/provider-ecs"
+import { FlyCostModel } from "@hangar/provider-fly"
 import { Effect, FastCheck as fc } from "effect"
 
 export const flyCapabilities = new Capabilities.Capabilities({
@@ -23,8 +25,18 @@ export const ecsCapabilities = new Capabilities.Capabilities({
 export const candidates = (
   available: { fly?: boolean; ecs?: boolean } = {}
 ): ReadonlyArray<RoutingPolicy.Candidate> => [
-  { provider: "fly" as TaskSpec.ProviderId, capabilities: flyCapabilities, available: available.fly ?? true },
-  { provider: "ecs" as TaskSpec.ProviderId, capabilities: ecsCapabilities, available: available.ecs ?? true }
+  {
+    provider: "fly" as TaskSpec.ProviderId,
+    capabilities: flyCapabilities,
+    costModel: FlyCostModel.make(),
+    available: available.fly ?? true
+  },
+  {
+    provider: "ecs" as TaskSpec.ProviderId,
+    capabilities: ecsCapabilities,
+    costModel: EcsCostModel.make(),
+    available: available.ecs ?? true
+  }
 ]
 
 let counter = 0

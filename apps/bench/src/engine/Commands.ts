@@ -3,7 +3,8 @@
  * `ExecBackend.defaultRules`: `work SECONDS` runs that long and prints a summary). The engine runs the command
  * on the clock with no Promise in between, so it reads the rule instead of calling the backend.
  */
-import { ExecBackend, TaskResult } from "@hangar/core"
+import { TaskResult } from "@hangar/core"
+import * as ExecBackend from "@hangar/core/simulation/exec-backend"
 
 export interface Outcome {
   readonly stdout: string

@@ -18,6 +18,7 @@ import {
 } from "@hangar/core"
 import type { EcsModel } from "@hangar/ecs-simulator/model"
 import * as EcsConventions from "@hangar/provider-ecs/conventions"
+import * as EcsCostModel from "@hangar/provider-ecs/cost-model"
 import { Duration, Effect } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"
@@ -382,6 +383,7 @@ export const make = (options: Options): Effect.Effect<EcsEngine> =>
         unsupported,
         startLatencySeconds: { cold: 150, warm: 10 }
       }),
+      costModel: EcsCostModel.make(),
       create: (task) => create(engine, task),
       get: (sessionId) =>
         Effect.map(sessionOf(engine, sessionId, "get"), (state) =>

@@ -5,7 +5,8 @@
  * model's ledger (`Billing.compute` of the fly-simulator and of the ecs-simulator), every latency and cold start
  * from the Router's recorded dispatch results.
  */
-import { ExecBackend, type IdlePolicy, Pricing, ProviderRegistry, type RoutingPolicy } from "@hangar/core"
+import { type IdlePolicy, Pricing, ProviderRegistry, type RoutingPolicy } from "@hangar/core"
+import * as ExecBackend from "@hangar/core/simulation/exec-backend"
 import { Billing as EcsBilling, EcsModel } from "@hangar/ecs-simulator/model"
 import { Billing as FlyBilling, FlyModel } from "@hangar/fly-simulator/model"
 import { type Oracle, Router, SessionStore } from "@hangar/router"

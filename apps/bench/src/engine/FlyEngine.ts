@@ -19,6 +19,7 @@ import {
 } from "@hangar/core"
 import { FlyModel } from "@hangar/fly-simulator/model"
 import * as FlyConventions from "@hangar/provider-fly/conventions"
+import * as FlyCostModel from "@hangar/provider-fly/cost-model"
 import { Effect, FiberRef } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"
@@ -369,6 +370,7 @@ export const make = (options: Options): Effect.Effect<ComputeProvider.ComputePro
           unsupported: { gpu: "Fly deprecated GPUs (2026-02-11)" },
           startLatencySeconds: { cold: 13, warm: 0.4 }
         }),
+        costModel: FlyCostModel.make(),
         create: (task) => create(env, task),
         get: (sessionId) =>
           Effect.flatMap(machineOf(env, sessionId, "get"), (m) =>

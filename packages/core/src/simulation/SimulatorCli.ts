@@ -7,8 +7,8 @@
 import { type CliApp, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Console, Data, Effect, Option } from "effect"
-import * as ExecBackend from "../ExecBackend.js"
 import * as VirtualClock from "../VirtualClock.js"
+import * as ExecBackend from "./ExecBackend.js"
 
 /** A usage or input error found after parsing (a file that cannot be read, a bad JSON value): exit code 2. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}

@@ -4,11 +4,11 @@
  * them against a deliberately broken fake to show that they fail.
  */
 import { layer as vitestLayer } from "@effect/vitest"
-import { Context, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
+import { Context, Effect, Either, Fiber, Layer, Option, Schema, TestClock } from "effect"
 import * as Capabilities from "../Capabilities.js"
 import type { ComputeError } from "../ComputeError.js"
 import type { ComputeProvider } from "../ComputeProvider.js"
-import type { TaskSpecInput } from "../TaskSpec.js"
+import { TaskSpec, type TaskSpecInput } from "../TaskSpec.js"
 
 /** The provider under test. */
 export class ProviderUnderTest extends Context.Tag("@hangar/core/testing/ProviderUnderTest")<
@@ -215,8 +215,50 @@ export const checks: Record<string, Check> = {
         exercised > 0,
         "the provider declares no unsupported GPU or suspend, so nothing was exercised"
       )
+    }),
+
+  "the cost model prices tasks and idle states it can be in": (options) =>
+    Effect.gen(function* () {
+      const provider = yield* ProviderUnderTest
+      const model = provider.costModel
+      const priced = (n: number) => Number.isFinite(n) && n >= 0
+      const short = yield* decodeTask(taskFor(options, "cost", { expectedDurationSeconds: 60 }))
+      const long = yield* decodeTask(taskFor(options, "cost", { expectedDurationSeconds: 3_600 }))
+      const [a, b] = [model.estimate(short), model.estimate(long)]
+      yield* expect(
+        priced(a.costMicroUsd) && priced(a.startLatencySeconds) && a.note.length > 0,
+        `an estimate is a non-negative cost and start latency with a note, got ${JSON.stringify(a)}`
+      )
+      yield* expect(
+        b.costMicroUsd >= a.costMicroUsd,
+        `an hour costs no less than a minute: ${b.costMicroUsd} µ$ < ${a.costMicroUsd} µ$`
+      )
+      const states = model.machineStates(short)
+      yield* expect(priced(states.running), `the running price is non-negative, got ${states.running}`)
+      const dormant = [states.suspended, states.stopped, states.destroyed].filter((d) => d !== undefined)
+      for (const d of dormant) {
+        yield* expect(
+          priced(d.microUsdPerSecond) && priced(d.wakeSeconds) && priced(d.wakeBilledSeconds),
+          `a sleeping state has a non-negative price and wake, got ${JSON.stringify(d)}`
+        )
+      }
+      yield* expect(
+        states.suspended === undefined || Capabilities.supports(provider.capabilities, "suspend"),
+        "the cost model prices a suspended state, but the capabilities say the provider cannot suspend"
+      )
+      const dedicated = model.dedicated
+      yield* expect(
+        priced(dedicated.runMicroUsdPerSecond(short)) &&
+          priced(dedicated.unitMicroUsdPerSecond(short)) &&
+          dedicated.unitMicroUsdPerSecond(short) <= dedicated.runMicroUsdPerSecond(short) &&
+          priced(dedicated.createSeconds) &&
+          priced(dedicated.createBilledSeconds),
+        "a dedicated machine's prices are non-negative, its packed share no dearer than the machine"
+      )
     })
 }
+
+const decodeTask = (input: TaskSpecInput) => Effect.orDie(Schema.decodeUnknown(TaskSpec)(input))
 
 /** Runs one named check; fails with the check's message. */
 export const run = (name: string, options: ConformanceOptions = {}) =>

@@ -8,12 +8,13 @@ import { Clock, Effect, Ref } from "effect"
 import { Capabilities } from "../Capabilities.js"
 import { CapacityUnavailable, ProviderUnavailable, SessionNotFound } from "../ComputeError.js"
 import * as ComputeProvider from "../ComputeProvider.js"
+import * as CostModel from "../CostModel.js"
 import * as Money from "../Money.js"
 import type { Region } from "../Region.js"
 import { Session, type SessionStatus } from "../Session.js"
 import { TaskResult } from "../TaskResult.js"
 import type { ProviderId, TaskSpec } from "../TaskSpec.js"
-import { Usage } from "../Usage.js"
+import * as Usage from "../Usage.js"
 
 export interface FakeProviderOptions {
   readonly id?: string
@@ -31,24 +32,9 @@ export interface FakeProviderOptions {
   readonly retry?: Partial<ComputeProvider.RetryPolicy>
 }
 
-interface Interval {
-  readonly status: SessionStatus
-  readonly from: number
-}
-
 interface FakeSession {
   session: Session
-  readonly history: Array<Interval>
-}
-
-const secondsIn = (history: ReadonlyArray<Interval>, now: number, status: SessionStatus): number => {
-  let total = 0
-  for (let i = 0; i < history.length; i++) {
-    const interval = history[i]!
-    const end = history[i + 1]?.from ?? now
-    if (interval.status === status) total += end - interval.from
-  }
-  return total / 1000
+  readonly history: Array<Usage.StatusInterval>
 }
 
 export interface FakeProvider {
@@ -57,6 +43,24 @@ export interface FakeProvider {
   readonly calls: Ref.Ref<ReadonlyArray<string>>
   /** Sessions created by the plugin, counted per task id. */
   readonly createdPerTask: Map<string, number>
+}
+
+/** What a fake session has cost: running and provisioning at `running`, asleep at `sleeping` (or, broken, running). */
+const usageOf = (
+  sessionId: string,
+  seconds: Usage.SecondsByState,
+  running: Money.Rate,
+  sleeping: Money.Rate,
+  options: FakeProviderOptions
+): Usage.Usage => {
+  const asleep = seconds.suspended + seconds.stopped
+  const billedRunning = options.bugAccrueWhileAsleep ? seconds.running + asleep : seconds.running
+  const shown = options.bugAccrueWhileAsleep ? { ...seconds, running: billedRunning } : seconds
+  const costMicroUsd = Money.add(
+    Money.cost(running, Math.round((billedRunning + seconds.provisioning) * 1000)),
+    Money.cost(sleeping, Math.round(asleep * 1000))
+  )
+  return new Usage.Usage({ sessionId, seconds: shown, costMicroUsd })
 }
 
 export const make = (options: FakeProviderOptions = {}): Effect.Effect<FakeProvider> =>
@@ -102,6 +106,13 @@ export const make = (options: FakeProviderOptions = {}): Effect.Effect<FakeProvi
         sizes: ["dev", "standard", "performance", "high-perf"],
         unsupported: options.unsupported ?? { gpu: "the fake provider has no GPUs" },
         startLatencySeconds: { cold: options.startSeconds ?? 1, warm: 0.5 }
+      }),
+      costModel: CostModel.flat({
+        runningMicroUsdPerSecond: options.runningMicroUsdPerSecond ?? 10,
+        sleepingMicroUsdPerSecond: options.sleepingMicroUsdPerSecond ?? 1,
+        startSeconds: options.startSeconds ?? 1,
+        wakeSeconds: 0.5,
+        sleepsBy: options.unsupported?.suspend === undefined ? "suspend" : "stop"
       }),
       create: (task: TaskSpec) =>
         Effect.gen(function* () {
@@ -195,20 +206,7 @@ export const make = (options: FakeProviderOptions = {}): Effect.Effect<FakeProvi
           const entry = sessions.get(sessionId)
           if (entry === undefined) return yield* find(sessionId, "usage").pipe(Effect.as(undefined as never))
           const now = yield* Clock.currentTimeMillis
-          const seconds = {
-            provisioning: secondsIn(entry.history, now, "provisioning"),
-            running: secondsIn(entry.history, now, "running"),
-            suspended: secondsIn(entry.history, now, "suspended"),
-            stopped: secondsIn(entry.history, now, "stopped")
-          }
-          const asleep = seconds.suspended + seconds.stopped
-          const billedRunning = options.bugAccrueWhileAsleep ? seconds.running + asleep : seconds.running
-          const shown = options.bugAccrueWhileAsleep ? { ...seconds, running: billedRunning } : seconds
-          const costMicroUsd = Money.add(
-            Money.cost(running, Math.round((billedRunning + seconds.provisioning) * 1000)),
-            Money.cost(sleeping, Math.round(asleep * 1000))
-          )
-          return new Usage({ sessionId, seconds: shown, costMicroUsd })
+          return usageOf(sessionId, Usage.secondsByState(entry.history, now), running, sleeping, options)
         })
     }
     const provider = yield* ComputeProvider.make(

@@ -5,7 +5,8 @@
  * lifecycle with seeded timings. Time comes from the injected clock only (no fastify, no wall clock), and every
  * timer is tagged with the model's epoch so `reset` leaves no stale work behind.
  */
-import { ExecBackend, Pricing, VirtualClock } from "@hangar/core"
+import { Pricing, VirtualClock } from "@hangar/core"
+import * as ExecBackend from "@hangar/core/simulation/exec-backend"
 import * as Arn from "./Arn.js"
 import * as AutoScalingGroup from "./AutoScalingGroup.js"
 import type { CapacityProvider, ScalingOptions } from "./CapacityProvider.js"

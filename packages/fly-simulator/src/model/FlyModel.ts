@@ -4,7 +4,8 @@
  * keeps (see Machine.ts), so a virtual clock moves a month of machines without a timer per transition. No
  * fastify and no wall clock here; files of the `process` exec backend go through the injected `Workspaces`.
  */
-import { ExecBackend, type VirtualClock } from "@hangar/core"
+import type { VirtualClock } from "@hangar/core"
+import * as ExecBackend from "@hangar/core/simulation/exec-backend"
 import { Changes } from "./Changes.js"
 import {
   type Action,

@@ -2,17 +2,9 @@
  * Fly's machine lifecycle as a declared table (../shared/reference/fly-machines-api.md §2.2, the official
  * state diagram): which action is legal from which state, and the transient state it passes through.
  */
-export type MachineState =
-  | "created"
-  | "starting"
-  | "started"
-  | "stopping"
-  | "stopped"
-  | "suspending"
-  | "suspended"
-  | "destroying"
-  | "destroyed"
-  | "failed"
+import type { Pricing } from "@hangar/core"
+
+export type MachineState = Pricing.FlyMachineState
 
 export type Action = "start" | "stop" | "suspend" | "destroy" | "update" | "restart"
 

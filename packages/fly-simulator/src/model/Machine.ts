@@ -67,18 +67,7 @@ export interface Lease {
 /** The events API returns at most 50; the model keeps no more. */
 export const eventLogSize = 50
 
-const statusCodes: ReadonlyArray<MachineState> = [
-  "created",
-  "starting",
-  "started",
-  "stopping",
-  "stopped",
-  "suspending",
-  "suspended",
-  "destroying",
-  "destroyed",
-  "failed"
-]
+const statusCodes: ReadonlyArray<MachineState> = Pricing.FlyMachineState.literals
 const typeCodes: ReadonlyArray<string> = [
   "launch",
   "start",

@@ -10,7 +10,7 @@ import {
   ListContainerInstancesCommand,
   type Task
 } from "@aws-sdk/client-ecs"
-import { ComputeError, ComputeProvider, Money, Pricing, Usage } from "@hangar/core"
+import { ComputeError, type ComputeProvider, Money, Pricing, Usage } from "@hangar/core"
 import { Clock, Effect } from "effect"
 import * as ClusterCost from "../ClusterCost.js"
 import type { ClusterCostReport, Period } from "../EcsProvider.js"
@@ -213,34 +213,13 @@ const attribution = (env: EcsEnvironment, from: number, to: number) =>
 const millisOf = (t: number | Date | undefined, fallback: number) =>
   t === undefined ? fallback : typeof t === "number" ? t : t.getTime()
 
-/** Core's span and retries for an operation outside the provider contract. */
-const withRetry = <A>(
-  env: EcsEnvironment,
-  method: string,
-  effect: Effect.Effect<A, ComputeError.ComputeError>
-) => {
-  const retryPolicy: ComputeProvider.RetryPolicy = {
-    ...ComputeProvider.defaultRetryPolicy,
-    ...env.options.retry
-  }
-  return Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
-    ComputeProvider.retry(effect, retryPolicy, startedAt)
-  ).pipe(
-    Effect.withSpan(`EcsProvider.${method}`, {
-      attributes: { cluster: env.cluster },
-      captureStackTrace: false
-    })
-  )
-}
-
 /** What the whole cluster cost in `period`, from its instances' lifetimes and the EC2 pricing catalog. */
 export const clusterCost = (
   env: EcsEnvironment,
+  operation: ComputeProvider.Operation,
   period: Period = {}
 ): Effect.Effect<ClusterCostReport, ComputeError.ComputeError> =>
-  withRetry(
-    env,
-    "clusterCost",
+  operation("clusterCost", () =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const from = millisOf(period.from, 0)

@@ -131,7 +131,7 @@ const launchMachine = (
         }
       })
       .pipe(
-        Effect.map((created) => ({ machine: { ...created, state: "starting" }, launched: true })),
+        Effect.map((created) => ({ machine: { ...created, state: "starting" as const }, launched: true })),
         Effect.catchTag("InvalidRequest", (e) =>
           e.reason === "Conflict"
             ? Effect.flatMap(findMachine(env, app, region, name), (again) =>

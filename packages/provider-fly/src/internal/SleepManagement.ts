@@ -101,7 +101,7 @@ export const executeTask = (
  * A start the create gave up on may still land later, so the machine is watched for twice the deadline and
  * put back to sleep whenever it is found running (or stopped when it is still only created).
  */
-export const cleanUpAfterFailedCreate = (env: FlyEnvironment, core: Provider, taskId: string) =>
+export const cleanUpAfterFailedCreate = (env: FlyEnvironment, core: ComputeProvider.Made, taskId: string) =>
   Effect.suspend(() => {
     const entry = env.state.touched.get(taskId)
     env.state.touched.delete(taskId)
@@ -110,17 +110,25 @@ export const cleanUpAfterFailedCreate = (env: FlyEnvironment, core: Provider, ta
     const unwanted = () =>
       env.state.wakes.get(entry.machineId) === entry.wake &&
       (env.state.active.get(entry.machineId) ?? 0) === 0
-    const putBack = locked(
-      env,
-      entry.machineId
-    )(
-      Effect.gen(function* () {
-        if (!unwanted()) return
-        const machine = yield* getMachine(env, entry.app, entry.machineId)
-        if (machine.state === "started") yield* core.sleep(sessionId)
-        else if (machine.state === "created") yield* core.stop(sessionId)
-      })
-    ).pipe(Effect.ignore)
+    // One look, as core runs a call (span, retries, deadline); a look that fails waits for the next round.
+    const putBack = core
+      .operation(
+        "cleanUpAfterFailedCreate",
+        () =>
+          locked(
+            env,
+            entry.machineId
+          )(
+            Effect.gen(function* () {
+              if (!unwanted()) return
+              const machine = yield* getMachine(env, entry.app, entry.machineId)
+              if (machine.state === "started") yield* core.sleep(sessionId)
+              else if (machine.state === "created") yield* core.stop(sessionId)
+            })
+          ),
+        { sessionId, taskId }
+      )
+      .pipe(Effect.ignore)
     const watch = Effect.flatMap(Clock.currentTimeMillis, (from) =>
       putBack.pipe(
         Effect.repeat({

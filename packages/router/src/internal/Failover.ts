@@ -27,6 +27,7 @@ const decide = (
   const candidates = state.registry.all.map((p) => ({
     provider: p.id,
     capabilities: p.capabilities,
+    costModel: p.costModel,
     available: true
   }))
   return Effect.either(state.routing.decide({ task, candidates, excluded }))

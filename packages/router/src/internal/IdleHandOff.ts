@@ -2,33 +2,42 @@
  * Idle hand-off: a session whose last task finished goes to the idle policy, which decides when it sleeps (and
  * whether to pre-warm it); `release` puts to sleep every session this router holds.
  */
-import type { ComputeError, ComputeProvider, IdlePolicy, Session, TaskSpec } from "@hangar/core"
+import {
+  type ComputeError,
+  type ComputeProvider,
+  CostModel,
+  type IdlePolicy,
+  type Session,
+  type TaskSpec
+} from "@hangar/core"
 import { Clock, Duration, Effect, FiberMap, Option } from "effect"
-import * as CostModel from "../CostModel.js"
 import type { SessionStoreError } from "../SessionStore.js"
 import { keyOf, type RouterState } from "./RouterState.js"
 
-/** What the idle policy is told about an idle session: its prices on this provider, and whether it can suspend. */
+/**
+ * What the idle policy is told about an idle session: the prices its provider's cost model declares for running
+ * and for the sleep it can take (a provider that declares none sleeps at the running price: sleeping saves
+ * nothing), and whether it can suspend.
+ */
 const idleInput = (
-  state: RouterState,
   provider: ComputeProvider.ComputeProvider,
   session: Session.Session,
   task: TaskSpec.TaskSpec,
   since: number
 ): IdlePolicy.IdleInput => {
-  const model =
-    state.models[provider.id] ?? (provider.id.startsWith("fly") ? CostModel.defaultFly : CostModel.defaultEcs)
-  const prices = CostModel.idlePrices(model, task)
+  const canSuspend = provider.capabilities.unsupported.suspend === undefined
+  const states = provider.costModel.machineStates(task)
+  const prices = CostModel.idlePrices(states, canSuspend)
   return {
     repository: task.repository,
     provider: provider.id,
     sessionId: session.id,
     idleSinceMillis: since,
-    runningMicroUsdPerSecond: prices.running,
-    sleepingMicroUsdPerSecond: prices.sleeping,
-    wakeCostMicroUsd: prices.wakeCost,
-    wakeSeconds: prices.wakeSeconds,
-    canSuspend: provider.capabilities.unsupported.suspend === undefined
+    runningMicroUsdPerSecond: states.running,
+    sleepingMicroUsdPerSecond: prices?.sleeping ?? states.running,
+    wakeCostMicroUsd: prices?.wakeCostMicroUsd ?? 0,
+    wakeSeconds: prices?.wakeSeconds ?? 0,
+    canSuspend
   }
 }
 
@@ -97,7 +106,7 @@ export const scheduleIdle = (
 ) =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
-    const decision = yield* state.idle.onIdle(idleInput(state, provider, session, task, now))
+    const decision = yield* state.idle.onIdle(idleInput(provider, session, task, now))
     yield* Effect.logDebug("idle decision").pipe(
       Effect.annotateLogs({
         provider: provider.id,

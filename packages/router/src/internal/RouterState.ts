@@ -4,7 +4,6 @@
  */
 import { IdlePolicy, ProviderRegistry, RoutingPolicy, type TaskSpec } from "@hangar/core"
 import { Duration, Effect, FiberMap, type Scope } from "effect"
-import * as CostModel from "../CostModel.js"
 import type { DispatchProgress, ReconcileOptions, RouterOptions } from "../Router.js"
 import { SessionStore, type Service as SessionStoreService } from "../SessionStore.js"
 import * as CreateGate from "./CreateGate.js"
@@ -29,7 +28,6 @@ export interface RouterState {
   readonly options: RouterOptions
   /** This router's identity in the session store. */
   readonly instanceId: string
-  readonly models: Readonly<Record<string, CostModel.ProviderModel>>
   /** Concurrency limit per provider id. */
   readonly permits: ReadonlyMap<string, Effect.Semaphore>
   /** Idle timers by session key (`provider/sessionId`). */
@@ -80,7 +78,6 @@ export const make = (options: RouterOptions): Effect.Effect<RouterState, never, 
       store: yield* SessionStore,
       options,
       instanceId: options.instanceId ?? `router-${Math.random().toString(36).slice(2, 10)}`,
-      models: options.models ?? { fly: CostModel.defaultFly, ecs: CostModel.defaultEcs },
       permits,
       timers: yield* FiberMap.make<string>(),
       activity: new Map(),

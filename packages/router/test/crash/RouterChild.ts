@@ -104,7 +104,7 @@ const routerLayer = Router.layer({
   Layer.provide(
     Layer.mergeAll(
       providers,
-      RoutingPolicies.rules(),
+      RoutingPolicies.rules({ quickStart: "fly", steady: "ecs" }),
       IdlePolicies.fixedTimeout(config.idleMinutes),
       SqliteSessionStore.layer(config.storeFile)
     )

@@ -10,8 +10,8 @@
  *   the machine stops (abort signal). Real processes take real time; the job scripts run through the real `sh`.
  */
 import { spawn } from "node:child_process"
-import * as DetachedJob from "./DetachedJob.js"
-import type { SimulationClock } from "./VirtualClock.js"
+import * as DetachedJob from "../protocols/DetachedJob.js"
+import type { SimulationClock } from "../VirtualClock.js"
 
 export interface ExecRequest {
   readonly command: ReadonlyArray<string>
