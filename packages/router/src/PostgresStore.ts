@@ -170,6 +170,12 @@ export const withAdvisoryLock =
   ): Effect.Effect<Option.Option<A>, E | SessionStoreError, R | SqlClient.SqlClient> =>
     holdingLock(key, "try")(effect)
 
+/** Runs `effect` holding the advisory lock `key`, waiting for it first (migrations of instances starting together). */
+export const withAdvisoryLockWaiting =
+  (key: number) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SessionStoreError, R | SqlClient.SqlClient> =>
+    Effect.map(holdingLock(key, "wait")(effect), Option.getOrThrow)
+
 /** The lock taken on a reserved connection: `try` answers None when it is held, `wait` waits its turn. */
 const holdingLock =
   (key: number, mode: "try" | "wait") =>

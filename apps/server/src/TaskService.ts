@@ -1,0 +1,352 @@
+/**
+ * What hangar-serve does with tasks, over the Router, the task book and the session store:
+ *
+ * - `submit` records the task (idempotent by task id) and, if this instance can take its lease, runs it in the
+ *   background; a repeat, here or on another instance, answers the same task and runs nothing.
+ * - A run dispatches through the Router. Each step is written to the task's row under the lease's fencing token;
+ *   the command is sent only after "exec" was recorded under a live lease, so a task is never sent twice: an
+ *   instance that adopts a task whose holder died after that point records it failed ("result unknown") instead.
+ * - A heartbeat renews this instance's leases and adopts tasks whose lease expired (a dead instance's).
+ * - Reconciliation runs at start-up and on the configured interval, under an advisory lock on Postgres so that
+ *   one instance reconciles at a time, and leaves alone what another live instance holds (`heldElsewhere`).
+ */
+import { SqlClient } from "@effect/sql"
+import {
+  type ComputeError,
+  type IdlePolicy,
+  type ProviderRegistry,
+  RoutingPolicy,
+  TaskResult,
+  TaskSpec
+} from "@hangar/core"
+import { Router, SessionStore } from "@hangar/router"
+import { PostgresStore } from "@hangar/router/postgres"
+import {
+  Clock,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  FiberSet,
+  Option,
+  Schedule,
+  Schema,
+  type Scope
+} from "effect"
+import type { ReconcileView, TaskView } from "./Api.js"
+import type { Metrics } from "./Metrics.js"
+import type { Lease, Outcome, TaskBook, TaskBookError, TaskRow } from "./TaskBook.js"
+
+export interface Options {
+  readonly instanceId: string
+  readonly heartbeatMillis: number
+  readonly reconcileIntervalMillis: number
+  readonly graceMillis: number
+  readonly orphans: "destroy" | "sleep"
+  readonly concurrencyPerProvider: number
+  /** Several instances share the store: reconcile under the advisory lock. */
+  readonly shared: boolean
+  /** Tasks adopted per heartbeat at most. */
+  readonly adoptPerBeat?: number
+}
+
+export class TaskConflict extends Data.TaggedError("TaskConflict")<{ readonly taskId: string }> {
+  override get message(): string {
+    return `task ${this.taskId} was already submitted with another spec; a task id names one task`
+  }
+}
+
+export class ReconcileBusy extends Data.TaggedError("ReconcileBusy")<{}> {
+  override get message(): string {
+    return "another instance is reconciling now; try again when it is done"
+  }
+}
+
+/** The holder lost the task's lease (another instance claimed it): the dispatch stops here. */
+class LeaseLost extends Data.TaggedError("LeaseLost")<{ readonly taskId: string; readonly step: string }> {}
+
+export interface Service {
+  readonly instanceId: string
+  readonly submit: (
+    spec: TaskSpec.TaskSpec
+  ) => Effect.Effect<{ readonly task: TaskView; readonly created: boolean }, TaskBookError | TaskConflict>
+  readonly get: (taskId: string) => Effect.Effect<Option.Option<TaskView>, TaskBookError>
+  readonly sessions: () => Effect.Effect<
+    ReadonlyArray<SessionStore.SessionRecord>,
+    SessionStore.SessionStoreError
+  >
+  readonly reconcile: () => Effect.Effect<typeof ReconcileView.Type, ReconcileBusy | Router.DispatchError>
+  /** The store answers and the start-up round ran. */
+  readonly ready: () => Effect.Effect<boolean>
+  readonly metrics: () => Effect.Effect<string, TaskBookError | SessionStore.SessionStoreError>
+  readonly metricsContentType: string
+}
+
+export class TaskService extends Context.Tag("@hangar/server/TaskService")<TaskService, Service>() {}
+
+const encodeDecision = Schema.encodeSync(RoutingPolicy.RouteDecision)
+const encodeSpec = Schema.encodeSync(TaskSpec.TaskSpec)
+const decodeSpec = Schema.decodeUnknown(TaskSpec.TaskSpec)
+const encodeResult = Schema.encodeSync(TaskResult.TaskResult)
+
+const parseJson = (text: string | undefined): unknown => (text === undefined ? undefined : JSON.parse(text))
+
+/** A row as the API shows it. */
+export const viewOf = (row: TaskRow): TaskView => {
+  const decision = parseJson(row.decision) as TaskView["decision"]
+  const result = parseJson(row.result) as TaskView["result"]
+  return {
+    taskId: row.taskId,
+    state: row.state,
+    attempts: row.attempts,
+    createdAtMillis: row.createdAt,
+    updatedAtMillis: row.updatedAt,
+    ...(row.step === undefined ? {} : { step: row.step }),
+    ...(row.provider === undefined ? {} : { provider: row.provider }),
+    ...(decision === undefined ? {} : { decision }),
+    ...(result === undefined ? {} : { result }),
+    ...(row.error === undefined ? {} : { error: row.error }),
+    ...(row.owner === undefined || (row.state !== "queued" && row.state !== "running")
+      ? {}
+      : { owner: row.owner }),
+    ...(row.startLatencyMillis === undefined ? {} : { startLatencyMillis: row.startLatencyMillis })
+  }
+}
+
+const unknownResult =
+  "the instance running this task died while its command was being sent; its result is unknown and it is not run again"
+
+/** Dispatch steps recorded on the task's row; `exec` is recorded by `markExec` before the command is sent. */
+const recordedSteps = new Set<Router.DispatchStep>(["intent", "created", "started"])
+
+const reconcileLockKey = 0x68726563
+
+export const make = (
+  options: Options,
+  book: TaskBook,
+  metrics: Metrics
+): Effect.Effect<
+  Service,
+  never,
+  | ProviderRegistry.ProviderRegistry
+  | RoutingPolicy.RoutingPolicy
+  | IdlePolicy.IdlePolicy
+  | SessionStore.SessionStore
+  | Scope.Scope
+  | SqlClient.SqlClient
+> =>
+  Effect.gen(function* () {
+    const me = options.instanceId
+    /** Leases of the tasks this instance is running, by task id. */
+    const held = new Map<string, Lease>()
+    const runs = yield* FiberSet.make()
+    let readyNow = false
+
+    // ---- the router, told what this instance holds
+
+    const onDispatchStep = (progress: Router.DispatchProgress) =>
+      Effect.gen(function* () {
+        const lease = held.get(progress.taskId)
+        if (lease === undefined) return
+        const now = yield* Clock.currentTimeMillis
+        const kept =
+          progress.step === "exec"
+            ? yield* book.markExec(lease, now)
+            : recordedSteps.has(progress.step)
+              ? yield* book.step(lease, progress.step, now)
+              : true
+        if (!kept) return yield* Effect.die(new LeaseLost({ taskId: progress.taskId, step: progress.step }))
+      }).pipe(Effect.catchTag("TaskBookError", (e) => Effect.die(e)))
+
+    const router = yield* Router.make({
+      instanceId: me,
+      concurrencyPerProvider: options.concurrencyPerProvider,
+      reconcile: false,
+      onDispatchStep,
+      heldElsewhere: () =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => book.heldElsewhere(now)).pipe(
+          Effect.mapError((e) => e as never)
+        )
+    })
+    const store = yield* SessionStore.SessionStore
+    const sql = yield* SqlClient.SqlClient
+
+    // ---- running a task under its lease
+
+    const finish = (
+      lease: Lease,
+      outcome: Outcome,
+      metric: { provider: string; outcome: "succeeded" | "failed" | "unknown" }
+    ) =>
+      Effect.gen(function* () {
+        const recorded = yield* book.complete(lease, outcome, yield* Clock.currentTimeMillis)
+        if (recorded) metrics.taskFinished(metric.provider, metric.outcome)
+        else
+          yield* Effect.logWarning("task outcome not recorded: another instance holds the task now").pipe(
+            Effect.annotateLogs({ taskId: lease.taskId })
+          )
+      })
+
+    const dispatched = (lease: Lease, done: Router.DispatchResult) => {
+      metrics.startLatency(done.startLatencyMillis)
+      metrics.failovers(done.failoverHistory.length)
+      const state = done.result.exitCode === 0 ? ("succeeded" as const) : ("failed" as const)
+      const decision = encodeDecision(done.decision)
+      return finish(
+        lease,
+        {
+          state,
+          provider: done.provider,
+          decision: JSON.stringify({
+            provider: decision.provider,
+            policy: decision.policy,
+            reason: decision.reason,
+            fallbacks: decision.fallbacks
+          }),
+          result: JSON.stringify(encodeResult(done.result)),
+          startLatencyMillis: done.startLatencyMillis,
+          ...(state === "failed" ? { error: `the command exited with ${done.result.exitCode}` } : {})
+        },
+        { provider: done.provider, outcome: state }
+      )
+    }
+
+    const failed = (lease: Lease, error: Router.DispatchError) => {
+      const history =
+        "failoverHistory" in error
+          ? (error.failoverHistory as ReadonlyArray<ComputeError.FailoverAttempt>)
+          : []
+      metrics.failovers(history.length)
+      const provider = history.at(-1)?.provider ?? "none"
+      return finish(lease, { state: "failed", error: error.message }, { provider, outcome: "failed" })
+    }
+
+    const run = (lease: Lease) =>
+      Effect.gen(function* () {
+        if (lease.row.execSent)
+          return yield* finish(
+            lease,
+            { state: "failed", error: unknownResult },
+            { provider: lease.row.provider ?? "none", outcome: "unknown" }
+          )
+        const spec = yield* decodeSpec(JSON.parse(lease.row.spec))
+        const outcome = yield* Effect.either(router.dispatch(spec))
+        if (outcome._tag === "Right") yield* dispatched(lease, outcome.right)
+        else yield* failed(lease, outcome.left)
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning("task run stopped").pipe(Effect.annotateLogs({ taskId: lease.taskId, cause }))
+        ),
+        Effect.ensuring(Effect.sync(() => held.delete(lease.taskId)))
+      )
+
+    const start = (lease: Lease) =>
+      Effect.suspend(() => {
+        held.set(lease.taskId, lease)
+        return FiberSet.run(runs, run(lease))
+      })
+
+    // ---- heartbeat: leases renewed, expired ones adopted
+
+    const beat = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      yield* book.heartbeat(now, [...held.values()])
+      const adopted = yield* book.claimExpired(now, options.adoptPerBeat ?? 64)
+      for (const lease of adopted) if (!held.has(lease.taskId)) yield* start(lease)
+    }).pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))
+
+    // ---- reconciliation, one instance at a time
+
+    const locked = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      options.shared
+        ? Effect.provideService(
+            PostgresStore.withAdvisoryLock(reconcileLockKey)(effect),
+            SqlClient.SqlClient,
+            sql
+          )
+        : Effect.map(effect, Option.some)
+
+    const reconcile = () =>
+      Effect.gen(function* () {
+        const report = yield* locked(router.reconcile())
+        if (Option.isNone(report)) return yield* Effect.fail(new ReconcileBusy())
+        metrics.reconciled(report.value)
+        const r = report.value
+        return {
+          instanceId: me,
+          adopted: r.adopted,
+          released: r.released,
+          destroyed: r.destroyed,
+          stopped: r.stopped,
+          deferred: r.deferred,
+          intentsFailed: r.intentsFailed,
+          orphans: r.orphans.length
+        }
+      })
+
+    const scheduledReconcile = reconcile().pipe(
+      Effect.catchAll((e) => (e._tag === "ReconcileBusy" ? Effect.void : Effect.logWarning(e.message)))
+    )
+
+    // ---- the API's operations
+
+    const submit = (spec: TaskSpec.TaskSpec) =>
+      Effect.gen(function* () {
+        const text = JSON.stringify(encodeSpec(spec))
+        const now = yield* Clock.currentTimeMillis
+        const submitted = yield* book.submit(spec.taskId, text, now)
+        if (!submitted.created && submitted.row.spec !== text)
+          return yield* Effect.fail(new TaskConflict({ taskId: spec.taskId }))
+        if (!submitted.created) return { task: viewOf(submitted.row), created: false }
+        const lease = yield* book.claim(spec.taskId, now)
+        if (Option.isSome(lease)) yield* start(lease.value)
+        return { task: viewOf(Option.getOrElse(lease, () => submitted).row), created: true }
+      })
+
+    const get = (taskId: string) => Effect.map(book.get(taskId), Option.map(viewOf))
+
+    const metricsText = () =>
+      Effect.gen(function* () {
+        const sessionsByState = new Map<string, number>()
+        for (const record of yield* store.live())
+          sessionsByState.set(record.state, (sessionsByState.get(record.state) ?? 0) + 1)
+        const tasksByState = yield* book.countByState()
+        return yield* Effect.promise(() => metrics.render({ sessionsByState, tasksByState }))
+      })
+
+    // ---- start-up
+
+    yield* beat
+    yield* Effect.forkScoped(
+      Effect.repeat(Effect.delay(beat, Duration.millis(options.heartbeatMillis)), Schedule.forever)
+    )
+    yield* Effect.forkScoped(
+      Effect.zipRight(
+        Effect.zipRight(
+          scheduledReconcile,
+          Effect.sync(() => (readyNow = true))
+        ),
+        Effect.repeat(
+          Effect.delay(scheduledReconcile, Duration.millis(options.reconcileIntervalMillis)),
+          Schedule.forever
+        )
+      )
+    )
+
+    return {
+      instanceId: me,
+      submit,
+      get,
+      sessions: () => store.live(),
+      reconcile,
+      ready: () =>
+        readyNow
+          ? Effect.flatMap(Clock.currentTimeMillis, (now) => book.liveInstances(now)).pipe(
+              Effect.as(true),
+              Effect.orElseSucceed(() => false)
+            )
+          : Effect.succeed(false),
+      metrics: metricsText,
+      metricsContentType: metrics.contentType
+    } satisfies Service
+  })
