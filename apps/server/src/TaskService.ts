@@ -114,7 +114,7 @@ export const viewOf = (row: TaskRow): TaskView => {
 }
 
 const unknownResult =
-  "the instance running this task died while its command was being sent; its result is unknown and it is not run again"
+  "the instance that sent this task's command lost its lease (it died or stalled past the lease) before recording the outcome; the result is unknown and the command is not sent again"
 
 /** Dispatch steps recorded on the task's row; `exec` is recorded by `markExec` before the command is sent. */
 const recordedSteps = new Set<Router.DispatchStep>(["intent", "created", "started"])
@@ -156,6 +156,10 @@ export const make = (
               ? yield* book.step(lease, progress.step, now)
               : true
         if (!kept) return yield* Effect.die(new LeaseLost({ taskId: progress.taskId, step: progress.step }))
+        if (progress.step === "exec")
+          yield* Effect.logInfo("sending the command").pipe(
+            Effect.annotateLogs({ task: progress.taskId, provider: progress.provider })
+          )
       }).pipe(Effect.catchTag("TaskBookError", (e) => Effect.die(e)))
 
     const router = yield* Router.make({
