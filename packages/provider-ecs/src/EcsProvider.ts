@@ -121,6 +121,12 @@ export interface Options {
   readonly retry?: Partial<ComputeProvider.RetryPolicy>
   /** How long create/start waits for RUNNING (a new instance can take minutes). */
   readonly startDeadline?: Duration.DurationInput
+  /**
+   * Other routers start tasks on this cluster too (several hangar-serve instances): a create looks for its task
+   * id's task among the live tasks at that moment, not among those live when this process first created one, so
+   * that a task another router started since is adopted instead of started twice.
+   */
+  readonly sharedCluster?: boolean
 }
 
 export type WorkspaceOptions =
