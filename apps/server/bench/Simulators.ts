@@ -74,6 +74,11 @@ export interface SimulatorOptions {
   readonly everyMillis?: number
   /** Most t3.large instances the ECS group scales to (default 40). */
   readonly maxInstances?: number
+  /** `real`: the simulators keep time themselves and no driver runs (interactive use); default `virtual`. */
+  readonly clock?: "real" | "virtual"
+  /** Ports (default 0: free ones). */
+  readonly flyPort?: number
+  readonly ecsPort?: number
 }
 
 const provisionEcs = async (url: string, credentials: Simulators["ecsCredentials"], maxInstances: number) => {
@@ -108,9 +113,12 @@ export const start = async (options: SimulatorOptions = {}): Promise<Simulators>
   const seed = String(options.seed ?? 7)
   const flyToken = "fly-sim-serve-token"
   const ecsCredentials = { accessKeyId: "AKIDHANGARSERVE", secretAccessKey: "ecs-sim-serve-secret" }
-  const common = ["--host", "127.0.0.1", "--port", "0", "--clock", "virtual", "--seed", seed]
+  const clock = options.clock ?? "virtual"
+  const common = ["--host", "127.0.0.1", "--clock", clock, "--seed", seed]
   const fly = await spawnListening(distMain("@hangar/fly-simulator"), [
     ...common,
+    "--port",
+    String(options.flyPort ?? 0),
     "--token",
     flyToken,
     "--rate-limits",
@@ -118,6 +126,8 @@ export const start = async (options: SimulatorOptions = {}): Promise<Simulators>
   ])
   const ecs = await spawnListening(distMain("@hangar/ecs-simulator"), [
     ...common,
+    "--port",
+    String(options.ecsPort ?? 0),
     "--access-key",
     ecsCredentials.accessKeyId,
     "--secret-key",
@@ -138,7 +148,7 @@ export const start = async (options: SimulatorOptions = {}): Promise<Simulators>
       advanceOne(ecs.url, ecsCredentials.secretAccessKey, millis)
     ])
   }
-  let driving = true
+  let driving = clock === "virtual"
   const driver = (async () => {
     while (driving) {
       await advance(options.stepMillis ?? 1000).catch(() => undefined)
@@ -156,7 +166,10 @@ export const start = async (options: SimulatorOptions = {}): Promise<Simulators>
       AWS_ENDPOINT_URL_ECS: ecs.url,
       AWS_REGION: "us-east-1",
       AWS_ACCESS_KEY_ID: ecsCredentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: ecsCredentials.secretAccessKey
+      AWS_SECRET_ACCESS_KEY: ecsCredentials.secretAccessKey,
+      HANGAR_ECS_CLUSTER: "hangar",
+      HANGAR_ECS_CAPACITY_PROVIDER: "cp",
+      FLY_REGIONS: "iad"
     },
     advance,
     stop: async () => {

@@ -66,7 +66,9 @@ const ecsOptions = (file: ConfigFile) =>
         ...options,
         ...(file.providers.ecs.familyPrefix === undefined
           ? {}
-          : { familyPrefix: file.providers.ecs.familyPrefix })
+          : { familyPrefix: file.providers.ecs.familyPrefix }),
+        // Several instances on one Postgres start tasks on the same cluster.
+        sharedCluster: file.store.kind === "postgres"
       })
     )
   )

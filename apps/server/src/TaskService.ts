@@ -121,6 +121,217 @@ const recordedSteps = new Set<Router.DispatchStep>(["intent", "created", "starte
 
 const reconcileLockKey = 0x68726563
 
+/** What every part of the service works with: its options, the book, the Router and what this instance holds. */
+interface State {
+  readonly options: Options
+  readonly me: string
+  readonly book: TaskBook
+  readonly metrics: Metrics
+  /** Leases of the tasks this instance is running, by task id. */
+  readonly held: Map<string, Lease>
+  readonly runs: FiberSet.FiberSet
+  readonly store: SessionStore.Service
+  readonly sql: SqlClient.SqlClient
+  router: Router.Service
+  ready: boolean
+}
+
+// ---- the router's view of the leases
+
+/** Each dispatch step written under the task's lease; the command is not sent unless "exec" was recorded. */
+const onDispatchStep = (state: State) => (progress: Router.DispatchProgress) =>
+  Effect.gen(function* () {
+    const lease = state.held.get(progress.taskId)
+    if (lease === undefined) return
+    const now = yield* Clock.currentTimeMillis
+    const kept =
+      progress.step === "exec"
+        ? yield* state.book.markExec(lease, now)
+        : recordedSteps.has(progress.step)
+          ? yield* state.book.step(lease, progress.step, now)
+          : true
+    if (!kept) return yield* Effect.die(new LeaseLost({ taskId: progress.taskId, step: progress.step }))
+    if (progress.step === "exec")
+      yield* Effect.logInfo("sending the command").pipe(
+        Effect.annotateLogs({ task: progress.taskId, provider: progress.provider })
+      )
+  }).pipe(Effect.catchTag("TaskBookError", (e) => Effect.die(e)))
+
+/** Task ids another instance holds, for the Router's reconciliation. */
+const heldElsewhere = (state: State) => () =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => state.book.heldElsewhere(now)).pipe(
+    Effect.mapError((e) => new SessionStore.SessionStoreError({ operation: e.operation, detail: e.detail }))
+  )
+
+// ---- running a task under its lease
+
+type Finished = { readonly provider: string; readonly outcome: "succeeded" | "failed" | "unknown" }
+
+const finish = (state: State, lease: Lease, outcome: Outcome, metric: Finished) =>
+  Effect.gen(function* () {
+    const recorded = yield* state.book.complete(lease, outcome, yield* Clock.currentTimeMillis)
+    if (recorded) state.metrics.taskFinished(metric.provider, metric.outcome)
+    else
+      yield* Effect.logWarning("task outcome not recorded: another instance holds the task now").pipe(
+        Effect.annotateLogs({ taskId: lease.taskId })
+      )
+  })
+
+const dispatched = (state: State, lease: Lease, done: Router.DispatchResult) => {
+  state.metrics.startLatency(done.startLatencyMillis)
+  state.metrics.failovers(done.failoverHistory.length)
+  const outcome = done.result.exitCode === 0 ? ("succeeded" as const) : ("failed" as const)
+  const decision = encodeDecision(done.decision)
+  return finish(
+    state,
+    lease,
+    {
+      state: outcome,
+      provider: done.provider,
+      decision: JSON.stringify({
+        provider: decision.provider,
+        policy: decision.policy,
+        reason: decision.reason,
+        fallbacks: decision.fallbacks
+      }),
+      result: JSON.stringify(encodeResult(done.result)),
+      startLatencyMillis: done.startLatencyMillis,
+      ...(outcome === "failed" ? { error: `the command exited with ${done.result.exitCode}` } : {})
+    },
+    { provider: done.provider, outcome }
+  )
+}
+
+const failed = (state: State, lease: Lease, error: Router.DispatchError) => {
+  const history =
+    "failoverHistory" in error ? (error.failoverHistory as ReadonlyArray<ComputeError.FailoverAttempt>) : []
+  state.metrics.failovers(history.length)
+  const provider = history.at(-1)?.provider ?? "none"
+  return finish(state, lease, { state: "failed", error: error.message }, { provider, outcome: "failed" })
+}
+
+/** One task through the Router; a task whose command a previous holder may have sent is not sent again. */
+const run = (state: State, lease: Lease) =>
+  Effect.gen(function* () {
+    if (lease.row.execSent)
+      return yield* finish(
+        state,
+        lease,
+        { state: "failed", error: unknownResult },
+        { provider: lease.row.provider ?? "none", outcome: "unknown" }
+      )
+    const spec = yield* decodeSpec(JSON.parse(lease.row.spec))
+    const outcome = yield* Effect.either(state.router.dispatch(spec))
+    if (outcome._tag === "Right") yield* dispatched(state, lease, outcome.right)
+    else yield* failed(state, lease, outcome.left)
+  }).pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.logWarning("task run stopped").pipe(Effect.annotateLogs({ taskId: lease.taskId, cause }))
+    ),
+    Effect.ensuring(Effect.sync(() => state.held.delete(lease.taskId)))
+  )
+
+const start = (state: State, lease: Lease) =>
+  Effect.suspend(() => {
+    state.held.set(lease.taskId, lease)
+    return FiberSet.run(state.runs, run(state, lease))
+  })
+
+// ---- heartbeat: leases renewed, expired ones adopted
+
+const beat = (state: State) =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    yield* state.book.heartbeat(now, [...state.held.values()])
+    const adopted = yield* state.book.claimExpired(now, state.options.adoptPerBeat ?? 64)
+    for (const lease of adopted) if (!state.held.has(lease.taskId)) yield* start(state, lease)
+  }).pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))
+
+// ---- reconciliation, one instance at a time
+
+const locked = <A, E, R>(state: State, effect: Effect.Effect<A, E, R>) =>
+  state.options.shared
+    ? Effect.provideService(
+        PostgresStore.withAdvisoryLock(reconcileLockKey)(effect),
+        SqlClient.SqlClient,
+        state.sql
+      )
+    : Effect.map(effect, Option.some)
+
+const reconcile = (state: State) =>
+  Effect.gen(function* () {
+    const report = yield* locked(state, state.router.reconcile())
+    if (Option.isNone(report)) return yield* Effect.fail(new ReconcileBusy())
+    state.metrics.reconciled(report.value)
+    const r = report.value
+    return {
+      instanceId: state.me,
+      adopted: r.adopted,
+      released: r.released,
+      destroyed: r.destroyed,
+      stopped: r.stopped,
+      deferred: r.deferred,
+      intentsFailed: r.intentsFailed,
+      orphans: r.orphans.length
+    }
+  })
+
+const scheduledReconcile = (state: State) =>
+  reconcile(state).pipe(
+    Effect.catchAll((e) => (e._tag === "ReconcileBusy" ? Effect.void : Effect.logWarning(e.message)))
+  )
+
+/** The heartbeat, and the reconciliation rounds (at start-up, then every interval), forked into the scope. */
+const startSchedules = (state: State) =>
+  Effect.gen(function* () {
+    const every = (millis: number, effect: Effect.Effect<void>) =>
+      Effect.repeat(Effect.delay(effect, Duration.millis(millis)), Schedule.forever)
+    yield* beat(state)
+    yield* Effect.forkScoped(every(state.options.heartbeatMillis, beat(state)))
+    const firstRound = Effect.zipRight(
+      scheduledReconcile(state),
+      Effect.sync(() => {
+        state.ready = true
+      })
+    )
+    yield* Effect.forkScoped(
+      Effect.zipRight(firstRound, every(state.options.reconcileIntervalMillis, scheduledReconcile(state)))
+    )
+  })
+
+// ---- the API's operations
+
+const submit = (state: State) => (spec: TaskSpec.TaskSpec) =>
+  Effect.gen(function* () {
+    const text = JSON.stringify(encodeSpec(spec))
+    const now = yield* Clock.currentTimeMillis
+    const submitted = yield* state.book.submit(spec.taskId, text, now)
+    if (!submitted.created && submitted.row.spec !== text)
+      return yield* Effect.fail(new TaskConflict({ taskId: spec.taskId }))
+    if (!submitted.created) return { task: viewOf(submitted.row), created: false }
+    const lease = yield* state.book.claim(spec.taskId, now)
+    if (Option.isSome(lease)) yield* start(state, lease.value)
+    return { task: viewOf(Option.getOrElse(lease, () => submitted).row), created: true }
+  })
+
+const metricsText = (state: State) => () =>
+  Effect.gen(function* () {
+    const sessionsByState = new Map<string, number>()
+    for (const record of yield* state.store.live())
+      sessionsByState.set(record.state, (sessionsByState.get(record.state) ?? 0) + 1)
+    const tasksByState = yield* state.book.countByState()
+    return yield* Effect.promise(() => state.metrics.render({ sessionsByState, tasksByState }))
+  })
+
+const ready = (state: State) => () =>
+  state.ready
+    ? Effect.flatMap(Clock.currentTimeMillis, (now) => state.book.liveInstances(now)).pipe(
+        Effect.as(true),
+        Effect.orElseSucceed(() => false)
+      )
+    : Effect.succeed(false)
+
+/** Builds the state and the Router over it, starts the schedules, and wires the API's operations. */
 export const make = (
   options: Options,
   book: TaskBook,
@@ -136,221 +347,34 @@ export const make = (
   | SqlClient.SqlClient
 > =>
   Effect.gen(function* () {
-    const me = options.instanceId
-    /** Leases of the tasks this instance is running, by task id. */
-    const held = new Map<string, Lease>()
-    const runs = yield* FiberSet.make()
-    let readyNow = false
-
-    // ---- the router, told what this instance holds
-
-    const onDispatchStep = (progress: Router.DispatchProgress) =>
-      Effect.gen(function* () {
-        const lease = held.get(progress.taskId)
-        if (lease === undefined) return
-        const now = yield* Clock.currentTimeMillis
-        const kept =
-          progress.step === "exec"
-            ? yield* book.markExec(lease, now)
-            : recordedSteps.has(progress.step)
-              ? yield* book.step(lease, progress.step, now)
-              : true
-        if (!kept) return yield* Effect.die(new LeaseLost({ taskId: progress.taskId, step: progress.step }))
-        if (progress.step === "exec")
-          yield* Effect.logInfo("sending the command").pipe(
-            Effect.annotateLogs({ task: progress.taskId, provider: progress.provider })
-          )
-      }).pipe(Effect.catchTag("TaskBookError", (e) => Effect.die(e)))
-
-    const router = yield* Router.make({
-      instanceId: me,
+    const state: State = {
+      options,
+      me: options.instanceId,
+      book,
+      metrics,
+      held: new Map(),
+      runs: yield* FiberSet.make(),
+      store: yield* SessionStore.SessionStore,
+      sql: yield* SqlClient.SqlClient,
+      router: undefined as unknown as Router.Service,
+      ready: false
+    }
+    state.router = yield* Router.make({
+      instanceId: options.instanceId,
       concurrencyPerProvider: options.concurrencyPerProvider,
       reconcile: false,
-      onDispatchStep,
-      heldElsewhere: () =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => book.heldElsewhere(now)).pipe(
-          Effect.mapError((e) => e as never)
-        )
+      onDispatchStep: onDispatchStep(state),
+      heldElsewhere: heldElsewhere(state)
     })
-    const store = yield* SessionStore.SessionStore
-    const sql = yield* SqlClient.SqlClient
-
-    // ---- running a task under its lease
-
-    const finish = (
-      lease: Lease,
-      outcome: Outcome,
-      metric: { provider: string; outcome: "succeeded" | "failed" | "unknown" }
-    ) =>
-      Effect.gen(function* () {
-        const recorded = yield* book.complete(lease, outcome, yield* Clock.currentTimeMillis)
-        if (recorded) metrics.taskFinished(metric.provider, metric.outcome)
-        else
-          yield* Effect.logWarning("task outcome not recorded: another instance holds the task now").pipe(
-            Effect.annotateLogs({ taskId: lease.taskId })
-          )
-      })
-
-    const dispatched = (lease: Lease, done: Router.DispatchResult) => {
-      metrics.startLatency(done.startLatencyMillis)
-      metrics.failovers(done.failoverHistory.length)
-      const state = done.result.exitCode === 0 ? ("succeeded" as const) : ("failed" as const)
-      const decision = encodeDecision(done.decision)
-      return finish(
-        lease,
-        {
-          state,
-          provider: done.provider,
-          decision: JSON.stringify({
-            provider: decision.provider,
-            policy: decision.policy,
-            reason: decision.reason,
-            fallbacks: decision.fallbacks
-          }),
-          result: JSON.stringify(encodeResult(done.result)),
-          startLatencyMillis: done.startLatencyMillis,
-          ...(state === "failed" ? { error: `the command exited with ${done.result.exitCode}` } : {})
-        },
-        { provider: done.provider, outcome: state }
-      )
-    }
-
-    const failed = (lease: Lease, error: Router.DispatchError) => {
-      const history =
-        "failoverHistory" in error
-          ? (error.failoverHistory as ReadonlyArray<ComputeError.FailoverAttempt>)
-          : []
-      metrics.failovers(history.length)
-      const provider = history.at(-1)?.provider ?? "none"
-      return finish(lease, { state: "failed", error: error.message }, { provider, outcome: "failed" })
-    }
-
-    const run = (lease: Lease) =>
-      Effect.gen(function* () {
-        if (lease.row.execSent)
-          return yield* finish(
-            lease,
-            { state: "failed", error: unknownResult },
-            { provider: lease.row.provider ?? "none", outcome: "unknown" }
-          )
-        const spec = yield* decodeSpec(JSON.parse(lease.row.spec))
-        const outcome = yield* Effect.either(router.dispatch(spec))
-        if (outcome._tag === "Right") yield* dispatched(lease, outcome.right)
-        else yield* failed(lease, outcome.left)
-      }).pipe(
-        Effect.catchAllCause((cause) =>
-          Effect.logWarning("task run stopped").pipe(Effect.annotateLogs({ taskId: lease.taskId, cause }))
-        ),
-        Effect.ensuring(Effect.sync(() => held.delete(lease.taskId)))
-      )
-
-    const start = (lease: Lease) =>
-      Effect.suspend(() => {
-        held.set(lease.taskId, lease)
-        return FiberSet.run(runs, run(lease))
-      })
-
-    // ---- heartbeat: leases renewed, expired ones adopted
-
-    const beat = Effect.gen(function* () {
-      const now = yield* Clock.currentTimeMillis
-      yield* book.heartbeat(now, [...held.values()])
-      const adopted = yield* book.claimExpired(now, options.adoptPerBeat ?? 64)
-      for (const lease of adopted) if (!held.has(lease.taskId)) yield* start(lease)
-    }).pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))
-
-    // ---- reconciliation, one instance at a time
-
-    const locked = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      options.shared
-        ? Effect.provideService(
-            PostgresStore.withAdvisoryLock(reconcileLockKey)(effect),
-            SqlClient.SqlClient,
-            sql
-          )
-        : Effect.map(effect, Option.some)
-
-    const reconcile = () =>
-      Effect.gen(function* () {
-        const report = yield* locked(router.reconcile())
-        if (Option.isNone(report)) return yield* Effect.fail(new ReconcileBusy())
-        metrics.reconciled(report.value)
-        const r = report.value
-        return {
-          instanceId: me,
-          adopted: r.adopted,
-          released: r.released,
-          destroyed: r.destroyed,
-          stopped: r.stopped,
-          deferred: r.deferred,
-          intentsFailed: r.intentsFailed,
-          orphans: r.orphans.length
-        }
-      })
-
-    const scheduledReconcile = reconcile().pipe(
-      Effect.catchAll((e) => (e._tag === "ReconcileBusy" ? Effect.void : Effect.logWarning(e.message)))
-    )
-
-    // ---- the API's operations
-
-    const submit = (spec: TaskSpec.TaskSpec) =>
-      Effect.gen(function* () {
-        const text = JSON.stringify(encodeSpec(spec))
-        const now = yield* Clock.currentTimeMillis
-        const submitted = yield* book.submit(spec.taskId, text, now)
-        if (!submitted.created && submitted.row.spec !== text)
-          return yield* Effect.fail(new TaskConflict({ taskId: spec.taskId }))
-        if (!submitted.created) return { task: viewOf(submitted.row), created: false }
-        const lease = yield* book.claim(spec.taskId, now)
-        if (Option.isSome(lease)) yield* start(lease.value)
-        return { task: viewOf(Option.getOrElse(lease, () => submitted).row), created: true }
-      })
-
-    const get = (taskId: string) => Effect.map(book.get(taskId), Option.map(viewOf))
-
-    const metricsText = () =>
-      Effect.gen(function* () {
-        const sessionsByState = new Map<string, number>()
-        for (const record of yield* store.live())
-          sessionsByState.set(record.state, (sessionsByState.get(record.state) ?? 0) + 1)
-        const tasksByState = yield* book.countByState()
-        return yield* Effect.promise(() => metrics.render({ sessionsByState, tasksByState }))
-      })
-
-    // ---- start-up
-
-    yield* beat
-    yield* Effect.forkScoped(
-      Effect.repeat(Effect.delay(beat, Duration.millis(options.heartbeatMillis)), Schedule.forever)
-    )
-    yield* Effect.forkScoped(
-      Effect.zipRight(
-        Effect.zipRight(
-          scheduledReconcile,
-          Effect.sync(() => (readyNow = true))
-        ),
-        Effect.repeat(
-          Effect.delay(scheduledReconcile, Duration.millis(options.reconcileIntervalMillis)),
-          Schedule.forever
-        )
-      )
-    )
-
+    yield* startSchedules(state)
     return {
-      instanceId: me,
-      submit,
-      get,
-      sessions: () => store.live(),
-      reconcile,
-      ready: () =>
-        readyNow
-          ? Effect.flatMap(Clock.currentTimeMillis, (now) => book.liveInstances(now)).pipe(
-              Effect.as(true),
-              Effect.orElseSucceed(() => false)
-            )
-          : Effect.succeed(false),
-      metrics: metricsText,
+      instanceId: options.instanceId,
+      submit: submit(state),
+      get: (taskId) => Effect.map(book.get(taskId), Option.map(viewOf)),
+      sessions: () => state.store.live(),
+      reconcile: () => reconcile(state),
+      ready: ready(state),
+      metrics: metricsText(state),
       metricsContentType: metrics.contentType
     } satisfies Service
   })
