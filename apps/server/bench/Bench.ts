@@ -5,12 +5,12 @@
  * finished per second (from the first POST to the last task done), and the POST latency's p50 and p95; then the
  * ratio of three instances to one. `pnpm --filter @hangar/server bench [--tasks N] [--concurrency N]`.
  */
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { TestPostgres } from "@hangar/router/testing"
+import * as Fleet from "./Fleet.js"
 import * as Simulators from "./Simulators.js"
 
 const main = fileURLToPath(new URL("../main.js", import.meta.url))
@@ -41,32 +41,12 @@ interface SideResult {
   readonly failed: number
 }
 
-const configFile = (dir: string, prefix: string) => {
-  const file = join(dir, `${prefix}.toml`)
-  writeFileSync(
-    file,
-    [
-      "[server]",
-      "port = 0",
-      "concurrency_per_provider = 64",
-      "[store]",
-      'kind = "postgres"',
-      "[idle]",
-      'policy = "fixed-timeout"',
-      "minutes = 60",
-      "[reconcile]",
-      "interval_seconds = 600",
-      "[providers.fly]",
-      'regions = ["iad"]',
-      `app_prefix = "${prefix}"`,
-      "[providers.ecs]",
-      'cluster = "hangar"',
-      'capacity_provider = "cp"',
-      `family_prefix = "${prefix}"`
-    ].join("\n")
-  )
-  return file
-}
+const configFile = (dir: string, prefix: string) =>
+  Fleet.writeConfig(join(dir, `${prefix}.toml`), {
+    prefix,
+    concurrencyPerProvider: 64,
+    reconcileSeconds: 600
+  })
 
 const taskOf = (n: number) => ({
   taskId: `bench-${n}`,
@@ -110,8 +90,7 @@ const side = async (instanceCount: number, dir: string): Promise<SideResult> => 
     }
     await Promise.all(Array.from({ length: concurrency }, worker))
     const accepted = performance.now()
-    const psql = (query: string) =>
-      execFileSync(join(TestPostgres.binaries(), "psql"), [db.url, "-At", "-c", query]).toString().trim()
+    const psql = (query: string) => Fleet.psql(db.url, query)[0]![0]!
     while (Number(psql("SELECT count(*) FROM hangar_tasks WHERE state IN ('queued', 'running')")) > 0)
       await new Promise((resolve) => setTimeout(resolve, 100))
     const finished = performance.now()

@@ -12,8 +12,7 @@
  *
  * Task durations are scaled down (2 s of virtual time), not their number. turbo builds dist before this test.
  */
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -23,6 +22,7 @@ import { EcsProvider } from "@hangar/provider-ecs"
 import { FlyProvider } from "@hangar/provider-fly"
 import { TestPostgres } from "@hangar/router/testing"
 import { Effect, Layer, Redacted } from "effect"
+import * as Fleet from "../bench/Fleet.js"
 import * as Simulators from "../bench/Simulators.js"
 
 const main = fileURLToPath(new URL("../dist/main.js", import.meta.url))
@@ -49,44 +49,15 @@ let dir: string
 const instances: Array<Simulators.SimulatorProcess> = []
 const outputs: Array<() => string> = []
 
-const psql = (query: string): Array<Array<string>> =>
-  execFileSync(join(TestPostgres.binaries(), "psql"), [db.url, "-At", "-F", "\t", "-c", query])
-    .toString()
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => line.split("\t"))
+const psql = (query: string) => Fleet.psql(db.url, query)
 
-const configFile = () => {
-  const file = join(dir, "hangar.toml")
-  writeFileSync(
-    file,
-    [
-      "[server]",
-      "port = 0",
-      "concurrency_per_provider = 48",
-      "[store]",
-      'kind = "postgres"',
-      "max_connections = 8",
-      "[idle]",
-      'policy = "fixed-timeout"',
-      "minutes = 60",
-      "[reconcile]",
-      "interval_seconds = 30",
-      "grace_seconds = 30",
-      "[leases]",
-      "ttl_seconds = 10",
-      "heartbeat_seconds = 1",
-      "[providers.fly]",
-      'regions = ["iad"]',
-      `app_prefix = "${prefix}"`,
-      "[providers.ecs]",
-      'cluster = "hangar"',
-      'capacity_provider = "cp"',
-      `family_prefix = "${prefix}"`
-    ].join("\n")
-  )
-  return file
-}
+const configFile = () =>
+  Fleet.writeConfig(join(dir, "hangar.toml"), {
+    prefix,
+    concurrencyPerProvider: 48,
+    reconcileSeconds: 30,
+    extra: ["[leases]", "ttl_seconds = 10", "heartbeat_seconds = 1"]
+  })
 
 const startInstance = (file: string, id: string) =>
   Simulators.spawnListening(main, ["--config", file, "--instance-id", id], {

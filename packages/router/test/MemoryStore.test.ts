@@ -1,17 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as SessionStore from "../src/SessionStore.js"
-import { reference } from "./StoreConformance.js"
-
-const states: ReadonlyArray<SessionStore.SessionState> = [
-  "dispatching",
-  "running",
-  "idle",
-  "asleep",
-  "creating",
-  "failed",
-  "released"
-]
+import { reference, states } from "./StoreConformance.js"
 
 describe("the memory store", () => {
   it.effect("answers every get and live as walking every record would, over a seeded mix of writes", () =>

@@ -24,7 +24,7 @@ export const reference = (): SessionStore.Service => {
   }
 }
 
-const states: ReadonlyArray<SessionStore.SessionState> = [
+export const states: ReadonlyArray<SessionStore.SessionState> = [
   "dispatching",
   "running",
   "idle",
