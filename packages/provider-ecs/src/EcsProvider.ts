@@ -125,6 +125,12 @@ export interface Options {
   readonly startDeadline?: Duration.DurationInput
   /** Instance types, start times and spare capacity the cost model assumes (its prices are core's `Pricing`). */
   readonly costModel?: Partial<EcsCostModel.Options>
+  /**
+   * Other routers start tasks on this cluster too (several hangar-serve instances): a create looks for its task
+   * id's task among the live tasks at that moment, not among those live when this process first created one, so
+   * that a task another router started since is adopted instead of started twice.
+   */
+  readonly sharedCluster?: boolean
 }
 
 export type WorkspaceOptions =

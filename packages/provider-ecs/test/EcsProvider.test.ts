@@ -248,6 +248,30 @@ describe("EcsProvider on the simulator", () => {
   )
 
   it.effect(
+    "routers sharing a cluster: a create adopts the task another router started after this one's first create",
+    () =>
+      Effect.gen(function* () {
+        const { sim, provider, drive } = yield* Effect.promise(() => startSimulator())
+        const shared = yield* Effect.provide(EcsProvider.EcsProvider, provider("cp", { sharedCluster: true }))
+        const alone = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        const other = yield* Effect.provide(EcsProvider.EcsProvider, provider())
+        // Both take their look at the cluster with a first create, before the other router's task exists.
+        yield* drive(shared.create({ taskId: "first-a", repository: "acme/a" }))
+        yield* drive(alone.create({ taskId: "first-b", repository: "acme/b" }))
+        const started = yield* drive(other.create({ taskId: "taken-over", repository: "acme/t" }))
+        const adopted = yield* drive(shared.create({ taskId: "taken-over", repository: "acme/t" }))
+        assert.strictEqual(adopted.metadata.taskArn, started.metadata.taskArn)
+        // Without the option the snapshot of the first create is all a process knows: it starts a second task.
+        const twice = yield* drive(alone.create({ taskId: "taken-over", repository: "acme/t" }))
+        assert.notStrictEqual(twice.metadata.taskArn, started.metadata.taskArn)
+        const running = [...sim.model.tasks.values()].filter(
+          (t) => t.lastStatus === "RUNNING" && t.tags.some((tag) => tag.value === "ecs-taken-over")
+        )
+        assert.strictEqual(running.length, 2)
+      })
+  )
+
+  it.effect(
     "a session's requests: no DescribeTasks before ExecuteCommand or StopTask; one stopped behind its back is a Conflict",
     () =>
       Effect.gen(function* () {

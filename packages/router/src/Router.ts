@@ -128,6 +128,11 @@ export interface RouterOptions {
   readonly reconcile?: ReconcileOptions | false
   /** Called as a dispatch attempt reaches each step (tracing; the crash test stops the process here). */
   readonly onDispatchStep?: (progress: DispatchProgress) => Effect.Effect<void>
+  /**
+   * Task ids another live router instance holds (several instances on one store): read at the start of each
+   * reconciliation round, their records are neither adopted nor closed and compute reporting them is no orphan.
+   */
+  readonly heldElsewhere?: () => Effect.Effect<ReadonlySet<string>, SessionStoreError>
 }
 
 export const defaultReconcileInterval: Duration.Duration = RouterState.defaultReconcileInterval

@@ -1,32 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect } from "effect"
 import * as SessionStore from "../src/SessionStore.js"
-
-/** The store's meaning, written plainly: a session's state change walks every record. */
-const reference = (): SessionStore.Service => {
-  const records = new Map<string, SessionStore.SessionRecord>()
-  return {
-    put: (record) => Effect.sync(() => void records.set(record.taskId, record)),
-    get: (taskId) => Effect.sync(() => Option.fromNullable(records.get(taskId))),
-    live: () => Effect.sync(() => [...records.values()].filter((r) => !SessionStore.isTerminal(r.state))),
-    setSessionState: (provider, sessionId, state, atMillis) =>
-      Effect.sync(() => {
-        for (const [taskId, r] of records)
-          if (r.provider === provider && r.sessionId === sessionId && !SessionStore.isTerminal(r.state))
-            records.set(taskId, { ...r, state, updatedAtMillis: atMillis })
-      })
-  }
-}
-
-const states: ReadonlyArray<SessionStore.SessionState> = [
-  "dispatching",
-  "running",
-  "idle",
-  "asleep",
-  "creating",
-  "failed",
-  "released"
-]
+import { reference, states } from "./StoreConformance.js"
 
 describe("the memory store", () => {
   it.effect("answers every get and live as walking every record would, over a seeded mix of writes", () =>

@@ -391,6 +391,66 @@ describe("Router", () => {
     })
   )
 
+  it.scoped(
+    "leaves alone what another live instance holds: no adoption, no orphan sweep, even past the grace",
+    () =>
+      Effect.gen(function* () {
+        const providers = yield* fakes()
+        const store = Layer.succeedContext(yield* Layer.build(SessionStore.layerMemory))
+        // Router A holds "held-idle" (finished, idle) and is mid-create on "held-creating" (intent only).
+        const first = yield* buildRouter(
+          providers,
+          RoutingPolicies.preferred({ defaultProvider: "fly" }),
+          IdlePolicies.fixedTimeout(60),
+          store,
+          {
+            instanceId: "router-a",
+            reconcile: false,
+            onDispatchStep: (p) =>
+              p.taskId === "held-creating" && p.step === "created" ? Effect.never : Effect.void
+          }
+        )
+        yield* drive(first.dispatch({ taskId: "held-idle", repository: "acme/one" }))
+        const creating = yield* Effect.fork(
+          first.dispatch({ taskId: "held-creating", repository: "acme/two" })
+        )
+        yield* TestClock.adjust("10 seconds")
+        const elsewhere = new Set(["held-idle", "held-creating"])
+        const second = yield* buildRouter(
+          providers,
+          RoutingPolicies.preferred({ defaultProvider: "fly" }),
+          IdlePolicies.fixedTimeout(1),
+          store,
+          {
+            instanceId: "router-b",
+            reconcile: { atStartup: false, gracePeriod: 0 },
+            heldElsewhere: () => Effect.succeed(elsewhere)
+          }
+        )
+        const report = yield* second.reconcile()
+        assert.deepStrictEqual(
+          [report.adopted, report.orphans, report.destroyed, report.intentsFailed],
+          [[], [], [], []]
+        )
+        yield* TestClock.adjust("5 minutes")
+        const records = Context.get(yield* Layer.build(store), SessionStore.SessionStore)
+        assert.strictEqual(Option.getOrThrow(yield* records.get("held-idle")).owner, "router-a")
+        assert.deepStrictEqual(
+          (yield* providers.fly.provider.list()).map((s) => [s.taskId, s.status]).sort(),
+          [
+            ["held-creating", "running"],
+            ["held-idle", "running"]
+          ]
+        )
+        // Once router A no longer holds them (it died, its heartbeat expired), router B adopts both.
+        elsewhere.clear()
+        const after = yield* second.reconcile()
+        assert.deepStrictEqual([...after.adopted].sort(), ["held-creating", "held-idle"])
+        assert.strictEqual(Option.getOrThrow(yield* records.get("held-idle")).owner, "router-b")
+        yield* Fiber.interrupt(creating)
+      })
+  )
+
   it.scoped("closing the router releases what it started", () =>
     Effect.gen(function* () {
       const providers = yield* fakes()

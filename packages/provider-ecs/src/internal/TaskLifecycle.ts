@@ -267,7 +267,12 @@ export const create = (
     // A restarted process adopts the task its predecessor started for this task id, if one runs.
     const existing =
       env.state.sessions.get(sessionId) ??
-      (yield* Sessions.recover(env, sessionId, task, Sessions.inheritedTasks(env)))
+      (yield* Sessions.recover(
+        env,
+        sessionId,
+        task,
+        env.options.sharedCluster === true ? Sessions.liveTasks(env) : Sessions.inheritedTasks(env)
+      ))
     const state: SessionState =
       existing !== undefined && !existing.destroyed
         ? existing

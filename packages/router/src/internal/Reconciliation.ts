@@ -40,6 +40,12 @@ const ownedKeys = (state: RouterState) =>
     (live) => new Set(live.filter((r) => r.sessionId !== "").map((r) => keyOf(r.provider, r.sessionId)))
   )
 
+/** Task ids another live instance holds (none with one router per store). */
+const heldElsewhere = (state: RouterState) =>
+  state.options.heldElsewhere === undefined
+    ? Effect.succeed<ReadonlySet<string>>(new Set())
+    : state.options.heldElsewhere()
+
 const providerOf = (state: RouterState, record: SessionRecord) =>
   Effect.map(Effect.option(state.registry.get(record.provider)), Option.getOrUndefined)
 
@@ -83,12 +89,18 @@ const closeRecord = (state: RouterState, record: SessionRecord, closed: "failed"
   )
 
 /** Intents no dispatch of this router has under way: the create never completed. */
-const resolveIntents = (state: RouterState, records: ReadonlyArray<SessionRecord>, listed: Listed) =>
+const resolveIntents = (
+  state: RouterState,
+  records: ReadonlyArray<SessionRecord>,
+  listed: Listed,
+  elsewhere: ReadonlySet<string>
+) =>
   Effect.gen(function* () {
     const adopted: Array<SessionRef & { taskId: string }> = []
     const failed: Array<{ taskId: string; provider: string }> = []
     for (const record of records) {
-      if (record.state !== "creating" || state.inFlight.has(record.taskId)) continue
+      if (record.state !== "creating" || state.inFlight.has(record.taskId) || elsewhere.has(record.taskId))
+        continue
       const provider = yield* providerOf(state, record)
       const sessions = listed.get(record.provider)
       // A provider this router cannot ask now: the intent waits for a round where it can.
@@ -106,13 +118,18 @@ const resolveIntents = (state: RouterState, records: ReadonlyArray<SessionRecord
   })
 
 /** Records a previous router left mid-dispatch or idle: adopted if the compute is there, else released. */
-const adoptRecords = (state: RouterState, records: ReadonlyArray<SessionRecord>) =>
+const adoptRecords = (
+  state: RouterState,
+  records: ReadonlyArray<SessionRecord>,
+  elsewhere: ReadonlySet<string>
+) =>
   Effect.gen(function* () {
     const adopted: Array<string> = []
     const released: Array<string> = []
     for (const record of records) {
       if (record.state === "creating" || record.state === "asleep" || state.inFlight.has(record.taskId))
         continue
+      if (elsewhere.has(record.taskId)) continue
       if (state.activity.has(keyOf(record.provider, record.sessionId))) continue
       const provider = yield* providerOf(state, record)
       if (provider === undefined) continue
@@ -145,6 +162,7 @@ const actOnOrphan = (
     Effect.gen(function* () {
       if ((yield* ownedKeys(state)).has(keyOf(provider.id, session.id)) || state.inFlight.has(session.taskId))
         return "owned" as const
+      if ((yield* heldElsewhere(state)).has(session.taskId)) return "owned" as const
       if (state.orphanPolicy === "sleep") {
         if (Session.isAsleep(session.status)) return "asleep" as const
         yield* provider.sleep(session.id)
@@ -186,7 +204,7 @@ const sweepOrphan = (
   })
 
 /** Compute no record owns: destroyed (or put to sleep) once it has been unowned for the grace period. */
-const sweepOrphans = (state: RouterState, listed: Listed) =>
+const sweepOrphans = (state: RouterState, listed: Listed, elsewhere: ReadonlySet<string>) =>
   Effect.gen(function* () {
     const owned = yield* ownedKeys(state)
     const now = yield* Clock.currentTimeMillis
@@ -196,6 +214,7 @@ const sweepOrphans = (state: RouterState, listed: Listed) =>
       for (const session of listed.get(provider.id) ?? []) {
         const key = keyOf(provider.id, session.id)
         if (isGone(session.status) || owned.has(key) || state.inFlight.has(session.taskId)) continue
+        if (elsewhere.has(session.taskId)) continue
         seen.add(key)
         const since = state.unownedSince.get(key) ?? now
         state.unownedSince.set(key, since)
@@ -225,9 +244,10 @@ export const reconcile = (state: RouterState): Effect.Effect<ReconcileReport, Di
   state.reconcileLock.withPermits(1)(
     Effect.gen(function* () {
       const listed = yield* listAll(state)
-      const intents = yield* resolveIntents(state, yield* state.store.live(), listed)
-      const records = yield* adoptRecords(state, yield* state.store.live())
-      const sweep = yield* sweepOrphans(state, listed)
+      const elsewhere = yield* heldElsewhere(state)
+      const intents = yield* resolveIntents(state, yield* state.store.live(), listed, elsewhere)
+      const records = yield* adoptRecords(state, yield* state.store.live(), elsewhere)
+      const sweep = yield* sweepOrphans(state, listed, yield* heldElsewhere(state))
       const report: ReconcileReport = {
         stopped: sweep.stopped,
         adopted: [...intents.adopted.map((i) => i.taskId), ...records.adopted],
