@@ -30,12 +30,12 @@
  * clairvoyant optimum is exact because the DP keeps every state except those provably no better:
  * - an idle machine whose gap to every remaining task already makes following it cost at least a new machine
  *   (beyond the platform's horizon) is dropped: creating is never worse from then on;
- * - state B is dropped when a state A with the same running machines costs no more than B even after granting B
- *   the most its idle machines could save over A's. Matched by rank per platform (latest with latest), a machine
- *   of B that ended δ later than A's saves at most δ × the slope of the gap cost (the gap cost is concave and
+ * - state B is dropped when a state A costs no more than B even after granting B the most its machines could
+ *   save over A's. Matched by rank per platform (latest with latest), a machine of B that ends δ later than A's
+ *   saves at most δ × the slope of the gap cost (the gap cost is concave and
  *   never falls as the gap grows: every option is linear in the gap, and a sleep state becomes usable only at a
  *   gap where keeping warm is cheaper, as wakeBilledSeconds ≥ wakeSeconds, which `optimum` checks); a machine A
- *   lacks saves at most a new machine.
+ *   lacks (or has but still busy) saves at most what a new machine would cost over its busy time there.
  * The wait-aware optimum adds one restriction: at most K machines per platform at once (running and idle), K
  * the group's peak concurrency. Without it a spare machine, cheap to keep asleep and worth a creation's wait,
  * multiplies the states; with it the DP is exact over such schedules, and the property test (Optimum.test.ts)
@@ -166,9 +166,11 @@ interface Bounds {
 }
 
 /**
- * How much more than `a` state `b` can save from here on, through its idle machines only (the running ones are
- * the same): per platform, b's idle machines matched by rank to a's (latest with latest); a pair where a's ends
- * earlier costs at most the slope of the gap cost times the difference, and a machine a lacks at most a new one.
+ * At most how much more than state `a` state `b` can save from here on, through its machines. Per platform, b's
+ * machines are matched by rank to a's (latest with latest). A pair costs nothing when a's machine is idle and
+ * ended no earlier; when a's ended δ earlier, a follow-up pays at most δ × the slope of the gap cost (at b's
+ * gap now, or 0 if b's machine still runs: the gap cost is concave); a machine a lacks, or one of a's that is
+ * still running past b's, is worth at most a spare (`spareValue`).
  */
 const advantage = (
   a: ReadonlyArray<Machine>,
@@ -185,22 +187,26 @@ const advantage = (
       previous = m.platform
     }
     const match = a[i]
-    if (match === undefined || match.platform !== m.platform) total += bounds.spareValue[m.platform]!
-    else {
-      if (match.endMillis < m.endMillis)
-        total += (bounds.slope(m.platform, atMillis - m.endMillis) * (m.endMillis - match.endMillis)) / 1000
-      i++
+    if (match === undefined || match.platform !== m.platform) {
+      total += bounds.spareValue[m.platform]!
+      continue
     }
+    i++
+    if (match.endMillis < m.endMillis)
+      total +=
+        (bounds.slope(m.platform, Math.max(0, atMillis - m.endMillis)) * (m.endMillis - match.endMillis)) /
+        1000
+    else if (match.endMillis > atMillis && match.endMillis > m.endMillis)
+      total += bounds.spareValue[m.platform]!
   }
   return total
 }
 
 /**
  * The states worth keeping at `atMillis`: idle machines past their platform's horizon dropped, then every state
- * that a cheaper one with the same running machines beats even after granting it its idle machines' advantage.
+ * that a cheaper one beats even after granting it its machines' advantage.
  */
 const prune = (states: ReadonlyArray<State>, atMillis: number, bounds: Bounds): Array<State> => {
-  const groups = new Map<string, Array<{ state: State; idle: ReadonlyArray<Machine> }>>()
   const distinct = new Map<string, State>()
   for (const state of states) {
     const machines = state.machines.filter(
@@ -212,15 +218,12 @@ const prune = (states: ReadonlyArray<State>, atMillis: number, bounds: Bounds): 
   }
   const kept: Array<State> = []
   for (const state of [...distinct.values()].sort((a, b) => a.value - b.value)) {
-    const running = keyOf(state.machines.filter((m) => m.endMillis > atMillis))
-    const idle = state.machines.filter((m) => m.endMillis <= atMillis)
-    const group = groups.get(running) ?? []
     if (
-      group.some((other) => other.state.value + advantage(other.idle, idle, atMillis, bounds) <= state.value)
+      kept.some(
+        (other) => other.value + advantage(other.machines, state.machines, atMillis, bounds) <= state.value
+      )
     )
       continue
-    group.push({ state, idle })
-    groups.set(running, group)
     kept.push(state)
   }
   return kept
