@@ -161,8 +161,8 @@ interface Bounds {
   readonly horizonMillis: ReadonlyArray<number>
   /** The most a task pays per second of extra gap, beyond a gap of `g` ms (the gap cost is concave). */
   readonly slope: (platform: number, gapMillis: number) => number
-  /** The most an extra idle machine can save one task (see `spareValue`). */
-  readonly spareValue: ReadonlyArray<number>
+  /** The most an extra machine, idle for `gapMillis` (0 if running), can save one task (see `spareValues`). */
+  readonly spareValue: (platform: number, gapMillis: number) => number
 }
 
 /**
@@ -187,8 +187,9 @@ const advantage = (
       previous = m.platform
     }
     const match = a[i]
+    const spare = () => bounds.spareValue(m.platform, Math.max(0, atMillis - m.endMillis))
     if (match === undefined || match.platform !== m.platform) {
-      total += bounds.spareValue[m.platform]!
+      total += spare()
       continue
     }
     i++
@@ -196,8 +197,7 @@ const advantage = (
       total +=
         (bounds.slope(m.platform, Math.max(0, atMillis - m.endMillis)) * (m.endMillis - match.endMillis)) /
         1000
-    else if (match.endMillis > atMillis && match.endMillis > m.endMillis)
-      total += bounds.spareValue[m.platform]!
+    else if (match.endMillis > atMillis && match.endMillis > m.endMillis) total += spare()
   }
   return total
 }
@@ -297,18 +297,18 @@ const gapSlope = (platform: Platform, task: TraceTask, gapMillis: number, prices
 }
 
 /**
- * The most a spare idle machine of platform `p` can save one task: its busy time there at the least, against the
- * cheapest new machine on any platform.
+ * The most a spare machine of platform `p` can save one task, per class of price: the cheapest new machine on any
+ * platform, less the task's busy time on `p` (the gap to follow the spare is subtracted at the spare's own gap).
  */
-const spareValue = (
+const spareValues = (
   tasks: ReadonlyArray<TraceTask>,
   platforms: ReadonlyArray<Platform>,
   p: number,
   prices: Prices
-): number => {
+): Map<string, { readonly task: TraceTask; readonly most: number }> => {
   const busy = (platform: Platform, task: TraceTask) =>
     platform.runMicroUsdPerSecond(task) * (task.durationMillis / 1000)
-  let most = 0
+  const byClass = new Map<string, { task: TraceTask; most: number }>()
   for (const task of tasks) {
     if (!platforms[p]!.feasible(task)) continue
     const fresh = Math.min(
@@ -316,10 +316,15 @@ const spareValue = (
         .filter((q) => q.feasible(task))
         .map((q) => objective(creationStep(q, task, prices), prices) + busy(q, task))
     )
-    most = Math.max(most, fresh - busy(platforms[p]!, task))
+    const key = priceClass(task)
+    const saving = fresh - busy(platforms[p]!, task)
+    const seen = byClass.get(key)
+    if (seen === undefined || saving > seen.most) byClass.set(key, { task, most: saving })
   }
-  return most
+  return byClass
 }
+
+const priceClass = (task: TraceTask) => `${task.size}/${task.requiresGpu}`
 
 const boundsOf = (
   tasks: ReadonlyArray<TraceTask>,
@@ -327,15 +332,21 @@ const boundsOf = (
   prices: Prices
 ): Bounds => {
   // tasks priced alike (same size and GPU need in one region) stand for each other
-  const classes = [...new Map(tasks.map((t) => [`${t.size}/${t.requiresGpu}`, t] as const)).values()]
+  const classes = [...new Map(tasks.map((t) => [priceClass(t), t] as const)).values()]
   const feasible = platforms.map((platform) => classes.filter((task) => platform.feasible(task)))
+  const spares = platforms.map((_, p) => spareValues(tasks, platforms, p, prices))
   return {
     horizonMillis: platforms.map((platform, p) =>
       feasible[p]!.reduce((h, task) => Math.max(h, horizonMillis(platform, task, prices)), 0)
     ),
     slope: (p, gapMillis) =>
       feasible[p]!.reduce((m, task) => Math.max(m, gapSlope(platforms[p]!, task, gapMillis, prices)), 0),
-    spareValue: platforms.map((_, p) => spareValue(tasks, platforms, p, prices))
+    spareValue: (p, gapMillis) => {
+      let most = 0
+      for (const { task, most: saving } of spares[p]!.values())
+        most = Math.max(most, saving - objective(gapStep(platforms[p]!, task, gapMillis, prices), prices))
+      return most
+    }
   }
 }
 
