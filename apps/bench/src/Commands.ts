@@ -70,12 +70,14 @@ export const policies = (
     )
     const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
     progress.done()
-    const bounds = PolicyBenchmark.boundsOf(traces)
-    const rows = PolicyBenchmark.rows(
+    const bounds = PolicyBenchmark.boundsOf(traces, settings.waitUsdPerSecond)
+    const rows = PolicyBenchmark.rank(
       bounds,
-      outputs.flatMap((o) => (o.kind === "policy" ? [o.row] : []))
+      outputs.flatMap((o) => (o.kind === "policy" ? [o.row] : [])),
+      settings.waitUsdPerSecond
     )
-    yield* Console.log(PolicyReport.text(bounds, rows))
+    const model = PolicyBenchmark.idleInModel(traces, bounds, settings)
+    yield* Console.log(PolicyReport.text(bounds, rows, model, options.waitUsdPerHour))
     const chart = yield* Effect.promise(() =>
       Charts.costVersusLatency(rows.map((r) => ({ ...r, policy: `${r.routing} × ${r.idle}` })))
     )
@@ -84,11 +86,13 @@ export const policies = (
         schemaVersion: Results.schemaVersion,
         kind: "policies",
         seed,
+        waitUsdPerHour: options.waitUsdPerHour,
         bounds,
-        rows
+        rows,
+        idleInModel: model
       }),
-      "policies.md": PolicyReport.markdown(bounds, rows, options.waitUsdPerHour),
-      "policies-cost-vs-p95.svg": chart
+      "policies.md": PolicyReport.markdown(bounds, rows, model, options.waitUsdPerHour),
+      "policies-cost-vs-start.svg": chart
     })
     const seconds = (performance.now() - started) / 1000
     yield* Console.log(

@@ -366,6 +366,17 @@ export const peakConcurrency = (tasks: ReadonlyArray<TraceTask>): number => {
   return peak
 }
 
+/** A group the DP refuses: its frontier outgrew `maxStates`. */
+export class TooManyStates extends Error {
+  constructor(
+    readonly group: string,
+    readonly maxStates: number,
+    readonly taskId: string
+  ) {
+    super(`the exact optimum of ${group} needs more than ${maxStates} states at ${taskId}; raise maxStates`)
+  }
+}
+
 interface GroupResult {
   readonly best: State
   readonly largestFrontier: number
@@ -385,10 +396,7 @@ const solveGroup = (
   for (const task of tasks) {
     const states = prune(frontier, task.arrivalMillis, bounds)
     largestFrontier = Math.max(largestFrontier, states.length)
-    if (states.length > maxStates)
-      throw new Error(
-        `the exact optimum of ${name} needs more than ${maxStates} states at ${task.taskId}; raise maxStates`
-      )
+    if (states.length > maxStates) throw new TooManyStates(name, maxStates, task.taskId)
     frontier = states.flatMap((state) => successors(state, task, platforms, prices, machinesPerPlatform))
     if (frontier.length === 0) throw new Error(`no platform can run task ${task.taskId} of ${name}`)
   }
