@@ -61,9 +61,23 @@ const fullColumns: ReadonlyArray<Table.Column<RankedRow>> = [
   { header: "Rec.", value: (r) => (r.recommended ? "*" : "") }
 ]
 
-/** One trace's front, cheapest first. */
-const front = (rows: ReadonlyArray<RankedRow>, trace: string) =>
-  rows.filter((r) => r.trace === trace && r.pareto).sort((a, b) => a.costUsd - b.costUsd)
+/**
+ * One trace's front, cheapest first, policies with identical outcomes on one line (the recommended one named
+ * first, then "+N alike").
+ */
+const front = (rows: ReadonlyArray<RankedRow>, trace: string): ReadonlyArray<RankedRow> => {
+  const alike = new Map<string, Array<RankedRow>>()
+  for (const row of rows.filter((r) => r.trace === trace && r.pareto)) {
+    const key = `${row.costUsd}/${row.meanStartSeconds}/${row.p95StartSeconds}`
+    alike.set(key, [...(alike.get(key) ?? []), row])
+  }
+  return [...alike.values()]
+    .map((same) => {
+      const first = same.find((r) => r.recommended) ?? same[0]!
+      return same.length === 1 ? first : { ...first, idle: `${first.idle} (+${same.length - 1} alike)` }
+    })
+    .sort((a, b) => a.costUsd - b.costUsd)
+}
 
 const heading = (rows: ReadonlyArray<RankedRow>, trace: string, waitUsdPerHour: number) => {
   const best = rows.find((r) => r.trace === trace && r.recommended)
