@@ -29,6 +29,25 @@ export const costPerScenario = (
     }
   })
 
+/** Each front point's label: its policy, once per point where several policies had the same outcome. */
+const labelled = <
+  Row extends { trace: string; policy: string; costUsd: number; meanStartSeconds: number; pareto: boolean }
+>(
+  rows: ReadonlyArray<Row>
+) => {
+  const counts = new Map<string, number>()
+  const key = (r: Row) => `${r.trace}/${r.costUsd}/${r.meanStartSeconds}`
+  for (const r of rows) if (r.pareto) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1)
+  const seen = new Set<string>()
+  return rows.map((r) => {
+    const k = key(r)
+    const first = r.pareto && !seen.has(k)
+    if (first) seen.add(k)
+    const others = (counts.get(k) ?? 1) - 1
+    return { ...r, label: first ? (others > 0 ? `${r.policy} (+${others})` : r.policy) : "" }
+  })
+}
+
 /**
  * Per trace: every routing × idle policy's cost against its mean start latency, the Pareto front (of cost, mean
  * and p95 start) drawn over the dominated points as a labelled line, the recommended policy ringed. Scales are
@@ -68,7 +87,7 @@ export const costVersusLatency = (
   return render({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Cost vs mean start latency per routing × idle policy (front: cost, mean and p95 start)",
-    data: { values: rows.map((r) => ({ ...r })) },
+    data: { values: labelled(rows) },
     facet: { field: "trace", type: "nominal", title: null },
     columns: 2,
     spec: {
@@ -88,7 +107,7 @@ export const costVersusLatency = (
         {
           transform: [{ filter: "datum.pareto" }],
           mark: { type: "text", align: "left", dx: 6, dy: -4, fontSize: 8, color: "#7f0000" },
-          encoding: { x, y, text: { field: "policy" } }
+          encoding: { x, y, text: { field: "label" } }
         },
         {
           transform: [{ filter: "datum.recommended" }],

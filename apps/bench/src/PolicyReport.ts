@@ -107,61 +107,57 @@ const modelMatrix = (model: ReadonlyArray<ModelRow>) => {
 
 const traceNames = (bounds: ReadonlyArray<TraceBounds>) => bounds.map((b) => b.trace)
 
+/** The report's sections in order, each a title and a table rendered by `render` (text or Markdown). */
+const sections = (
+  bounds: ReadonlyArray<TraceBounds>,
+  rows: ReadonlyArray<RankedRow>,
+  model: ReadonlyArray<ModelRow>,
+  waitUsdPerHour: number,
+  render: <Row>(columns: ReadonlyArray<Table.Column<Row>>, rows: ReadonlyArray<Row>) => string
+): ReadonlyArray<{ readonly title: string; readonly table: string }> => {
+  const matrix = modelMatrix(model)
+  return [
+    { title: "Bounds (the oracle model)", table: render(boundColumns, bounds) },
+    ...traceNames(bounds).map((trace) => ({
+      title: heading(rows, trace, waitUsdPerHour),
+      table: render(frontColumns, front(rows, trace))
+    })),
+    {
+      title: "Idle policies in the oracle model: cost / exact optimum, and cost+wait / wait-aware optimum",
+      table: render(matrix.columns, matrix.idles)
+    }
+  ]
+}
+
 export const text = (
   bounds: ReadonlyArray<TraceBounds>,
   rows: ReadonlyArray<RankedRow>,
   model: ReadonlyArray<ModelRow>,
   waitUsdPerHour: number
-) => {
-  const matrix = modelMatrix(model)
-  return [
-    "Bounds (the oracle model)",
-    Table.text(boundColumns, bounds),
-    ...traceNames(bounds).flatMap((trace) => [
-      "",
-      heading(rows, trace, waitUsdPerHour),
-      Table.text(frontColumns, front(rows, trace))
-    ]),
-    "",
-    "Idle policies in the oracle model: cost / exact optimum, and cost+wait / wait-aware optimum",
-    Table.text(matrix.columns, matrix.idles),
-    "",
+) =>
+  [
+    ...sections(bounds, rows, model, waitUsdPerHour, Table.text).flatMap((s) => [s.title, s.table, ""]),
     "The full table of every run is in policies.md and policies.json."
   ].join("\n")
-}
 
 export const markdown = (
   bounds: ReadonlyArray<TraceBounds>,
   rows: ReadonlyArray<RankedRow>,
   model: ReadonlyArray<ModelRow>,
   waitUsdPerHour: number
-) => {
-  const matrix = modelMatrix(model)
-  return [
+) =>
+  [
     "# Routing × idle policy benchmark",
     "",
-    `Each policy row is a simulation on the engine: the Router with the policies' Layers over Fly and the shared ECS cluster per region, costs from the simulators' ledgers, start latencies from the Router's dispatch results. The bounds are analytic, in the router's oracle model: Oracle-0 the fluid lower bound; the exact optimum (any machine assignment; keep, suspend, stop, destroy and re-create on any platform; clairvoyant, so nothing waits); the wait-aware optimum (the same with machines woken and created on arrival and waiting charged at $${waitUsdPerHour}/h); Oracle-1, the per-slot DP (never re-creates, earliest-free slots), not the optimum. The engine bills what the model leaves out (shared ECS capacity, workspace volumes), so /exact on the engine is not like for like; the idle-policy matrix is.`,
+    `Each policy row is a simulation on the engine: the Router with the policies' Layers over Fly and the shared ECS cluster per region, costs from the simulators' ledgers, start latencies from the Router's dispatch results. The bounds are analytic, in the router's oracle model: Oracle-0 the fluid lower bound; the exact optimum (any machine assignment; keep, suspend, stop, destroy and re-create on any platform; clairvoyant, so nothing waits); the wait-aware optimum (the same with machines woken and created on arrival and waiting charged at $${waitUsdPerHour}/h); Oracle-1, the per-slot DP (never re-creates, earliest-free slots), not the optimum. The engine bills what the model leaves out (shared ECS capacity, workspace volumes), so /exact on the engine is not like for like; the idle-policy matrix (each policy on the cheaper of Fly or ECS for all tasks) is. Front tables list the Pareto front of cost, mean and p95 start per trace.`,
     "",
-    "## Bounds",
-    "",
-    Table.markdown(boundColumns, bounds),
-    "",
-    "## Pareto fronts (cost, mean start, p95 start) and recommendations",
-    ...traceNames(bounds).flatMap((trace) => [
+    ...sections(bounds, rows, model, waitUsdPerHour, Table.markdown).flatMap((s) => [
+      `## ${s.title}`,
       "",
-      `### ${heading(rows, trace, waitUsdPerHour)}`,
-      "",
-      Table.markdown(frontColumns, front(rows, trace))
+      s.table,
+      ""
     ]),
-    "",
-    "## Idle policies in the oracle model",
-    "",
-    "Cost / exact optimum, and cost+wait / wait-aware optimum; each policy on the cheaper of Fly or ECS for all tasks.",
-    "",
-    Table.markdown(matrix.columns, matrix.idles),
-    "",
     "## Every run",
     "",
     Table.markdown(fullColumns, rows)
   ].join("\n")
-}

@@ -9,6 +9,7 @@ import { FastCheck as fc } from "effect"
 import * as Optimum from "../src/Optimum.js"
 import * as Oracle from "../src/Oracle.js"
 import * as Platforms from "../src/Platforms.js"
+import { traceOf } from "./fixtures.js"
 
 const platforms = [Platforms.fly(), Platforms.ecs()]
 
@@ -108,19 +109,7 @@ const smallTrace = (maxLength: number) =>
       }),
       { minLength: 1, maxLength }
     )
-    .map((tasks) =>
-      tasks.map(
-        (t, i): Oracle.TraceTask => ({
-          taskId: `t${i}`,
-          repository: t.repository,
-          region: "iad",
-          arrivalMillis: t.arrival * 1000,
-          durationMillis: t.duration * 1000,
-          size: t.size,
-          requiresGpu: t.requiresGpu
-        })
-      )
-    )
+    .map((tasks): ReadonlyArray<Oracle.TraceTask> => traceOf(tasks))
 
 /** Equal to the micro-dollar: the two sums differ only by floating-point rounding. */
 const equalToTheMicroDollar = (a: number, b: number) => Math.abs(a - b) < 1e-3

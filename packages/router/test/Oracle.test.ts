@@ -5,6 +5,7 @@ import * as IdlePolicies from "../src/IdlePolicies.js"
 import * as Optimum from "../src/Optimum.js"
 import * as Oracle from "../src/Oracle.js"
 import * as Platforms from "../src/Platforms.js"
+import { traceOf } from "./fixtures.js"
 
 const traceArbitrary = (gpu: boolean) =>
   fc
@@ -23,19 +24,7 @@ const traceArbitrary = (gpu: boolean) =>
       }),
       { minLength: 1, maxLength: 40 }
     )
-    .map((tasks) =>
-      tasks.map(
-        (t, i): Oracle.TraceTask => ({
-          taskId: `t${i}`,
-          repository: t.repository,
-          region: "iad",
-          arrivalMillis: t.arrival * 1000,
-          durationMillis: t.duration * 1000,
-          size: t.size,
-          requiresGpu: t.requiresGpu
-        })
-      )
-    )
+    .map((tasks): ReadonlyArray<Oracle.TraceTask> => traceOf(tasks))
 
 const idlePolicies: ReadonlyArray<readonly [string, Layer.Layer<IdlePolicy.IdlePolicy>]> = [
   ["fixed-5m", IdlePolicies.fixedTimeout(5)],

@@ -65,3 +65,23 @@ export const fakes = (options: { flyFull?: () => boolean; ecsFull?: () => boolea
   })
 
 export const drive = Conformance.testClockTime.drive
+
+/** Generated task records as oracle trace tasks in region iad, with ids t0, t1, …; times in whole seconds. */
+export const traceOf = (
+  tasks: ReadonlyArray<{
+    readonly repository: string
+    readonly arrival: number
+    readonly duration: number
+    readonly size: "dev" | "standard" | "performance" | "high-perf"
+    readonly requiresGpu: boolean
+  }>
+) =>
+  tasks.map((t, i) => ({
+    taskId: `t${i}`,
+    repository: t.repository,
+    region: "iad",
+    arrivalMillis: t.arrival * 1000,
+    durationMillis: t.duration * 1000,
+    size: t.size,
+    requiresGpu: t.requiresGpu
+  }))
