@@ -226,7 +226,7 @@ export const boundsOf = (
 }
 
 /**
- * The DP states per arrival the wait-aware optimum may keep here: enough for the seed scenarios (at most 14),
+ * The DP states per arrival the wait-aware optimum may keep here: enough for the seed scenarios (at most 24),
  * not for the densest Azure-shaped repositories (150 and more, minutes each), which are left without it.
  */
 export const waitAwareMaxStates = 60
