@@ -58,37 +58,93 @@ export const breakdownSpec = (
   }
 })
 
-/** Scatter: cost against p95 start latency for every policy pair, Pareto front marked. */
+/** Each front point's label: its policy, once per point where several policies had the same outcome. */
+const labelled = <
+  Row extends { trace: string; policy: string; costUsd: number; meanStartSeconds: number; pareto: boolean }
+>(
+  rows: ReadonlyArray<Row>
+) => {
+  const counts = new Map<string, number>()
+  const key = (r: Row) => `${r.trace}/${r.costUsd}/${r.meanStartSeconds}`
+  for (const r of rows) if (r.pareto) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1)
+  const seen = new Set<string>()
+  return rows.map((r) => {
+    const k = key(r)
+    const first = r.pareto && !seen.has(k)
+    if (first) seen.add(k)
+    const others = (counts.get(k) ?? 1) - 1
+    return { ...r, label: first ? (others > 0 ? `${r.policy} (+${others})` : r.policy) : "" }
+  })
+}
+
+/**
+ * Per trace: every routing × idle policy's cost against its mean start latency, the Pareto front (of cost, mean
+ * and p95 start) drawn over the dominated points as a labelled line, the recommended policy ringed. Scales are
+ * per trace; start latency is on a symlog axis from 0, cost on a dollar axis.
+ */
 export const costVersusLatency = (
   rows: ReadonlyArray<{
     trace: string
     policy: string
     costUsd: number
+    meanStartSeconds: number
     p95StartSeconds: number
     pareto: boolean
+    recommended: boolean
   }>
-) =>
-  render({
+) => {
+  const x = {
+    field: "meanStartSeconds",
+    type: "quantitative" as const,
+    title: "mean start latency (s)",
+    scale: { type: "symlog" as const, domainMin: 0 },
+    axis: { format: "~g", tickCount: 5 }
+  }
+  const y = {
+    field: "costUsd",
+    type: "quantitative" as const,
+    title: "cost (USD)",
+    scale: { zero: false, nice: true },
+    axis: { format: "$,.2f", tickCount: 5 }
+  }
+  const tooltip = [
+    { field: "policy" },
+    { field: "costUsd", format: "$,.2f", title: "cost" },
+    { field: "meanStartSeconds", format: ".2f", title: "mean start s" },
+    { field: "p95StartSeconds", format: ".2f", title: "p95 start s" }
+  ]
+  return render({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: "Cost vs p95 start latency per routing × idle policy",
-    data: { values: rows.map((r) => ({ ...r, front: r.pareto ? "Pareto front" : "dominated" })) },
+    title: "Cost vs mean start latency per routing × idle policy (front: cost, mean and p95 start)",
+    data: { values: labelled(rows) },
     facet: { field: "trace", type: "nominal", title: null },
-    columns: 3,
+    columns: 2,
     spec: {
-      width: 220,
-      height: 180,
-      mark: { type: "point", filled: true },
-      encoding: {
-        x: {
-          field: "p95StartSeconds",
-          type: "quantitative",
-          title: "p95 start latency (s)",
-          scale: { type: "symlog" }
+      width: 320,
+      height: 220,
+      layer: [
+        {
+          transform: [{ filter: "!datum.pareto" }],
+          mark: { type: "point", filled: true, color: "#bbbbbb", size: 25 },
+          encoding: { x, y, tooltip }
         },
-        y: { field: "costUsd", type: "quantitative", title: "cost (USD)", scale: { zero: false } },
-        color: { field: "front", type: "nominal", title: null },
-        tooltip: [{ field: "policy" }, { field: "costUsd" }, { field: "p95StartSeconds" }]
-      }
+        {
+          transform: [{ filter: "datum.pareto" }],
+          mark: { type: "line", color: "#d62728", point: { filled: true, color: "#d62728", size: 50 } },
+          encoding: { x, y, order: { field: "meanStartSeconds" }, tooltip }
+        },
+        {
+          transform: [{ filter: "datum.pareto" }],
+          mark: { type: "text", align: "left", dx: 6, dy: -4, fontSize: 8, color: "#7f0000" },
+          encoding: { x, y, text: { field: "label" } }
+        },
+        {
+          transform: [{ filter: "datum.recommended" }],
+          mark: { type: "point", shape: "circle", size: 220, strokeWidth: 2, color: "#1f77b4" },
+          encoding: { x, y }
+        }
+      ]
     },
     resolve: { scale: { x: "independent", y: "independent" } }
   })
+}

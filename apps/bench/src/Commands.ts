@@ -111,11 +111,13 @@ export const policies = (
     )
     const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
     progress.done()
-    const bounds = PolicyBenchmark.boundsOf(traces)
-    const rows = PolicyBenchmark.rows(
+    const bounds = PolicyBenchmark.boundsOf(traces, settings.waitUsdPerSecond)
+    const rows = PolicyBenchmark.rank(
       bounds,
-      outputs.flatMap((o) => (o.kind === "policy" ? [o.row] : []))
+      outputs.flatMap((o) => (o.kind === "policy" ? [o.row] : [])),
+      settings.waitUsdPerSecond
     )
+    const model = PolicyBenchmark.idleInModel(traces, bounds, settings)
     const chart = yield* Effect.promise(() =>
       Charts.costVersusLatency(rows.map((r) => ({ ...r, policy: `${r.routing} × ${r.idle}` })))
     )
@@ -125,19 +127,21 @@ export const policies = (
       tool: Results.tool,
       currency: "USD",
       seed,
+      waitUsdPerHour: options.waitUsdPerHour,
       bounds,
-      rows
+      rows,
+      idleInModel: model
     })
-    const markdown = PolicyReport.markdown(bounds, rows, options.waitUsdPerHour)
+    const markdown = PolicyReport.markdown(bounds, rows, model, options.waitUsdPerHour)
     const seconds = (performance.now() - started) / 1000
     yield* Console.error(
       `${rows.length} policy runs over ${traces.length} traces (${bounds.reduce((n, b) => n + b.tasks, 0)} tasks) on the engine in ${seconds.toFixed(1)} s wall on ${Math.min(workers, jobs.length)} thread(s)`
     )
     yield* publish(
       options,
-      { "policies.json": json, "policies.md": markdown, "policies-cost-vs-p95.svg": chart },
+      { "policies.json": json, "policies.md": markdown, "policies-cost-vs-start.svg": chart },
       {
-        table: () => PolicyReport.text(bounds, rows),
+        table: () => PolicyReport.text(bounds, rows, model, options.waitUsdPerHour),
         json: () => json,
         markdown: () => markdown
       }

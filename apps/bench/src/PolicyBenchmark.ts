@@ -2,43 +2,77 @@
  * `hangar-bench policies`: every routing × idle policy on every trace, each run on the engine — the real Router
  * with the policy's Layers over both providers (Fly; ECS as the shared cluster per region that the cost table
  * simulates), their costs from the simulators' ledgers and their cold starts and start latencies from the
- * Router's dispatch results — and shown against the analytic Oracle-1 (the clairvoyant optimum) and Oracle-0
- * (the fluid lower bound), with the warm time compute was up beyond its tasks and a total that weighs waiting at
- * a configurable price. The Pareto front is over cost and p95 start latency.
+ * Router's dispatch results — and ranked against the analytic bounds of the router's oracle model: the exact
+ * offline optimum (`Optimum.optimum`), its wait-aware variant (waiting charged at `--wait-usd-per-hour`, no
+ * pre-wake), Oracle-1 (the per-slot DP, not the optimum: it never re-creates and assigns earliest-free) and Oracle-0
+ * (the fluid lower bound).
+ *
+ * The seam between an evaluator and the report is `PolicyRow`, a policy's outcomes on a trace (cost, start
+ * latencies, cold starts, warm waste): `simulate` produces it on the engine; any other evaluator that fills it in
+ * can replace it. `rank` turns outcomes and bounds into the report's rows (ratios, totals, the Pareto front,
+ * the recommendation); it reads nothing else.
  */
-import { type IdlePolicy, type RoutingPolicy, Statistics } from "@hangar/core"
+import { IdlePolicy, type RoutingPolicy, Statistics } from "@hangar/core"
 import * as EcsCostModel from "@hangar/provider-ecs/cost-model"
 import * as FlyCostModel from "@hangar/provider-fly/cost-model"
-import { IdlePolicies, Oracle, RoutingPolicies } from "@hangar/router"
-import { Exit, type Layer } from "effect"
+import { IdlePolicies, Optimum, Oracle, RoutingPolicies } from "@hangar/router"
+import { Effect, Exit, type Layer } from "effect"
 import * as AzureTraces from "./AzureTraces.js"
 import * as Engine from "./engine/Engine.js"
 import type { Scenario } from "./Scenario.js"
 import * as Trace from "./Trace.js"
 
+/** A policy's outcomes on a trace: all the report needs from an evaluator (the engine, or any other). */
 export interface PolicyRow {
   readonly trace: string
   readonly routing: string
   readonly idle: string
   readonly tasks: number
   readonly failed: number
+  /** Money billed over the trace, USD. */
   readonly costUsd: number
-  readonly costOverOracle1: number
-  readonly costOverOracle0: number
   readonly coldStarts: number
+  /** Start latency over the tasks that ran, seconds: mean, percentiles, and the sum (the total wait). */
+  readonly meanStartSeconds: number
   readonly p50StartSeconds: number
   readonly p95StartSeconds: number
   readonly p99StartSeconds: number
+  readonly waitSeconds: number
   readonly wastedWarmHours: number
-  readonly weightedTotalUsd: number
   readonly byProvider: Readonly<Record<string, number>>
-  pareto: boolean
 }
 
+/** A row of the report: the outcomes, their ratios to the bounds, and where they stand on the trace's front. */
+export interface RankedRow extends PolicyRow {
+  /** Cost / the exact optimum, cost / Oracle-1, cost / Oracle-0. */
+  readonly costOverOptimum: number
+  readonly costOverOracle1: number
+  readonly costOverOracle0: number
+  /** Cost plus the wait at the stated price, and its ratio to the wait-aware optimum. */
+  readonly totalUsd: number
+  readonly totalOverWaitAware: number | null
+  /** On the Pareto front of cost, mean start and p95 start among this trace's policies. */
+  readonly pareto: boolean
+  /** The policy with the least cost plus wait on this trace (among those with no failed task, if any). */
+  readonly recommended: boolean
+}
+
+/** The oracle model's bounds of a trace (analytic; not the engine's). */
 export interface TraceBounds {
   readonly trace: string
   readonly tasks: number
+  /** Fluid lower bound. */
   readonly oracle0Usd: number
+  /** The exact offline optimum (clairvoyant: no task waits). */
+  readonly optimumUsd: number
+  /**
+   * The wait-aware optimum: money plus waiting at the stated price, and its two parts; null where a repository
+   * is too dense for it within `waitAwareMaxStates` (see Optimum.ts).
+   */
+  readonly waitAwareUsd: number | null
+  readonly waitAwareMoneyUsd: number | null
+  readonly waitAwareWaitSeconds: number | null
+  /** The per-slot DP the benchmark used to call the optimum. */
   readonly oracle1Usd: number
 }
 
@@ -94,6 +128,7 @@ export const idlePolicies = (
   ["break-even-randomized", () => IdlePolicies.randomizedBreakEven({ seed, waitMicroUsdPerSecond })],
   ["histogram", () => IdlePolicies.histogram()],
   ["learning-augmented", () => IdlePolicies.learningAugmented({ trust: 0.5, waitMicroUsdPerSecond })],
+  ["expected-cost", () => IdlePolicies.expectedCost({ waitMicroUsdPerSecond })],
   ["platform", () => IdlePolicies.platform]
 ]
 
@@ -145,7 +180,6 @@ export const simulate = (run: PolicyRun, onProgress?: Engine.Progress): PolicyRo
     if (exit.value.coldStart) coldStarts++
     byProvider[exit.value.provider] = (byProvider[exit.value.provider] ?? 0) + 1
   }
-  const cost = (outcome.flyMicroUsd + outcome.ecsMicroUsd) / 1e6
   const waitSeconds = latencies.reduce((a, b) => a + b, 0)
   return {
     trace: run.trace.name,
@@ -153,17 +187,15 @@ export const simulate = (run: PolicyRun, onProgress?: Engine.Progress): PolicyRo
     idle: run.idle,
     tasks: trace.length,
     failed,
-    costUsd: cost,
-    costOverOracle1: 0,
-    costOverOracle0: 0,
+    costUsd: (outcome.flyMicroUsd + outcome.ecsMicroUsd) / 1e6,
     coldStarts,
+    meanStartSeconds: latencies.length === 0 ? 0 : waitSeconds / latencies.length,
     p50StartSeconds: Statistics.percentile(latencies, 0.5),
     p95StartSeconds: Statistics.percentile(latencies, 0.95),
     p99StartSeconds: Statistics.percentile(latencies, 0.99),
+    waitSeconds,
     wastedWarmHours: outcome.warmSeconds / 3600,
-    weightedTotalUsd: cost + run.options.waitUsdPerSecond * waitSeconds,
-    byProvider,
-    pareto: false
+    byProvider
   }
 }
 
@@ -179,57 +211,166 @@ export const ecsPlatform = (): Oracle.Platform => ({
   ...EcsCostModel.make().dedicated
 })
 
-/** The analytic bounds of each trace (the oracles' model, not the engine). */
-export const boundsOf = (traces: ReadonlyArray<PolicyTrace>): ReadonlyArray<TraceBounds> => {
+/** The analytic bounds of each trace (the oracle model, not the engine), waiting priced at `waitUsdPerSecond`. */
+export const boundsOf = (
+  traces: ReadonlyArray<PolicyTrace>,
+  waitUsdPerSecond: number
+): ReadonlyArray<TraceBounds> => {
   const platforms = [flyPlatform(), ecsPlatform()]
   return traces.map(({ name, source }) => {
     const trace = traceOf(source)
+    const waitAware = waitAwareOptimum(trace, platforms, waitUsdPerSecond)
     return {
       trace: name,
       tasks: trace.length,
       oracle0Usd: Oracle.oracle0(trace, platforms) / 1e6,
+      optimumUsd: Optimum.optimum(trace, platforms).costMicroUsd / 1e6,
+      waitAwareUsd: waitAware === undefined ? null : waitAware.costMicroUsd / 1e6,
+      waitAwareMoneyUsd: waitAware === undefined ? null : waitAware.moneyMicroUsd / 1e6,
+      waitAwareWaitSeconds: waitAware === undefined ? null : waitAware.waitSeconds,
       oracle1Usd: Oracle.oracle1(trace, platforms).costMicroUsd / 1e6
     }
   })
 }
 
-/** Fills in each row's Oracle ratios and marks the Pareto front of cost and p95 start latency per trace. */
-export const rows = (
+/**
+ * The DP states per arrival the wait-aware optimum may keep here: enough for the seed scenarios (at most 24),
+ * not for the densest Azure-shaped repositories (150 and more, minutes each), which are left without it.
+ */
+export const waitAwareMaxStates = 60
+
+const waitAwareOptimum = (
+  trace: ReadonlyArray<Oracle.TraceTask>,
+  platforms: ReadonlyArray<Oracle.Platform>,
+  waitUsdPerSecond: number
+): Optimum.OptimumResult | undefined => {
+  try {
+    return Optimum.optimum(trace, platforms, {
+      waitMicroUsdPerSecond: waitUsdPerSecond * 1e6,
+      maxStates: waitAwareMaxStates
+    })
+  } catch (error) {
+    if (error instanceof Optimum.TooManyStates) return undefined
+    throw error
+  }
+}
+
+/** True when `a` is no worse than `b` on cost, mean and p95 start, and better on one. */
+const dominates = (a: PolicyRow, b: PolicyRow) =>
+  a.costUsd <= b.costUsd &&
+  a.meanStartSeconds <= b.meanStartSeconds &&
+  a.p95StartSeconds <= b.p95StartSeconds &&
+  (a.costUsd < b.costUsd || a.meanStartSeconds < b.meanStartSeconds || a.p95StartSeconds < b.p95StartSeconds)
+
+/**
+ * The report's rows: each outcome's ratios to its trace's bounds, its cost plus wait at `waitUsdPerSecond`, the
+ * Pareto front of cost, mean and p95 start per trace, and per trace the recommended policy (least cost plus wait,
+ * preferring policies that failed no task).
+ */
+export const rank = (
   bounds: ReadonlyArray<TraceBounds>,
-  simulated: ReadonlyArray<PolicyRow>
-): ReadonlyArray<PolicyRow> => {
-  const out = simulated.map((row) => {
+  outcomes: ReadonlyArray<PolicyRow>,
+  waitUsdPerSecond: number
+): ReadonlyArray<RankedRow> => {
+  const ratio = (value: number, bound: number | undefined) =>
+    bound === undefined || bound <= 0 ? 0 : value / bound
+  const ratioOrNull = (value: number, bound: number | null | undefined) =>
+    bound === undefined || bound === null || bound <= 0 ? null : value / bound
+  const total = (row: PolicyRow) => row.costUsd + waitUsdPerSecond * row.waitSeconds
+  const recommended = new Set<PolicyRow>()
+  for (const trace of new Set(outcomes.map((r) => r.trace))) {
+    const here = outcomes.filter((r) => r.trace === trace)
+    const clean = here.filter((r) => r.failed === 0)
+    const pool = clean.length > 0 ? clean : here
+    const best = pool.reduce<PolicyRow | undefined>(
+      (a, b) => (a === undefined || total(b) < total(a) ? b : a),
+      undefined
+    )
+    if (best !== undefined) recommended.add(best)
+  }
+  return outcomes.map((row) => {
     const bound = bounds.find((b) => b.trace === row.trace)
     return {
       ...row,
-      costOverOracle1: bound === undefined ? 0 : row.costUsd / bound.oracle1Usd,
-      costOverOracle0: bound === undefined ? 0 : row.costUsd / bound.oracle0Usd
+      costOverOptimum: ratio(row.costUsd, bound?.optimumUsd),
+      costOverOracle1: ratio(row.costUsd, bound?.oracle1Usd),
+      costOverOracle0: ratio(row.costUsd, bound?.oracle0Usd),
+      totalUsd: total(row),
+      totalOverWaitAware: ratioOrNull(total(row), bound?.waitAwareUsd),
+      pareto: !outcomes.some((other) => other !== row && other.trace === row.trace && dominates(other, row)),
+      recommended: recommended.has(row)
     }
   })
-  for (const row of out) {
-    row.pareto = !out.some(
-      (other) =>
-        other !== row &&
-        other.trace === row.trace &&
-        other.costUsd <= row.costUsd &&
-        other.p95StartSeconds <= row.p95StartSeconds &&
-        (other.costUsd < row.costUsd || other.p95StartSeconds < row.p95StartSeconds)
-    )
-  }
-  return out
 }
 
 /** Every run in this thread, one after another (the CLI spreads them over worker threads: see Jobs). */
 export const run = (
   traces: ReadonlyArray<PolicyTrace>,
   options: PolicyBenchmarkOptions
-): { readonly bounds: ReadonlyArray<TraceBounds>; readonly rows: ReadonlyArray<PolicyRow> } => {
-  const bounds = boundsOf(traces)
+): { readonly bounds: ReadonlyArray<TraceBounds>; readonly rows: ReadonlyArray<RankedRow> } => {
+  const bounds = boundsOf(traces, options.waitUsdPerSecond)
   return {
     bounds,
-    rows: rows(
+    rows: rank(
       bounds,
-      runsOf(traces, options).map((r) => simulate(r))
+      runsOf(traces, options).map((r) => simulate(r)),
+      options.waitUsdPerSecond
     )
   }
+}
+
+/** An idle policy priced in the oracle's own model: like for like with the exact and wait-aware optima. */
+export interface ModelRow {
+  readonly trace: string
+  readonly idle: string
+  /** The cheaper of running every task on Fly or on ECS under this idle policy. */
+  readonly platform: string
+  readonly costUsd: number
+  readonly costOverOptimum: number
+  /** Cost plus every wait (wakes, and each machine's creation) at the stated price, over the wait-aware optimum. */
+  readonly totalUsd: number
+  readonly totalOverWaitAware: number | null
+}
+
+/**
+ * Every idle policy on every trace in the oracle's model (`Oracle.evaluateIdlePolicy`: Oracle-1's slots, one
+ * platform for all tasks), against the bounds: how far an online idle policy is from the exact optimum when both
+ * are priced alike, which the engine's bills (shared ECS capacity, volumes, real wake times) are not.
+ */
+export const idleInModel = (
+  traces: ReadonlyArray<PolicyTrace>,
+  bounds: ReadonlyArray<TraceBounds>,
+  options: PolicyBenchmarkOptions
+): ReadonlyArray<ModelRow> => {
+  const lambda = options.waitUsdPerSecond * 1e6
+  return traces.flatMap(({ name, source }) => {
+    const trace = traceOf(source)
+    const bound = bounds.find((b) => b.trace === name)
+    const slots = Oracle.slots(trace).length
+    return idlePolicies(options.seed, lambda).map(([idle, layer]) => {
+      const priced = [flyPlatform(), ecsPlatform()]
+        .filter((platform) => trace.every((task) => platform.feasible(task)))
+        .map((platform) => {
+          const service = Effect.runSync(Effect.provide(IdlePolicy.IdlePolicy, layer()))
+          const result = Oracle.evaluateIdlePolicy(trace, platform, service)
+          const wait = result.startLatencies.reduce((a, b) => a + b, 0) + slots * platform.createSeconds
+          return {
+            platform: platform.id,
+            cost: result.costMicroUsd / 1e6,
+            total: (result.costMicroUsd + lambda * wait) / 1e6
+          }
+        })
+      const best = priced.reduce((a, b) => (b.cost < a.cost ? b : a))
+      return {
+        trace: name,
+        idle,
+        platform: best.platform,
+        costUsd: best.cost,
+        costOverOptimum: bound === undefined ? 0 : best.cost / bound.optimumUsd,
+        totalUsd: best.total,
+        totalOverWaitAware:
+          bound === undefined || bound.waitAwareUsd === null ? null : best.total / bound.waitAwareUsd
+      }
+    })
+  })
 }

@@ -1,45 +1,163 @@
-/** Renders the policy benchmark: terminal and Markdown tables, JSON, and the cost-vs-latency chart. */
-import type { PolicyRow, TraceBounds } from "./PolicyBenchmark.js"
+/**
+ * Renders the policy benchmark. The terminal gets what a person acts on: the bounds, and per trace the Pareto
+ * front (cost against mean and p95 start) with the recommended policy at the stated price of waiting, and how
+ * close each idle policy comes to the exact optimum in the oracle's own model. The files get all of it plus the
+ * full table of every routing × idle run.
+ */
+import type { ModelRow, RankedRow, TraceBounds } from "./PolicyBenchmark.js"
 import * as Table from "./Table.js"
 
-const columns: ReadonlyArray<Table.Column<PolicyRow>> = [
+const ratio = (value: number | null) => (value === null ? "—" : `${value.toFixed(2)}×`)
+
+const boundColumns: ReadonlyArray<Table.Column<TraceBounds>> = [
+  { header: "Trace", value: (b) => b.trace },
+  { header: "Tasks", align: "right", value: (b) => String(b.tasks) },
+  { header: "Oracle-0 (fluid)", align: "right", value: (b) => Table.usd(b.oracle0Usd) },
+  { header: "Exact optimum", align: "right", value: (b) => Table.usd(b.optimumUsd) },
+  { header: "Gap to Oracle-0", align: "right", value: (b) => ratio(b.optimumUsd / b.oracle0Usd) },
+  { header: "Oracle-1 (slot DP)", align: "right", value: (b) => Table.usd(b.oracle1Usd) },
+  { header: "Oracle-1/exact", align: "right", value: (b) => ratio(b.oracle1Usd / b.optimumUsd) },
+  {
+    header: "Wait-aware optimum",
+    align: "right",
+    value: (b) =>
+      b.waitAwareUsd === null
+        ? "— (too dense)"
+        : `${Table.usd(b.waitAwareUsd)} (${Table.usd(b.waitAwareMoneyUsd ?? 0)} + ${(b.waitAwareWaitSeconds ?? 0).toFixed(0)} s wait)`
+  }
+]
+
+const policy = (r: RankedRow) => `${r.routing} × ${r.idle}`
+
+const frontColumns: ReadonlyArray<Table.Column<RankedRow>> = [
+  { header: "Policy (routing × idle)", value: policy },
+  { header: "Cost", align: "right", value: (r) => Table.usd(r.costUsd) },
+  { header: "/exact", align: "right", value: (r) => ratio(r.costOverOptimum) },
+  { header: "Mean start s", align: "right", value: (r) => r.meanStartSeconds.toFixed(2) },
+  { header: "p95 start s", align: "right", value: (r) => r.p95StartSeconds.toFixed(2) },
+  { header: "Cost+wait", align: "right", value: (r) => Table.usd(r.totalUsd) },
+  { header: "/wait-aware", align: "right", value: (r) => ratio(r.totalOverWaitAware) },
+  { header: "", value: (r) => (r.recommended ? "← recommended" : "") }
+]
+
+const fullColumns: ReadonlyArray<Table.Column<RankedRow>> = [
   { header: "Trace", value: (r) => r.trace },
   { header: "Routing", value: (r) => r.routing },
   { header: "Idle", value: (r) => r.idle },
   { header: "Failed", align: "right", value: (r) => String(r.failed) },
   { header: "Cost", align: "right", value: (r) => Table.usd(r.costUsd) },
+  { header: "/exact", align: "right", value: (r) => r.costOverOptimum.toFixed(2) },
   { header: "/Oracle-1", align: "right", value: (r) => r.costOverOracle1.toFixed(2) },
   { header: "/Oracle-0", align: "right", value: (r) => r.costOverOracle0.toFixed(2) },
   { header: "Cold", align: "right", value: (r) => String(r.coldStarts) },
+  { header: "Mean s", align: "right", value: (r) => r.meanStartSeconds.toFixed(2) },
   { header: "p50 s", align: "right", value: (r) => r.p50StartSeconds.toFixed(1) },
   { header: "p95 s", align: "right", value: (r) => r.p95StartSeconds.toFixed(1) },
   { header: "p99 s", align: "right", value: (r) => r.p99StartSeconds.toFixed(1) },
   { header: "Warm waste h", align: "right", value: (r) => r.wastedWarmHours.toFixed(1) },
-  { header: "Cost+wait", align: "right", value: (r) => Table.usd(r.weightedTotalUsd) },
-  { header: "Pareto", value: (r) => (r.pareto ? "*" : "") }
+  { header: "Cost+wait", align: "right", value: (r) => Table.usd(r.totalUsd) },
+  { header: "/wait-aware", align: "right", value: (r) => r.totalOverWaitAware?.toFixed(2) ?? "—" },
+  { header: "Pareto", value: (r) => (r.pareto ? "*" : "") },
+  { header: "Rec.", value: (r) => (r.recommended ? "*" : "") }
 ]
 
-const boundColumns: ReadonlyArray<Table.Column<TraceBounds>> = [
-  { header: "Trace", value: (b) => b.trace },
-  { header: "Tasks", align: "right", value: (b) => String(b.tasks) },
-  { header: "Oracle-0 (fluid bound)", align: "right", value: (b) => Table.usd(b.oracle0Usd) },
-  { header: "Oracle-1 (clairvoyant)", align: "right", value: (b) => Table.usd(b.oracle1Usd) }
-]
+/**
+ * One trace's front, cheapest first, policies with identical outcomes on one line (the recommended one named
+ * first, then "+N alike").
+ */
+const front = (rows: ReadonlyArray<RankedRow>, trace: string): ReadonlyArray<RankedRow> => {
+  const alike = new Map<string, Array<RankedRow>>()
+  for (const row of rows.filter((r) => r.trace === trace && r.pareto)) {
+    const key = `${row.costUsd}/${row.meanStartSeconds}/${row.p95StartSeconds}`
+    alike.set(key, [...(alike.get(key) ?? []), row])
+  }
+  return [...alike.values()]
+    .map((same) => {
+      const first = same.find((r) => r.recommended) ?? same[0]!
+      return same.length === 1 ? first : { ...first, idle: `${first.idle} (+${same.length - 1} alike)` }
+    })
+    .sort((a, b) => a.costUsd - b.costUsd)
+}
 
-export const text = (bounds: ReadonlyArray<TraceBounds>, rows: ReadonlyArray<PolicyRow>) =>
-  `${Table.text(boundColumns, bounds)}\n\n${Table.text(columns, rows)}`
+const heading = (rows: ReadonlyArray<RankedRow>, trace: string, waitUsdPerHour: number) => {
+  const best = rows.find((r) => r.trace === trace && r.recommended)
+  return best === undefined
+    ? trace
+    : `${trace}: at $${waitUsdPerHour}/h of waiting, use ${policy(best)} (${Table.usd(best.costUsd)}, ${ratio(best.costOverOptimum)} the exact optimum; cost+wait ${ratio(best.totalOverWaitAware)} the wait-aware optimum)`
+}
+
+/** Idle policies (rows) × traces (columns): cost over the exact optimum in the oracle's model. */
+const modelMatrix = (model: ReadonlyArray<ModelRow>) => {
+  const traces = [...new Set(model.map((m) => m.trace))]
+  const idles = [...new Set(model.map((m) => m.idle))]
+  const cell = (idle: string, trace: string) => model.find((m) => m.idle === idle && m.trace === trace)
+  const columns: ReadonlyArray<Table.Column<string>> = [
+    { header: "Idle policy", value: (idle) => idle },
+    ...traces.map((trace) => ({
+      header: trace,
+      align: "right" as const,
+      value: (idle: string) => {
+        const m = cell(idle, trace)
+        return m === undefined ? "" : `${ratio(m.costOverOptimum)} / ${ratio(m.totalOverWaitAware)}`
+      }
+    }))
+  ]
+  return { columns, idles }
+}
+
+const traceNames = (bounds: ReadonlyArray<TraceBounds>) => bounds.map((b) => b.trace)
+
+/** The report's sections in order, each a title and a table rendered by `render` (text or Markdown). */
+const sections = (
+  bounds: ReadonlyArray<TraceBounds>,
+  rows: ReadonlyArray<RankedRow>,
+  model: ReadonlyArray<ModelRow>,
+  waitUsdPerHour: number,
+  render: <Row>(columns: ReadonlyArray<Table.Column<Row>>, rows: ReadonlyArray<Row>) => string
+): ReadonlyArray<{ readonly title: string; readonly table: string }> => {
+  const matrix = modelMatrix(model)
+  return [
+    { title: "Bounds (the oracle model)", table: render(boundColumns, bounds) },
+    ...traceNames(bounds).map((trace) => ({
+      title: heading(rows, trace, waitUsdPerHour),
+      table: render(frontColumns, front(rows, trace))
+    })),
+    {
+      title: "Idle policies in the oracle model: cost / exact optimum, and cost+wait / wait-aware optimum",
+      table: render(matrix.columns, matrix.idles)
+    }
+  ]
+}
+
+export const text = (
+  bounds: ReadonlyArray<TraceBounds>,
+  rows: ReadonlyArray<RankedRow>,
+  model: ReadonlyArray<ModelRow>,
+  waitUsdPerHour: number
+) =>
+  [
+    ...sections(bounds, rows, model, waitUsdPerHour, Table.text).flatMap((s) => [s.title, s.table, ""]),
+    "The full table of every run is in policies.md and policies.json."
+  ].join("\n")
 
 export const markdown = (
   bounds: ReadonlyArray<TraceBounds>,
-  rows: ReadonlyArray<PolicyRow>,
+  rows: ReadonlyArray<RankedRow>,
+  model: ReadonlyArray<ModelRow>,
   waitUsdPerHour: number
 ) =>
   [
     "# Routing × idle policy benchmark",
     "",
-    `Each row is a simulation on the engine: the Router with the policies' Layers over Fly and the shared ECS cluster per region, costs from the simulators' ledgers, cold starts and start latencies from the Router's dispatch results. The Oracle bounds are analytic (router Oracle model). Waiting is weighed at $${waitUsdPerHour}/h in Cost+wait. * marks the Pareto front of cost and p95 start latency per trace.`,
+    `Each policy row is a simulation on the engine: the Router with the policies' Layers over Fly and the shared ECS cluster per region, costs from the simulators' ledgers, start latencies from the Router's dispatch results. The bounds are analytic, in the router's oracle model: Oracle-0 the fluid lower bound; the exact optimum (any machine assignment; keep, suspend, stop, destroy and re-create on any platform; clairvoyant, so nothing waits); the wait-aware optimum (the same with machines woken and created on arrival and waiting charged at $${waitUsdPerHour}/h); Oracle-1, the per-slot DP (never re-creates, earliest-free slots), not the optimum. The engine bills what the model leaves out (shared ECS capacity, workspace volumes), so /exact on the engine is not like for like; the idle-policy matrix (each policy on the cheaper of Fly or ECS for all tasks) is. Front tables list the Pareto front of cost, mean and p95 start per trace.`,
     "",
-    Table.markdown(boundColumns, bounds),
+    ...sections(bounds, rows, model, waitUsdPerHour, Table.markdown).flatMap((s) => [
+      `## ${s.title}`,
+      "",
+      s.table,
+      ""
+    ]),
+    "## Every run",
     "",
-    Table.markdown(columns, rows)
+    Table.markdown(fullColumns, rows)
   ].join("\n")

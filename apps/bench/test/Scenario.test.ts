@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
+import * as Charts from "../src/Charts.js"
 import * as PolicyBenchmark from "../src/PolicyBenchmark.js"
+import * as PolicyReport from "../src/PolicyReport.js"
 import * as Results from "../src/Results.js"
 import * as Scenario from "../src/Scenario.js"
 import * as Scenarios from "../src/Scenarios.js"
@@ -132,20 +134,43 @@ describe("policy benchmark", () => {
     })
   )
 
-  it.effect("every policy costs at least Oracle-1, and the front is not empty", () =>
+  it.effect("every policy costs at least the exact optimum; one recommendation per trace, on the front", () =>
     Effect.gen(function* () {
       const scenario = yield* Scenario.parse(small, "small.yaml")
       const { bounds, rows } = PolicyBenchmark.run(
         [{ name: "small", source: { kind: "scenario", scenario } }],
         {
-          waitUsdPerSecond: 0,
+          waitUsdPerSecond: 60 / 3600,
           seed: 1
         }
       )
-      const oracle1 = bounds[0]!.oracle1Usd
-      assert.isAtMost(bounds[0]!.oracle0Usd, oracle1)
-      for (const row of rows) assert.isAtLeast(row.costUsd + 1e-9, oracle1, `${row.routing} × ${row.idle}`)
-      assert.isTrue(rows.some((r) => r.pareto))
+      const bound = bounds[0]!
+      assert.isAtMost(bound.oracle0Usd, bound.optimumUsd + 1e-9)
+      assert.isAtMost(bound.optimumUsd, bound.oracle1Usd + 1e-9)
+      assert.isAtMost(bound.optimumUsd, (bound.waitAwareUsd ?? Number.NaN) + 1e-9)
+      for (const row of rows) {
+        assert.isAtLeast(row.costUsd + 1e-9, bound.optimumUsd, `${row.routing} × ${row.idle}`)
+        assert.closeTo(row.costOverOptimum, row.costUsd / bound.optimumUsd, 1e-9)
+      }
+      const recommended = rows.filter((r) => r.recommended)
+      assert.strictEqual(recommended.length, 1)
+      assert.isTrue(recommended[0]!.pareto)
+      for (const row of rows.filter((r) => r.failed === 0))
+        assert.isAtMost(recommended[0]!.totalUsd, row.totalUsd + 1e-9)
+      const best = `${recommended[0]!.routing} × ${recommended[0]!.idle}`
+      const report = PolicyReport.text(bounds, rows, [], 60)
+      assert.include(report, `small: at $60/h of waiting, use ${best}`)
+      const front = rows.filter((r) => r.pareto)
+      assert.isBelow(
+        report.split("\n").length,
+        20 + front.length,
+        "the terminal shows the front, not every run"
+      )
+      const svg = yield* Effect.promise(() =>
+        Charts.costVersusLatency(rows.map((r) => ({ ...r, policy: `${r.routing} × ${r.idle}` })))
+      )
+      assert.include(svg, best.replace("&", "&amp;"))
+      assert.notInclude(svg, "0.000000")
       assert.strictEqual(
         rows.length,
         PolicyBenchmark.routingPolicies.length * PolicyBenchmark.idlePolicies(1, 0).length

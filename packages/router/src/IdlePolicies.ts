@@ -270,6 +270,88 @@ export const learningAugmented = (options: Partial<LearningAugmentedOptions> = {
     }
   })
 
+export interface ExpectedCostOptions extends BreakEvenOptions {
+  /** How many of a repository's latest idle gaps make its distribution. */
+  readonly window: number
+  /** Below this many gaps, break-even. */
+  readonly minSamples: number
+  /** The sleep time never exceeds this multiple of B, which bounds the worst case at (1 + robustness)× a gap's optimum. */
+  readonly robustness: number
+}
+
+/** Expected cost per gap of sleeping after `t` ms, over observed gaps, for running r, sleeping s, wake cost w (µ$). */
+export const expectedGapCost = (
+  gapsMillis: ReadonlyArray<number>,
+  t: number,
+  prices: { readonly running: number; readonly sleeping: number; readonly wake: number }
+): number => {
+  let total = 0
+  for (const g of gapsMillis)
+    total +=
+      g <= t
+        ? (prices.running * g) / 1000
+        : (prices.running * t + prices.sleeping * (g - t)) / 1000 + prices.wake
+  return gapsMillis.length === 0 ? 0 : total / gapsMillis.length
+}
+
+/**
+ * P5, the predictor-driven policy: per repository, the empirical distribution of its latest idle gaps; sleep at
+ * the T minimising the expected cost of a gap over it (keep warm for gaps up to T, then sleep and pay the wake
+ * plus the wait weighed at λ), the optimal online rule for a known gap distribution (Augustine, Irani and Swamy;
+ * reference routing-and-cost.md §1.2). The candidates are 0, B and every observed gap (the expected cost is
+ * linear between them), capped at `robustness` × B. Falls back to break-even until it has seen `minSamples` gaps.
+ */
+export const expectedCost = (options: Partial<ExpectedCostOptions> = {}) =>
+  Layer.sync(IdlePolicy.IdlePolicy, () => {
+    const settings = { waitMicroUsdPerSecond: 0, window: 50, minSamples: 5, robustness: 2, ...options }
+    const gaps = new Map<string, Array<number>>()
+    return {
+      name: "expected-cost",
+      onArrival: (arrival) =>
+        Effect.sync(() => {
+          const list = gaps.get(arrival.repository) ?? []
+          list.push(arrival.idleGapMillis)
+          if (list.length > settings.window) list.shift()
+          gaps.set(arrival.repository, list)
+        }),
+      onIdle: (input) =>
+        Effect.sync(() => {
+          const b = breakEvenMillis(input, settings.waitMicroUsdPerSecond)
+          if (!Number.isFinite(b)) return keepWhenSleepSavesNothing("expected-cost")
+          const seen = gaps.get(input.repository) ?? []
+          if (seen.length < settings.minSamples)
+            return new IdlePolicy.IdleDecision({
+              action: sleepAction(input),
+              afterMillis: Math.round(b),
+              policy: "expected-cost",
+              reason: `${seen.length} gaps seen: break-even B = ${(b / 1000).toFixed(1)} s`
+            })
+          const prices = {
+            running: input.runningMicroUsdPerSecond,
+            sleeping: input.sleepingMicroUsdPerSecond,
+            wake: input.wakeCostMicroUsd + settings.waitMicroUsdPerSecond * input.wakeSeconds
+          }
+          const cap = settings.robustness * b
+          let best = 0
+          let bestCost = expectedGapCost(seen, 0, prices)
+          // ascending, so that of equally good times the earliest wins
+          for (const candidate of [b, ...seen].map((t) => Math.min(t, cap)).sort((x, y) => x - y)) {
+            const cost = expectedGapCost(seen, candidate, prices)
+            if (cost < bestCost) {
+              best = candidate
+              bestCost = cost
+            }
+          }
+          return new IdlePolicy.IdleDecision({
+            action: sleepAction(input),
+            afterMillis: Math.round(best),
+            policy: "expected-cost",
+            reason: `sleep at ${(best / 1000).toFixed(1)} s: expected ${bestCost.toFixed(0)} µ$ a gap over the last ${seen.length} gaps (B = ${(b / 1000).toFixed(1)} s)`
+          })
+        })
+    }
+  })
+
 /** Leave idle machines to the provider's own autostop (Fly Proxy). */
 export const platform = make({
   name: "platform",

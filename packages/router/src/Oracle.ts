@@ -19,6 +19,7 @@ import {
   type SizePreset
 } from "@hangar/core"
 import { Effect } from "effect"
+import { groups } from "./Optimum.js"
 
 export interface TraceTask {
   readonly taskId: string
@@ -65,17 +66,8 @@ export interface Slot {
 
 /** Earliest-free assignment of each repository's tasks to machine slots (optimal for interval scheduling). */
 export const slots = (trace: ReadonlyArray<TraceTask>): ReadonlyArray<Slot> => {
-  const byRepository = new Map<string, Array<TraceTask>>()
-  for (const task of [...trace].sort(
-    (a, b) => a.arrivalMillis - b.arrivalMillis || a.taskId.localeCompare(b.taskId)
-  )) {
-    const key = `${task.repository}@${task.region}`
-    const list = byRepository.get(key) ?? []
-    list.push(task)
-    byRepository.set(key, list)
-  }
   const result: Array<Slot> = []
-  for (const [key, tasks] of byRepository) {
+  for (const [key, tasks] of groups(trace)) {
     const open: Array<{ freeAt: number; tasks: Array<TraceTask> }> = []
     for (const task of tasks) {
       const free = open.filter((s) => s.freeAt <= task.arrivalMillis).sort((a, b) => a.freeAt - b.freeAt)[0]

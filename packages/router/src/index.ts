@@ -2,6 +2,7 @@
 export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as Feasibility from "./Feasibility.js"
 export * as IdlePolicies from "./IdlePolicies.js"
+export * as Optimum from "./Optimum.js"
 export * as Oracle from "./Oracle.js"
 export * as Router from "./Router.js"
 export * as RoutingPolicies from "./RoutingPolicies.js"

@@ -1,27 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { IdlePolicy, type TaskSpec } from "@hangar/core"
-import { EcsCostModel } from "@hangar/provider-ecs"
-import { FlyCostModel } from "@hangar/provider-fly"
+import { IdlePolicy } from "@hangar/core"
 import { Effect, FastCheck as fc, type Layer } from "effect"
 import * as IdlePolicies from "../src/IdlePolicies.js"
+import * as Optimum from "../src/Optimum.js"
 import * as Oracle from "../src/Oracle.js"
-import { ecsCapabilities, flyCapabilities } from "./fixtures.js"
-
-/** Fly and ECS as the oracle sees them: from each plugin's declared cost model and capabilities. */
-const Platforms = {
-  fly: () =>
-    Oracle.platformOf({
-      id: "fly" as TaskSpec.ProviderId,
-      capabilities: flyCapabilities,
-      costModel: FlyCostModel.make()
-    }),
-  ecs: () =>
-    Oracle.platformOf({
-      id: "ecs" as TaskSpec.ProviderId,
-      capabilities: ecsCapabilities,
-      costModel: EcsCostModel.make()
-    })
-}
+import { Platforms, traceOf } from "./fixtures.js"
 
 const traceArbitrary = (gpu: boolean) =>
   fc
@@ -40,19 +23,7 @@ const traceArbitrary = (gpu: boolean) =>
       }),
       { minLength: 1, maxLength: 40 }
     )
-    .map((tasks) =>
-      tasks.map(
-        (t, i): Oracle.TraceTask => ({
-          taskId: `t${i}`,
-          repository: t.repository,
-          region: "iad",
-          arrivalMillis: t.arrival * 1000,
-          durationMillis: t.duration * 1000,
-          size: t.size,
-          requiresGpu: t.requiresGpu
-        })
-      )
-    )
+    .map((tasks): ReadonlyArray<Oracle.TraceTask> => traceOf(tasks))
 
 const idlePolicies: ReadonlyArray<readonly [string, Layer.Layer<IdlePolicy.IdlePolicy>]> = [
   ["fixed-5m", IdlePolicies.fixedTimeout(5)],
@@ -61,6 +32,7 @@ const idlePolicies: ReadonlyArray<readonly [string, Layer.Layer<IdlePolicy.IdleP
   ["break-even-randomized", IdlePolicies.randomizedBreakEven({ seed: 3 })],
   ["histogram", IdlePolicies.histogram({ minSamples: 3 })],
   ["learning-augmented", IdlePolicies.learningAugmented({ trust: 0.5 })],
+  ["expected-cost", IdlePolicies.expectedCost({ minSamples: 3 })],
   ["platform", IdlePolicies.platform]
 ]
 
@@ -81,11 +53,12 @@ describe("oracle", () => {
     )
   })
 
-  it("Oracle-1 ≤ every online idle policy, on Fly and on ECS", () => {
+  it("exact optimum ≤ Oracle-1 ≤ every online idle policy, on Fly and on ECS", () => {
     fc.assert(
       fc.property(traceArbitrary(false), (trace) => {
         const platforms = [Platforms.fly(), Platforms.ecs()]
         const lower = Oracle.oracle1(trace, platforms).costMicroUsd
+        if (Optimum.optimum(trace, platforms).costMicroUsd > lower + epsilon) return false
         return [Platforms.fly(), Platforms.ecs()].every((platform) =>
           idlePolicies.every(([, layer]) => {
             const online = Oracle.evaluateIdlePolicy(trace, platform, service(layer)).costMicroUsd
@@ -214,6 +187,65 @@ describe("idle policies", () => {
     assert.isDefined(learned.prewarmAfterMillis)
     assert.isBelow(learned.prewarmAfterMillis ?? Number.POSITIVE_INFINITY, 30 * 60_000)
   })
+  it("expected-cost sleeps at once for long periodic gaps, keeps warm through short ones, falls back to B", () => {
+    const arrive = (policy: IdlePolicy.Service, gapMillis: number, times: number) => {
+      for (let i = 0; i < times; i++)
+        Effect.runSync(
+          policy.onArrival({
+            repository: input.repository,
+            provider: input.provider,
+            idleGapMillis: gapMillis,
+            atMillis: i
+          })
+        )
+    }
+    const fresh = service(IdlePolicies.expectedCost())
+    assert.strictEqual(Effect.runSync(fresh.onIdle(input)).afterMillis, 100_000, "break-even before 5 gaps")
+    const hourly = service(IdlePolicies.expectedCost())
+    arrive(hourly, 3_600_000, 10)
+    assert.strictEqual(Effect.runSync(hourly.onIdle(input)).afterMillis, 0)
+    const busy = service(IdlePolicies.expectedCost())
+    arrive(busy, 20_000, 10)
+    assert.strictEqual(Effect.runSync(busy.onIdle(input)).afterMillis, 20_000)
+  })
+
+  it("expected-cost's choice costs no more than break-even's over the gaps it saw, and stays within 2B", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 2_000_000 }), { minLength: 5, maxLength: 50 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.integer({ min: 0, max: 1_000 }),
+        (gaps, running, wake) => {
+          const policy = service(IdlePolicies.expectedCost())
+          for (const g of gaps)
+            Effect.runSync(
+              policy.onArrival({
+                repository: input.repository,
+                provider: input.provider,
+                idleGapMillis: g,
+                atMillis: 0
+              })
+            )
+          const prices = { running, sleeping: 0, wake }
+          const idle = {
+            ...input,
+            runningMicroUsdPerSecond: running,
+            sleepingMicroUsdPerSecond: 0,
+            wakeCostMicroUsd: wake
+          }
+          const b = IdlePolicies.breakEvenMillis(idle)
+          const chosen = Effect.runSync(policy.onIdle(idle)).afterMillis
+          return (
+            chosen <= 2 * b + 1 &&
+            IdlePolicies.expectedGapCost(gaps, chosen, prices) <=
+              IdlePolicies.expectedGapCost(gaps, b, prices) + running / 1000 + 1e-9
+          )
+        }
+      ),
+      { seed: 4242, numRuns: 300 }
+    )
+  })
+
   it("learning-augmented trusts a long predicted gap (sleeps at λB) and hedges a short one (B/λ)", () => {
     const policy = service(IdlePolicies.learningAugmented({ trust: 0.5 }))
     Effect.runSync(

@@ -3,6 +3,7 @@ import { Conformance, FakeProvider } from "@hangar/core/testing"
 import { EcsCostModel } from "@hangar/provider-ecs"
 import { FlyCostModel } from "@hangar/provider-fly"
 import { Effect, FastCheck as fc } from "effect"
+import * as Oracle from "../src/Oracle.js"
 
 export const flyCapabilities = new Capabilities.Capabilities({
   regions: ["iad", "lhr", "nrt", "syd"] as never,
@@ -77,3 +78,39 @@ export const fakes = (options: { flyFull?: () => boolean; ecsFull?: () => boolea
   })
 
 export const drive = Conformance.testClockTime.drive
+
+/** Generated task records as oracle trace tasks in region iad, with ids t0, t1, …; times in whole seconds. */
+export const traceOf = (
+  tasks: ReadonlyArray<{
+    readonly repository: string
+    readonly arrival: number
+    readonly duration: number
+    readonly size: "dev" | "standard" | "performance" | "high-perf"
+    readonly requiresGpu: boolean
+  }>
+) =>
+  tasks.map((t, i) => ({
+    taskId: `t${i}`,
+    repository: t.repository,
+    region: "iad",
+    arrivalMillis: t.arrival * 1000,
+    durationMillis: t.duration * 1000,
+    size: t.size,
+    requiresGpu: t.requiresGpu
+  }))
+
+/** Fly and ECS as the oracle sees them: from each plugin's declared cost model and capabilities. */
+export const Platforms = {
+  fly: () =>
+    Oracle.platformOf({
+      id: "fly" as TaskSpec.ProviderId,
+      capabilities: flyCapabilities,
+      costModel: FlyCostModel.make()
+    }),
+  ecs: () =>
+    Oracle.platformOf({
+      id: "ecs" as TaskSpec.ProviderId,
+      capabilities: ecsCapabilities,
+      costModel: EcsCostModel.make()
+    })
+}
