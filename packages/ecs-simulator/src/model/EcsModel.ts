@@ -21,6 +21,7 @@ import { SeededRandom } from "./Random.js"
 import * as Tags from "./Tags.js"
 import type { StopCode, Task } from "./Task.js"
 import * as TaskDefinition from "./TaskDefinition.js"
+import { Workspaces } from "./Workspaces.js"
 
 export { registeredMemory } from "./AutoScalingGroup.js"
 export type { Instance } from "./ContainerInstance.js"
@@ -74,6 +75,10 @@ export interface ModelOptions {
   /** The EC2 prices the model's groups must have and its bill uses (default: `region`'s, see core's `Pricing.ec2Pricing`). */
   readonly pricing?: Pricing.Ec2Pricing
   readonly faults?: CapacityFaults
+  /** Whether each instance has a public IPv4 address (billed per hour, as on a default VPC's public subnets). */
+  readonly publicIpv4?: boolean
+  /** GB of data a repository's workspace holds (EFS bills bytes stored): the bill's stated assumption. */
+  readonly workspaceGb?: number
 }
 
 /**
@@ -141,6 +146,9 @@ export class EcsModel {
   readonly pricing: Pricing.Ec2Pricing
   readonly exec: ExecBackend.ExecBackend
   readonly zones: ReadonlyArray<string>
+  readonly publicIpv4: boolean
+  /** The repositories' workspaces: EFS access points (see Workspaces.ts). */
+  readonly workspaces: Workspaces
   faults: CapacityFaults
   private random: SeededRandom
   private epoch = 0
@@ -167,6 +175,8 @@ export class EcsModel {
     this.pricing = options.pricing ?? Pricing.ec2Pricing(this.region)
     this.faults = options.faults ?? noFaults
     this.zones = ["a", "b", "c"].map((z) => `${this.region}${z}`)
+    this.publicIpv4 = options.publicIpv4 ?? false
+    this.workspaces = new Workspaces(this.region, this.account, options.workspaceGb ?? 10)
   }
 
   /** Forgets everything (pending timers included) and reseeds. */
@@ -188,6 +198,7 @@ export class EcsModel {
     ])
       map.clear()
     this.activeTasks.clear()
+    this.workspaces.reset()
     this.unsaved.clear()
     this.unsaved.reset = true
     this.activities.length = 0
