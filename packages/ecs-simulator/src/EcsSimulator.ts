@@ -407,7 +407,10 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       save()
       return provisioned
     },
-    provisionFileSystem: (fileSystemId) => model.workspaces.provisionFileSystem(fileSystemId),
+    provisionFileSystem: (fileSystemId) => {
+      model.workspaces.provisionFileSystem(fileSystemId)
+      save()
+    },
     billing: () => Billing.compute(model),
     reset,
     close: async () => {

@@ -89,3 +89,65 @@ describe("repository workspaces (EFS access points) in the model", () => {
     assert.strictEqual(model.workspaces.accessPoints.size, 1)
   })
 })
+
+describe("repository workspaces over EFS's wire", () => {
+  it("CreateAccessPoint is validated, idempotent by client token, and survives a restart without close (kill -9)", async () => {
+    const { mkdtempSync } = await import("node:fs")
+    const { tmpdir } = await import("node:os")
+    const { join } = await import("node:path")
+    const { EcsSimulator } = await import("../src/index.js")
+    const dataDir = mkdtempSync(join(tmpdir(), "ecs-sim-efs-"))
+    const clock = new VirtualClock.VirtualClock(Date.UTC(2026, 0, 1))
+    const first = await EcsSimulator.make({ clock, seed: 1, dataDir })
+    first.provisionFileSystem(fileSystemId)
+    const post = (payload: unknown) =>
+      first.server.inject({
+        method: "POST",
+        url: "/2015-02-01/access-points",
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify(payload)
+      })
+    const bad = await post({ ClientToken: "t", FileSystemId: fileSystemId, Tags: [{ Key: "" }] })
+    assert.strictEqual(bad.statusCode, 400)
+    assert.strictEqual(bad.headers["x-amzn-errortype"], "BadRequest")
+    assert.match(bad.json().Message, /Tags/)
+    const body = {
+      ClientToken: "t-1",
+      FileSystemId: fileSystemId,
+      RootDirectory: { Path: "/workspaces/acme/api" },
+      Tags: [{ Key: "hangar:repository", Value: "acme/api" }]
+    }
+    const made = await post(body)
+    assert.strictEqual(made.statusCode, 200)
+    assert.strictEqual((await post(body)).json().AccessPointId, made.json().AccessPointId)
+    const missing = await post({ ...body, ClientToken: "t-2", FileSystemId: "fs-00000000000000001" })
+    assert.strictEqual(missing.statusCode, 404)
+    // A second simulator on the same data dir, the first never closed: the acknowledged access point is there.
+    const second = await EcsSimulator.make({ clock, seed: 1, dataDir })
+    const listed = await second.server.inject({
+      method: "GET",
+      url: `/2015-02-01/access-points?FileSystemId=${fileSystemId}`
+    })
+    assert.deepStrictEqual(
+      listed
+        .json()
+        .AccessPoints.map((a: { AccessPointId: string; RootDirectory: { Path: string } }) => [
+          a.AccessPointId,
+          a.RootDirectory.Path
+        ]),
+      [[made.json().AccessPointId, "/workspaces/acme/api"]]
+    )
+    const removed = await second.server.inject({
+      method: "DELETE",
+      url: `/2015-02-01/access-points/${made.json().AccessPointId}`
+    })
+    assert.strictEqual(removed.statusCode, 204)
+    const again = await second.server.inject({
+      method: "DELETE",
+      url: `/2015-02-01/access-points/${made.json().AccessPointId}`
+    })
+    assert.strictEqual(again.statusCode, 404)
+    await second.close()
+    await first.close()
+  })
+})

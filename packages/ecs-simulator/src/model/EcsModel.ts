@@ -93,6 +93,8 @@ export class Unsaved {
   readonly definitions = new Set<TaskDefinition.TaskDefinition>()
   readonly clusters = new Set<string>()
   readonly instances = new Set<string>()
+  /** File systems and access points (the repositories' workspaces), by id. */
+  readonly workspaces = new Set<string>()
 
   get empty(): boolean {
     return (
@@ -101,13 +103,21 @@ export class Unsaved {
       this.capacityProviders.size === 0 &&
       this.definitions.size === 0 &&
       this.clusters.size === 0 &&
-      this.instances.size === 0
+      this.instances.size === 0 &&
+      this.workspaces.size === 0
     )
   }
 
   clear(): void {
     this.reset = false
-    for (const set of [this.groups, this.capacityProviders, this.definitions, this.clusters, this.instances])
+    for (const set of [
+      this.groups,
+      this.capacityProviders,
+      this.definitions,
+      this.clusters,
+      this.instances,
+      this.workspaces
+    ])
       set.clear()
   }
 }
@@ -176,7 +186,9 @@ export class EcsModel {
     this.faults = options.faults ?? noFaults
     this.zones = ["a", "b", "c"].map((z) => `${this.region}${z}`)
     this.publicIpv4 = options.publicIpv4 ?? false
-    this.workspaces = new Workspaces(this.region, this.account, options.workspaceGb ?? 10)
+    this.workspaces = new Workspaces(this.region, this.account, options.workspaceGb ?? 10, (id) =>
+      this.unsaved.workspaces.add(id)
+    )
   }
 
   /** Forgets everything (pending timers included) and reseeds. */

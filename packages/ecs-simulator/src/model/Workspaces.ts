@@ -75,8 +75,17 @@ export class Workspaces {
   constructor(
     private readonly region: string,
     private readonly account: string,
-    private readonly storedGb: number
+    private readonly storedGb: number,
+    /** Called with what changed (a file system's or an access point's id), so the store journals it. */
+    private readonly changed: (id: string) => void = () => undefined
   ) {}
+
+  /** Puts back a saved access point (the data dir's), its id counter past it. */
+  restore(ap: AccessPoint): void {
+    this.accessPoints.set(ap.id, ap)
+    this.byToken.set(`${ap.fileSystemId}\n${ap.clientToken}`, ap)
+    this.counter = Math.max(this.counter, Number.parseInt(ap.id.slice("fsap-".length), 16) || 0)
+  }
 
   /** A file system the team made (as `provisionCluster` makes the cluster). */
   provisionFileSystem(fileSystemId: string): void {
@@ -87,6 +96,7 @@ export class Workspaces {
         `FileSystemId: expected fs- and 8-40 hex digits, got "${fileSystemId}"`
       )
     this.fileSystems.add(fileSystemId)
+    this.changed(fileSystemId)
   }
 
   private requireFileSystem(fileSystemId: string): void {
@@ -133,6 +143,7 @@ export class Workspaces {
     }
     this.accessPoints.set(id, ap)
     this.byToken.set(key, ap)
+    this.changed(id)
     return ap
   }
 
@@ -148,6 +159,7 @@ export class Workspaces {
     if (ap === undefined || ap.deletedAt !== undefined)
       throw new EfsError(404, "AccessPointNotFound", `Access point ${id} does not exist.`)
     ap.deletedAt = now
+    this.changed(id)
   }
 
   /** DescribeAccessPoints of a file system (live ones, oldest first). */
