@@ -78,11 +78,28 @@ export const Scenario = Schema.Struct({
   arrival: Arrival,
   duration: Duration,
   gpuShare: Schema.optionalWith(Fraction, { default: () => 0 }),
+  /**
+   * The start-latency target both sides are configured to meet: the 95th percentile of task start latency, in
+   * seconds (an interactive session: 10 s; a batch that can wait: minutes).
+   */
+  startLatencyP95Seconds: PositiveNumber,
+  /**
+   * GB of data a repository's workspace holds: what EFS bills on ECS (bytes stored), while Fly bills the volume
+   * provisioned to hold it (`fly.volumeGb`).
+   */
+  workspaceDataGb: Schema.optionalWith(PositiveNumber, { default: () => 5 }),
+  /**
+   * Data sent to the internet per minute of a task, MB (the agent's model API requests carry its context; git
+   * pushes; downloads are inbound and free on both sides): the data-transfer assumption both sides are billed at.
+   */
+  egressMbPerTaskMinute: Schema.optionalWith(NonNegativeNumber, { default: () => 5 }),
   ecs: Schema.Struct({
     instanceType: Schema.String,
     /** The Auto Scaling group minimum a team keeps warm in each region. */
     minInstances: Schema.Int.pipe(Schema.nonNegative()),
     maxInstances: Schema.Int.pipe(Schema.positive()),
+    /** Managed scaling's targetCapacity, percent (100: no idle headroom; lower keeps spare instances warm). */
+    targetCapacity: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 100 }),
     rationale: Schema.String
   }),
   fly: Schema.Struct({

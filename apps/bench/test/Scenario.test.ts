@@ -16,6 +16,7 @@ regions: [iad, lhr]
 size: dev
 arrival: { kind: poisson, perDay: 20 }
 duration: { kind: lognormal, medianSeconds: 300, sigma: 0.5, maxSeconds: 3600 }
+startLatencyP95Seconds: 10
 ecs: { instanceType: t3.large, minInstances: 1, maxInstances: 2, rationale: test }
 fly: { idleTimeoutMinutes: 5, sleepsBy: suspend, volumeGb: 10 }
 `

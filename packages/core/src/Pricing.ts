@@ -29,6 +29,17 @@ export const flyGuestBySize: Readonly<Record<SizePreset, FlyGuest>> = {
   "high-perf": { cpuKind: "performance", cpus: 2, memoryMb: 4096 }
 }
 
+/**
+ * A machine that holds `sessions` concurrent sessions of `size`, sized for them: that many of the preset's CPUs
+ * and memory (Fly allows up to 8 shared or 16 performance CPUs), so each session gets what it would alone.
+ */
+export const flyGuestForSessions = (size: SizePreset, sessions: number): FlyGuest => {
+  const one = flyGuestBySize[size]
+  const most = Math.floor((one.cpuKind === "shared" ? 8 : 16) / one.cpus)
+  const k = Math.max(1, Math.min(Math.floor(sessions), most))
+  return { cpuKind: one.cpuKind, cpus: one.cpus * k, memoryMb: one.memoryMb * k }
+}
+
 /** Fly's regional multiplier, 1 where the catalog has none. */
 export const flyRegionMarkup = (region: string, catalog = PricingCatalog.fly): string =>
   PricingCatalog.ratio(catalog, `region-markup:${region}`)
