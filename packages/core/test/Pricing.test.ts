@@ -23,6 +23,24 @@ describe("Pricing", () => {
     )
   })
 
+  it("sizes a shared Fly machine for the sessions it holds: each gets the preset's CPUs and memory", () => {
+    assert.deepStrictEqual(Pricing.flyGuestForSessions("standard", 1), Pricing.flyGuestBySize.standard)
+    assert.deepStrictEqual(Pricing.flyGuestForSessions("standard", 3), {
+      cpuKind: "shared",
+      cpus: 3,
+      memoryMb: 3072
+    })
+    // Fly's largest shared machine has 8 CPUs; performance-2x sessions fit 8 to a 16-CPU machine.
+    assert.strictEqual(Pricing.flyGuestForSessions("standard", 20).cpus, 8)
+    assert.strictEqual(Pricing.flyGuestForSessions("high-perf", 20).cpus, 16)
+    assert.deepStrictEqual(Pricing.flyGuestForSessions("dev", 0), Pricing.flyGuestBySize.dev)
+    // ECS gives each session the same vCPUs (1024 units a CPU) and memory
+    for (const size of ["dev", "standard", "performance", "high-perf"] as const) {
+      assert.strictEqual(Pricing.ecsTaskBySize[size].cpu, Pricing.flyGuestBySize[size].cpus * 1024)
+      assert.strictEqual(Pricing.ecsTaskBySize[size].memoryMib, Pricing.flyGuestBySize[size].memoryMb)
+    }
+  })
+
   it("bills Fly states: guest while running, rootfs while asleep, nothing once destroyed", () => {
     assert.strictEqual(Pricing.flyStateBilling("started"), "guest")
     assert.strictEqual(Pricing.flyStateBilling("starting"), "guest")
