@@ -1,6 +1,6 @@
 /** What each hangar-bench command does: run, print, write results. */
 import { join } from "node:path"
-import type { ComputeError } from "@hangar/core"
+import { ComputeError } from "@hangar/core"
 import { Console, Effect, Option } from "effect"
 import * as Charts from "./Charts.js"
 import * as CompareReport from "./CompareReport.js"
@@ -15,6 +15,7 @@ import * as Sensitivity from "./Sensitivity.js"
 import * as Sides from "./Sides.js"
 import * as Table from "./Table.js"
 import * as Trace from "./Trace.js"
+import * as Tune from "./Tune.js"
 
 export interface CommonOptions {
   readonly seed: Option.Option<number>
@@ -194,8 +195,61 @@ const quantile = (values: ReadonlyArray<number>, p: number) => {
     : (sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0)
 }
 
+/**
+ * Each scenario as `tuned.yaml` configures it (both sides tuned to its start-latency target), followed by the
+ * scenario as its file configures it: the seed's configuration, labelled so.
+ */
+export const tunedAndSeed = (
+  scenarios: ReadonlyArray<Scenario.Scenario>,
+  tuned: Tune.Tuned
+): ReadonlyArray<Scenario.Scenario> =>
+  scenarios.flatMap((s) => {
+    const choice = tuned[s.name]
+    if (choice === undefined) return [s]
+    return [
+      { ...Tune.withFly(Tune.withEcs(s, choice.ecs), choice.fly), name: `${s.name} (tuned)` },
+      { ...s, name: `${s.name} (seed's config)` }
+    ]
+  })
+
 export const compare = (options: CommonOptions): Effect.Effect<void, ComputeError.InvalidRequest> =>
-  Effect.flatMap(Scenarios.seedScenarios, (scenarios) => compareScenarios(scenarios, options))
+  Effect.gen(function* () {
+    const scenarios = yield* Scenarios.seedScenarios
+    const tuned = yield* Effect.orDie(Tune.readTuned(Scenarios.tunedFile))
+    return yield* compareScenarios(tunedAndSeed(scenarios, tuned), options)
+  })
+
+/** Tunes each scenario (or the one named): per side, the cheapest configuration meeting its target. */
+export const tune = (
+  options: CommonOptions & { readonly scenario: Option.Option<string>; readonly sliceDays: number }
+): Effect.Effect<void, ComputeError.InvalidRequest> =>
+  Effect.gen(function* () {
+    const all = (yield* Scenarios.seedScenarios).map((s) => withOverrides(s, options))
+    const name = Option.getOrUndefined(options.scenario)
+    const chosen = name === undefined ? all : all.filter((s) => s.name === name)
+    if (chosen.length === 0)
+      return yield* new ComputeError.InvalidRequest({
+        module: "Commands",
+        method: "tune",
+        field: "scenario",
+        expected: `one of ${all.map((s) => s.name).join(", ")}`,
+        actual: name ?? ""
+      })
+    const results: Array<Tune.TuneResult> = []
+    for (const scenario of chosen) {
+      yield* Console.log(
+        `${scenario.name}: target p95 ≤ ${scenario.startLatencyP95Seconds} s; slices of ${options.sliceDays} days, then ${scenario.days} days for the best`
+      )
+      const result = Tune.tune(scenario, options.sliceDays, (line) => console.log(line))
+      results.push(result)
+      yield* Console.log(
+        `${scenario.name}: ecs ${result.ecs.chosen === undefined ? "no configuration meets the target" : Tune.describeEcs(result.ecs.chosen)}; fly ${result.fly.chosen === undefined ? "no configuration meets the target" : Tune.describeFly(result.fly.chosen)}`
+      )
+    }
+    const previous = yield* Effect.orDie(Tune.readTuned(Scenarios.tunedFile))
+    Tune.writeTuned(Scenarios.tunedFile, previous, results)
+    yield* Console.log(`wrote ${Scenarios.tunedFile}`)
+  })
 
 export const runFile = (
   options: CommonOptions & { readonly file: string }

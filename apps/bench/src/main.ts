@@ -76,11 +76,32 @@ const policies = Command.make(
   )
 )
 
+const tune = Command.make(
+  "tune",
+  {
+    scenario: Args.text({ name: "scenario" }).pipe(Args.optional),
+    sliceDays: Options.integer("slice-days").pipe(
+      Options.withDefault(7),
+      Options.withDescription(
+        "days of the short slices that rank the candidates before the best are run in full"
+      )
+    ),
+    seed,
+    out,
+    days
+  },
+  (options) => Commands.tune(options)
+).pipe(
+  Command.withDescription(
+    "Per side, the cheapest configuration meeting the scenario's start-latency target, on the engine; writes tuned.yaml"
+  )
+)
+
 const bench = Command.make("hangar-bench", { seed, out, days, workers, wire }, (options) =>
   Commands.compare(options)
 ).pipe(
   Command.withDescription("Hangar's cost and policy benchmarks (default: the cost comparison table)"),
-  Command.withSubcommands([compare, run, policies])
+  Command.withSubcommands([compare, run, policies, tune])
 )
 
 const cli = Command.run(bench, { name: "hangar-bench", version: "0.1.0" })
