@@ -149,8 +149,12 @@ export const compareScenarios = (
     const chart = yield* Effect.promise(() =>
       Charts.costPerScenario(
         results.flatMap((r) => [
-          { scenario: r.scenario.name, provider: "ECS + EC2", usdPerMonth: r.ecs.usdPerMonth },
-          { scenario: r.scenario.name, provider: "Fly.io", usdPerMonth: r.fly.usdPerMonth }
+          {
+            scenario: Scenario.displayName(r.scenario),
+            provider: "ECS + EC2",
+            usdPerMonth: r.ecs.usdPerMonth
+          },
+          { scenario: Scenario.displayName(r.scenario), provider: "Fly.io", usdPerMonth: r.fly.usdPerMonth }
         ])
       )
     )
@@ -159,7 +163,7 @@ export const compareScenarios = (
         schemaVersion: Results.schemaVersion,
         kind: "compare",
         scenarios: results.map((r) => ({
-          name: r.scenario.name,
+          name: Scenario.displayName(r.scenario),
           seed: r.scenario.seed,
           days: r.scenario.days,
           seedClaim: r.scenario.seedClaim ?? null,
@@ -207,8 +211,8 @@ export const tunedAndSeed = (
     const choice = tuned[s.name]
     if (choice === undefined) return [s]
     return [
-      { ...Tune.withFly(Tune.withEcs(s, choice.ecs), choice.fly), name: `${s.name} (tuned)` },
-      { ...s, name: `${s.name} (seed's config)` }
+      { ...Tune.withFly(Tune.withEcs(s, choice.ecs), choice.fly), label: "tuned" },
+      { ...s, label: "seed's config" }
     ]
   })
 

@@ -1,7 +1,7 @@
 /** The cost comparison table, its details and assumptions, as text and Markdown. */
 import { Pricing, PricingCatalog } from "@hangar/core"
 import type { SideResult } from "./CostTable.js"
-import { execLimitSeconds, type Scenario } from "./Scenario.js"
+import { displayName, execLimitSeconds, type Scenario } from "./Scenario.js"
 import * as Table from "./Table.js"
 
 export interface ScenarioResult {
@@ -19,7 +19,7 @@ const percentile = (values: ReadonlyArray<number>, p: number) => {
 }
 
 export const mainColumns: ReadonlyArray<Table.Column<ScenarioResult>> = [
-  { header: "Scenario", value: (r) => r.scenario.name },
+  { header: "Scenario", value: (r) => displayName(r.scenario) },
   { header: "ECS + EC2 $/mo", align: "right", value: (r) => Table.usd(r.ecs.usdPerMonth) },
   { header: "Fly.io $/mo", align: "right", value: (r) => Table.usd(r.fly.usdPerMonth) },
   { header: "Savings", align: "right", value: (r) => Table.percent(savings(r)) },
@@ -49,7 +49,7 @@ export const mainColumns: ReadonlyArray<Table.Column<ScenarioResult>> = [
 const latencyRows = (results: ReadonlyArray<ScenarioResult>) =>
   results.flatMap((r) =>
     [r.ecs, r.fly].map((side) => ({
-      scenario: r.scenario.name,
+      scenario: displayName(r.scenario),
       provider: side.provider,
       tasks: side.tasks,
       failed: side.failed,
@@ -121,7 +121,7 @@ const priceColumns: ReadonlyArray<Table.Column<PriceRow>> = [
 const assumptions = (results: ReadonlyArray<ScenarioResult>) =>
   results.map(
     (r) =>
-      `- ${r.scenario.name}: ${r.scenario.description}; ${r.scenario.days} simulated days (seed ${r.scenario.seed}), size ${r.scenario.size} (the same vCPUs and memory per session on both sides); start-latency target p95 ≤ ${r.scenario.startLatencyP95Seconds} s. ` +
+      `- ${displayName(r.scenario)}: ${r.scenario.description}; ${r.scenario.days} simulated days (seed ${r.scenario.seed}), size ${r.scenario.size} (the same vCPUs and memory per session on both sides); start-latency target p95 ≤ ${r.scenario.startLatencyP95Seconds} s. ` +
       `ECS: ${r.scenario.ecs.instanceType}, Auto Scaling group min ${r.scenario.ecs.minInstances} / max ${r.scenario.ecs.maxInstances} per region, managed scaling at targetCapacity ${r.scenario.ecs.targetCapacity}, one task per session (its own compute) released when its work ends, each instance with a public IPv4 and a 30 GiB gp3 root; each repository's workspace an EFS access point holding ${r.scenario.workspaceDataGb} GB, shared by its concurrent sessions — ${r.scenario.ecs.rationale} ` +
       `Fly: one machine per repository and region, sized for the most sessions of it that overlap (each gets the preset), ${r.scenario.fly.sleepsBy} after ${r.scenario.fly.idleTimeoutMinutes} idle minutes (fixed-timeout idle policy), a ${r.scenario.fly.volumeGb} GB workspace volume each. ` +
       `Both: prices of each region's own catalog; ${r.scenario.egressMbPerTaskMinute} MB sent to the internet per task-minute; a task's command may run up to ${execLimitSeconds(r.scenario)} s (the longest task plus 10 minutes).`
@@ -132,7 +132,7 @@ export const breakdownRows = (results: ReadonlyArray<ScenarioResult>) =>
   results.flatMap((r) =>
     [r.ecs, r.fly].flatMap((side) =>
       side.components.map((c) => ({
-        scenario: r.scenario.name,
+        scenario: displayName(r.scenario),
         side: side.provider,
         component: c.component,
         usd: c.usdPerMonth
@@ -151,7 +151,7 @@ const breakdownColumns: ReadonlyArray<Table.Column<BreakdownRow>> = [
 export const failures = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<string> =>
   results.flatMap((r) =>
     [r.ecs, r.fly].flatMap((side) =>
-      side.failureReasons.map((f) => `${r.scenario.name} ${side.provider}: ${f.count} × ${f.reason}`)
+      side.failureReasons.map((f) => `${displayName(r.scenario)} ${side.provider}: ${f.count} × ${f.reason}`)
     )
   )
 
@@ -217,5 +217,5 @@ export const reproduction = (r: ScenarioResult): string => {
   const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(0)}%`
   const figures = `ECS ${Table.usd(r.ecs.usdPerMonth)} vs the seed's ${Table.usd(claim.ecsUsdPerMonth, 0)} (${pct(ecsOff)}), Fly ${Table.usd(r.fly.usdPerMonth)} vs ${Table.usd(claim.flyUsdPerMonth, 0)} (${pct(flyOff)}), savings ${ours.toFixed(0)}% vs ${claim.savingsPercent}% (${points >= 0 ? "+" : ""}${points.toFixed(0)} pts)`
   const holds = Math.abs(ecsOff) <= 0.15 && Math.abs(flyOff) <= 0.15 && Math.abs(points) <= 10
-  return `${r.scenario.name}: ${holds ? "reproduces" : "does not reproduce"} in dollars (both within 15%, savings within 10 points): ${figures}.`
+  return `${displayName(r.scenario)}: ${holds ? "reproduces" : "does not reproduce"} in dollars (both within 15%, savings within 10 points): ${figures}.`
 }

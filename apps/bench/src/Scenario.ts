@@ -61,6 +61,8 @@ export const Size = Schema.Literal("dev", "standard", "performance", "high-perf"
 
 export const Scenario = Schema.Struct({
   name: Schema.NonEmptyTrimmedString,
+  /** Which configuration of the scenario this is ("tuned", "seed's config"), shown beside its name. */
+  label: Schema.optional(Schema.String),
   description: Schema.String,
   /** What the seed's table claims for this workload, when it is one of the seed's. */
   seedClaim: Schema.optional(
@@ -163,3 +165,7 @@ export const load = (path: string) =>
  */
 export const execLimitSeconds = (scenario: Scenario): number =>
   (scenario.duration.kind === "fixed" ? scenario.duration.seconds : scenario.duration.maxSeconds) + 600
+
+/** The scenario's name as reports show it: with its label, if any (the trace uses the name alone). */
+export const displayName = (scenario: Scenario): string =>
+  scenario.label === undefined ? scenario.name : `${scenario.name} (${scenario.label})`
