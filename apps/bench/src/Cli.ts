@@ -46,12 +46,37 @@ const wire = Options.boolean("wire").pipe(
   )
 )
 const common = { seed, out, name, format, days, workers, wire }
+const seedConfig = Options.boolean("seed-config").pipe(
+  Options.withDescription(
+    "beside each tuned scenario, also simulate it as its file configures it (the seed's configuration): twice the work"
+  )
+)
 
 // ---- commands
 
-const compare = Command.make("compare", common, Commands.compare).pipe(
+const compare = Command.make("compare", { ...common, seedConfig }, Commands.compare).pipe(
   Command.withDescription(
-    "The seed's cost table: its four scenarios on ECS + EC2 and on Fly.io, one simulated month each"
+    "The seed's cost table: its four scenarios on ECS + EC2 and on Fly.io, each side tuned (tuned.yaml), one simulated month each"
+  )
+)
+
+const tune = Command.make(
+  "tune",
+  {
+    scenario: Args.text({ name: "scenario" }).pipe(Args.optional),
+    sliceDays: Options.integer("slice-days").pipe(
+      Options.withDefault(7),
+      Options.withDescription(
+        "days of the short slices that rank the candidates before the best are run in full"
+      )
+    ),
+    seed,
+    days
+  },
+  Commands.tune
+).pipe(
+  Command.withDescription(
+    "Per side, the cheapest configuration meeting the scenario's start-latency target, on the engine; writes tuned.yaml"
   )
 )
 
@@ -108,9 +133,9 @@ const diff = Command.make(
   )
 )
 
-const bench = Command.make("hangar-bench", common, Commands.compare).pipe(
+const bench = Command.make("hangar-bench", { ...common, seedConfig }, Commands.compare).pipe(
   Command.withDescription("Hangar's cost and policy benchmarks (default: the cost comparison table)"),
-  Command.withSubcommands([compare, run, policies, diff])
+  Command.withSubcommands([compare, run, policies, tune, diff])
 )
 
 // ---- running it

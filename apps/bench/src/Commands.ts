@@ -1,5 +1,5 @@
 /** What each hangar-bench command does: check its inputs, run, print to stdout in the chosen format, write a run folder. */
-import type { ComputeError } from "@hangar/core"
+import { ComputeError } from "@hangar/core"
 import { Console, Effect, Option } from "effect"
 import * as Charts from "./Charts.js"
 import * as CompareReport from "./CompareReport.js"
@@ -17,6 +17,7 @@ import * as Sides from "./Sides.js"
 import * as Style from "./Style.js"
 import * as Table from "./Table.js"
 import * as Trace from "./Trace.js"
+import * as Tune from "./Tune.js"
 
 /** What stdout gets: the terminal table, the results document (as the run folder's JSON), or Markdown. */
 export const formats = ["table", "json", "markdown"] as const
@@ -66,7 +67,10 @@ const publish = (
     yield* Console.error(`wrote ${written.join(", ")} (${pointer} points here)`)
   })
 
-export const withOverrides = (scenario: Scenario.Scenario, options: CommonOptions): Scenario.Scenario => ({
+export const withOverrides = (
+  scenario: Scenario.Scenario,
+  options: Pick<CommonOptions, "seed" | "days">
+): Scenario.Scenario => ({
   ...scenario,
   seed: Option.getOrElse(options.seed, () => scenario.seed),
   days: Option.getOrElse(options.days ?? Option.none(), () => scenario.days)
@@ -211,8 +215,8 @@ export const compareScenarios = (
       }
     ]
     const costRows = results.flatMap((r) => [
-      { scenario: r.scenario.name, provider: "ECS + EC2", usdPerMonth: r.ecs.usdPerMonth },
-      { scenario: r.scenario.name, provider: "Fly.io", usdPerMonth: r.fly.usdPerMonth }
+      { scenario: Scenario.displayName(r.scenario), provider: "ECS + EC2", usdPerMonth: r.ecs.usdPerMonth },
+      { scenario: Scenario.displayName(r.scenario), provider: "Fly.io", usdPerMonth: r.fly.usdPerMonth }
     ])
     const chart = yield* Effect.promise(() => Charts.costPerScenario(costRows))
     const json = Results.stableJson(CompareReport.document(results, sensitivity))
@@ -240,8 +244,66 @@ export const compareScenarios = (
     )
   })
 
-export const compare = (options: CommonOptions): Effect.Effect<void, InputError> =>
-  Effect.flatMap(Scenarios.seedScenarios, (scenarios) => compareScenarios(scenarios, options))
+/**
+ * Each scenario as `tuned.yaml` configures it (both sides tuned to its start-latency target) and, with
+ * `seedConfig`, followed by the scenario as its file configures it: the seed's configuration, labelled so.
+ */
+export const tunedAndSeed = (
+  scenarios: ReadonlyArray<Scenario.Scenario>,
+  tuned: Tune.Tuned,
+  seedConfig: boolean
+): ReadonlyArray<Scenario.Scenario> =>
+  scenarios.flatMap((s) => {
+    const choice = tuned[s.name]
+    if (choice === undefined) return [s]
+    const best = { ...Tune.withFly(Tune.withEcs(s, choice.ecs), choice.fly), label: "tuned" }
+    return seedConfig ? [best, { ...s, label: "seed's config" }] : [best]
+  })
+
+/** The seed's four scenarios, tuned (and as configured with `--seed-config`). */
+export const compare = (
+  options: CommonOptions & { readonly seedConfig?: boolean }
+): Effect.Effect<void, InputError> =>
+  Effect.gen(function* () {
+    const scenarios = yield* Scenarios.seedScenarios
+    const tuned = yield* Effect.orDie(Tune.readTuned(Scenarios.tunedFile))
+    return yield* compareScenarios(tunedAndSeed(scenarios, tuned, options.seedConfig ?? false), options)
+  })
+
+/** Tunes each scenario (or the one named): per side, the cheapest configuration meeting its target. */
+export const tune = (
+  options: Pick<CommonOptions, "seed" | "days"> & {
+    readonly scenario: Option.Option<string>
+    readonly sliceDays: number
+  }
+): Effect.Effect<void, InputError> =>
+  Effect.gen(function* () {
+    const all = (yield* Scenarios.seedScenarios).map((s) => withOverrides(s, options))
+    const name = Option.getOrUndefined(options.scenario)
+    const chosen = name === undefined ? all : all.filter((s) => s.name === name)
+    if (chosen.length === 0)
+      return yield* new ComputeError.InvalidRequest({
+        module: "Commands",
+        method: "tune",
+        field: "scenario",
+        expected: `one of ${all.map((s) => s.name).join(", ")}`,
+        actual: name ?? ""
+      })
+    const results: Array<Tune.TuneResult> = []
+    for (const scenario of chosen) {
+      yield* Console.log(
+        `${scenario.name}: target p95 ≤ ${scenario.startLatencyP95Seconds} s; slices of ${options.sliceDays} days, then ${scenario.days} days for the best`
+      )
+      const result = Tune.tune(scenario, options.sliceDays, (line) => console.log(line))
+      results.push(result)
+      yield* Console.log(
+        `${scenario.name}: ecs ${result.ecs.chosen === undefined ? "no configuration meets the target" : Tune.describeEcs(result.ecs.chosen)}; fly ${result.fly.chosen === undefined ? "no configuration meets the target" : Tune.describeFly(result.fly.chosen)}`
+      )
+    }
+    const previous = yield* Effect.orDie(Tune.readTuned(Scenarios.tunedFile))
+    Tune.writeTuned(Scenarios.tunedFile, previous, results)
+    yield* Console.log(`wrote ${Scenarios.tunedFile}`)
+  })
 
 export const runFile = (
   options: CommonOptions & { readonly file: string }

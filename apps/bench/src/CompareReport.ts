@@ -4,9 +4,8 @@
  * p50/p95/p99, what each bill is made of, the assumptions, and the prices the run used with their sources.
  */
 import { Pricing, PricingCatalog, Statistics } from "@hangar/core"
-import type * as Breakdown from "./Breakdown.js"
 import * as Results from "./Results.js"
-import { execLimitSeconds, type Scenario } from "./Scenario.js"
+import { displayName, execLimitSeconds, type Scenario } from "./Scenario.js"
 import type { SideResult } from "./Sides.js"
 import * as Style from "./Style.js"
 import * as Table from "./Table.js"
@@ -53,7 +52,7 @@ const seedColumns: ReadonlyArray<Table.Column<ScenarioResult>> = [
 export const mainColumns = (
   results: ReadonlyArray<ScenarioResult>
 ): ReadonlyArray<Table.Column<ScenarioResult>> => [
-  { header: "Scenario", value: (r) => r.scenario.name },
+  { header: "Scenario", value: (r) => displayName(r.scenario) },
   { header: "ECS + EC2 $/mo", align: "right", value: (r) => Table.usd(r.ecs.usdPerMonth) },
   { header: "Fly.io $/mo", align: "right", value: (r) => Table.usd(r.fly.usdPerMonth) },
   { header: "Savings", align: "right", value: (r) => Table.percent(savings(r)) },
@@ -68,13 +67,13 @@ export const extrapolation = (results: ReadonlyArray<ScenarioResult>): ReadonlyA
   const plural = (d: number) => `${d} simulated day${d === 1 ? "" : "s"}`
   return days.size === 1 && scaled.length === results.length
     ? [`$/mo from ${plural(scaled[0]!.scenario.days)}, scaled to 30 days`]
-    : scaled.map((r) => `${r.scenario.name}: $/mo from ${plural(r.scenario.days)}, scaled to 30 days`)
+    : scaled.map((r) => `${displayName(r.scenario)}: $/mo from ${plural(r.scenario.days)}, scaled to 30 days`)
 }
 
 const latencyRows = (results: ReadonlyArray<ScenarioResult>) =>
   results.flatMap((r) =>
     [r.ecs, r.fly].map((side) => ({
-      scenario: r.scenario.name,
+      scenario: displayName(r.scenario),
       provider: side.provider,
       tasks: side.tasks,
       failed: side.failed,
@@ -104,18 +103,26 @@ const latencyColumns: ReadonlyArray<Table.Column<LatencyRow>> = [
 
 // ---- the breakdown
 
-export interface BreakdownRow extends Breakdown.Component {
+export interface BreakdownRow {
   readonly scenario: string
+  readonly side: "fly" | "ecs"
+  readonly component: string
+  readonly usd: number
   readonly usdPerMonth: number
 }
 
+/** Each side's bill by component (Infracost style), from the ledgers' components and data transfer. */
 export const breakdownRows = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<BreakdownRow> =>
   results.flatMap((r) =>
-    [...r.ecs.breakdown, ...r.fly.breakdown].map((c) => ({
-      scenario: r.scenario.name,
-      ...c,
-      usdPerMonth: (c.usd * 30) / r.scenario.days
-    }))
+    [r.ecs, r.fly].flatMap((side) =>
+      side.components.map((c) => ({
+        scenario: displayName(r.scenario),
+        side: side.provider,
+        component: c.component,
+        usd: c.usd,
+        usdPerMonth: c.usdPerMonth
+      }))
+    )
   )
 
 export const breakdownColumns: ReadonlyArray<Table.Column<BreakdownRow>> = [
@@ -143,8 +150,22 @@ const priceKeys = (r: ScenarioResult): ReadonlyArray<readonly [PricingCatalog.Pr
   const guest = Pricing.flyGuestBySize[r.scenario.size]
   const included = Pricing.includedMemoryMbPerCpu[guest.cpuKind] * guest.cpus
   const fly = PricingCatalog.fly
-  const ec2 = PricingCatalog.ec2
-  const billed = new Set(r.fly.breakdown.map((c) => c.component))
+  const billed = new Set(r.fly.components.filter((c) => c.usd > 0).map((c) => c.component))
+  const ec2Keys = [
+    `instance:${r.scenario.ecs.instanceType}`,
+    "ebs:gp3",
+    "ipv4:public",
+    "efs:standard",
+    "transfer:internet-out",
+    "transfer:free-gb",
+    "billing:minimum-seconds"
+  ]
+  const ec2 = [...new Set(r.scenario.regions.map((region) => Pricing.awsRegionOf[region] ?? region))].flatMap(
+    (aws) => {
+      const catalog = PricingCatalog.ec2ByRegion.get(aws)
+      return catalog === undefined ? [] : ec2Keys.map((key) => [catalog, key] as const)
+    }
+  )
   return [
     [fly, `cpu:${guest.cpuKind}`],
     ...(guest.memoryMb > included ? [[fly, "memory:additional"] as const] : []),
@@ -152,9 +173,8 @@ const priceKeys = (r: ScenarioResult): ReadonlyArray<readonly [PricingCatalog.Pr
     [fly, "volume"],
     ...(billed.has("snapshots") ? [[fly, "snapshot"] as const, [fly, "snapshot:free-gb"] as const] : []),
     ...r.scenario.regions.map((region) => [fly, `region-markup:${region}`] as const),
-    [ec2, `instance:${r.scenario.ecs.instanceType}`],
-    [ec2, "ebs:gp3"],
-    [ec2, "billing:minimum-seconds"]
+    ...fly.prices.filter((p) => p.key.startsWith("egress:")).map((p) => [fly, p.key] as const),
+    ...ec2
   ]
 }
 
@@ -166,22 +186,24 @@ export const pricesUsed = (results: ReadonlyArray<ScenarioResult>): ReadonlyArra
       const price = PricingCatalog.find(catalog, key)
       if (price === undefined) continue
       const names = users.get(price) ?? []
-      if (!names.includes(r.scenario.name)) names.push(r.scenario.name)
+      if (!names.includes(displayName(r.scenario))) names.push(displayName(r.scenario))
       users.set(price, names)
     }
-  return [PricingCatalog.fly, PricingCatalog.ec2].flatMap((c) =>
+  return [PricingCatalog.fly, ...PricingCatalog.ec2ByRegion.values()].flatMap((c) =>
     c.prices.flatMap((p) => {
       const scenarios = users.get(p)
       return scenarios === undefined
         ? []
         : [
             {
-              provider: c.provider,
+              provider: c.region === undefined ? c.provider : `${c.provider} ${c.region}`,
               key: p.key,
               amount:
                 p.unit === "ratio"
                   ? `×${p.usd}`
-                  : `$${p.usd} per ${p.per}${p.unit === "GB" ? " per GB" : ""}`,
+                  : p.unit === "GB-transferred"
+                    ? `$${p.usd} per GB`
+                    : `$${p.usd} per ${p.per}${p.unit === "GB" ? " per GB" : ""}`,
               source: p.source,
               asOf: p.asOf,
               note: p.note ?? "",
@@ -203,29 +225,36 @@ const priceColumns: ReadonlyArray<Table.Column<PriceUsed>> = [
 export const assumptions = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<string> =>
   results.map(
     (r) =>
-      `${r.scenario.name}: ${r.scenario.description}; ${r.scenario.days} simulated days (seed ${r.scenario.seed}), size ${r.scenario.size}. ` +
-      `ECS: ${r.scenario.ecs.instanceType}, Auto Scaling group min ${r.scenario.ecs.minInstances} / max ${r.scenario.ecs.maxInstances} per region, managed scaling at targetCapacity 100, one task per session released when its work ends — ${r.scenario.ecs.rationale} ` +
-      `Fly: one machine per repository and region, ${r.scenario.fly.sleepsBy} after ${r.scenario.fly.idleTimeoutMinutes} idle minutes (fixed-timeout idle policy), a ${r.scenario.fly.volumeGb} GB workspace volume each. ` +
-      `Both: a task's command may run up to ${execLimitSeconds(r.scenario)} s (the longest task plus 10 minutes).`
+      `${displayName(r.scenario)}: ${r.scenario.description}; ${r.scenario.days} simulated days (seed ${r.scenario.seed}), size ${r.scenario.size} (the same vCPUs and memory per session on both sides); start-latency target p95 ≤ ${r.scenario.startLatencyP95Seconds} s. ` +
+      `ECS: ${r.scenario.ecs.instanceType}, Auto Scaling group min ${r.scenario.ecs.minInstances} / max ${r.scenario.ecs.maxInstances} per region, managed scaling at targetCapacity ${r.scenario.ecs.targetCapacity}, one task per session (its own compute) released when its work ends, each instance with a public IPv4 and a 30 GiB gp3 root; each repository's workspace an EFS access point holding ${r.scenario.workspaceDataGb} GB, shared by its concurrent sessions — ${r.scenario.ecs.rationale} ` +
+      `Fly: one machine per repository and region, sized for the most sessions of it that overlap (each gets the preset), ${r.scenario.fly.sleepsBy} after ${r.scenario.fly.idleTimeoutMinutes} idle minutes (fixed-timeout idle policy), a ${r.scenario.fly.volumeGb} GB workspace volume each. ` +
+      `Both: prices of each region's own catalog; ${r.scenario.egressMbPerTaskMinute} MB sent to the internet per task-minute; a task's command may run up to ${execLimitSeconds(r.scenario)} s (the longest task plus 10 minutes).`
   )
 
 /** Why tasks failed, per scenario and provider (empty when every task completed). */
 export const failures = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<string> =>
   results.flatMap((r) =>
     [r.ecs, r.fly].flatMap((side) =>
-      side.failureReasons.map((f) => `${r.scenario.name} ${side.provider}: ${f.count} × ${f.reason}`)
+      side.failureReasons.map((f) => `${displayName(r.scenario)} ${side.provider}: ${f.count} × ${f.reason}`)
     )
   )
 
-/** Why a seed row does not reproduce: what ECS would have to cost, or Fly, for the seed's savings to hold. */
+/**
+ * Whether a seed row reproduces, judged in dollars: both monthly figures within 15% of the seed's and the
+ * savings within 10 points; if not, which of the three is off and by how much.
+ */
 export const reproduction = (r: ScenarioResult): string => {
   const claim = r.scenario.seedClaim
   if (claim === undefined) return ""
   const ours = savings(r) * 100
-  if (Math.abs(ours - claim.savingsPercent) <= 10)
-    return `${r.scenario.name}: reproduces within 10 points (${ours.toFixed(0)}% vs ${claim.savingsPercent}%).`
-  const ecsNeeded = r.fly.usdPerMonth / (1 - claim.savingsPercent / 100)
-  return `${r.scenario.name}: does not reproduce (${ours.toFixed(0)}% vs the seed's ${claim.savingsPercent}%). With this Fly bill (${Table.usd(r.fly.usdPerMonth)}), the seed's savings need ECS at ${Table.usd(ecsNeeded)}/mo; the simulated ECS bill is ${Table.usd(r.ecs.usdPerMonth)}. The seed's absolute figures (${Table.usd(claim.ecsUsdPerMonth, 0)} vs ${Table.usd(claim.flyUsdPerMonth, 0)}) imply ${claim.ecsUsdPerMonth >= r.ecs.usdPerMonth ? "a larger or more numerous" : "a smaller"} ECS fleet than this scenario's.`
+  const off = (value: number, seed: number) => (value - seed) / seed
+  const ecsOff = off(r.ecs.usdPerMonth, claim.ecsUsdPerMonth)
+  const flyOff = off(r.fly.usdPerMonth, claim.flyUsdPerMonth)
+  const points = ours - claim.savingsPercent
+  const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(0)}%`
+  const figures = `ECS ${Table.usd(r.ecs.usdPerMonth)} vs the seed's ${Table.usd(claim.ecsUsdPerMonth, 0)} (${pct(ecsOff)}), Fly ${Table.usd(r.fly.usdPerMonth)} vs ${Table.usd(claim.flyUsdPerMonth, 0)} (${pct(flyOff)}), savings ${ours.toFixed(0)}% vs ${claim.savingsPercent}% (${points >= 0 ? "+" : ""}${points.toFixed(0)} pts)`
+  const holds = Math.abs(ecsOff) <= 0.15 && Math.abs(flyOff) <= 0.15 && Math.abs(points) <= 10
+  return `${displayName(r.scenario)}: ${holds ? "reproduces" : "does not reproduce"} in dollars (both within 15%, savings within 10 points): ${figures}.`
 }
 
 /** The seed's reproduction, one line per scenario that carries its claim (none for a user's own workload). */
@@ -326,7 +355,7 @@ export const markdown = (results: ReadonlyArray<ScenarioResult>, extra: Readonly
 
 // ---- the results document
 
-const sideDocument = ({ startLatencySeconds, breakdown: _breakdown, ...side }: SideResult) => ({
+const sideDocument = ({ startLatencySeconds, components: _components, ...side }: SideResult) => ({
   ...side,
   startLatencySeconds: {
     p50: Statistics.percentile(startLatencySeconds, 0.5),
@@ -342,9 +371,10 @@ export const configuration = (scenario: Scenario) => ({
     instanceType: scenario.ecs.instanceType,
     minInstances: scenario.ecs.minInstances,
     maxInstances: scenario.ecs.maxInstances,
+    targetCapacity: scenario.ecs.targetCapacity,
     task: Pricing.ecsTaskBySize[scenario.size],
     rootVolumeGib: Pricing.defaultEbsRootGib,
-    pricesOf: Pricing.defaultEc2Region
+    pricesOf: scenario.regions.map((region) => Pricing.awsRegionOf[region] ?? region)
   },
   fly: {
     guest: Pricing.flyGuestBySize[scenario.size],
@@ -361,7 +391,7 @@ export const document = (results: ReadonlyArray<ScenarioResult>, sensitivity: Re
   tool: Results.tool,
   currency: "USD",
   scenarios: results.map((r) => ({
-    name: r.scenario.name,
+    name: displayName(r.scenario),
     seed: r.scenario.seed,
     days: r.scenario.days,
     seedClaim: r.scenario.seedClaim ?? null,

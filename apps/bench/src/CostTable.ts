@@ -5,13 +5,14 @@
  * per repository and region that suspends per the idle policy; ECS runs a task per session on a capacity
  * provider over an Auto Scaling group with the scenario's minimum.
  */
-import { ProviderRegistry, VirtualClock } from "@hangar/core"
+import { Pricing, ProviderRegistry, VirtualClock } from "@hangar/core"
 import { EcsSimulator } from "@hangar/ecs-simulator"
 import { FlySimulator } from "@hangar/fly-simulator"
 import { EcsProvider } from "@hangar/provider-ecs"
 import { FlyProvider } from "@hangar/provider-fly"
 import type { Oracle, Router } from "@hangar/router"
 import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
+import * as Engine from "./engine/Engine.js"
 import * as InjectHttpClient from "./InjectHttpClient.js"
 import type { Scenario } from "./Scenario.js"
 import {
@@ -20,6 +21,7 @@ import {
   type EcsRegionResult,
   ecsRegion,
   flySide,
+  peakSessions,
   replay,
   routerFor,
   start
@@ -60,7 +62,8 @@ export const runFly = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask
       regions: [...scenario.regions],
       primaryRegion: scenario.regions[0]!,
       autostop: "off",
-      volumeSizeGb: scenario.fly.volumeGb
+      volumeSizeGb: scenario.fly.volumeGb,
+      sessionsPerMachine: peakSessions(trace)
     })
     const router = routerFor(
       "bench-fly",
@@ -86,8 +89,21 @@ export const runEcsRegion = (
   Effect.gen(function* () {
     const index = scenario.regions.indexOf(region)
     const clock = new VirtualClock.VirtualClock(start)
-    const sim = yield* Effect.promise(() => EcsSimulator.make({ clock, seed: scenario.seed + index }))
+    // The region's own prices and the engine's cluster (Engine.ecsRegionCluster): public IPv4 on instances, the
+    // workspaces' file system; a price missing for the region refuses the scenario, naming both.
+    const pricing = Pricing.ec2PricingStrict(region, Engine.ecsPriceKeys(scenario.ecs.instanceType))
+    const sim = yield* Effect.promise(() =>
+      EcsSimulator.make({
+        clock,
+        seed: scenario.seed + index,
+        region: pricing.region,
+        pricing: pricing.catalog,
+        publicIpv4: true,
+        workspaceGb: scenario.workspaceDataGb
+      })
+    )
     yield* Effect.promise(() => sim.listen({ port: 0 }))
+    sim.provisionFileSystem(Engine.workspaceFileSystem)
     sim.provisionCluster("hangar", [
       {
         name: "hangar",
@@ -97,7 +113,8 @@ export const runEcsRegion = (
           min: scenario.ecs.minInstances,
           max: scenario.ecs.maxInstances,
           desired: scenario.ecs.minInstances
-        }
+        },
+        targetCapacity: scenario.ecs.targetCapacity
       }
     ])
     const provider = EcsProvider.layer({
@@ -107,7 +124,10 @@ export const runEcsRegion = (
       requestHandler: sim.requestHandler as never,
       credentials,
       clock,
-      regions: [region]
+      regions: [region],
+      awsRegion: pricing.region,
+      pricing: pricing.catalog,
+      workspace: { kind: "efs", fileSystemId: Engine.workspaceFileSystem }
     })
     const router = routerFor(
       `bench-ecs-${region}`,
@@ -123,7 +143,7 @@ export const runEcsRegion = (
     yield* Effect.promise(() => clock.advanceTo(start + horizon))
     const bill = sim.billing()
     yield* Effect.promise(() => sim.close())
-    return ecsRegion(region, outcomes, tasks, bill, sim.model.events)
+    return ecsRegion(scenario, region, outcomes, tasks, bill, sim.model.events)
   })
 
 export const runEcs = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask>) =>

@@ -98,6 +98,8 @@ export const Scenario = Schema.Struct({
   name: Schema.String.pipe(
     Schema.pattern(/^\S(.*\S)?$/, { description: "a non-empty string without leading or trailing spaces" })
   ),
+  /** Which configuration of the scenario this is ("tuned", "seed's config"), shown beside its name. */
+  label: Schema.optional(Schema.String),
   description: Text,
   /** What the seed's table claims for this workload, when it is one of the seed's. */
   seedClaim: Schema.optional(
@@ -115,6 +117,21 @@ export const Scenario = Schema.Struct({
   arrival: Arrival,
   duration: Duration,
   gpuShare: Schema.optionalWith(Fraction, { default: () => 0 }),
+  /**
+   * The start-latency target both sides are configured to meet: the 95th percentile of task start latency, in
+   * seconds (an interactive session: 10 s, the default; a batch that can wait: minutes).
+   */
+  startLatencyP95Seconds: Schema.optionalWith(PositiveNumber, { default: () => 10 }),
+  /**
+   * GB of data a repository's workspace holds: what EFS bills on ECS (bytes stored), while Fly bills the volume
+   * provisioned to hold it (`fly.volumeGb`).
+   */
+  workspaceDataGb: Schema.optionalWith(PositiveNumber, { default: () => 5 }),
+  /**
+   * Data sent to the internet per minute of a task, MB (the agent's model API requests carry its context; git
+   * pushes; downloads are inbound and free on both sides): the data-transfer assumption both sides are billed at.
+   */
+  egressMbPerTaskMinute: Schema.optionalWith(NonNegativeNumber, { default: () => 5 }),
   ecs: Schema.Struct({
     instanceType: oneOf(pricedInstanceTypes, "an EC2 instance type the price catalog has"),
     /** The Auto Scaling group minimum a team keeps warm in each region. */
@@ -122,6 +139,8 @@ export const Scenario = Schema.Struct({
     maxInstances: PositiveInt.pipe(
       Schema.lessThanOrEqualTo(maxGroupSize, { description: `a whole number from 1 to ${maxGroupSize}` })
     ),
+    /** Managed scaling's targetCapacity, percent (100: no idle headroom; lower keeps spare instances warm). */
+    targetCapacity: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 100 }),
     rationale: Text
   }),
   fly: Schema.Struct({
@@ -236,3 +255,7 @@ export const load = (path: string): Effect.Effect<Scenario, InputIssues.InvalidI
  */
 export const execLimitSeconds = (scenario: Scenario): number =>
   (scenario.duration.kind === "fixed" ? scenario.duration.seconds : scenario.duration.maxSeconds) + 600
+
+/** The scenario's name as reports show it: with its label, if any (the trace uses the name alone). */
+export const displayName = (scenario: Scenario): string =>
+  scenario.label === undefined ? scenario.name : `${scenario.name} (${scenario.label})`

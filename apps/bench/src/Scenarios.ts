@@ -21,3 +21,6 @@ export const seedScenarios: Effect.Effect<
     .sort(),
   (file) => Scenario.load(join(directory, file))
 )
+
+/** Where `hangar-bench tune` keeps each scenario's chosen configuration per side (beside the scenarios). */
+export const tunedFile = join(directory, "..", "tuned.yaml")

@@ -3,14 +3,30 @@
  * scenario's idle timeout and exec limit), the replay of a trace through it, and the summary of its outcomes.
  * The engine (engine/) and the wire path (CostTable) differ only in the providers under the Router.
  */
-import { type ProviderRegistry, type Region, TaskSpec } from "@hangar/core"
+import {
+  IdlePolicy,
+  Money,
+  Pricing,
+  PricingCatalog,
+  type ProviderRegistry,
+  type Region,
+  TaskSpec
+} from "@hangar/core"
 import { IdlePolicies, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
 import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer } from "effect"
-import * as Breakdown from "./Breakdown.js"
 import { execLimitSeconds, type Scenario } from "./Scenario.js"
+
+/** One billable component of a side's bill (Infracost style): what it is and what it cost. */
+export interface CostComponent {
+  readonly component: string
+  readonly usd: number
+  readonly usdPerMonth: number
+}
 
 export interface SideResult {
   readonly provider: "fly" | "ecs"
+  /** Every billable component, from the simulators' ledgers plus data transfer at the scenario's assumption. */
+  readonly components: ReadonlyArray<CostComponent>
   readonly usd: number
   /** Scaled to 30 days, for the monthly table. */
   readonly usdPerMonth: number
@@ -23,8 +39,6 @@ export interface SideResult {
   /** Machine-hours by state (Fly) or instance-hours (ECS). */
   readonly hoursByState: Readonly<Record<string, number>>
   readonly events: number
-  /** What the bill is made of, from the ledger's lines. */
-  readonly breakdown: ReadonlyArray<Breakdown.Component>
 }
 
 export const day = 86_400_000
@@ -141,6 +155,27 @@ export const summarise = (
   return { latencies, failed, cold, failureReasons: countReasons(reasons) }
 }
 
+/**
+ * The scenario's idle policy: a fixed timeout, then the scenario's way to sleep (suspend where the provider can,
+ * else stop; or stop always), so suspend vs stop is part of a side's configuration.
+ */
+const idlePolicy = (minutes: number, sleepsBy: "suspend" | "stop") =>
+  sleepsBy === "suspend"
+    ? IdlePolicies.fixedTimeout(minutes)
+    : Layer.succeed(IdlePolicy.IdlePolicy, {
+        name: `fixed-${minutes}m-stop`,
+        onArrival: () => Effect.void,
+        onIdle: () =>
+          Effect.succeed(
+            new IdlePolicy.IdleDecision({
+              action: "stop",
+              afterMillis: minutes * 60_000,
+              policy: `fixed-${minutes}m-stop`,
+              reason: `idle for ${minutes} min`
+            })
+          )
+      })
+
 /** A side's Router: its one provider preferred for every task, the idle timeout, the scenario's exec limit. */
 export const routerFor = <E>(
   instanceId: string,
@@ -156,7 +191,7 @@ export const routerFor = <E>(
       Layer.mergeAll(
         registry,
         RoutingPolicies.preferred({ defaultProvider }),
-        IdlePolicies.fixedTimeout(idleTimeoutMinutes),
+        idlePolicy(idleTimeoutMinutes, scenario.fly.sleepsBy),
         SessionStore.layerMemory
       )
     )
@@ -170,12 +205,84 @@ export interface EcsRegionResult {
   readonly failureReasons: ReadonlyArray<FailureReason>
   readonly cold: number
   readonly totalMicroUsd: number
+  /** The ledger's components, micro-dollars. */
+  readonly components: Readonly<Record<string, number>>
+  /** GB the region's tasks sent to the internet, and what a GB costs there beyond the free allowance. */
+  readonly egressGb: number
+  readonly egressUsdPerGb: number
   readonly instanceHours: number
   readonly events: number
-  readonly breakdown: ReadonlyArray<Breakdown.Component>
 }
 
 type Outcomes = ReadonlyArray<Exit.Exit<Router.DispatchResult, unknown>>
+
+/**
+ * The most sessions of one repository in one region that overlap in the trace: what its Fly machine is sized for
+ * (each concurrent session gets the preset's CPUs and memory, as its own ECS task does).
+ */
+export const peakSessions = (trace: ReadonlyArray<Oracle.TraceTask>) => {
+  const events = new Map<string, Array<readonly [number, number]>>()
+  for (const t of trace) {
+    const key = `${t.repository}\n${t.region}`
+    const list = events.get(key) ?? []
+    list.push([t.arrivalMillis, 1], [t.arrivalMillis + t.durationMillis, -1])
+    events.set(key, list)
+  }
+  const peaks = new Map<string, number>()
+  for (const [key, list] of events) {
+    list.sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    let now = 0
+    let peak = 0
+    for (const [, delta] of list) {
+      now += delta
+      peak = Math.max(peak, now)
+    }
+    peaks.set(key, peak)
+  }
+  return (repository: string, region: string) => peaks.get(`${repository}\n${region}`) ?? 1
+}
+
+/** GB the tasks send to the internet at the scenario's assumption (MB per minute of a task). */
+export const egressGb = (scenario: Scenario, tasks: ReadonlyArray<Oracle.TraceTask>): number =>
+  tasks.reduce((gb, t) => gb + ((t.durationMillis / 60_000) * scenario.egressMbPerTaskMinute) / 1000, 0)
+
+/** Components in micro-dollars as the table's rows: dollars for the period simulated and per 30 days. */
+const componentRows = (scenario: Scenario, microUsd: ReadonlyArray<readonly [string, number]>) =>
+  microUsd.map(([component, micro]) => ({
+    component,
+    usd: micro / 1e6,
+    usdPerMonth: ((micro / 1e6) * 30) / scenario.days
+  }))
+
+/** A Fly bill's lines by component: started states as compute, stopped and suspended as root disk, volumes, snapshots. */
+const flyComponents = (lines: ReadonlyArray<FlyLine>) => {
+  const out = { compute: 0, rootDisk: 0, workspace: 0, snapshots: 0 }
+  for (const line of lines) {
+    if (line.kind === "volume") out.workspace += line.costMicroUsd
+    else if (line.kind === "snapshot") out.snapshots += line.costMicroUsd
+    else if (Pricing.flyStateBilling(line.state) === "guest") out.compute += line.costMicroUsd
+    else out.rootDisk += line.costMicroUsd
+  }
+  return out
+}
+
+/** A Fly bill line, as the fly-simulator's Billing gives it. */
+export interface FlyLine {
+  readonly kind: "machine" | "volume" | "snapshot"
+  readonly state: string
+  readonly costMicroUsd: number
+}
+
+/** Fly's outbound data transfer of the tasks, each at its region group's price per GB. */
+const flyTransferMicroUsd = (scenario: Scenario, trace: ReadonlyArray<Oracle.TraceTask>): number =>
+  scenario.regions.reduce((sum, region) => {
+    const gb = egressGb(
+      scenario,
+      trace.filter((t) => t.region === region)
+    )
+    const perGb = PricingCatalog.amount(PricingCatalog.fly, Pricing.flyEgressKey(region))
+    return sum + Money.cost(Money.scale(Money.rate(perGb, "second"), gb.toFixed(6)), 1000)
+  }, 0)
 
 /** The Fly side of a scenario: the dispatches' outcomes and the simulator's bill (machine seconds by state). */
 export const flySide = (
@@ -185,45 +292,74 @@ export const flySide = (
   bill: {
     readonly totalMicroUsd: number
     readonly secondsByState: Readonly<Record<string, number>>
-    readonly lines: ReadonlyArray<Breakdown.FlyLine>
+    readonly lines: ReadonlyArray<FlyLine>
   },
   events: number
 ): SideResult => {
   const { latencies, failed, cold, failureReasons } = summarise(outcomes, trace)
+  const parts = flyComponents(bill.lines)
+  const transfer = flyTransferMicroUsd(scenario, trace)
+  const total = bill.totalMicroUsd + transfer
   return {
     provider: "fly",
-    usd: bill.totalMicroUsd / 1e6,
-    usdPerMonth: ((bill.totalMicroUsd / 1e6) * 30) / scenario.days,
+    components: componentRows(scenario, [
+      ["compute (started)", parts.compute],
+      [`root disk (${Pricing.defaultFlyRootfsGb} GB rootfs, stopped or suspended)`, parts.rootDisk],
+      [`workspace storage (${scenario.fly.volumeGb} GB volume per machine)`, parts.workspace],
+      ["snapshots (beyond the free 10 GB)", parts.snapshots],
+      [`data transfer out (${scenario.egressMbPerTaskMinute} MB per task-minute)`, transfer]
+    ]),
+    usd: total / 1e6,
+    usdPerMonth: ((total / 1e6) * 30) / scenario.days,
     tasks: trace.length,
     failed,
     failureReasons,
     startLatencySeconds: latencies,
     coldStarts: cold,
     hoursByState: Object.fromEntries(Object.entries(bill.secondsByState).map(([s, v]) => [s, v / 3600])),
-    events,
-    breakdown: Breakdown.fromFlyBill(bill)
+    events
   }
 }
 
 /** One region's ECS result: the dispatches' outcomes and the cluster's bill. */
 export const ecsRegion = (
+  scenario: Scenario,
   region: string,
   outcomes: Outcomes,
   tasks: ReadonlyArray<Oracle.TraceTask>,
   bill: {
     readonly totalMicroUsd: number
     readonly instanceHours: number
-    readonly lines: ReadonlyArray<Breakdown.EcsLine>
+    readonly components: Readonly<Record<string, number>>
   },
   events: number
 ): EcsRegionResult => ({
   region,
   ...summarise(outcomes, tasks),
   totalMicroUsd: bill.totalMicroUsd,
+  components: bill.components,
+  egressGb: egressGb(scenario, tasks),
+  egressUsdPerGb: Number(
+    PricingCatalog.amount(Pricing.ec2PricingStrict(region).catalog, "transfer:internet-out")
+  ),
   instanceHours: bill.instanceHours,
-  events,
-  breakdown: Breakdown.fromEcsBill(bill)
+  events
 })
+
+/**
+ * ECS's data transfer out: the account's free allowance (100 GB a month, aggregated across regions, prorated to
+ * the days simulated) taken in the scenario's region order, the rest at each region's price.
+ */
+const ecsTransferMicroUsd = (scenario: Scenario, regions: ReadonlyArray<EcsRegionResult>): number => {
+  let free = (Number(PricingCatalog.amount(PricingCatalog.ec2, "transfer:free-gb")) * scenario.days) / 30
+  let usd = 0
+  for (const r of regions) {
+    const billed = Math.max(0, r.egressGb - free)
+    free = Math.max(0, free - r.egressGb)
+    usd += billed * r.egressUsdPerGb
+  }
+  return Math.round(usd * 1e6)
+}
 
 /** The ECS side of a scenario from its regions' results. */
 export const combineEcs = (
@@ -231,9 +367,19 @@ export const combineEcs = (
   tasks: number,
   regions: ReadonlyArray<EcsRegionResult>
 ): SideResult => {
-  const total = regions.reduce((sum, r) => sum + r.totalMicroUsd, 0)
+  const ledger = regions.reduce((sum, r) => sum + r.totalMicroUsd, 0)
+  const transfer = ecsTransferMicroUsd(scenario, regions)
+  const total = ledger + transfer
+  const part = (name: string) => regions.reduce((sum, r) => sum + (r.components[name] ?? 0), 0)
   return {
     provider: "ecs",
+    components: componentRows(scenario, [
+      ["compute (instances running)", part("compute")],
+      ["root disk (30 GiB gp3 per instance)", part("rootDisk")],
+      ["public IPv4 (one per instance)", part("publicIpv4")],
+      [`workspace storage (EFS, ${scenario.workspaceDataGb} GB per repository)`, part("workspaceStorage")],
+      [`data transfer out (${scenario.egressMbPerTaskMinute} MB per task-minute, 100 GB/mo free)`, transfer]
+    ]),
     usd: total / 1e6,
     usdPerMonth: ((total / 1e6) * 30) / scenario.days,
     tasks,
@@ -242,7 +388,6 @@ export const combineEcs = (
     startLatencySeconds: regions.flatMap((r) => r.latencies),
     coldStarts: regions.reduce((sum, r) => sum + r.cold, 0),
     hoursByState: { "instance-running": regions.reduce((sum, r) => sum + r.instanceHours, 0) },
-    events: regions.reduce((sum, r) => sum + r.events, 0),
-    breakdown: Breakdown.combine(regions.map((r) => r.breakdown))
+    events: regions.reduce((sum, r) => sum + r.events, 0)
   }
 }

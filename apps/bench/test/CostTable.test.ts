@@ -15,6 +15,7 @@ regions: [iad]
 size: dev
 arrival: { kind: poisson, perDay: 12 }
 duration: { kind: fixed, seconds: 600 }
+startLatencyP95Seconds: 10
 ecs: { instanceType: t3.medium, minInstances: 1, maxInstances: 2, rationale: test }
 fly: { idleTimeoutMinutes: 5, sleepsBy: suspend, volumeGb: 10 }
 `

@@ -19,6 +19,7 @@ regions: [iad, lhr]
 size: dev
 arrival: { kind: poisson, perDay: 30 }
 duration: { kind: fixed, seconds: 240 }
+startLatencyP95Seconds: 10
 ecs: { instanceType: t3.medium, minInstances: 1, maxInstances: 2, rationale: test }
 fly: { idleTimeoutMinutes: 5, sleepsBy: suspend, volumeGb: 10 }
 `

@@ -17,12 +17,28 @@ export interface FlyGuest {
 /** RAM included with one CPU of each kind, in MB. */
 export const includedMemoryMbPerCpu = { shared: 256, performance: 2048 } as const
 
-/** The seed's size presets on Fly (its dedicated-cpu names are Fly's performance CPUs today). */
+/**
+ * The size presets on Fly. Each gives a session the same nominal vCPUs and memory as the preset's ECS task
+ * (`ecsTaskBySize`), so both sides do equal work: dev and standard are one shared vCPU (Fly's smallest CPU; ECS
+ * reserves a whole vCPU, 1024 units, for it) with 512 MB and 1 GB; performance and high-perf are Fly's
+ * performance CPUs with 2 and 4 GB.
+ */
 export const flyGuestBySize: Readonly<Record<SizePreset, FlyGuest>> = {
-  dev: { cpuKind: "shared", cpus: 1, memoryMb: 256 },
-  standard: { cpuKind: "shared", cpus: 2, memoryMb: 512 },
+  dev: { cpuKind: "shared", cpus: 1, memoryMb: 512 },
+  standard: { cpuKind: "shared", cpus: 1, memoryMb: 1024 },
   performance: { cpuKind: "performance", cpus: 1, memoryMb: 2048 },
   "high-perf": { cpuKind: "performance", cpus: 2, memoryMb: 4096 }
+}
+
+/**
+ * A machine that holds `sessions` concurrent sessions of `size`, sized for them: that many of the preset's CPUs
+ * and memory (Fly allows up to 8 shared or 16 performance CPUs), so each session gets what it would alone.
+ */
+export const flyGuestForSessions = (size: SizePreset, sessions: number): FlyGuest => {
+  const one = flyGuestBySize[size]
+  const most = Math.floor((one.cpuKind === "shared" ? 8 : 16) / one.cpus)
+  const k = Math.max(1, Math.min(Math.floor(sessions), most))
+  return { cpuKind: one.cpuKind, cpus: one.cpus * k, memoryMb: one.memoryMb * k }
 }
 
 /** Fly's regional multiplier, 1 where the catalog has none. */
@@ -44,8 +60,12 @@ export const flyGuestRate = (guest: FlyGuest, region: string, catalog = PricingC
 export const flyRootfsRate = (rootfsGb: number, catalog = PricingCatalog.fly): Money.Rate =>
   Money.scale(PricingCatalog.rate(catalog, "rootfs:stopped"), rootfsGb)
 
-/** Assumed root filesystem size when a machine's config does not set one (Fly bills the image's rootfs). */
-export const defaultFlyRootfsGb = 1
+/**
+ * The agent image's root filesystem, GB, which a stopped or suspended machine pays for when its config sets no
+ * size: a Debian base with Node 20, Python 3, git, build tools and the agent CLIs is about 2.5–3 GB unpacked
+ * (node:20-bookworm alone is about 1.1 GB), so 3 GB, not the 1 GB of a minimal image.
+ */
+export const defaultFlyRootfsGb = 3
 
 export const flyVolumeRate = (sizeGb: number, catalog = PricingCatalog.fly): Money.Rate =>
   Money.scale(PricingCatalog.rate(catalog, "volume"), sizeGb)
@@ -96,15 +116,21 @@ export const ec2InstanceTypes: Readonly<Record<string, Ec2InstanceType>> = {
   "m6i.large": { name: "m6i.large", vcpus: 2, memoryMib: 8192, gpus: 0 },
   "m7i.large": { name: "m7i.large", vcpus: 2, memoryMib: 8192, gpus: 0 },
   "c6i.large": { name: "c6i.large", vcpus: 2, memoryMib: 4096, gpus: 0 },
+  "t4g.medium": { name: "t4g.medium", vcpus: 2, memoryMib: 4096, gpus: 0 },
+  "t4g.large": { name: "t4g.large", vcpus: 2, memoryMib: 8192, gpus: 0 },
+  "m6g.large": { name: "m6g.large", vcpus: 2, memoryMib: 8192, gpus: 0 },
+  "c6g.large": { name: "c6g.large", vcpus: 2, memoryMib: 4096, gpus: 0 },
+  "m7g.large": { name: "m7g.large", vcpus: 2, memoryMib: 8192, gpus: 0 },
+  "c7g.large": { name: "c7g.large", vcpus: 2, memoryMib: 4096, gpus: 0 },
   "g4dn.xlarge": { name: "g4dn.xlarge", vcpus: 4, memoryMib: 16384, gpus: 1 }
 }
 
-/** ECS task sizes for the presets (CPU units of 1/1024 vCPU, MiB), matching the Fly guests. */
+/** ECS task sizes for the presets (CPU units of 1/1024 vCPU, MiB): the Fly guests' vCPUs and memory. */
 export const ecsTaskBySize: Readonly<
   Record<SizePreset, { readonly cpu: number; readonly memoryMib: number }>
 > = {
-  dev: { cpu: 256, memoryMib: 512 },
-  standard: { cpu: 512, memoryMib: 1024 },
+  dev: { cpu: 1024, memoryMib: 512 },
+  standard: { cpu: 1024, memoryMib: 1024 },
   performance: { cpu: 1024, memoryMib: 2048 },
   "high-perf": { cpu: 2048, memoryMib: 4096 }
 }
@@ -132,8 +158,58 @@ export const ec2InstanceCost = (
   ebs: Money.billPerSecond(ebsRate(rootGib, catalog), lifetimeMillis, ec2MinimumSeconds)
 })
 
-/** The region whose prices `PricingCatalog.ec2` holds (the only EC2 prices the repository ships). */
+/** The region whose prices `PricingCatalog.ec2` holds. */
 export const defaultEc2Region = PricingCatalog.ec2.region ?? "us-east-1"
+
+/** A public IPv4 address on an instance for `millis` (per second, as the instance). */
+export const ipv4Rate = (catalog = PricingCatalog.ec2): Money.Rate =>
+  PricingCatalog.rate(catalog, "ipv4:public")
+
+/** EFS Standard storage of `sizeGb` stored. */
+export const efsRate = (sizeGb: number, catalog = PricingCatalog.ec2): Money.Rate =>
+  Money.scale(PricingCatalog.rate(catalog, "efs:standard"), sizeGb)
+
+/** The AWS region ECS runs in for a Fly-named region (ECS is regional; these are the regions a scenario uses). */
+export const awsRegionOf: Readonly<Record<string, string>> = {
+  iad: "us-east-1",
+  lhr: "eu-west-2",
+  nrt: "ap-northeast-1",
+  syd: "ap-southeast-2"
+}
+
+/** Fly's egress region group of a region (its price key). */
+export const flyEgressKey = (region: string): string =>
+  ["nrt", "syd", "sin", "hkg", "bom", "gru", "scl", "gig", "eze"].includes(region)
+    ? "egress:apac"
+    : "egress:na-eu"
+
+/** Why `keys` cannot all be priced from `catalog` for `region`, naming the region and the first missing key. */
+export class MissingPrice extends Error {
+  override readonly name = "MissingPrice"
+  constructor(
+    readonly region: string,
+    readonly key: string,
+    readonly catalogName: string
+  ) {
+    super(`no price "${key}" for ${region} in ${catalogName}: the scenario cannot be priced there`)
+  }
+}
+
+/**
+ * The shipped EC2 prices of `region` (a Fly region name is mapped to its AWS region), refusing, with the region
+ * and key named, a region the repository has no catalog for or one that lacks any of `keys`. Unlike
+ * `ec2Pricing`, it never falls back to another region's prices.
+ */
+export const ec2PricingStrict = (region: string, keys: ReadonlyArray<string> = []): Ec2Pricing => {
+  const aws = awsRegionOf[region] ?? region
+  const catalog = PricingCatalog.ec2ByRegion.get(aws)
+  if (catalog === undefined)
+    throw new MissingPrice(aws, "ebs:gp3", "the shipped EC2 catalogs (none for this region)")
+  for (const key of keys)
+    if (PricingCatalog.find(catalog, key) === undefined)
+      throw new MissingPrice(aws, key, `data/ec2-pricing${aws === defaultEc2Region ? "" : `-${aws}`}.json`)
+  return { catalog, region: aws, catalogRegion: aws }
+}
 
 /** Which EC2 prices bill a region, and whether they are its own. */
 export interface Ec2Pricing {
@@ -162,15 +238,16 @@ export const ec2Pricing = (
   whose = "the region billed"
 ): Ec2Pricing => {
   if (catalog === undefined) {
-    return region === defaultEc2Region
-      ? { catalog: PricingCatalog.ec2, region, catalogRegion: defaultEc2Region }
+    const shipped = PricingCatalog.ec2ByRegion.get(region)
+    return shipped !== undefined
+      ? { catalog: shipped, region, catalogRegion: region }
       : {
           catalog: PricingCatalog.ec2,
           region,
           catalogRegion: defaultEc2Region,
           note:
-            `no pricing catalog for ${region} was given: billed at ${defaultEc2Region} on-demand prices, ` +
-            "the only ones the repository ships; give a catalog of this region's prices to bill at them"
+            `no pricing catalog for ${region} was given or shipped: billed at ${defaultEc2Region} on-demand prices; ` +
+            "give a catalog of this region's prices to bill at them"
         }
   }
   const issues: Array<PricingCatalog.Issue> = []
@@ -214,23 +291,27 @@ export interface PriceSource {
 /** The catalog prices a bill of `instanceTypes` uses (each instance type's, and the gp3 root volume's). */
 export const ec2PriceSources = (
   catalog: PricingCatalog.PricingCatalog,
-  instanceTypes: Iterable<string>
+  instanceTypes: Iterable<string>,
+  /** Other prices the bill used (public IPv4, EFS storage). */
+  extraKeys: ReadonlyArray<string> = []
 ): Array<PriceSource> =>
-  [...[...new Set(instanceTypes)].sort().map((t) => `instance:${t}`), "ebs:gp3"].flatMap((key) => {
-    const p = PricingCatalog.find(catalog, key)
-    return p === undefined
-      ? []
-      : [
-          {
-            key,
-            usd: p.usd,
-            per: p.per,
-            source: p.source,
-            asOf: p.asOf,
-            ...(p.note === undefined ? {} : { note: p.note })
-          }
-        ]
-  })
+  [...[...new Set(instanceTypes)].sort().map((t) => `instance:${t}`), "ebs:gp3", ...extraKeys].flatMap(
+    (key) => {
+      const p = PricingCatalog.find(catalog, key)
+      return p === undefined
+        ? []
+        : [
+            {
+              key,
+              usd: p.usd,
+              per: p.per,
+              source: p.source,
+              asOf: p.asOf,
+              ...(p.note === undefined ? {} : { note: p.note })
+            }
+          ]
+    }
+  )
 
 /** Whose prices a bill of EC2 instances uses, and where each was read (simulator and provider report the same). */
 export interface Ec2PricingReport {
@@ -244,11 +325,15 @@ export interface Ec2PricingReport {
   readonly prices: ReadonlyArray<PriceSource>
 }
 
-export const ec2PricingReport = (pricing: Ec2Pricing, instanceTypes: Iterable<string>): Ec2PricingReport => ({
+export const ec2PricingReport = (
+  pricing: Ec2Pricing,
+  instanceTypes: Iterable<string>,
+  extraKeys: ReadonlyArray<string> = []
+): Ec2PricingReport => ({
   region: pricing.region,
   catalogRegion: pricing.catalogRegion,
   ...(pricing.note === undefined ? {} : { note: pricing.note }),
-  prices: ec2PriceSources(pricing.catalog, instanceTypes)
+  prices: ec2PriceSources(pricing.catalog, instanceTypes, extraKeys)
 })
 
 /** One constant-state interval of a Fly machine and what it costs. */

@@ -5,6 +5,9 @@
  */
 import { ParseResult, Schema } from "effect"
 import ec2Data from "../data/ec2-pricing.json" with { type: "json" }
+import ec2ApNortheast1Data from "../data/ec2-pricing-ap-northeast-1.json" with { type: "json" }
+import ec2ApSoutheast2Data from "../data/ec2-pricing-ap-southeast-2.json" with { type: "json" }
+import ec2EuWest2Data from "../data/ec2-pricing-eu-west-2.json" with { type: "json" }
 import flyData from "../data/fly-pricing.json" with { type: "json" }
 import * as Money from "./Money.js"
 
@@ -34,8 +37,11 @@ export const Price = Schema.Struct({
   description: Schema.String,
   usd: Money.DecimalString,
   per: Money.Period,
-  /** What one unit is: a machine, an instance, a GB, a multiplier. */
-  unit: Schema.Literal("machine", "instance", "GB", "ratio"),
+  /**
+   * What one unit is: a machine, an instance, a GB held over `per`, a GB moved once (`GB-transferred`: `per` is
+   * not part of it), a multiplier.
+   */
+  unit: Schema.Literal("machine", "instance", "GB", "GB-transferred", "ratio"),
   source: SourceUrl,
   asOf: IsoDate,
   note: Schema.optional(Schema.String)
@@ -138,5 +144,18 @@ export const ratio = (catalog: PricingCatalog, key: string, fallback = "1"): str
 
 /** Fly.io Machines prices (per-second billing of started machines, rootfs, volumes, snapshots, regional markup). */
 export const fly: PricingCatalog = parse(flyData, "data/fly-pricing.json")
-/** EC2 on-demand, EBS and related AWS prices for the ECS-on-EC2 side: us-east-1's, the only region shipped. */
+/** The amount of a price that is not per time (a GB transferred, a ratio), as its exact decimal string. */
+export const amount = (catalog: PricingCatalog, key: string): string => price(catalog, key).usd
+
+/** EC2 on-demand, EBS and related AWS prices for the ECS-on-EC2 side in us-east-1. */
 export const ec2: PricingCatalog = parse(ec2Data, "data/ec2-pricing.json")
+
+/** The EC2 catalogs the repository ships, by the region whose prices they hold (each with its own sources). */
+export const ec2ByRegion: ReadonlyMap<string, PricingCatalog> = new Map(
+  [
+    ec2,
+    parse(ec2EuWest2Data, "data/ec2-pricing-eu-west-2.json"),
+    parse(ec2ApNortheast1Data, "data/ec2-pricing-ap-northeast-1.json"),
+    parse(ec2ApSoutheast2Data, "data/ec2-pricing-ap-southeast-2.json")
+  ].map((c) => [c.region ?? "us-east-1", c])
+)

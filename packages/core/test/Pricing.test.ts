@@ -10,16 +10,35 @@ describe("Pricing", () => {
   it("prices Fly presets from CPUs plus extra RAM, per 30 days", () => {
     const month = (size: keyof typeof Pricing.flyGuestBySize, region = "iad") =>
       Money.cost(Pricing.flyGuestRate(Pricing.flyGuestBySize[size], region), thirtyDays)
-    assert.strictEqual(month("dev"), 2_020_000)
-    assert.strictEqual(month("standard"), 4_040_000)
+    // shared-cpu-1x with 512 MB and 1 GB: 2.02 + 0.25 or 0.75 GB × $5
+    assert.strictEqual(month("dev"), 3_270_000)
+    assert.strictEqual(month("standard"), 5_770_000)
     assert.strictEqual(month("performance"), 32_190_000)
     assert.strictEqual(month("high-perf"), 64_380_000)
-    assert.strictEqual(month("dev", "lax"), 2_424_000)
+    assert.strictEqual(month("dev", "lax"), 3_927_270)
     // shared-cpu-1x with 1 GB: 2.02 + 0.75 GB × $5
     assert.strictEqual(
       Money.cost(Pricing.flyGuestRate({ cpuKind: "shared", cpus: 1, memoryMb: 1024 }, "iad"), thirtyDays),
       5_770_000
     )
+  })
+
+  it("sizes a shared Fly machine for the sessions it holds: each gets the preset's CPUs and memory", () => {
+    assert.deepStrictEqual(Pricing.flyGuestForSessions("standard", 1), Pricing.flyGuestBySize.standard)
+    assert.deepStrictEqual(Pricing.flyGuestForSessions("standard", 3), {
+      cpuKind: "shared",
+      cpus: 3,
+      memoryMb: 3072
+    })
+    // Fly's largest shared machine has 8 CPUs; performance-2x sessions fit 8 to a 16-CPU machine.
+    assert.strictEqual(Pricing.flyGuestForSessions("standard", 20).cpus, 8)
+    assert.strictEqual(Pricing.flyGuestForSessions("high-perf", 20).cpus, 16)
+    assert.deepStrictEqual(Pricing.flyGuestForSessions("dev", 0), Pricing.flyGuestBySize.dev)
+    // ECS gives each session the same vCPUs (1024 units a CPU) and memory
+    for (const size of ["dev", "standard", "performance", "high-perf"] as const) {
+      assert.strictEqual(Pricing.ecsTaskBySize[size].cpu, Pricing.flyGuestBySize[size].cpus * 1024)
+      assert.strictEqual(Pricing.ecsTaskBySize[size].memoryMib, Pricing.flyGuestBySize[size].memoryMb)
+    }
   })
 
   it("bills Fly states: guest while running, rootfs while asleep, nothing once destroyed", () => {
@@ -41,14 +60,16 @@ describe("Pricing", () => {
       assert.isAbove(Pricing.ec2InstanceCost(type, 1).compute, 0)
   })
 
-  it("an EC2 catalog names its region; with none given, a region other than us-east-1 is billed at us-east-1's and says so", () => {
+  it("an EC2 catalog names its region; with none given or shipped, another region is billed at us-east-1's and says so", () => {
     assert.strictEqual(PricingCatalog.ec2.region, "us-east-1")
     const own = Pricing.ec2Pricing("us-east-1")
     assert.strictEqual(own.catalog, PricingCatalog.ec2)
     assert.isUndefined(own.note)
-    const london = Pricing.ec2Pricing("eu-west-2")
-    assert.deepStrictEqual([london.region, london.catalogRegion], ["eu-west-2", "us-east-1"])
-    assert.match(london.note!, /no pricing catalog for eu-west-2.*us-east-1/)
+    const shipped = Pricing.ec2Pricing("eu-west-2")
+    assert.deepStrictEqual([shipped.catalogRegion, shipped.note], ["eu-west-2", undefined])
+    const frankfurt = Pricing.ec2Pricing("eu-central-1")
+    assert.deepStrictEqual([frankfurt.region, frankfurt.catalogRegion], ["eu-central-1", "us-east-1"])
+    assert.match(frankfurt.note!, /no pricing catalog for eu-central-1.*us-east-1/)
     const given = Pricing.ec2Pricing("eu-west-2", PricingFixtures.ec2EuWest2)
     assert.deepStrictEqual([given.catalogRegion, given.note], ["eu-west-2", undefined])
     // t3.large at the fixture's $0.1000/h and 30 GiB at $0.10/GiB per 730 h, for one hour
@@ -59,6 +80,33 @@ describe("Pricing", () => {
       assert.strictEqual(p.source, "https://example.invalid/test-fixture")
       assert.strictEqual(p.note, "test fixture, not a real price")
     }
+  })
+
+  it("ships sourced, dated EC2 prices for every region a scenario uses, and refuses a missing one by region and key", () => {
+    for (const [fly, aws] of Object.entries(Pricing.awsRegionOf)) {
+      const pricing = Pricing.ec2PricingStrict(fly, [
+        "instance:t3.medium",
+        "ebs:gp3",
+        "ipv4:public",
+        "efs:standard",
+        "transfer:internet-out"
+      ])
+      assert.strictEqual(pricing.region, aws)
+      for (const p of pricing.catalog.prices) {
+        assert.match(p.source, /^https:\/\//)
+        assert.match(p.asOf, /^\d{4}-\d{2}-\d{2}$/)
+      }
+    }
+    // London's t3.large is its own price, not us-east-1's
+    assert.notDeepEqual(
+      Pricing.ec2InstanceRate("t3.large", Pricing.ec2PricingStrict("lhr").catalog),
+      Pricing.ec2InstanceRate("t3.large")
+    )
+    assert.throws(
+      () => Pricing.ec2PricingStrict("lhr", ["instance:m6i.large"]),
+      /no price "instance:m6i\.large" for eu-west-2/
+    )
+    assert.throws(() => Pricing.ec2PricingStrict("fra", ["ebs:gp3"]), /for fra in the shipped EC2 catalogs/)
   })
 
   it("refuses a catalog for another region naming both, and one that cannot bill EC2", () => {

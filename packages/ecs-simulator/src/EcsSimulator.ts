@@ -11,6 +11,7 @@ import * as ControlRoutes from "./control/Routes.js"
 import { DataChannel } from "./DataChannel.js"
 import { type FaultRule, type FaultRuleInput, Faults } from "./Faults.js"
 import * as AwsJson from "./http/AwsJson.js"
+import * as EfsOperations from "./http/EfsOperations.js"
 import * as Operations from "./http/Operations.js"
 import * as RequestBody from "./http/RequestBody.js"
 import * as AutoScalingGroup from "./model/AutoScalingGroup.js"
@@ -54,6 +55,10 @@ export interface Options {
   readonly compactAfterBytes?: number
   /** EBS gp3 root volume per instance, GiB (default 30, the ECS-optimized AMI's). */
   readonly rootVolumeGib?: number
+  /** Whether instances have a public IPv4 address, billed per hour (default false). */
+  readonly publicIpv4?: boolean
+  /** GB each repository workspace (EFS access point) holds, billed as EFS storage (default 10). */
+  readonly workspaceGb?: number
   /**
    * Whether ECS Exec's data channel starts with the SSM agent's handshake, as the real agent's always does
    * (default session-type; "none" serves minimal clients that skip it).
@@ -130,6 +135,8 @@ export interface Simulator {
     name: string,
     capacity: readonly [CapacitySpec, ...ReadonlyArray<CapacitySpec>]
   ) => { readonly arn: string }
+  /** An EFS file system of the simulator's own region that workspaces' access points can be made on. */
+  readonly provisionFileSystem: (fileSystemId: string) => void
   /** The bill so far: lines by instance, totals by type, state and cluster, and whose prices (`pricing`). */
   readonly billing: () => Billing.Bill
   /** Clears all state and fault rules (and reseeds when given a seed). */
@@ -291,7 +298,9 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       region,
       ...(account === undefined ? {} : { account }),
       ...(options.timing === undefined ? {} : { timing: options.timing }),
-      ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib })
+      ...(options.rootVolumeGib === undefined ? {} : { rootVolumeGib: options.rootVolumeGib }),
+      ...(options.publicIpv4 === undefined ? {} : { publicIpv4: options.publicIpv4 }),
+      ...(options.workspaceGb === undefined ? {} : { workspaceGb: options.workspaceGb })
     })
   const model = modelFor(pricing.region, pricing, seed)
   /** The seed of a region's model: the simulator's for its own, else offset by region (and another account). */
@@ -345,6 +354,11 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
     authentication,
     requestId: () => requestIds.uuid()
   })
+  EfsOperations.register(server, {
+    modelOf: (region, accessKey) => regions.get(region, accountOf(accessKey))?.then((r) => r.model),
+    authentication,
+    requestId: () => requestIds.uuid()
+  })
   ControlRoutes.register(server, {
     model,
     faults,
@@ -393,6 +407,10 @@ export const make = async (options: Options = {}): Promise<Simulator> => {
       const provisioned = provisionClusterIn(model, name, capacity)
       save()
       return provisioned
+    },
+    provisionFileSystem: (fileSystemId) => {
+      model.workspaces.provisionFileSystem(fileSystemId)
+      save()
     },
     billing: () => Billing.compute(model),
     reset,

@@ -26,6 +26,7 @@ import { Either, Schema } from "effect"
 import * as ContainerInstance from "./model/ContainerInstance.js"
 import type { EcsModel } from "./model/EcsModel.js"
 import type * as TaskDefinition from "./model/TaskDefinition.js"
+import type { AccessPoint as AccessPointState } from "./model/Workspaces.js"
 
 // ---- records
 
@@ -90,6 +91,18 @@ const LedgerLine = Schema.Struct({
   terminatedAt: Schema.optional(Schema.Number)
 })
 
+const AccessPoint = Schema.Struct({
+  id: Schema.String,
+  arn: Schema.String,
+  fileSystemId: Schema.String,
+  clientToken: Schema.String,
+  rootDirectory: Schema.String,
+  tags: Schema.Array(Tag),
+  storedGb: Schema.Number,
+  createdAt: Schema.Number,
+  deletedAt: Schema.optional(Schema.Number)
+})
+
 const Snapshot = Schema.Struct({
   version: Schema.Literal(1, 2),
   /** The last journal line this snapshot contains (0 in version 1 files). */
@@ -99,7 +112,10 @@ const Snapshot = Schema.Struct({
   capacityProviders: Schema.Array(CapacityProvider),
   definitions: Schema.Array(Definition),
   clusters: Schema.Array(Cluster),
-  ledger: Schema.Array(LedgerLine)
+  ledger: Schema.Array(LedgerLine),
+  /** The workspaces' file systems and access points (absent in older files). */
+  fileSystems: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  accessPoints: Schema.optionalWith(Schema.Array(AccessPoint), { default: () => [] })
 })
 type Snapshot = typeof Snapshot.Type
 
@@ -109,6 +125,8 @@ const Change = Schema.Union(
   Schema.Struct({ definition: Definition }),
   Schema.Struct({ cluster: Cluster }),
   Schema.Struct({ instance: LedgerLine }),
+  Schema.Struct({ fileSystem: Schema.String }),
+  Schema.Struct({ accessPoint: AccessPoint }),
   Schema.Struct({ reset: Schema.Literal(true) })
 )
 type Change = typeof Change.Type
@@ -197,7 +215,21 @@ export const snapshot = (model: EcsModel, seq = 0): Snapshot => ({
   capacityProviders: [...model.capacityProviders.keys()].map((name) => capacityProviderRecord(model, name)),
   definitions: [...model.definitions.values()].flatMap((revisions) => revisions.map(definitionRecord)),
   clusters: [...model.clusters.keys()].map((name) => clusterRecord(model, name)),
-  ledger: [...model.instances.keys()].map((id) => ledgerRecord(model, id))
+  ledger: [...model.instances.keys()].map((id) => ledgerRecord(model, id)),
+  fileSystems: [...model.workspaces.fileSystems],
+  accessPoints: [...model.workspaces.accessPoints.values()].map(accessPointRecord)
+})
+
+const accessPointRecord = (ap: AccessPointState): typeof AccessPoint.Type => ({
+  id: ap.id,
+  arn: ap.arn,
+  fileSystemId: ap.fileSystemId,
+  clientToken: ap.clientToken,
+  rootDirectory: ap.rootDirectory,
+  tags: ap.tags.map((t) => ({ key: t.key, value: t.value })),
+  storedGb: ap.storedGb,
+  createdAt: ap.createdAt,
+  ...(ap.deletedAt === undefined ? {} : { deletedAt: ap.deletedAt })
 })
 
 /** The changes the model recorded since the last save, as journal records (and clears them). */
@@ -214,6 +246,11 @@ const takeChanges = (model: EcsModel): Array<Change> => {
     if (model.clusters.has(name)) changes.push({ cluster: clusterRecord(model, name) })
   for (const id of unsaved.instances)
     if (model.instances.has(id)) changes.push({ instance: ledgerRecord(model, id) })
+  for (const id of unsaved.workspaces) {
+    const ap = model.workspaces.accessPoints.get(id)
+    if (ap !== undefined) changes.push({ accessPoint: accessPointRecord(ap) })
+    else if (model.workspaces.fileSystems.has(id)) changes.push({ fileSystem: id })
+  }
   unsaved.clear()
   return changes
 }
@@ -244,7 +281,9 @@ export const read = (dataDir: string, baseName?: string): Saved | undefined => {
     capacityProviders: [],
     definitions: [],
     clusters: [],
-    ledger: []
+    ledger: [],
+    fileSystems: [],
+    accessPoints: []
   }
   if (hasSnapshot) {
     const decoded = decodeSnapshot(readFileSync(snapshotPath, "utf8"))
@@ -264,6 +303,8 @@ export const read = (dataDir: string, baseName?: string): Saved | undefined => {
   )
   const clusters = new Map(base.clusters.map((c) => [c.name, c]))
   const ledger = new Map(base.ledger.map((l) => [l.id, l]))
+  const fileSystems = new Set(base.fileSystems)
+  const accessPoints = new Map(base.accessPoints.map((a) => [a.id, a]))
   let seq = base.seq
   let at = base.savedAt
   const text = existsSync(journalPath) ? readFileSync(journalPath, "utf8") : ""
@@ -283,7 +324,18 @@ export const read = (dataDir: string, baseName?: string): Saved | undefined => {
     at = Math.max(at, decoded.right.at)
     for (const change of decoded.right.changes) {
       if ("reset" in change)
-        for (const map of [groups, capacityProviders, definitions, clusters, ledger]) map.clear()
+        for (const map of [
+          groups,
+          capacityProviders,
+          definitions,
+          clusters,
+          ledger,
+          fileSystems,
+          accessPoints
+        ])
+          map.clear()
+      else if ("fileSystem" in change) fileSystems.add(change.fileSystem)
+      else if ("accessPoint" in change) accessPoints.set(change.accessPoint.id, change.accessPoint)
       else if ("group" in change) groups.set(change.group.name, change.group)
       else if ("capacityProvider" in change)
         capacityProviders.set(change.capacityProvider.name, change.capacityProvider)
@@ -305,7 +357,9 @@ export const read = (dataDir: string, baseName?: string): Saved | undefined => {
       // In first-registered order, each family's revisions ascending (a family's revisions are registered in turn).
       definitions: [...definitions.values()],
       clusters: [...clusters.values()],
-      ledger: [...ledger.values()]
+      ledger: [...ledger.values()],
+      fileSystems: [...fileSystems],
+      accessPoints: [...accessPoints.values()]
     }
   }
 }
@@ -342,6 +396,8 @@ export const apply = (model: EcsModel, saved: Saved, where: string): void => {
       ...(d.volumes === undefined ? {} : { volumes: d.volumes as never }),
       ...(d.taskRoleArn === undefined ? {} : { taskRoleArn: d.taskRoleArn })
     }).status = d.status
+  for (const id of s.fileSystems) model.workspaces.fileSystems.add(id)
+  for (const ap of s.accessPoints) model.workspaces.restore({ ...ap, deletedAt: ap.deletedAt })
   for (const line of s.ledger) {
     const terminatedAt = line.terminatedAt ?? saved.at
     model.instances.set(line.id, {

@@ -219,13 +219,16 @@ describe("/_sim control plane and data dir", () => {
       await sim.close()
     })
 
-    it("without a catalog, a eu-west-2 simulator bills at us-east-1's prices and says so", async () => {
-      const { sim, virtual } = await setup({ region: "eu-west-2" })
+    it("without a catalog given or shipped, a eu-central-1 simulator bills at us-east-1's prices and says so", async () => {
+      const { sim, virtual } = await setup({ region: "eu-central-1" })
       await virtual!.advanceBy(3_600_000)
       const bill = (await sim.server.inject({ method: "GET", url: "/_sim/billing" })).json()
-      assert.strictEqual(bill.pricing.region, "eu-west-2")
+      assert.strictEqual(bill.pricing.region, "eu-central-1")
       assert.strictEqual(bill.pricing.catalogRegion, "us-east-1")
-      assert.match(bill.pricing.note, /no pricing catalog for eu-west-2 was given: billed at us-east-1/)
+      assert.match(
+        bill.pricing.note,
+        /no pricing catalog for eu-central-1 was given or shipped: billed at us-east-1/
+      )
       assert.strictEqual(bill.pricing.prices[0].key, "instance:t3.large")
       assert.strictEqual(bill.pricing.prices[0].usd, "0.0832")
       assert.match(bill.pricing.prices[0].source, /karpenter/)

@@ -1,8 +1,9 @@
 /**
  * How ECS tasks map onto Hangar's terms, with nothing but core's types (`@hangar/provider-ecs/conventions`): a
- * task's last status as a session status. The plugin uses it, and so does an in-process model of ECS (the bench
+ * task's last status as a session status, and a repository's workspace access point. The plugin uses it, and so does an in-process model of ECS (the bench
  * engine) that must report tasks exactly as the plugin does.
  */
+import { createHash } from "node:crypto"
 import type { Session } from "@hangar/core"
 
 /** An ECS task's `lastStatus` as a Hangar session status (a task not found is stopped). */
@@ -20,3 +21,19 @@ export const statusOf = (
       return "stopped"
   }
 }
+
+/** The repository's workspace access point as a request: its file system, client token, directory and owner. */
+export interface AccessPointRequest {
+  readonly fileSystemId: string
+  readonly clientToken: string
+  readonly rootDirectory: string
+  readonly tags: ReadonlyArray<{ readonly key: string; readonly value: string }>
+}
+
+/** One per repository: the token is the repository's hash, so asking again answers the same access point. */
+export const accessPointRequest = (fileSystemId: string, repository: string): AccessPointRequest => ({
+  fileSystemId,
+  clientToken: `hangar-workspace-${createHash("sha256").update(repository).digest("hex").slice(0, 40)}`,
+  rootDirectory: `/workspaces/${repository}`,
+  tags: [{ key: "hangar:repository", value: repository }]
+})

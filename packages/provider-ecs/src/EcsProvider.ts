@@ -104,9 +104,10 @@ export interface Options {
   readonly subnets?: ReadonlyArray<string>
   readonly securityGroups?: ReadonlyArray<string>
   /**
-   * The repository's workspace. EBS (default): an ECS-managed volume per task, created at RunTask, tagged with
-   * the repository and kept when the task stops. EFS: the file system mounted at /workspaces, the repository's
-   * directory /workspaces/<owner>/<name> (WORKSPACE in the environment).
+   * The repository's workspace, at /workspace in the agent's container. EFS (what persists): an access point per
+   * repository on the file system, rooted at /workspaces/<owner>/<name>, made on its first session and reused by
+   * every later and concurrent one. EBS (default, scratch): a volume ECS creates for each task and deletes with
+   * it; nothing persists between sessions, and nothing is left behind.
    */
   readonly workspace?: WorkspaceOptions
   /** EBS root volume of each instance, GiB (default 30, the ECS-optimized AMI's), for `clusterCost`. */
@@ -173,6 +174,12 @@ const capabilities = (options: Options) =>
 export const sessionStatusOf: (
   task: { readonly lastStatus?: string | undefined } | undefined
 ) => Session.SessionStatus = Conventions.statusOf
+
+/**
+ * A repository's workspace access point as a request (file system, client token from the repository, directory,
+ * owner tag): what EcsProvider sends to CreateAccessPoint, for in-process callers that make it directly.
+ */
+export const workspaceAccessPoint = Conventions.accessPointRequest
 
 export const make = (options: Options): Effect.Effect<Service> =>
   Effect.gen(function* () {

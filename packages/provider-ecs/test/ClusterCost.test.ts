@@ -139,17 +139,27 @@ describe("clusterCost with a region's own prices", () => {
       })
   )
 
-  it.effect("without a catalog, eu-west-2 is costed at us-east-1's prices and the report says so", () =>
-    Effect.gen(function* () {
-      const { clock, sim, provider } = yield* Effect.promise(() => startSimulator({ region: "eu-west-2" }))
-      const ecs = yield* Effect.provide(withCluster, provider())
-      yield* Effect.promise(() => clock.advanceBy(hour))
-      const cost = yield* VirtualClock.drive(clock, ecs.clusterCost())
-      assert.strictEqual(cost.totalMicroUsd, sim.billing().totalMicroUsd)
-      assert.deepStrictEqual([cost.pricing.region, cost.pricing.catalogRegion], ["eu-west-2", "us-east-1"])
-      assert.match(cost.pricing.note!, /no pricing catalog for eu-west-2 was given: billed at us-east-1/)
-      assert.deepStrictEqual(cost.pricing, sim.billing().pricing)
-    })
+  it.effect(
+    "without a catalog given or shipped, eu-central-1 is costed at us-east-1's prices and the report says so",
+    () =>
+      Effect.gen(function* () {
+        const { clock, sim, provider } = yield* Effect.promise(() =>
+          startSimulator({ region: "eu-central-1" })
+        )
+        const ecs = yield* Effect.provide(withCluster, provider())
+        yield* Effect.promise(() => clock.advanceBy(hour))
+        const cost = yield* VirtualClock.drive(clock, ecs.clusterCost())
+        assert.strictEqual(cost.totalMicroUsd, sim.billing().totalMicroUsd)
+        assert.deepStrictEqual(
+          [cost.pricing.region, cost.pricing.catalogRegion],
+          ["eu-central-1", "us-east-1"]
+        )
+        assert.match(
+          cost.pricing.note!,
+          /no pricing catalog for eu-central-1 was given or shipped: billed at us-east-1/
+        )
+        assert.deepStrictEqual(cost.pricing, sim.billing().pricing)
+      })
   )
 
   it.effect(
@@ -157,9 +167,13 @@ describe("clusterCost with a region's own prices", () => {
     () =>
       Effect.gen(function* () {
         // The simulator is in eu-west-2 (the region the provider signs for: ECS state is regional), billing at
-        // the shipped us-east-1 prices, which price c6i.large.
+        // us-east-1's prices relabelled for it (a test catalog), which price c6i.large.
         const { provider, sim, clock } = yield* Effect.promise(() =>
-          startSimulator({ instanceType: "c6i.large", region: "eu-west-2" })
+          startSimulator({
+            instanceType: "c6i.large",
+            region: "eu-west-2",
+            pricing: { ...PricingCatalog.ec2, region: "eu-west-2" }
+          })
         )
         const refused = yield* Effect.exit(
           Effect.provide(withCluster, provider("cp", { awsRegion: "us-east-1", pricing: london }))

@@ -156,7 +156,7 @@ describe("what the provider sends", () => {
         }
         assert.strictEqual(definition.networkMode, "awsvpc")
         assert.strictEqual(definition.taskRoleArn, "arn:aws:iam::1:role/agent")
-        assert.deepStrictEqual([definition.cpu, definition.memory], ["512", "1024"])
+        assert.deepStrictEqual([definition.cpu, definition.memory], ["1024", "1024"])
         assert.strictEqual(definition.containerDefinitions[0]!.image, "ghcr.io/acme/agent:1")
         assert.deepStrictEqual(definition.volumes, [{ name: "workspace", configuredAtLaunch: true }])
         const run = requests.find((r) => r.operation === "RunTask")!.body as {
@@ -187,7 +187,8 @@ describe("what the provider sends", () => {
         assert.deepStrictEqual(volume.managedEBSVolume.tagSpecifications[0]!.tags, [
           { key: "hangar:repository", value: "acme/web" }
         ])
-        assert.isFalse(volume.managedEBSVolume.terminationPolicy.deleteOnTermination)
+        // A scratch volume: deleted with its task, so nothing is left behind.
+        assert.isTrue(volume.managedEBSVolume.terminationPolicy.deleteOnTermination)
         const env = Object.fromEntries(
           run.overrides.containerOverrides[0]!.environment.map((e) => [e.name, e.value] as const)
         )
@@ -205,13 +206,17 @@ describe("what the provider sends", () => {
   )
 
   it.effect(
-    "EFS workspaces: the file system in the task definition, the repository's directory in WORKSPACE",
+    "EFS workspaces: the repository's access point in its task definition, mounted at WORKSPACE",
     () =>
       Effect.gen(function* () {
-        const { clock, provider, requests } = yield* Effect.promise(() => startSimulator())
+        const { clock, provider, requests, sim } = yield* Effect.promise(() => startSimulator())
+        sim.provisionFileSystem("fs-0123456789abcdef0")
         const ecs = yield* Effect.provide(
           EcsProvider.EcsProvider,
-          provider("cp", { workspace: { kind: "efs", fileSystemId: "fs-123" }, familyPrefix: "efs" })
+          provider("cp", {
+            workspace: { kind: "efs", fileSystemId: "fs-0123456789abcdef0" },
+            familyPrefix: "efs"
+          })
         )
         yield* VirtualClock.drive(clock, ecs.create({ taskId: "e1", repository: "acme/web" }))
         const definition = requests.find((r) => r.operation === "RegisterTaskDefinition")!.body as {
@@ -220,15 +225,22 @@ describe("what the provider sends", () => {
           volumes: Array<unknown>
           containerDefinitions: Array<{ mountPoints: Array<{ containerPath: string }> }>
         }
-        assert.match(definition.family, /^efs-standard-[0-9a-f]{8}$/)
+        const [accessPoint] = sim.model.workspaces.describe("fs-0123456789abcdef0")
+        assert.strictEqual(accessPoint!.rootDirectory, "/workspaces/acme/web")
+        assert.isTrue(definition.family.endsWith(`-${accessPoint!.id}`))
+        assert.match(definition.family, /^efs-standard-[0-9a-f]{8}-fsap-/)
         assert.strictEqual(definition.networkMode, "bridge")
         assert.deepStrictEqual(definition.volumes, [
           {
             name: "workspace",
-            efsVolumeConfiguration: { fileSystemId: "fs-123", transitEncryption: "ENABLED" }
+            efsVolumeConfiguration: {
+              fileSystemId: "fs-0123456789abcdef0",
+              transitEncryption: "ENABLED",
+              authorizationConfig: { accessPointId: accessPoint!.id, iam: "DISABLED" }
+            }
           }
         ])
-        assert.strictEqual(definition.containerDefinitions[0]!.mountPoints[0]!.containerPath, "/workspaces")
+        assert.strictEqual(definition.containerDefinitions[0]!.mountPoints[0]!.containerPath, "/workspace")
         const run = requests.find((r) => r.operation === "RunTask")!.body as {
           volumeConfigurations?: unknown
           networkConfiguration?: unknown
@@ -238,7 +250,7 @@ describe("what the provider sends", () => {
         assert.isUndefined(run.networkConfiguration)
         assert.deepInclude(run.overrides.containerOverrides[0]!.environment, {
           name: "WORKSPACE",
-          value: "/workspaces/acme/web"
+          value: "/workspace"
         })
       })
   )

@@ -117,6 +117,11 @@ export interface Options {
   /** Where `edge` tasks go, and the region of the seed's fly.toml. */
   readonly primaryRegion?: string
   readonly volumeSizeGb?: number
+  /**
+   * How many concurrent sessions a repository's machine in a region holds: it is sized for them (that many times
+   * the preset's CPUs and memory; see `Pricing.flyGuestForSessions`). Default 1.
+   */
+  readonly sessionsPerMachine?: (repository: string, region: string) => number
   /** Fly Proxy autostop for created machines; "off" when a Hangar idle policy manages sleep. */
   readonly autostop?: "off" | "stop" | "suspend"
   /** Run over this fetch (an in-process simulator) instead of undici. */

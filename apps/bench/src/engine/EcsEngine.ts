@@ -29,6 +29,8 @@ export interface RegionCluster {
   readonly model: EcsModel.EcsModel
   readonly cluster: string
   readonly capacityProvider: string
+  /** The EFS file system the repositories' workspaces (one access point each) are made on, if any. */
+  readonly fileSystemId?: string
 }
 
 export interface Options {
@@ -156,7 +158,13 @@ const definitionFor = (prefix: string, cluster: RegionCluster, size: SizePreset.
 const runTask = (engine: EngineState, sessionId: string, state: SessionState) =>
   Effect.try({
     try: () => {
-      const { model, cluster, capacityProvider } = state.cluster
+      const { model, cluster, capacityProvider, fileSystemId } = state.cluster
+      // The repository's workspace, as EcsProvider makes it: its access point, made on its first session.
+      if (fileSystemId !== undefined)
+        model.workspaces.create(
+          EcsConventions.accessPointRequest(fileSystemId, state.task.repository),
+          engine.clock.now()
+        )
       const definition = definitionFor(engine.prefix, state.cluster, state.task.size, state.task.requiresGpu)
       return model.runTask({
         cluster,

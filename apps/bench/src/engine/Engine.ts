@@ -17,6 +17,7 @@ import {
   type EcsRegionResult,
   ecsRegion,
   flySide,
+  peakSessions,
   replay,
   routerFor,
   type SideResult,
@@ -77,7 +78,8 @@ export const runFly = (
         regions: scenario.regions,
         primaryRegion: scenario.regions[0]!,
         volumeSizeGb: scenario.fly.volumeGb,
-        autostop: "off"
+        autostop: "off",
+        sessionsPerMachine: peakSessions(trace)
       }),
       (provider) => ProviderRegistry.fromProviders([provider])
     )
@@ -96,11 +98,30 @@ export interface ClusterShape {
   readonly instanceType: string
   readonly minInstances: number
   readonly maxInstances: number
+  /** Managed scaling's targetCapacity (default 100). */
+  readonly targetCapacity?: number
+  /** GB each repository's workspace holds (EFS storage; default 5). */
+  readonly workspaceDataGb?: number
 }
+
+/** The file system the repositories' workspaces are made on, in every region's simulated account. */
+export const workspaceFileSystem = "fs-0a1b2c3d4e5f60718"
+
+/** The prices an ECS region's bill needs; a region's catalog lacking one refuses the scenario, naming both. */
+export const ecsPriceKeys = (instanceType: string): ReadonlyArray<string> => [
+  `instance:${instanceType}`,
+  "ebs:gp3",
+  "ipv4:public",
+  "efs:standard",
+  "transfer:internet-out",
+  "transfer:free-gb"
+]
 
 /**
  * One region's ECS model, provisioned as the wire path provisions its simulator (`provisionCluster`): an Auto
- * Scaling group behind a managed-scaling capacity provider at targetCapacity 100, the cluster's default strategy.
+ * Scaling group behind a managed-scaling capacity provider, the cluster's default strategy, instances with a
+ * public IPv4 address, and the workspaces' EFS file system; billed at the region's own prices (a region without
+ * them, or a price missing, throws `Pricing.MissingPrice` naming the region and the key).
  */
 export const ecsRegionCluster = (
   clock: EngineClock.EngineClock,
@@ -108,13 +129,15 @@ export const ecsRegionCluster = (
   seed: number,
   shape: ClusterShape
 ): EcsEngine.RegionCluster => {
-  const pricing = Pricing.ec2Pricing("us-east-1")
+  const pricing = Pricing.ec2PricingStrict(region, ecsPriceKeys(shape.instanceType))
   const model = new EcsModel.EcsModel({
     clock,
     seed,
     exec: ExecBackend.scripted(),
     pricing,
-    region: pricing.region
+    region: pricing.region,
+    publicIpv4: true,
+    workspaceGb: shape.workspaceDataGb ?? 5
   })
   const group = model.createAutoScalingGroup({
     name: `hangar-${region}`,
@@ -123,10 +146,11 @@ export const ecsRegionCluster = (
     max: shape.maxInstances,
     desired: shape.minInstances
   })
-  model.createCapacityProvider("hangar", group.arn, 100, true, true)
+  model.createCapacityProvider("hangar", group.arn, shape.targetCapacity ?? 100, true, true)
   model.createCluster("hangar")
   model.putClusterCapacityProviders("hangar", ["hangar"], [{ capacityProvider: "hangar" }])
-  return { region, model, cluster: "hangar", capacityProvider: "hangar" }
+  model.workspaces.provisionFileSystem(workspaceFileSystem)
+  return { region, model, cluster: "hangar", capacityProvider: "hangar", fileSystemId: workspaceFileSystem }
 }
 
 /** One region's ECS cluster over a scenario: its tasks, a session's task stopped as soon as its work is done. */
@@ -141,7 +165,9 @@ export const runEcsRegion = (
   const cluster = ecsRegionCluster(clock, region, scenario.seed + index, {
     instanceType: scenario.ecs.instanceType,
     minInstances: scenario.ecs.minInstances,
-    maxInstances: scenario.ecs.maxInstances
+    maxInstances: scenario.ecs.maxInstances,
+    targetCapacity: scenario.ecs.targetCapacity,
+    workspaceDataGb: scenario.workspaceDataGb
   })
   const registry = Layer.effect(
     ProviderRegistry.ProviderRegistry,
@@ -158,7 +184,7 @@ export const runEcsRegion = (
   onTime?.(clock.now())
   const bill = EcsBilling.compute(cluster.model)
   cluster.model.dispose()
-  return ecsRegion(region, outcomes, tasks, bill, cluster.model.events)
+  return ecsRegion(scenario, region, outcomes, tasks, bill, cluster.model.events)
 }
 
 // ---- a policy run: both providers under one Router

@@ -34,6 +34,8 @@ export interface Options {
   /** Fly Proxy autostop of created machines when the idle policy leaves sleep to the platform. */
   readonly autostop: "off" | "stop" | "suspend"
   readonly appPrefix?: string
+  /** Concurrent sessions a repository's machine in a region holds, sized for them (as FlyProvider's option). */
+  readonly sessionsPerMachine?: (repository: string, region: string) => number
 }
 
 const provider = "fly" as TaskSpec.ProviderId
@@ -183,7 +185,11 @@ const ensureRunning = (env: Env, m: FlyModel.Machine) =>
   })
 
 const machineConfig = (env: Env, task: TaskSpec.TaskSpec, volumeId: string, hangarManagesSleep: boolean) => {
-  const preset = Pricing.flyGuestBySize[task.size]
+  const region = task.region === "edge" ? env.options.primaryRegion : task.region
+  const preset = Pricing.flyGuestForSessions(
+    task.size,
+    env.options.sessionsPerMachine?.(task.repository, region) ?? 1
+  )
   const autostop = hangarManagesSleep || env.options.autostop === "off" ? false : env.options.autostop
   return {
     image,

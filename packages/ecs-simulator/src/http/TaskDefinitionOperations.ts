@@ -73,7 +73,13 @@ const Volume = Schema.Struct({
     Schema.Struct({
       fileSystemId: Schema.String.pipe(Schema.pattern(/^fs-[0-9a-f]{1,40}$/)),
       rootDirectory: Schema.optional(Schema.String),
-      transitEncryption: Schema.optional(Schema.Literal("ENABLED", "DISABLED"))
+      transitEncryption: Schema.optional(Schema.Literal("ENABLED", "DISABLED")),
+      authorizationConfig: Schema.optional(
+        Schema.Struct({
+          accessPointId: Schema.optional(Schema.String.pipe(Schema.pattern(/^fsap-[0-9a-f]{8,40}$/))),
+          iam: Schema.optional(Schema.Literal("ENABLED", "DISABLED"))
+        })
+      )
     })
   )
 })

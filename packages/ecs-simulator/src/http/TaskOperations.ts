@@ -47,7 +47,18 @@ const RunTaskInput = Schema.Struct({
           roleArn: Schema.optional(Schema.String),
           volumeType: Schema.optional(Schema.String),
           sizeInGiB: Schema.optional(Schema.Int.pipe(Schema.between(1, 16384))),
-          filesystemType: Schema.optional(Schema.Literal("ext3", "ext4", "xfs", "ntfs"))
+          filesystemType: Schema.optional(Schema.Literal("ext3", "ext4", "xfs", "ntfs")),
+          terminationPolicy: Schema.optional(Schema.Struct({ deleteOnTermination: Schema.Boolean })),
+          tagSpecifications: Schema.optional(
+            Schema.Array(
+              Schema.Struct({
+                resourceType: Schema.Literal("volume"),
+                tags: Schema.optional(
+                  Schema.Array(Schema.Struct({ key: Schema.String, value: Schema.String }))
+                )
+              })
+            )
+          )
         })
       })
     )
@@ -94,7 +105,8 @@ export const registerTaskOperations = (operations: Map<string, Operation>, model
     const i = input(() => RunTaskInput, body, "RunTask")
     TaskDefinition.requireLaunchConfiguration(model.taskDefinition(i.taskDefinition), {
       networkConfigured: i.networkConfiguration !== undefined,
-      volumesConfigured: (i.volumeConfigurations ?? []).map((c) => c.name)
+      volumesConfigured: (i.volumeConfigurations ?? []).map((c) => c.name),
+      accessPointExists: (id, fileSystemId) => model.workspaces.live(id, fileSystemId) !== undefined
     })
     const result = model.runTask({
       cluster: i.cluster ?? "default",

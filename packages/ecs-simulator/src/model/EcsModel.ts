@@ -22,6 +22,7 @@ import { SeededRandom } from "./Random.js"
 import * as Tags from "./Tags.js"
 import type { StopCode, Task } from "./Task.js"
 import * as TaskDefinition from "./TaskDefinition.js"
+import { Workspaces } from "./Workspaces.js"
 
 export { registeredMemory } from "./AutoScalingGroup.js"
 export type { Instance } from "./ContainerInstance.js"
@@ -75,6 +76,10 @@ export interface ModelOptions {
   /** The EC2 prices the model's groups must have and its bill uses (default: `region`'s, see core's `Pricing.ec2Pricing`). */
   readonly pricing?: Pricing.Ec2Pricing
   readonly faults?: CapacityFaults
+  /** Whether each instance has a public IPv4 address (billed per hour, as on a default VPC's public subnets). */
+  readonly publicIpv4?: boolean
+  /** GB of data a repository's workspace holds (EFS bills bytes stored): the bill's stated assumption. */
+  readonly workspaceGb?: number
 }
 
 /**
@@ -89,6 +94,8 @@ export class Unsaved {
   readonly definitions = new Set<TaskDefinition.TaskDefinition>()
   readonly clusters = new Set<string>()
   readonly instances = new Set<string>()
+  /** File systems and access points (the repositories' workspaces), by id. */
+  readonly workspaces = new Set<string>()
 
   get empty(): boolean {
     return (
@@ -97,13 +104,21 @@ export class Unsaved {
       this.capacityProviders.size === 0 &&
       this.definitions.size === 0 &&
       this.clusters.size === 0 &&
-      this.instances.size === 0
+      this.instances.size === 0 &&
+      this.workspaces.size === 0
     )
   }
 
   clear(): void {
     this.reset = false
-    for (const set of [this.groups, this.capacityProviders, this.definitions, this.clusters, this.instances])
+    for (const set of [
+      this.groups,
+      this.capacityProviders,
+      this.definitions,
+      this.clusters,
+      this.instances,
+      this.workspaces
+    ])
       set.clear()
   }
 }
@@ -142,6 +157,9 @@ export class EcsModel {
   readonly pricing: Pricing.Ec2Pricing
   readonly exec: ExecBackend.ExecBackend
   readonly zones: ReadonlyArray<string>
+  readonly publicIpv4: boolean
+  /** The repositories' workspaces: EFS access points (see Workspaces.ts). */
+  readonly workspaces: Workspaces
   faults: CapacityFaults
   private random: SeededRandom
   private epoch = 0
@@ -168,6 +186,10 @@ export class EcsModel {
     this.pricing = options.pricing ?? Pricing.ec2Pricing(this.region)
     this.faults = options.faults ?? noFaults
     this.zones = ["a", "b", "c"].map((z) => `${this.region}${z}`)
+    this.publicIpv4 = options.publicIpv4 ?? false
+    this.workspaces = new Workspaces(this.region, this.account, options.workspaceGb ?? 10, (id) =>
+      this.unsaved.workspaces.add(id)
+    )
   }
 
   /** Forgets everything (pending timers included) and reseeds. */
@@ -189,6 +211,7 @@ export class EcsModel {
     ])
       map.clear()
     this.activeTasks.clear()
+    this.workspaces.reset()
     this.unsaved.clear()
     this.unsaved.reset = true
     this.activities.length = 0

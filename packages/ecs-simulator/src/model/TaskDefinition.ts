@@ -22,6 +22,8 @@ export interface Volume {
     readonly fileSystemId: string
     readonly rootDirectory?: string
     readonly transitEncryption?: "ENABLED" | "DISABLED"
+    /** An EFS access point (a repository's workspace) the volume mounts as its root. */
+    readonly authorizationConfig?: { readonly accessPointId?: string; readonly iam?: "ENABLED" | "DISABLED" }
   }
 }
 
@@ -85,6 +87,8 @@ export interface LaunchConfiguration {
   readonly networkConfigured: boolean
   /** The names of the volumes RunTask's volumeConfigurations configure. */
   readonly volumesConfigured: ReadonlyArray<string>
+  /** Whether an EFS access point exists on the file system (a task cannot mount a deleted one). */
+  readonly accessPointExists?: (accessPointId: string, fileSystemId: string) => boolean
 }
 
 /**
@@ -101,6 +105,19 @@ export const requireLaunchConfiguration = (definition: TaskDefinition, launch: L
       throw EcsError.invalidParameter(
         `volumeConfigurations: the task definition's volume ${volume.name} is configured at launch; RunTask must configure it.`
       )
+  for (const volume of definition.volumes ?? []) {
+    const efs = volume.efsVolumeConfiguration
+    const accessPoint = efs?.authorizationConfig?.accessPointId
+    if (efs === undefined || accessPoint === undefined) continue
+    if (efs.transitEncryption !== "ENABLED")
+      throw EcsError.invalidParameter(
+        `volumes.${volume.name}.efsVolumeConfiguration.transitEncryption: must be ENABLED when an access point is used.`
+      )
+    if (launch.accessPointExists !== undefined && !launch.accessPointExists(accessPoint, efs.fileSystemId))
+      throw EcsError.invalidParameter(
+        `volumes.${volume.name}: the access point ${accessPoint} does not exist on ${efs.fileSystemId} (the task could not mount it).`
+      )
+  }
   for (const name of launch.volumesConfigured)
     if (!(definition.volumes ?? []).some((v) => v.name === name && v.configuredAtLaunch === true))
       throw EcsError.invalidParameter(

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { ECSClient, type Task } from "@aws-sdk/client-ecs"
+import { EFSClient } from "@aws-sdk/client-efs"
 import { type ComputeError, Pricing, PricingCatalog, type TaskSpec } from "@hangar/core"
 import { Duration, Effect } from "effect"
 import type * as ClusterCost from "../ClusterCost.js"
@@ -44,6 +45,8 @@ export interface EcsState {
    * Taken once; a listing that failed is asked for again by the next create.
    */
   inherited: ReadonlyArray<Task> | undefined
+  /** Each repository's workspace access point, once made (or answered again for its client token). */
+  readonly accessPoints: Map<string, string>
 }
 
 export interface EcsEnvironment {
@@ -52,6 +55,8 @@ export interface EcsEnvironment {
   /** Task definition families' prefix, and `startedBy` of every task. */
   readonly prefix: string
   readonly client: ECSClient
+  /** The EFS client the repositories' workspace access points are made with. */
+  readonly efs: EFSClient
   /** Sends one SDK command (tracked on the simulation clock, if any), its failure mapped to core's errors. */
   readonly send: <A>(method: string, request: () => Promise<A>) => Effect.Effect<A, ComputeError.ComputeError>
   /** Tracks a promise on the simulation clock, if any. */
@@ -87,12 +92,20 @@ export const make = (options: Options): Effect.Effect<EcsEnvironment> =>
       ...(options.requestHandler === undefined ? {} : { requestHandler: options.requestHandler }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials })
     })
+    const efs = new EFSClient({
+      region: options.awsRegion ?? "us-east-1",
+      maxAttempts: 1,
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+      ...(options.requestHandler === undefined ? {} : { requestHandler: options.requestHandler }),
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials })
+    })
     const track = <A>(p: Promise<A>) => (options.clock === undefined ? p : options.clock.track(p))
     return {
       options,
       cluster,
       prefix: options.familyPrefix ?? "hangar",
       client,
+      efs,
       track,
       send: <A>(method: string, request: () => Promise<A>) =>
         Effect.tryPromise({ try: () => track(request()), catch: EcsErrors.fromSdk(method, cluster) }),
@@ -109,7 +122,8 @@ export const make = (options: Options): Effect.Effect<EcsEnvironment> =>
         instanceRecords: new Map(),
         unseenInstances: new Set(),
         lastSeenRegistered: new Map(),
-        inherited: undefined
+        inherited: undefined,
+        accessPoints: new Map()
       }
     }
   })

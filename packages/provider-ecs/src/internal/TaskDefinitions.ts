@@ -1,5 +1,6 @@
 /**
- * One task definition per size preset (GPU ones with resourceRequirements), looked up with
+ * One task definition per size preset (GPU ones with resourceRequirements) and, with EFS workspaces, per
+ * repository's access point (a task definition names the access point its volume mounts), looked up with
  * DescribeTaskDefinition before being registered, then remembered for the life of the provider.
  */
 import { createHash } from "node:crypto"
@@ -29,36 +30,54 @@ const settingsHash = (options: Options) =>
     .digest("hex")
     .slice(0, 8)
 
-/** `<prefix>-<size>[-gpu]-<hash of the settings>`. */
-export const family = (env: EcsEnvironment, size: SizePreset.SizePreset, gpu: boolean): string =>
-  `${env.prefix}-${size}${gpu ? "-gpu" : ""}-${settingsHash(env.options)}`
+/** `<prefix>-<size>[-gpu]-<hash of the settings>[-<access point>]`. */
+export const family = (
+  env: EcsEnvironment,
+  size: SizePreset.SizePreset,
+  gpu: boolean,
+  accessPointId?: string
+): string =>
+  `${env.prefix}-${size}${gpu ? "-gpu" : ""}-${settingsHash(env.options)}${accessPointId === undefined ? "" : `-${accessPointId}`}`
 
 /** The family's task definition ARN: remembered, described, or registered now. */
 export const ensure = (
   env: EcsEnvironment,
   size: SizePreset.SizePreset,
-  gpu: boolean
+  gpu: boolean,
+  accessPointId?: string
 ): Effect.Effect<string, ComputeError.ComputeError> => {
-  const name = family(env, size, gpu)
+  const name = family(env, size, gpu, accessPointId)
   const known = env.state.definitions.get(name)
   return known === undefined
-    ? Effect.tap(lookUpOrRegister(env, name, size, gpu), (arn) =>
+    ? Effect.tap(lookUpOrRegister(env, name, size, gpu, accessPointId), (arn) =>
         Effect.sync(() => env.state.definitions.set(name, arn))
       )
     : Effect.succeed(known)
 }
 
-const lookUpOrRegister = (env: EcsEnvironment, name: string, size: SizePreset.SizePreset, gpu: boolean) =>
+const lookUpOrRegister = (
+  env: EcsEnvironment,
+  name: string,
+  size: SizePreset.SizePreset,
+  gpu: boolean,
+  accessPointId: string | undefined
+) =>
   env
     .send("DescribeTaskDefinition", () =>
       env.client.send(new DescribeTaskDefinitionCommand({ taskDefinition: name }))
     )
     .pipe(
       Effect.map((r) => r.taskDefinition?.taskDefinitionArn ?? name),
-      Effect.catchTag("InvalidRequest", () => register(env, name, size, gpu))
+      Effect.catchTag("InvalidRequest", () => register(env, name, size, gpu, accessPointId))
     )
 
-const register = (env: EcsEnvironment, name: string, size: SizePreset.SizePreset, gpu: boolean) => {
+const register = (
+  env: EcsEnvironment,
+  name: string,
+  size: SizePreset.SizePreset,
+  gpu: boolean,
+  accessPointId: string | undefined
+) => {
   const { options } = env
   const resources = Pricing.ecsTaskBySize[size]
   return env
@@ -75,11 +94,11 @@ const register = (env: EcsEnvironment, name: string, size: SizePreset.SizePreset
               name: "agent",
               image: options.image ?? "ghcr.io/hangar/agent:latest",
               essential: true,
-              mountPoints: [Workspaces.mountPoint(options)],
+              mountPoints: [Workspaces.mountPoint],
               ...(gpu ? { resourceRequirements: [{ type: "GPU", value: "1" }] } : {})
             }
           ],
-          volumes: [Workspaces.taskDefinitionVolume(options)]
+          volumes: [Workspaces.taskDefinitionVolume(options, accessPointId)]
         })
       )
     )

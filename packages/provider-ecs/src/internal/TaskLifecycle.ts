@@ -139,12 +139,12 @@ const network = (env: EcsEnvironment) =>
       }
 
 /** The agent's environment: the task's own, then REPOSITORY, BRANCH, TASK_ID and WORKSPACE. */
-const environment = (env: EcsEnvironment, task: TaskSpec.TaskSpec) => [
+const environment = (task: TaskSpec.TaskSpec) => [
   ...Object.entries(task.env).map(([name, value]) => ({ name, value })),
   { name: "REPOSITORY", value: task.repository },
   { name: "BRANCH", value: task.branch },
   { name: "TASK_ID", value: task.taskId },
-  { name: "WORKSPACE", value: Workspaces.directory(env.options, task.repository) }
+  { name: "WORKSPACE", value: Workspaces.containerPath }
 ]
 
 /**
@@ -160,7 +160,17 @@ const clientToken = (env: EcsEnvironment, sessionId: string, state: SessionState
 /** Runs a new task for the session and waits until it runs. */
 const runTask = (env: EcsEnvironment, sessionId: string, state: SessionState) =>
   Effect.gen(function* () {
-    const definition = yield* TaskDefinitions.ensure(env, state.task.size, state.task.requiresGpu)
+    const workspace = env.options.workspace
+    const accessPointId =
+      workspace?.kind === "efs"
+        ? yield* Workspaces.ensureAccessPoint(env, workspace.fileSystemId, state.task.repository)
+        : undefined
+    const definition = yield* TaskDefinitions.ensure(
+      env,
+      state.task.size,
+      state.task.requiresGpu,
+      accessPointId
+    )
     const result = yield* env.send("RunTask", () =>
       env.client.send(
         new RunTaskCommand({
@@ -172,7 +182,7 @@ const runTask = (env: EcsEnvironment, sessionId: string, state: SessionState) =>
           enableExecuteCommand: true,
           ...placement(env, state.task),
           ...network(env),
-          overrides: { containerOverrides: [{ name: "agent", environment: environment(env, state.task) }] },
+          overrides: { containerOverrides: [{ name: "agent", environment: environment(state.task) }] },
           tags: [
             { key: "hangar:session", value: sessionId },
             { key: "hangar:repository", value: state.task.repository }

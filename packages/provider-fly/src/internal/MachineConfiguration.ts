@@ -39,7 +39,11 @@ export const machineConfig = (
   hangarManagesSleep: boolean
 ) => {
   const { flyToml, settings } = env
-  const preset = Pricing.flyGuestBySize[task.size]
+  // Sized for the concurrent sessions of the repository it holds (one session's preset when not configured).
+  const preset = Pricing.flyGuestForSessions(
+    task.size,
+    env.options.sessionsPerMachine?.(task.repository, regionFor(env, task)) ?? 1
+  )
   const autostopOff = hangarManagesSleep || env.options.autostop === "off"
   const checks = flyToml?.checks ?? {}
   return {
