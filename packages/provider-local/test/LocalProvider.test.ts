@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -9,21 +9,43 @@ import * as LocalProvider from "../src/LocalProvider.js"
 const root = mkdtempSync(join(tmpdir(), "hangar-local-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
-/** The scheduler state of a process (`T` when stopped by a signal), from /proc. */
-const processState = (pid: string): string => {
+/** The scheduler state and process group of a process (`T` when stopped by a signal), from /proc. */
+const processStat = (pid: string): { readonly state: string; readonly group: string } => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? "?"
+  const [state = "?", , group = "?"] = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return { state, group }
 }
+const processState = (pid: string): string => processStat(pid).state
 
-/** The process's state once it is `wanted` or 30 seconds have passed (a loaded machine can hold a process in `D` a while) (a signal lands a moment after it is sent). */
-const settledState = (pid: string, wanted: (state: string) => boolean) =>
+/**
+ * The states of every process in `pid`'s process group (the keeper and the `sleep` it runs). A shell stopped
+ * while it waits for a child it just forked can show `D` (waiting on that child, itself stopped), so "stopped"
+ * is: no process of the group can run (none in `R` or `S`).
+ */
+const groupStates = (pid: string): ReadonlyArray<string> => {
+  const group = processStat(pid).group
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((entry) => {
+      try {
+        const stat = processStat(entry)
+        return stat.group === group ? [stat.state] : []
+      } catch {
+        return [] // the process ended while the list was read
+      }
+    })
+}
+const canRun = (states: ReadonlyArray<string>) => states.some((state) => state === "R" || state === "S")
+
+/** The group's states once `wanted` holds of them or 12 seconds have passed (a signal lands a moment after it is sent). */
+const settledGroup = (pid: string, wanted: (states: ReadonlyArray<string>) => boolean) =>
   Effect.promise(async () => {
     for (let i = 0; i < 600; i++) {
-      const state = processState(pid)
-      if (wanted(state)) return state
+      const states = groupStates(pid)
+      if (wanted(states)) return states
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
-    return processState(pid)
+    return groupStates(pid)
   })
 
 describe("LocalProvider", () => {
@@ -61,12 +83,15 @@ describe("LocalProvider", () => {
       assert.notStrictEqual(processState(pid), "T")
       const suspended = yield* provider.suspend(session.id)
       assert.strictEqual(suspended.status, "suspended")
-      assert.strictEqual(yield* settledState(pid, (state) => state === "T"), "T")
+      const stopped = yield* settledGroup(pid, (states) => !canRun(states))
+      assert.isFalse(canRun(stopped), `every process of the session is stopped: ${stopped.join(" ")}`)
+      assert.include(stopped, "T")
       const refused = yield* Effect.either(provider.exec(session.id, ["true"]))
       assert.isTrue(Either.isLeft(refused) && refused.left._tag === "InvalidRequest")
       const resumed = yield* provider.start(session.id)
       assert.strictEqual(resumed.status, "running")
-      assert.notStrictEqual(yield* settledState(pid, (state) => state !== "T"), "T")
+      const running = yield* settledGroup(pid, canRun)
+      assert.isTrue(canRun(running), `the session's processes run again: ${running.join(" ")}`)
       assert.strictEqual((yield* provider.exec(session.id, ["echo", "back"])).stdout, "back\n")
       yield* provider.destroy(session.id)
     })

@@ -83,7 +83,7 @@ describe("oracle", () => {
     )
   })
 
-  it("Oracle-1 keeps GPU work on ECS and picks the cheaper platform for a sparse repo", () => {
+  it("Oracle-1 keeps GPU work on ECS; for a sparse repo its choice per slot costs no more than either platform alone", () => {
     const trace: Array<Oracle.TraceTask> = [
       {
         taskId: "g",
@@ -115,8 +115,21 @@ describe("oracle", () => {
     ]
     const result = Oracle.oracle1(trace, [Platforms.fly(), Platforms.ecs()])
     assert.strictEqual(result.platformByTask.get("g"), "ecs")
-    assert.strictEqual(result.platformByTask.get("d1"), "fly")
-    assert.strictEqual(result.platformByTask.get("d2"), "fly")
+    // The sparse repository on either platform alone, and with both to choose from, priced by the plugins'
+    // declared cost models: a choice per slot never costs more than the cheaper single platform.
+    const sparse = trace.filter((task) => task.repository === "web")
+    const onFly = Oracle.oracle1(sparse, [Platforms.fly()]).costMicroUsd
+    const onEcs = Oracle.oracle1(sparse, [Platforms.ecs()]).costMicroUsd
+    const mixed = Oracle.oracle1(sparse, [Platforms.fly(), Platforms.ecs()])
+    assert.isAtMost(mixed.costMicroUsd, Math.min(onFly, onEcs) + 1e-6, `fly ${onFly} µ$, ecs ${onEcs} µ$`)
+    for (const id of ["d1", "d2"]) {
+      assert.include(["fly", "ecs"], result.platformByTask.get(id))
+      assert.strictEqual(
+        result.platformByTask.get(id),
+        mixed.platformByTask.get(id),
+        "other repositories change nothing"
+      )
+    }
   })
 
   it("slots give overlapping tasks of one repository their own machines", () => {
