@@ -6,7 +6,7 @@
  */
 import { type CliApp, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
-import { Console, Data, Effect, Option } from "effect"
+import { Console, Data, Effect, type Layer, Option } from "effect"
 import * as VirtualClock from "../VirtualClock.js"
 import * as ExecBackend from "./ExecBackend.js"
 
@@ -176,6 +176,28 @@ export const run = <Name extends string, R, A>(
       )
     )
 }
+
+/**
+ * A program's entry point: runs `command` on the process's arguments on the platform the program brings (its
+ * context layer and `runMain`, e.g. `@effect/platform-node`'s, which core does not depend on), then exits with
+ * the command's code.
+ */
+export const main = <Name extends string, A>(
+  command: Command.Command<Name, CliApp.CliApp.Environment, UsageError, A>,
+  info: { readonly name: string; readonly version: string; readonly summary: string },
+  platform: {
+    readonly layer: Layer.Layer<CliApp.CliApp.Environment>
+    readonly runMain: (effect: Effect.Effect<never>) => void
+  }
+): void =>
+  run(
+    command,
+    info
+  )(process.argv.slice(2)).pipe(
+    Effect.flatMap((code) => Effect.sync(() => process.exit(code))),
+    Effect.provide(platform.layer),
+    platform.runMain
+  )
 
 /**
  * Parses `args` with `options` alone (no server started): for tests, and for programs that embed a simulator.

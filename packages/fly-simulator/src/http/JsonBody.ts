@@ -16,29 +16,11 @@ const badRequest = (message: string) => Object.assign(new Error(message), { stat
 /** The deepest nesting of arrays and objects in JSON text, stopping once past `limit` (core's scan). */
 export const depthOf = (text: string, limit = maxDepth): number => JsonDepth.depthOf(text, limit)
 
-class ProtoKey extends Error {}
-
-const refuseProto = (key: string, value: unknown): unknown => {
-  if (key === "__proto__") throw new ProtoKey("body has a key __proto__, which no request accepts")
-  return value
-}
-
 export const register = (server: FastifyInstance): void => {
   server.removeContentTypeParser("application/json")
   server.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
-    const text = String(body)
-    if (text.trim() === "") return done(null, undefined)
-    if (depthOf(text) > maxDepth)
-      return done(badRequest(`body nests deeper than ${maxDepth} levels of arrays and objects`), undefined)
-    try {
-      done(null, JSON.parse(text, refuseProto))
-    } catch (error) {
-      done(
-        error instanceof ProtoKey
-          ? badRequest(error.message)
-          : badRequest(`body is not valid JSON: ${(error as Error).message}`),
-        undefined
-      )
-    }
+    const parsed = JsonDepth.parseBody(String(body), maxDepth)
+    if (parsed.ok) done(null, parsed.value)
+    else done(badRequest(parsed.message), undefined)
   })
 }
