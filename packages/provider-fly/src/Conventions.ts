@@ -3,7 +3,7 @@
  * app a repository's machines live in, and a machine state as a session status. The plugin uses them, and so does
  * an in-process model of Fly (the bench engine) that must name and report machines exactly as the plugin does.
  */
-import type { Session } from "@hangar/core"
+import type { Session, TaskSpec } from "@hangar/core"
 
 /** A valid Fly app name for a repository: lower case, [a-z0-9-], at most 63 characters. */
 export const appName = (prefix: string, repository: string): string =>
@@ -27,3 +27,15 @@ export const statusOf = (state: string): Session.SessionStatus =>
           : state === "failed"
             ? "failed"
             : "stopped"
+
+/** A machine's environment for its task: `base` (fly.toml's), the task's own, then the task's identity. */
+export const taskEnv = (task: TaskSpec.TaskSpec, base: Readonly<Record<string, string>> = {}) => ({
+  ...base,
+  ...task.env,
+  REPOSITORY: task.repository,
+  BRANCH: task.branch,
+  TASK_ID: task.taskId
+})
+
+/** Every Hangar machine restarts on a crash, a few times, and is never destroyed by Fly on its own. */
+export const restartPolicy = { policy: "always", max_retries: 3 } as const

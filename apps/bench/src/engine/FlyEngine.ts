@@ -194,13 +194,8 @@ const machineConfig = (env: Env, task: TaskSpec.TaskSpec, volumeId: string, hang
   return {
     image,
     guest: { cpu_kind: preset.cpuKind, cpus: preset.cpus, memory_mb: preset.memoryMb },
-    env: {
-      ...task.env,
-      REPOSITORY: task.repository,
-      BRANCH: task.branch,
-      TASK_ID: task.taskId
-    },
-    restart: { policy: "always", max_retries: 3 },
+    env: FlyConventions.taskEnv(task),
+    restart: FlyConventions.restartPolicy,
     auto_destroy: false,
     services: [
       {

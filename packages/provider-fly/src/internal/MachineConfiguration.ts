@@ -4,6 +4,7 @@
  * stop settings, swap and metrics).
  */
 import { Pricing, type TaskSpec } from "@hangar/core"
+import * as Conventions from "../Conventions.js"
 import type { FlyEnvironment } from "./FlyEnvironment.js"
 
 /** The workspace volume's name and mount path (fly.toml's [mounts], else `workspace` at /workspace). */
@@ -49,14 +50,8 @@ export const machineConfig = (
   return {
     image: settings.image,
     guest: flyToml?.guest ?? { cpu_kind: preset.cpuKind, cpus: preset.cpus, memory_mb: preset.memoryMb },
-    env: {
-      ...flyToml?.env,
-      ...task.env,
-      REPOSITORY: task.repository,
-      BRANCH: task.branch,
-      TASK_ID: task.taskId
-    },
-    restart: { policy: "always", max_retries: 3 },
+    env: Conventions.taskEnv(task, flyToml?.env),
+    restart: Conventions.restartPolicy,
     auto_destroy: false,
     services: services(env, autostopOff),
     ...(Object.keys(checks).length === 0 ? {} : { checks }),
