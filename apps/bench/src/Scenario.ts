@@ -6,8 +6,8 @@
  */
 import { readFileSync } from "node:fs"
 import { Pricing, PricingCatalog } from "@hangar/core"
-import { EcsModel } from "@hangar/ecs-simulator"
-import { FlyModel } from "@hangar/fly-simulator"
+import { EcsModel } from "@hangar/ecs-simulator/model"
+import { FlyModel } from "@hangar/fly-simulator/model"
 import { Effect, Either, Schema } from "effect"
 import * as InputIssues from "./InputIssues.js"
 
@@ -98,8 +98,6 @@ export const Scenario = Schema.Struct({
   name: Schema.String.pipe(
     Schema.pattern(/^\S(.*\S)?$/, { description: "a non-empty string without leading or trailing spaces" })
   ),
-  /** Which configuration of the scenario this is ("tuned", "seed's config"), shown beside its name. */
-  label: Schema.optional(Schema.String),
   description: Text,
   /** What the seed's table claims for this workload, when it is one of the seed's. */
   seedClaim: Schema.optional(
@@ -149,7 +147,11 @@ export const Scenario = Schema.Struct({
     volumeGb: PositiveInt
   })
 })
-export type Scenario = typeof Scenario.Type
+/**
+ * A scenario as parsed, and as the bench runs it: `label` says which configuration of the scenario this is
+ * ("tuned", "seed's config"), shown beside its name; the bench sets it, a workload file does not.
+ */
+export type Scenario = typeof Scenario.Type & { readonly label?: string }
 
 const decode = Schema.decodeUnknownEither(Scenario, { errors: "all", onExcessProperty: "error" })
 
@@ -194,6 +196,18 @@ export const rules = (scenario: Scenario): ReadonlyArray<InputIssues.Issue> => {
       expected: `an instance type that holds a ${size} task (${task.cpu / 1024} vCPU, ${task.memoryMib} MiB): one of ${fits.join(", ")}`,
       found: `"${ecs.instanceType}" (${shape.vcpus} vCPU, ${EcsModel.registeredMemory(shape.memoryMib)} MiB registered)`
     })
+  // Each region is billed at its own EC2 prices: the instance type must be priced in every one of them.
+  for (const [i, region] of scenario.regions.entries()) {
+    const aws = Pricing.awsRegionOf[region] ?? region
+    const catalog = PricingCatalog.ec2ByRegion.get(aws)
+    const priced = catalog === undefined ? [] : Pricing.ec2PricedTypes(catalog)
+    if (!priced.includes(ecs.instanceType))
+      issues.push({
+        path: ["regions", i],
+        expected: `a region whose EC2 prices (${aws}) price ecs.instanceType "${ecs.instanceType}"; ${aws} prices ${priced.length === 0 ? "no instance type" : priced.join(", ")}`,
+        found: `"${region}"`
+      })
+  }
   const gpuTypes = pricedInstanceTypes.filter((type) => Pricing.ec2InstanceTypes[type]!.gpus > 0)
   if (scenario.gpuShare > 0 && shape.gpus === 0)
     issues.push({

@@ -12,7 +12,8 @@ import * as Table from "../src/Table.js"
 import { file, run, runSmall, smallWorkload, temporary } from "./CommandLine.js"
 
 const regions = "iad, lhr, nrt, syd, lax, sjc, ams, fra, sin"
-const instanceTypes = "t3.medium, t3.large, t3.xlarge, m6i.large, m7i.large, c6i.large, g4dn.xlarge"
+const instanceTypes =
+  "t3.medium, t3.large, t3.xlarge, m6i.large, m7i.large, c6i.large, g4dn.xlarge, t4g.medium, t4g.large, m6g.large, c6g.large, m7g.large, c7g.large"
 
 /** Broken workloads: the change to the small one, and the exact message (after the file's name). */
 const broken: ReadonlyArray<{ readonly name: string; readonly text: string; readonly message: string }> = [
@@ -29,7 +30,7 @@ const broken: ReadonlyArray<{ readonly name: string; readonly text: string; read
   {
     name: "misspelt-field.yaml",
     text: smallWorkload.replace("size: dev", "sizee: dev"),
-    message: `:8:1: sizee: expected one of the fields name, description, seedClaim, seed, days, repositories, regions, size, arrival, duration, gpuShare, ecs, fly; found an unknown field "sizee"\n  did you mean "size"?`
+    message: `:8:1: sizee: expected one of the fields name, description, seedClaim, seed, days, repositories, regions, size, arrival, duration, gpuShare, startLatencyP95Seconds, workspaceDataGb, egressMbPerTaskMinute, ecs, fly; found an unknown field "sizee"\n  did you mean "size"?`
   },
   {
     name: "missing-field.yaml",
@@ -58,8 +59,17 @@ const broken: ReadonlyArray<{ readonly name: string; readonly text: string; read
     message: ':6:15: repositories: expected a whole number of 1 or more; found "three"'
   },
   {
+    name: "unpriced-in-a-region.yaml",
+    text: smallWorkload.replace("t3.large", "m6i.large"),
+    message:
+      ':7:16: regions[1]: expected a region whose EC2 prices (eu-west-2) price ecs.instanceType "m6i.large"; eu-west-2 prices t3.medium, t3.large; found "lhr"'
+  },
+  {
     name: "too-big-to-suspend.yaml",
-    text: smallWorkload.replace("size: dev", "size: high-perf").replace("t3.large", "t3.xlarge"),
+    text: smallWorkload
+      .replace("size: dev", "size: high-perf")
+      .replace("t3.large", "t3.xlarge")
+      .replace("regions: [iad, lhr]", "regions: [iad]"),
     message:
       ':12:41: fly.sleepsBy: expected "stop" for size high-perf (4096 MB): Fly suspends machines of at most 2048 MB; found "suspend"'
   }
@@ -116,7 +126,7 @@ describe("a run's output", () => {
     }
     assert.includeMembers(
       scenario.breakdown.map((c: { component: string }) => c.component),
-      ["EC2 instances", "EBS root volumes", "machines started", "volumes"]
+      ["compute (instances running)", "root disk (30 GiB gp3 per instance)", "compute (started)"]
     )
     // Only the prices used: the t3.large's, none of the other instance types'.
     const keys = document.prices.map((p: { key: string }) => p.key)
@@ -193,7 +203,9 @@ describe("hangar-bench diff", () => {
     const dir = temporary("diff")
     const results = join(dir, "r")
     const a = await run(["run", file(dir, "a.yaml", smallWorkload), "--out", results, "--name", "a"])
-    const changed = smallWorkload.replace("t3.large", "t3.xlarge").replace("perDay: 20", "perDay: 30")
+    const changed = smallWorkload
+      .replace("minInstances: 1", "minInstances: 2")
+      .replace("perDay: 20", "perDay: 30")
     const b = await run(["run", file(dir, "b.yaml", changed), "--out", results, "--name", "b"])
     assert.strictEqual(a.code + b.code, 0, a.err + b.err)
     const docA = JSON.parse(readFileSync(join(results, "a", "compare.json"), "utf8"))
@@ -205,17 +217,17 @@ describe("hangar-bench diff", () => {
     const [ecsA, ecsB] = [docA.scenarios[0].ecs.usdPerMonth, docB.scenarios[0].ecs.usdPerMonth]
     assert.approximately(ecs.usdPerMonth.delta, ecsB - ecsA, 1e-5)
     assert.approximately(ecs.usdPerMonth.percent, (ecsB - ecsA) / ecsA, 1e-5)
-    assert.isAbove(ecs.usdPerMonth.delta, 0, "a t3.xlarge costs more than a t3.large")
+    assert.isAbove(ecs.usdPerMonth.delta, 0, "two warm instances per region cost more than one")
     assert.strictEqual(ecs.startLatencySeconds.p95.a, docA.scenarios[0].ecs.startLatencySeconds.p95)
     assert.deepStrictEqual(
       diff.configurationChanges.map((c: { field: string; a: unknown; b: unknown }) => [c.field, c.a, c.b]),
       [
-        ["ecs.instanceType", "t3.large", "t3.xlarge"],
+        ["ecs.minInstances", 1, 2],
         ["workload.arrival.perDay", 20, 30]
       ]
     )
     const table = await run(["diff", join(results, "a"), join(results, "b")])
-    assert.include(table.out, "ecs.instanceType")
+    assert.include(table.out, "ecs.minInstances")
     assert.match(table.out, /ECS \+ EC2 +\$\d+\.\d\d +\$\d+\.\d\d +\+\$\d+\.\d\d +\+\d+\.\d%/)
   })
 

@@ -272,7 +272,7 @@ describe("fly-simulator", () => {
     const stopped = bill.lines.find((l) => l.state === "stopped")!
     assert.strictEqual(
       stopped.costMicroUsd,
-      Money.billPerSecond(Pricing.flyRootfsRate(1), clock.now() - at("stopped"))
+      Money.billPerSecond(Pricing.flyRootfsRate(Pricing.defaultFlyRootfsGb), clock.now() - at("stopped"))
     )
   })
 

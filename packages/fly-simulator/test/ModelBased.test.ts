@@ -196,7 +196,7 @@ const checkInvariants = async (m: Reference, r: Real) => {
     // Recompute the bill from the events: Σ over intervals of the state's rate × whole seconds, exactly.
     const now = r.clock.now()
     const guestRate = Pricing.flyGuestRate(Pricing.flyGuestBySize.dev, "iad")
-    const rootfsRate = Pricing.flyRootfsRate(1)
+    const rootfsRate = Pricing.flyRootfsRate(Pricing.defaultFlyRootfsGb)
     const expected: Record<string, number> = {}
     for (let i = 0; i < oldestFirst.length; i++) {
       const e = oldestFirst[i]!

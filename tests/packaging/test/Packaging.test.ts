@@ -387,7 +387,7 @@ describe("the packages installed from their tarballs with npm, outside the monor
       ["--yes=false", "hangar-bench", "run", scenario, "--days", "1", "--out", out, "--format", "json"],
       everything
     )
-    const reports = await findFiles(out, (name) => name === "compare.json")
+    const reports = (await findFiles(out, (name) => name === "compare.json")).filter((path) => !path.startsWith("latest/"))
     assert.lengthOf(reports, 1, `one compare.json under ${out}`)
     assert.deepStrictEqual(
       JSON.parse(bench.stdout),
@@ -427,7 +427,7 @@ describe("the packages installed from their tarballs with npm, outside the monor
       [join(everything, "node_modules", ".bin", "hangar-bench"), "--days", "1", "--out", out],
       elsewhere
     )
-    const reports = await findFiles(out, (name) => name === "compare.json")
+    const reports = (await findFiles(out, (name) => name === "compare.json")).filter((path) => !path.startsWith("latest/"))
     assert.lengthOf(reports, 1, `one compare.json under ${out}`)
     const report = JSON.parse(readFileSync(join(out, reports[0]!), "utf8")) as {
       scenarios: ReadonlyArray<{ name: string }>
@@ -438,11 +438,16 @@ describe("the packages installed from their tarballs with npm, outside the monor
     )
   })
 
-  it("the SQLite store is a separate entry point that needs its optional peer; the router's main entry loads without it", async () => {
+  it("the SQLite store is a separate entry point that needs its optional peer; the router's main entry loads without it", { timeout: installTimeout }, async () => {
     const router = packed.get("@hangar/router")!.packedManifest
     assert.isUndefined(router.dependencies?.["@effect/sql-sqlite-node"])
     assert.isDefined(router.peerDependencies?.["@effect/sql-sqlite-node"])
-    assert.isFalse(existsSync(join(everything, "node_modules", "better-sqlite3")), "better-sqlite3 installed")
+    // core and the router alone (everything else brings its own choices: hangar-serve depends on SQLite).
+    const routerOnly = await installProject(
+      "router-only",
+      ["@hangar/core", "@hangar/router"].map((name) => packed.get(name)!.tarball)
+    )
+    assert.isFalse(existsSync(join(routerOnly, "node_modules", "better-sqlite3")), "better-sqlite3 installed")
     const main = await succeed(
       process.execPath,
       [
@@ -450,14 +455,14 @@ describe("the packages installed from their tarballs with npm, outside the monor
         "-e",
         "const r = await import('@hangar/router'); console.log(Object.keys(r).sort().join(','))"
       ],
-      everything
+      routerOnly
     )
     assert.include(main.stdout, "Router")
     assert.include(main.stdout, "SessionStore")
     const sqlite = await run(
       process.execPath,
       ["--input-type=module", "-e", "await import('@hangar/router/sqlite')"],
-      everything
+      routerOnly
     )
     assert.notStrictEqual(sqlite.code, 0)
     assert.include(sqlite.stderr, "@effect/sql-sqlite-node")
