@@ -11,28 +11,10 @@
  *   one instance reconciles at a time, and leaves alone what another live instance holds (`heldElsewhere`).
  */
 import { SqlClient } from "@effect/sql"
-import {
-  type ComputeError,
-  type IdlePolicy,
-  type ProviderRegistry,
-  RoutingPolicy,
-  TaskResult,
-  TaskSpec
-} from "@hangar/core"
+import { type ComputeError, RoutingPolicy, TaskResult, TaskSpec } from "@hangar/core"
 import { Router, SessionStore } from "@hangar/router"
 import { PostgresStore } from "@hangar/router/postgres"
-import {
-  Clock,
-  Context,
-  Data,
-  Duration,
-  Effect,
-  FiberSet,
-  Option,
-  Schedule,
-  Schema,
-  type Scope
-} from "effect"
+import { Clock, Context, Data, Duration, Effect, FiberSet, Option, Schedule, Schema } from "effect"
 import type { ReconcileView, TaskView } from "./Api.js"
 import type { Metrics } from "./Metrics.js"
 import type { Lease, Outcome, TaskBook, TaskBookError, TaskRow } from "./TaskBook.js"
@@ -336,16 +318,7 @@ export const make = (
   options: Options,
   book: TaskBook,
   metrics: Metrics
-): Effect.Effect<
-  Service,
-  never,
-  | ProviderRegistry.ProviderRegistry
-  | RoutingPolicy.RoutingPolicy
-  | IdlePolicy.IdlePolicy
-  | SessionStore.SessionStore
-  | Scope.Scope
-  | SqlClient.SqlClient
-> =>
+): Effect.Effect<Service, never, Router.Requirements | SqlClient.SqlClient> =>
   Effect.gen(function* () {
     const state: State = {
       options,

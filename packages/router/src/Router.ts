@@ -138,22 +138,20 @@ export interface RouterOptions {
 export const defaultReconcileInterval: Duration.Duration = RouterState.defaultReconcileInterval
 export const defaultGracePeriod: Duration.Duration = RouterState.defaultGracePeriod
 
-/**
- * Builds the Router's state and wires the functions that act on it: dispatch (attempts with failover,
- * `internal/Failover`, `internal/DispatchAttempt`), reconciliation (`internal/Reconciliation`) and the idle
- * hand-off (`internal/IdleHandOff`).
- */
-export const make = (
-  options: RouterOptions = {}
-): Effect.Effect<
-  Service,
-  never,
+/** What a Router is built from: the providers, the two policies, a session store, and the scope it lives in. */
+export type Requirements =
   | ProviderRegistry.ProviderRegistry
   | RoutingPolicy.RoutingPolicy
   | IdlePolicy.IdlePolicy
   | SessionStore
   | Scope.Scope
-> =>
+
+/**
+ * Builds the Router's state and wires the functions that act on it: dispatch (attempts with failover,
+ * `internal/Failover`, `internal/DispatchAttempt`), reconciliation (`internal/Reconciliation`) and the idle
+ * hand-off (`internal/IdleHandOff`).
+ */
+export const make = (options: RouterOptions = {}): Effect.Effect<Service, never, Requirements> =>
   Effect.gen(function* () {
     const state = yield* RouterState.make(options)
 
