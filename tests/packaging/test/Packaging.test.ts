@@ -387,7 +387,9 @@ describe("the packages installed from their tarballs with npm, outside the monor
       ["--yes=false", "hangar-bench", "run", scenario, "--days", "1", "--out", out, "--format", "json"],
       everything
     )
-    const reports = (await findFiles(out, (name) => name === "compare.json")).filter((path) => !path.startsWith("latest/"))
+    const reports = (await findFiles(out, (name) => name === "compare.json")).filter(
+      (path) => !path.startsWith("latest/")
+    )
     assert.lengthOf(reports, 1, `one compare.json under ${out}`)
     assert.deepStrictEqual(
       JSON.parse(bench.stdout),
@@ -427,7 +429,9 @@ describe("the packages installed from their tarballs with npm, outside the monor
       [join(everything, "node_modules", ".bin", "hangar-bench"), "--days", "1", "--out", out],
       elsewhere
     )
-    const reports = (await findFiles(out, (name) => name === "compare.json")).filter((path) => !path.startsWith("latest/"))
+    const reports = (await findFiles(out, (name) => name === "compare.json")).filter(
+      (path) => !path.startsWith("latest/")
+    )
     assert.lengthOf(reports, 1, `one compare.json under ${out}`)
     const report = JSON.parse(readFileSync(join(out, reports[0]!), "utf8")) as {
       scenarios: ReadonlyArray<{ name: string }>
@@ -438,7 +442,9 @@ describe("the packages installed from their tarballs with npm, outside the monor
     )
   })
 
-  it("the SQLite store is a separate entry point that needs its optional peer; the router's main entry loads without it", { timeout: installTimeout }, async () => {
+  it("the SQLite store is a separate entry point that needs its optional peer; the router's main entry loads without it", {
+    timeout: installTimeout
+  }, async () => {
     const router = packed.get("@hangar/router")!.packedManifest
     assert.isUndefined(router.dependencies?.["@effect/sql-sqlite-node"])
     assert.isDefined(router.peerDependencies?.["@effect/sql-sqlite-node"])
