@@ -12,7 +12,7 @@ import {
   type Region,
   TaskSpec
 } from "@hangar/core"
-import { IdlePolicies, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
+import { IdlePolicies, Optimum, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
 import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import { execLimitSeconds, type Scenario } from "./Scenario.js"
 
@@ -221,25 +221,10 @@ type Outcomes = ReadonlyArray<Exit.Exit<Router.DispatchResult, unknown>>
  * (each concurrent session gets the preset's CPUs and memory, as its own ECS task does).
  */
 export const peakSessions = (trace: ReadonlyArray<Oracle.TraceTask>) => {
-  const events = new Map<string, Array<readonly [number, number]>>()
-  for (const t of trace) {
-    const key = `${t.repository}\n${t.region}`
-    const list = events.get(key) ?? []
-    list.push([t.arrivalMillis, 1], [t.arrivalMillis + t.durationMillis, -1])
-    events.set(key, list)
-  }
-  const peaks = new Map<string, number>()
-  for (const [key, list] of events) {
-    list.sort((a, b) => a[0] - b[0] || a[1] - b[1])
-    let now = 0
-    let peak = 0
-    for (const [, delta] of list) {
-      now += delta
-      peak = Math.max(peak, now)
-    }
-    peaks.set(key, peak)
-  }
-  return (repository: string, region: string) => peaks.get(`${repository}\n${region}`) ?? 1
+  const peaks = new Map(
+    [...Optimum.groups(trace)].map(([key, tasks]) => [key, Optimum.peakConcurrency(tasks)] as const)
+  )
+  return (repository: string, region: string) => peaks.get(`${repository}@${region}`) ?? 1
 }
 
 /** GB the tasks send to the internet at the scenario's assumption (MB per minute of a task). */
