@@ -5,7 +5,7 @@
  * (exponential with jitter, honouring retry-after, bounded by attempts and a deadline), idempotent session
  * creation by task id, and, when the plugin asks for one, a deadline on every call.
  */
-import { Deferred, Duration, Effect, FiberRef, Option } from "effect"
+import { Deferred, Effect, FiberRef, Option } from "effect"
 import * as Capabilities from "./Capabilities.js"
 import { type ComputeError, fromParseError, InvalidRequest, Timeout, Unsupported } from "./ComputeError.js"
 import type { CostModel } from "./CostModel.js"
@@ -226,20 +226,21 @@ export const make = (spi: Spi, options: MakeOptions = {}): Effect.Effect<Made> =
           ? (deadline?.execMillis ?? deadline?.millis)
           : timeoutSeconds * 1000 + (deadline?.millis ?? 0)
       const run = call("exec", () => spi.exec(sessionId, command, execOptions), { sessionId }, { bound })
+      // Core's deadline rather than `Effect.timeoutFail`: one forked fiber and a timer on the fiber's clock instead
+      // of a race of two, on every exec; the caller hears of the timeout at once and the command is killed behind it.
       return timeoutSeconds === undefined
         ? run
-        : run.pipe(
-            Effect.timeoutFail({
-              duration: Duration.seconds(timeoutSeconds),
-              onTimeout: () =>
-                new Timeout({
-                  module: "ComputeProvider",
-                  method: "exec",
-                  provider,
-                  reason: "Deadline",
-                  timeoutMillis: timeoutSeconds * 1000
-                })
-            })
+        : Deadline.withDeadline(
+            run,
+            timeoutSeconds * 1000,
+            () =>
+              new Timeout({
+                module: "ComputeProvider",
+                method: "exec",
+                provider,
+                reason: "Deadline",
+                timeoutMillis: timeoutSeconds * 1000
+              })
           )
     }
 

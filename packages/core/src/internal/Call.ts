@@ -3,7 +3,7 @@
  * core's schedule, and the deadline if the plugin gave one.
  */
 import { Clock, Context, Effect, FiberRef, Tracer } from "effect"
-import { normalise } from "../ComputeError.js"
+import { type ComputeError, normalise } from "../ComputeError.js"
 import { withCallDeadline } from "./Deadline.js"
 import { type RetryPolicy, retry } from "./Retry.js"
 
@@ -16,7 +16,7 @@ export interface Deadline {
  * A call: a span, retries, and the deadline if there is one. With a deadline the call runs on a fiber of its
  * own (`withCallDeadline`), where the span is made the parent of what the call does by setting it there:
  * nothing needs restoring, as the fiber ends with the call. Without one, the span is installed around the call
- * (`withParentSpan`, a FiberRef scope).
+ * (`withParentSpan`, a FiberRef scope). With the tracer disabled there is no span at all.
  */
 export const make =
   (provider: string, policy: RetryPolicy, deadline: Deadline | undefined) =>
@@ -28,25 +28,34 @@ export const make =
       bound = deadline?.millis ?? 0,
       parent
     }: { readonly bound?: number | undefined; readonly parent?: Tracer.AnySpan } = {}
-  ) =>
-    Effect.useSpan(
+  ): Effect.Effect<A, ComputeError> => {
+    const attempts = Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+      const attempt = Effect.suspend(effect).pipe(
+        Effect.mapError((u) => normalise(u, { module: "ComputeProvider", method, provider }))
+      )
+      return retry(attempt, policy, startedAt)
+    })
+    const bounded = (work: Effect.Effect<A, ComputeError>) =>
+      deadline === undefined
+        ? work
+        : withCallDeadline(work, bound, () =>
+            normalise(deadline.onTimeout(method, bound), { module: "ComputeProvider", method, provider })
+          )
+    const traced = Effect.useSpan(
       `ComputeProvider.${method}`,
       { attributes: { provider, ...attributes }, captureStackTrace: false, ...(parent ? { parent } : {}) },
-      (span) => {
-        const attempts = Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
-          const attempt = Effect.suspend(effect).pipe(
-            Effect.mapError((u) => normalise(u, { module: "ComputeProvider", method, provider }))
-          )
-          return retry(attempt, policy, startedAt)
-        })
-        if (deadline === undefined) return Effect.withParentSpan(attempts, span)
-        return withCallDeadline(
-          Effect.zipRight(
-            FiberRef.update(FiberRef.currentContext, Context.add(Tracer.ParentSpan, span)),
-            attempts
-          ),
-          bound,
-          () => normalise(deadline.onTimeout(method, bound), { module: "ComputeProvider", method, provider })
-        )
-      }
+      (span) =>
+        deadline === undefined
+          ? Effect.withParentSpan(attempts, span)
+          : bounded(
+              Effect.zipRight(
+                FiberRef.update(FiberRef.currentContext, Context.add(Tracer.ParentSpan, span)),
+                attempts
+              )
+            )
     )
+    // With the tracer off (the bench engine) a span would be a no-op that still costs a context per call.
+    return Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) =>
+      enabled ? traced : bounded(attempts)
+    )
+  }

@@ -65,7 +65,7 @@ export const retrySchedule = (
  */
 export const retryLazily = <A, E, R, X, R2>(
   effect: Effect.Effect<A, E, R>,
-  schedule: Schedule.Schedule<X, E, R2>
+  schedule: () => Schedule.Schedule<X, E, R2>
 ): Effect.Effect<A, E, R | R2> =>
   Effect.catchAll(effect, (first) => {
     let fed = false
@@ -74,7 +74,7 @@ export const retryLazily = <A, E, R, X, R2>(
       fed = true
       return Effect.fail(first)
     })
-    return Effect.retry(again, schedule)
+    return Effect.retry(again, schedule())
   })
 
 /** `effect` retried on `retrySchedule(policy, startedAt)`, the schedule built only on a failure. */
@@ -82,4 +82,4 @@ export const retry = <A, R>(
   effect: Effect.Effect<A, ComputeError, R>,
   policy: RetryPolicy,
   startedAt: number
-): Effect.Effect<A, ComputeError, R> => retryLazily(effect, retrySchedule(policy, startedAt))
+): Effect.Effect<A, ComputeError, R> => retryLazily(effect, () => retrySchedule(policy, startedAt))
