@@ -11,6 +11,8 @@
 import { Money, Pricing } from "@hangar/core"
 import type { MachineState } from "./Lifecycle.js"
 
+const machineStopped = Object.freeze({ name: "MachineStopped", message: "the machine stopped" })
+
 export interface Guest {
   readonly cpu_kind: "shared" | "performance"
   readonly cpus: number
@@ -320,7 +322,8 @@ export class Machine {
 
   /** Kills what runs in the machine (stop, restart, destroy). */
   kill(): void {
-    this.running?.abort()
+    // A reason of our own: aborting without one makes a DOMException, stack trace and all, on every stop.
+    this.running?.abort(machineStopped)
     this.running = undefined
   }
 
