@@ -3,15 +3,7 @@
  * scenario's idle timeout and exec limit), the replay of a trace through it, and the summary of its outcomes.
  * The engine (engine/) and the wire path (CostTable) differ only in the providers under the Router.
  */
-import {
-  IdlePolicy,
-  Money,
-  Pricing,
-  PricingCatalog,
-  type ProviderRegistry,
-  type Region,
-  TaskSpec
-} from "@hangar/core"
+import { Money, Pricing, PricingCatalog, type ProviderRegistry, type Region, TaskSpec } from "@hangar/core"
 import { IdlePolicies, Optimum, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
 import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import { execLimitSeconds, type Scenario } from "./Scenario.js"
@@ -160,21 +152,7 @@ export const summarise = (
  * else stop; or stop always), so suspend vs stop is part of a side's configuration.
  */
 const idlePolicy = (minutes: number, sleepsBy: "suspend" | "stop") =>
-  sleepsBy === "suspend"
-    ? IdlePolicies.fixedTimeout(minutes)
-    : Layer.succeed(IdlePolicy.IdlePolicy, {
-        name: `fixed-${minutes}m-stop`,
-        onArrival: () => Effect.void,
-        onIdle: () =>
-          Effect.succeed(
-            new IdlePolicy.IdleDecision({
-              action: "stop",
-              afterMillis: minutes * 60_000,
-              policy: `fixed-${minutes}m-stop`,
-              reason: `idle for ${minutes} min`
-            })
-          )
-      })
+  IdlePolicies.fixedTimeout(minutes, { sleep: sleepsBy })
 
 /** A side's Router: its one provider preferred for every task, the idle timeout, the scenario's exec limit. */
 export const routerFor = <E>(

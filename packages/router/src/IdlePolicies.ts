@@ -27,21 +27,32 @@ export const breakEvenMillis = (input: IdlePolicy.IdleInput, waitMicroUsdPerSeco
 
 const make = (service: IdlePolicy.Service) => Layer.succeed(IdlePolicy.IdlePolicy, service)
 
-/** P1: sleep after a fixed idle time (the industry defaults: 5, 10, 15 minutes). */
-export const fixedTimeout = (minutes: number) =>
-  make({
-    name: `fixed-${minutes}m`,
+export interface FixedTimeoutOptions {
+  /** How to sleep: `suspend` where the provider can (the default, else stop), or `stop` always. */
+  readonly sleep?: "suspend" | "stop"
+}
+
+/**
+ * P1: sleep after a fixed idle time (the industry defaults: 5, 10, 15 minutes). Its decisions depend only on
+ * whether the machine can suspend, so both are made once.
+ */
+export const fixedTimeout = (minutes: number, options: FixedTimeoutOptions = {}) => {
+  const name = options.sleep === "stop" ? `fixed-${minutes}m-stop` : `fixed-${minutes}m`
+  const decide = (action: "suspend" | "stop") =>
+    new IdlePolicy.IdleDecision({
+      action,
+      afterMillis: minutes * minute,
+      policy: name,
+      reason: `idle for ${minutes} min`
+    })
+  const stop = Effect.succeed(decide("stop"))
+  const suspend = options.sleep === "stop" ? stop : Effect.succeed(decide("suspend"))
+  return make({
+    name,
     onArrival: () => Effect.void,
-    onIdle: (input) =>
-      Effect.succeed(
-        new IdlePolicy.IdleDecision({
-          action: sleepAction(input),
-          afterMillis: minutes * minute,
-          policy: `fixed-${minutes}m`,
-          reason: `idle for ${minutes} min`
-        })
-      )
+    onIdle: (input) => (input.canSuspend ? suspend : stop)
   })
+}
 
 export interface BreakEvenOptions {
   /** What a second of user-visible wait is worth, in micro-dollars (λ); the wait is the input's `wakeSeconds`. */

@@ -31,13 +31,35 @@ const pick = (
   const chosen = ranked[0]
   if (chosen === undefined) return Effect.fail(noFeasibleProvider(policy, input))
   return Effect.succeed(
-    new RoutingPolicy.RouteDecision({
-      provider: chosen.provider,
-      fallbacks: ranked.slice(1).map((c) => c.provider),
+    decision(
       policy,
-      reason: reason(chosen.provider, chosen.provider === order[0])
-    })
+      chosen.provider,
+      ranked.slice(1).map((c) => c.provider),
+      reason(chosen.provider, chosen.provider === order[0])
+    )
   )
+}
+
+/**
+ * Decisions are immutable and these policies make few distinct ones (a provider, its fallbacks, a reason), so each
+ * is built and validated once; the cache is emptied when it reaches `cachedDecisions`.
+ */
+const decisions = new Map<string, RoutingPolicy.RouteDecision>()
+const cachedDecisions = 1024
+
+const decision = (
+  policy: string,
+  provider: TaskSpec.ProviderId,
+  fallbacks: ReadonlyArray<TaskSpec.ProviderId>,
+  reason: string
+): RoutingPolicy.RouteDecision => {
+  const key = `${policy}\u0000${provider}\u0000${fallbacks.join("\u0000")}\u0000\u0000${reason}`
+  const known = decisions.get(key)
+  if (known !== undefined) return known
+  const made = new RoutingPolicy.RouteDecision({ provider, fallbacks, policy, reason })
+  if (decisions.size >= cachedDecisions) decisions.clear()
+  decisions.set(key, made)
+  return made
 }
 
 const make = (service: RoutingPolicy.Service) => Layer.succeed(RoutingPolicy.RoutingPolicy, service)

@@ -3,10 +3,10 @@
  * and fail over to the next feasible provider on retryable and capacity failures, keeping the history.
  */
 import { ComputeError, type ComputeProvider, type RoutingPolicy, TaskSpec } from "@hangar/core"
-import { Clock, Effect, type Either } from "effect"
+import { Clock, Effect, type Either, LogLevel } from "effect"
 import type { DispatchError, DispatchResult } from "../Router.js"
 import { registeredAttempt } from "./DispatchAttempt.js"
-import type { RouterState } from "./RouterState.js"
+import { logged, type RouterState } from "./RouterState.js"
 
 const failsOver = (error: ComputeError.ComputeError): boolean =>
   error.isRetryable || error._tag === "CapacityUnavailable" || error._tag === "ProviderUnavailable"
@@ -63,13 +63,16 @@ const attemptOn = (
   ComputeError.ComputeError
 > =>
   Effect.gen(function* () {
-    yield* Effect.logInfo("route").pipe(
-      Effect.annotateLogs({
-        task: task.taskId,
-        provider: decision.provider,
-        policy: decision.policy,
-        reason: decision.reason
-      })
+    yield* logged(
+      Effect.logInfo("route").pipe(
+        Effect.annotateLogs({
+          task: task.taskId,
+          provider: decision.provider,
+          policy: decision.policy,
+          reason: decision.reason
+        })
+      ),
+      LogLevel.Info
     )
     const provider = yield* state.registry.get(decision.provider)
     const dispatchedAt = yield* Clock.currentTimeMillis

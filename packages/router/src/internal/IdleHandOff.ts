@@ -10,9 +10,9 @@ import {
   type Session,
   type TaskSpec
 } from "@hangar/core"
-import { Clock, Duration, Effect, FiberMap, Option } from "effect"
+import { Clock, Duration, Effect, FiberMap, LogLevel, Option } from "effect"
 import type { SessionStoreError } from "../SessionStore.js"
-import { keyOf, type RouterState } from "./RouterState.js"
+import { keyOf, logged, type RouterState } from "./RouterState.js"
 
 /**
  * What the idle policy is told about an idle session: the prices its provider's cost model declares for running
@@ -107,13 +107,16 @@ export const scheduleIdle = (
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
     const decision = yield* state.idle.onIdle(idleInput(provider, session, task, now))
-    yield* Effect.logDebug("idle decision").pipe(
-      Effect.annotateLogs({
-        provider: provider.id,
-        session: session.id,
-        action: decision.action,
-        reason: decision.reason
-      })
+    yield* logged(
+      Effect.logDebug("idle decision").pipe(
+        Effect.annotateLogs({
+          provider: provider.id,
+          session: session.id,
+          action: decision.action,
+          reason: decision.reason
+        })
+      ),
+      LogLevel.Debug
     )
     if (decision.action === "keep" || decision.action === "platform") return
     const timer = idleTimer(state, provider, session.id, decision, decision.action)

@@ -3,7 +3,7 @@
  * idle hand-off, reconciliation, create gates): the services it uses, its options, and what it tracks in memory.
  */
 import { IdlePolicy, ProviderRegistry, RoutingPolicy, type TaskSpec } from "@hangar/core"
-import { Duration, Effect, FiberMap, type Scope } from "effect"
+import { Duration, Effect, FiberMap, type LogLevel, type Scope } from "effect"
 import type { DispatchProgress, ReconcileOptions, RouterOptions } from "../Router.js"
 import { SessionStore, type Service as SessionStoreService } from "../SessionStore.js"
 import * as CreateGate from "./CreateGate.js"
@@ -94,3 +94,10 @@ export const make = (options: RouterOptions): Effect.Effect<RouterState, never, 
 /** Tells `onDispatchStep` (if any) that an attempt reached a step. */
 export const reportStep = (state: RouterState, progress: DispatchProgress): Effect.Effect<void> =>
   state.options.onDispatchStep === undefined ? Effect.void : state.options.onDispatchStep(progress)
+
+/**
+ * A log line of the dispatch path, built only when its level is enabled: its annotations cost more than the line
+ * when nothing is logged, and a dispatch writes two.
+ */
+export const logged = (line: Effect.Effect<void>, level: LogLevel.LogLevel): Effect.Effect<void> =>
+  Effect.asVoid(Effect.whenLogLevel(line, level))
