@@ -82,6 +82,18 @@ interface EngineState {
   /** Tasks not yet seen stopped; the RUNNING seconds of those that have are in `settledSeconds`. */
   readonly unsettled: Set<Task>
   settledSeconds: number
+  /** Each repository's access point request, as EcsProvider makes it (its token is a SHA-256: made once). */
+  readonly accessPoints: Map<string, EcsConventions.AccessPointRequest>
+}
+
+const accessPointOf = (engine: EngineState, fileSystemId: string, repository: string) => {
+  const key = `${fileSystemId}/${repository}`
+  let request = engine.accessPoints.get(key)
+  if (request === undefined) {
+    request = EcsConventions.accessPointRequest(fileSystemId, repository)
+    engine.accessPoints.set(key, request)
+  }
+  return request
 }
 
 const context = (method: string) => ({ module: "EcsEngine", method, provider })
@@ -161,10 +173,7 @@ const runTask = (engine: EngineState, sessionId: string, state: SessionState) =>
       const { model, cluster, capacityProvider, fileSystemId } = state.cluster
       // The repository's workspace, as EcsProvider makes it: its access point, made on its first session.
       if (fileSystemId !== undefined)
-        model.workspaces.create(
-          EcsConventions.accessPointRequest(fileSystemId, state.task.repository),
-          engine.clock.now()
-        )
+        model.workspaces.create(accessPointOf(engine, fileSystemId, state.task.repository), engine.clock.now())
       const definition = definitionFor(engine.prefix, state.cluster, state.task.size, state.task.requiresGpu)
       return model.runTask({
         cluster,
@@ -380,7 +389,8 @@ export const make = (options: Options): Effect.Effect<EcsEngine> =>
       byRegion: new Map(options.clusters.map((c) => [c.region, c])),
       sessions: new Map(),
       unsettled: new Set(),
-      settledSeconds: 0
+      settledSeconds: 0,
+      accessPoints: new Map()
     }
     const regions = options.clusters.map((c) => Region.make(c.region))
     const service = yield* ComputeProvider.make({
