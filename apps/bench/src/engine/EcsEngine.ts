@@ -173,7 +173,10 @@ const runTask = (engine: EngineState, sessionId: string, state: SessionState) =>
       const { model, cluster, capacityProvider, fileSystemId } = state.cluster
       // The repository's workspace, as EcsProvider makes it: its access point, made on its first session.
       if (fileSystemId !== undefined)
-        model.workspaces.create(accessPointOf(engine, fileSystemId, state.task.repository), engine.clock.now())
+        model.workspaces.create(
+          accessPointOf(engine, fileSystemId, state.task.repository),
+          engine.clock.now()
+        )
       const definition = definitionFor(engine.prefix, state.cluster, state.task.size, state.task.requiresGpu)
       return model.runTask({
         cluster,
