@@ -1,6 +1,7 @@
 /**
  * A progress bar on stderr while a run takes more than a second: simulated days done, tasks dispatched and an
- * ETA, over every job of the run. Redrawn in place on a terminal; otherwise a plain line per tenth of the way.
+ * ETA, over every job of the run. Redrawn in place on a terminal; otherwise a plain line per tenth of the way,
+ * and at least every half minute, so that a long run shows it is alive.
  */
 
 export interface Totals {
@@ -19,6 +20,7 @@ export interface Bar {
 const dayMillis = 86_400_000
 const showAfterMillis = 1_000
 const redrawEveryMillis = 100
+const plainLineAtLeastEveryMillis = 30_000
 
 export const make = (label: string, totals: Totals, jobs: number): Bar => {
   const tty = process.stderr.isTTY === true
@@ -26,6 +28,7 @@ export const make = (label: string, totals: Totals, jobs: number): Bar => {
   const simulated = new Float64Array(jobs)
   const dispatched = new Float64Array(jobs)
   let lastDrawn = 0
+  let lastLine = 0
   let lastTenth = -1
   let shown = false
 
@@ -56,8 +59,9 @@ export const make = (label: string, totals: Totals, jobs: number): Bar => {
       shown = true
     } else {
       const tenth = Math.floor(fraction * 10)
-      if (tenth !== lastTenth || force) {
+      if (tenth !== lastTenth || force || now - lastLine >= plainLineAtLeastEveryMillis) {
         lastTenth = tenth
+        lastLine = now
         process.stderr.write(`${text}\n`)
         shown = true
       }
