@@ -40,8 +40,10 @@ export const make = (label: string, totals: Totals, jobs: number): Bar => {
       tasks += dispatched[i]!
     }
     const fraction = totals.simulatedMillis === 0 ? 1 : Math.min(1, sim / totals.simulatedMillis)
+    // The work is in the dispatches (a busy week costs more than a quiet month), so the ETA follows the tasks.
+    const done = totals.tasks === 0 ? fraction : Math.min(1, tasks / totals.tasks)
     const elapsed = (performance.now() - startedAt) / 1000
-    const eta = fraction > 0 ? (elapsed / fraction) * (1 - fraction) : Number.NaN
+    const eta = done > 0 ? (elapsed / done) * (1 - done) : Number.NaN
     const width = 24
     const filled = Math.round(fraction * width)
     const text = `${label} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${(sim / dayMillis).toFixed(1)}/${(totals.simulatedMillis / dayMillis).toFixed(0)} simulated days, ${tasks}/${totals.tasks} tasks dispatched, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : "?"}`
