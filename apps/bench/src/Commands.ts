@@ -3,6 +3,7 @@ import { ComputeError } from "@hangar/core"
 import { Console, Effect, Option } from "effect"
 import * as Charts from "./Charts.js"
 import * as CompareReport from "./CompareReport.js"
+import type * as Engine from "./engine/Engine.js"
 import * as HtmlReport from "./HtmlReport.js"
 import type * as InputIssues from "./InputIssues.js"
 import * as Jobs from "./Jobs.js"
@@ -76,11 +77,18 @@ export const withOverrides = (
   days: Option.getOrElse(options.days ?? Option.none(), () => scenario.days)
 })
 
-/** The Azure-shaped traces `policies` adds to the scenarios: 20 repositories over a week each. */
-const azureTraces = (seed: number): ReadonlyArray<PolicyBenchmark.PolicyTrace> =>
+/**
+ * The Azure-shaped traces `policies` adds to the scenarios: 20 repositories over a week each (or `--days`), on
+ * `ecs`.
+ */
+const azureTraces = (
+  seed: number,
+  days: number,
+  ecs: Engine.ClusterShape
+): ReadonlyArray<PolicyBenchmark.PolicyTrace> =>
   [1, 2, 3].map((n) => ({
     name: `azure-shaped-${n}`,
-    source: { kind: "azure" as const, options: { seed: seed * 1000 + n, repositories: 20, days: 7 } }
+    source: { kind: "azure" as const, options: { seed: seed * 1000 + n, repositories: 20, days }, ecs }
   }))
 
 export const policies = (
@@ -89,14 +97,22 @@ export const policies = (
   Effect.gen(function* () {
     yield* checkName(options)
     const started = performance.now()
-    const scenarios = (yield* Scenarios.seedScenarios).map((s) => withOverrides(s, options))
+    // ECS is the shared cluster `compare` simulates: each scenario's tuned one (`tuned.yaml`).
+    const tuned = yield* Effect.orDie(Tune.readTuned(Scenarios.tunedFile))
+    const scenarios = tunedAndSeed(yield* Scenarios.seedScenarios, tuned, false).map((s) =>
+      withOverrides(s, options)
+    )
     const seed = Option.getOrElse(options.seed, () => 1)
     const traces: ReadonlyArray<PolicyBenchmark.PolicyTrace> = [
       ...scenarios.map((scenario) => ({
         name: scenario.name,
         source: { kind: "scenario" as const, scenario }
       })),
-      ...azureTraces(seed)
+      ...azureTraces(
+        seed,
+        Option.getOrElse(options.days ?? Option.none(), () => 7),
+        scenarios[0]!.ecs
+      )
     ]
     const settings = { waitUsdPerSecond: options.waitUsdPerHour / 3600, seed }
     const jobs: ReadonlyArray<Jobs.Job> = PolicyBenchmark.runsOf(traces, settings).map((run) => ({

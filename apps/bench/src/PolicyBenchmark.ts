@@ -79,7 +79,12 @@ export interface TraceBounds {
 /** Where a trace comes from (regenerated from this in a worker thread) and the world it runs in. */
 export type TraceSource =
   | { readonly kind: "scenario"; readonly scenario: Scenario }
-  | { readonly kind: "azure"; readonly options: AzureTraces.AzureTraceOptions }
+  | {
+      readonly kind: "azure"
+      readonly options: AzureTraces.AzureTraceOptions
+      /** The ECS cluster it runs against (the first scenario's, as `compare` simulates it). */
+      readonly ecs: Engine.ClusterShape
+    }
 
 export interface PolicyTrace {
   readonly name: string
@@ -89,7 +94,7 @@ export interface PolicyTrace {
 export const traceOf = (source: TraceSource): ReadonlyArray<Oracle.TraceTask> =>
   source.kind === "scenario" ? Trace.generate(source.scenario) : AzureTraces.generate(source.options)
 
-/** The cluster and Fly settings a trace runs with: a scenario's own; for Azure-shaped traces, the first scenario's. */
+/** The cluster and Fly settings a trace runs with: a scenario's own; for Azure-shaped traces, the one given. */
 export const worldOf = (source: TraceSource): Engine.PolicyWorld =>
   source.kind === "scenario"
     ? {
@@ -103,7 +108,7 @@ export const worldOf = (source: TraceSource): Engine.PolicyWorld =>
         regions: ["iad"],
         seed: source.options.seed,
         days: source.options.days,
-        ecs: { instanceType: "t3.large", minInstances: 1, maxInstances: 4 },
+        ecs: source.ecs,
         flyVolumeGb: 10
       }
 
