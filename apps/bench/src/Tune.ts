@@ -63,7 +63,8 @@ export const withFly = (scenario: Scenario, fly: FlyConfig): Scenario => ({
   fly: { ...scenario.fly, ...fly }
 })
 
-const priced = (scenario: Scenario, instanceType: string) =>
+/** Whether every region of the scenario prices the instance type (and what its bill needs beside it). */
+export const pricedEverywhere = (scenario: Scenario, instanceType: string): boolean =>
   scenario.regions.every((region) => {
     try {
       Pricing.ec2PricingStrict(region, Engine.ecsPriceKeys(instanceType))
@@ -76,7 +77,7 @@ const priced = (scenario: Scenario, instanceType: string) =>
 /** ECS candidates: types priced everywhere × minimum 0-2 × targetCapacity 100 or 75, the scenario's maximum. */
 export const ecsCandidates = (scenario: Scenario): ReadonlyArray<EcsConfig> =>
   instanceTypes
-    .filter((t) => priced(scenario, t))
+    .filter((t) => pricedEverywhere(scenario, t))
     .flatMap((instanceType) =>
       [0, 1, 2].flatMap((minInstances) =>
         [100, 75].map((targetCapacity) => ({
