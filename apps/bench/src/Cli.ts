@@ -48,6 +48,8 @@ const wire = Options.boolean("wire").pipe(
   )
 )
 const common = { seed, out, name, format, days, workers, wire }
+/** The seed scenario a command is limited to (default: all of them). */
+const scenarioName = Args.text({ name: "scenario" }).pipe(Args.optional)
 const seedConfig = Options.boolean("seed-config").pipe(
   Options.withDescription(
     "beside each tuned scenario, also simulate it as its file configures it (the seed's configuration): twice the work"
@@ -65,7 +67,7 @@ const compare = Command.make("compare", { ...common, seedConfig }, Commands.comp
 const tune = Command.make(
   "tune",
   {
-    scenario: Args.text({ name: "scenario" }).pipe(Args.optional),
+    scenario: scenarioName,
     sliceDays: Options.integer("slice-days").pipe(
       Options.withDefault(7),
       Options.withDescription(
@@ -84,7 +86,7 @@ const tune = Command.make(
 
 const sensitivity = Command.make(
   "sensitivity",
-  { scenario: Args.text({ name: "scenario" }).pipe(Args.optional), seed, out, name, format, days, workers },
+  { scenario: scenarioName, seed, out, name, format, days, workers },
   Commands.sensitivity
 ).pipe(
   Command.withDescription(
@@ -95,7 +97,7 @@ const sensitivity = Command.make(
 const reproduce = Command.make(
   "reproduce",
   {
-    scenario: Args.text({ name: "scenario" }).pipe(Args.optional),
+    scenario: scenarioName,
     file: Options.file("file").pipe(
       Options.withDefault(Scenarios.reproduceFile),
       Options.withDescription(

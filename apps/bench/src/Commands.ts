@@ -429,7 +429,7 @@ export const reproduce = (
         seedClaim: scenario.seedClaim!,
         days: scenario.days,
         tuned: from,
-        searched: { ecs: ecs.length, fly: fly.length },
+        searched: { ecs, fly },
         reproduces: found.reproduces,
         configuration: found.choice
       }

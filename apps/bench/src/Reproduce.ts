@@ -9,12 +9,13 @@
  *
  * "Nearest" to the tuned configuration (tuned.yaml): fewest fields changed across both sides, then the smallest
  * dollar error (|ECS − seed's ECS| + |Fly − seed's Fly|). When no pair reproduces, the closest pair is the one
- * whose worst criterion is least off (each as a multiple of its tolerance), then fewest fields changed.
+ * whose worst criterion is least off (each as a multiple of its tolerance), then whose three criteria are least
+ * off together, then with fewest fields changed.
  * `reproduce.yaml` keeps each seed row's answer; `compare` prints it under the table.
  */
-import { readFileSync, writeFileSync } from "node:fs"
-import { Effect, Schema } from "effect"
-import { parse as parseYaml, stringify } from "yaml"
+import { writeFileSync } from "node:fs"
+import { type Effect, Schema } from "effect"
+import { Document, type YAMLMap, type YAMLSeq } from "yaml"
 import * as Scenario from "./Scenario.js"
 import type { SideResult } from "./Sides.js"
 import * as Tune from "./Tune.js"
@@ -42,6 +43,8 @@ export interface Judgement {
   readonly reproduces: boolean
   /** The worst of the three as a multiple of its tolerance (at most 1 when the row reproduces). */
   readonly miss: number
+  /** The three's multiples of their tolerances, summed. */
+  readonly totalMiss: number
 }
 
 export const judge = (claim: Claim, ecsUsdPerMonth: number, flyUsdPerMonth: number): Judgement => {
@@ -53,12 +56,20 @@ export const judge = (claim: Claim, ecsUsdPerMonth: number, flyUsdPerMonth: numb
     Math.abs(ecsOff) <= dollarTolerance &&
     Math.abs(flyOff) <= dollarTolerance &&
     Math.abs(points) <= pointsTolerance
-  const miss = Math.max(
+  const misses = [
     Math.abs(ecsOff) / dollarTolerance,
     Math.abs(flyOff) / dollarTolerance,
     Math.abs(points) / pointsTolerance
-  )
-  return { ecsOff, flyOff, savingsPercent, points, reproduces, miss }
+  ]
+  return {
+    ecsOff,
+    flyOff,
+    savingsPercent,
+    points,
+    reproduces,
+    miss: Math.max(...misses),
+    totalMiss: misses.reduce((a, b) => a + b, 0)
+  }
 }
 
 // ---- the nearest choice
@@ -96,7 +107,8 @@ export const changedFields = <C extends object>(from: C, to: C): number =>
 
 /**
  * The pair nearest to `from` under which the claim reproduces (fewest changed fields, then the smallest dollar
- * error), or, when none does, the closest pair (least miss, then fewest changed fields); undefined when a side
+ * error), or, when none does, the closest pair (least worst miss, then least total miss, then fewest changed
+ * fields); undefined when a side
  * has no candidate.
  */
 export const nearest = (
@@ -117,9 +129,9 @@ export const nearest = (
       return a.choice.changedFields !== b.choice.changedFields
         ? a.choice.changedFields < b.choice.changedFields
         : a.dollarError < b.dollarError
-    return a.judgement.miss !== b.judgement.miss
-      ? a.judgement.miss < b.judgement.miss
-      : a.choice.changedFields < b.choice.changedFields
+    if (a.judgement.miss !== b.judgement.miss) return a.judgement.miss < b.judgement.miss
+    if (a.judgement.totalMiss !== b.judgement.totalMiss) return a.judgement.totalMiss < b.judgement.totalMiss
+    return a.choice.changedFields < b.choice.changedFields
   }
   for (const e of ecs)
     for (const f of fly) {
@@ -145,7 +157,8 @@ export const nearest = (
 /** A side's candidate as its simulation came out. */
 export const evaluate = <C>(scenario: Scenario.Scenario, config: C, side: SideResult): Evaluated<C> => ({
   config,
-  usdPerMonth: side.usdPerMonth,
+  // To the micro-dollar, as the ledgers count.
+  usdPerMonth: Math.round(side.usdPerMonth * 1e6) / 1e6,
   p95Seconds: Tune.p95(side),
   failed: side.failed,
   meetsTarget: Tune.meets(scenario, side)
@@ -180,8 +193,8 @@ export const Entry = Schema.Struct({
   days: Schema.Number,
   /** The tuned configuration the changed fields are counted from. */
   tuned: Schema.Struct({ ecs: Tune.EcsConfig, fly: Tune.FlyConfig }),
-  /** How many configurations of each side were simulated. */
-  searched: Schema.Struct({ ecs: Schema.Int, fly: Schema.Int }),
+  /** Every configuration of each side that was simulated, with its result (what the choice was made from). */
+  searched: Schema.Struct({ ecs: Schema.Array(EvaluatedEcs), fly: Schema.Array(EvaluatedFly) }),
   /** Whether some pair in the searched space reproduces the row. */
   reproduces: Schema.Boolean,
   /** The nearest reproducing pair, or (`reproduces: false`) the closest pair. */
@@ -194,26 +207,20 @@ export const File = Schema.Record({ key: Schema.String, value: Entry })
 export type File = typeof File.Type
 
 /** Reads `reproduce.yaml` (an empty record when there is none). */
-export const read = (path: string): Effect.Effect<File, Error> =>
-  Effect.try({
-    try: () => {
-      let text: string
-      try {
-        text = readFileSync(path, "utf8")
-      } catch {
-        return {}
-      }
-      return Schema.decodeUnknownSync(File)(parseYaml(text) ?? {})
-    },
-    catch: (e) => new Error(`${path}: ${e instanceof Error ? e.message : String(e)}`)
-  })
+export const read = (path: string): Effect.Effect<File, Error> => Tune.readYaml(File, path, {})
 
 /** Writes the entries, merged into the file's others. */
 export const write = (path: string, previous: File, entries: Readonly<Record<string, Entry>>): void => {
   const next = { ...previous, ...entries }
+  const document = new Document(Schema.encodeSync(File)(next), { aliasDuplicateObjects: false })
+  // One line per searched candidate.
+  for (const name of Object.keys(next))
+    for (const side of ["ecs", "fly"])
+      for (const item of (document.getIn([name, "searched", side]) as YAMLSeq<YAMLMap>).items)
+        item.flow = true
   writeFileSync(
     path,
-    `# Written by \`hangar-bench reproduce\`: per seed row, the configuration nearest to the tuned one (fewest fields\n# changed, then the smallest dollar error) under which the row reproduces (both $/mo within 15% of the seed's,\n# savings within 10 points), or with \`reproduces: false\` the closest the searched space came. \`compare\` reads it.\n${stringify(Schema.encodeSync(File)(next), { aliasDuplicateObjects: false })}`
+    `# Written by \`hangar-bench reproduce\`: per seed row, the configuration nearest to the tuned one (fewest fields\n# changed, then the smallest dollar error) under which the row reproduces (both $/mo within 15% of the seed's,\n# savings within 10 points), or with \`reproduces: false\` the closest the searched space came (least worst miss, as a\n# multiple of its tolerance, then least total miss); \`searched\` holds every candidate simulated. \`compare\` reads it.\n${document.toString({ lineWidth: 0 })}`
   )
 }
 
@@ -226,4 +233,4 @@ const describeChoice = (c: Choice) =>
 export const describe = (entry: Entry): string =>
   entry.reproduces
     ? `nearest configuration that reproduces (${entry.configuration.changedFields} field${entry.configuration.changedFields === 1 ? "" : "s"} changed from tuned): ${describeChoice(entry.configuration)}`
-    : `none in the searched space (${entry.searched.ecs} ECS × ${entry.searched.fly} Fly configurations); closest: ${describeChoice(entry.configuration)}`
+    : `none in the searched space (${entry.searched.ecs.length} ECS × ${entry.searched.fly.length} Fly configurations); closest: ${describeChoice(entry.configuration)}`

@@ -230,20 +230,27 @@ export const tune = (
   return { scenario: scenario.name, ecs, fly }
 }
 
-/** Reads `tuned.yaml` (an empty record when there is none). */
-export const readTuned = (path: string): Effect.Effect<Tuned, Error> =>
+/** Reads a committed YAML file of the bench's (tuned.yaml, reproduce.yaml): an empty record when there is none. */
+export const readYaml = <A, I>(
+  schema: Schema.Schema<A, I>,
+  path: string,
+  empty: A
+): Effect.Effect<A, Error> =>
   Effect.try({
     try: () => {
       let text: string
       try {
         text = readFileSync(path, "utf8")
       } catch {
-        return {}
+        return empty
       }
-      return Schema.decodeUnknownSync(Tuned)(parseYaml(text) ?? {})
+      return Schema.decodeUnknownSync(schema)(parseYaml(text) ?? {})
     },
     catch: (e) => new Error(`${path}: ${e instanceof Error ? e.message : String(e)}`)
   })
+
+/** Reads `tuned.yaml` (an empty record when there is none). */
+export const readTuned = (path: string): Effect.Effect<Tuned, Error> => readYaml(Tuned, path, {})
 
 /** Writes the chosen configurations, merged into the file's others. */
 export const writeTuned = (path: string, previous: Tuned, results: ReadonlyArray<TuneResult>): void => {
