@@ -403,6 +403,8 @@ export const reproduce = (
   Effect.gen(function* () {
     const started = performance.now()
     const chosen = yield* pickScenarios(options, "reproduce", (s) => s.seedClaim !== undefined)
+    // Read first: a file that does not decode fails the run before anything is simulated.
+    const previous = yield* Effect.orDie(Reproduce.read(options.file))
     const tuned = yield* Effect.orDie(Tune.readTuned(Scenarios.tunedFile))
     const searches = chosen.map((scenario) => ({ scenario, candidates: Reproduce.candidates(scenario) }))
     const workers = workersOf(options)
@@ -436,7 +438,6 @@ export const reproduce = (
       entries[scenario.name] = entry
       yield* Console.log(`${scenario.name}: ${Reproduce.describe(entry)}`)
     }
-    const previous = yield* Effect.orDie(Reproduce.read(options.file))
     Reproduce.write(options.file, previous, entries)
     yield* Console.log(
       `wrote ${options.file} (${((performance.now() - started) / 1000).toFixed(1)} s wall on ${workers} thread(s))`
