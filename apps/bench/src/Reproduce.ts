@@ -15,7 +15,7 @@
  */
 import { writeFileSync } from "node:fs"
 import { type Effect, Schema } from "effect"
-import { Document, type YAMLMap, type YAMLSeq } from "yaml"
+import { Document, isMap, type YAMLMap, type YAMLSeq } from "yaml"
 import * as Scenario from "./Scenario.js"
 import type { SideResult } from "./Sides.js"
 import * as Tune from "./Tune.js"
@@ -213,11 +213,13 @@ export const read = (path: string): Effect.Effect<File, Error> => Tune.readYaml(
 export const write = (path: string, previous: File, entries: Readonly<Record<string, Entry>>): void => {
   const next = { ...previous, ...entries }
   const document = new Document(Schema.encodeSync(File)(next), { aliasDuplicateObjects: false })
-  // One line per searched candidate.
+  // Each candidate's configuration on one line.
   for (const name of Object.keys(next))
     for (const side of ["ecs", "fly"])
-      for (const item of (document.getIn([name, "searched", side]) as YAMLSeq<YAMLMap>).items)
-        item.flow = true
+      for (const item of (document.getIn([name, "searched", side]) as YAMLSeq<YAMLMap>).items) {
+        const config = item.get("config", true)
+        if (isMap(config)) config.flow = true
+      }
   writeFileSync(
     path,
     `# Written by \`hangar-bench reproduce\`: per seed row, the configuration nearest to the tuned one (fewest fields\n# changed, then the smallest dollar error) under which the row reproduces (both $/mo within 15% of the seed's,\n# savings within 10 points), or with \`reproduces: false\` the closest the searched space came (least worst miss, as a\n# multiple of its tolerance, then least total miss); \`searched\` holds every candidate simulated. \`compare\` reads it.\n${document.toString({ lineWidth: 0 })}`
