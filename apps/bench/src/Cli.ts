@@ -1,7 +1,8 @@
 /**
  * hangar-bench's command line: the cost comparison of the seed's four workloads (default command), a user's own
- * workload (`run FILE`), the routing × idle policy benchmark (`policies`) and the difference of two runs (`diff A
- * B`). `run` answers the process's exit code: 0 success, 1 a failed run, 2 a usage or input error (printed
+ * workload (`run FILE`), the routing × idle policy benchmark (`policies`), the configuration search (`tune`), the
+ * sensitivity by re-simulation (`sensitivity`), the seed rows' nearest reproducing configuration (`reproduce`) and
+ * the difference of two runs (`diff A B`). `run` answers the process's exit code: 0 success, 1 a failed run, 2 a usage or input error (printed
  * once, one or two lines per issue, no stack and no log line).
  */
 import { Args, Command, Options, ValidationError } from "@effect/cli"
@@ -10,6 +11,7 @@ import { Cause, Console, Effect, Option } from "effect"
 import * as Commands from "./Commands.js"
 import * as Diff from "./Diff.js"
 import * as Results from "./Results.js"
+import * as Scenarios from "./Scenarios.js"
 
 // ---- options
 
@@ -46,6 +48,8 @@ const wire = Options.boolean("wire").pipe(
   )
 )
 const common = { seed, out, name, format, days, workers, wire }
+/** The seed scenario a command is limited to (default: all of them). */
+const scenarioName = Args.text({ name: "scenario" }).pipe(Args.optional)
 const seedConfig = Options.boolean("seed-config").pipe(
   Options.withDescription(
     "beside each tuned scenario, also simulate it as its file configures it (the seed's configuration): twice the work"
@@ -63,7 +67,7 @@ const compare = Command.make("compare", { ...common, seedConfig }, Commands.comp
 const tune = Command.make(
   "tune",
   {
-    scenario: Args.text({ name: "scenario" }).pipe(Args.optional),
+    scenario: scenarioName,
     sliceDays: Options.integer("slice-days").pipe(
       Options.withDefault(7),
       Options.withDescription(
@@ -77,6 +81,37 @@ const tune = Command.make(
 ).pipe(
   Command.withDescription(
     "Per side, the cheapest configuration meeting the scenario's start-latency target, on the engine; writes tuned.yaml"
+  )
+)
+
+const sensitivity = Command.make(
+  "sensitivity",
+  { scenario: scenarioName, seed, out, name, format, days, workers },
+  Commands.sensitivity
+).pipe(
+  Command.withDescription(
+    "Each seed scenario (or the one named) re-simulated with one variable changed from its tuned configuration: instance type × group minimum, Fly idle timeout, workspace size, sessions per day"
+  )
+)
+
+const reproduce = Command.make(
+  "reproduce",
+  {
+    scenario: scenarioName,
+    file: Options.file("file").pipe(
+      Options.withDefault(Scenarios.reproduceFile),
+      Options.withDescription(
+        "the file the answers are merged into (default: the package's reproduce.yaml, which compare reads)"
+      )
+    ),
+    seed,
+    days,
+    workers
+  },
+  Commands.reproduce
+).pipe(
+  Command.withDescription(
+    "Per seed row, the configuration nearest to the tuned one under which it reproduces (both $/mo within 15%, savings within 10 points), searched on the engine; writes reproduce.yaml"
   )
 )
 
@@ -135,7 +170,7 @@ const diff = Command.make(
 
 const bench = Command.make("hangar-bench", { ...common, seedConfig }, Commands.compare).pipe(
   Command.withDescription("Hangar's cost and policy benchmarks (default: the cost comparison table)"),
-  Command.withSubcommands([compare, run, policies, tune, diff])
+  Command.withSubcommands([compare, run, policies, tune, sensitivity, reproduce, diff])
 )
 
 // ---- running it

@@ -10,10 +10,12 @@ import * as Jobs from "./Jobs.js"
 import * as PolicyBenchmark from "./PolicyBenchmark.js"
 import * as PolicyReport from "./PolicyReport.js"
 import * as Progress from "./Progress.js"
+import * as Reproduce from "./Reproduce.js"
 import * as Results from "./Results.js"
 import * as Scenario from "./Scenario.js"
 import * as Scenarios from "./Scenarios.js"
 import * as Sensitivity from "./Sensitivity.js"
+import * as SideRuns from "./SideRuns.js"
 import * as Sides from "./Sides.js"
 import * as Style from "./Style.js"
 import * as Table from "./Table.js"
@@ -168,15 +170,28 @@ export const policies = (
     )
   })
 
+/** `reproduce.yaml`'s answer for a seed row (none for a workload that is not the seed's). */
+const reproduceEntry = (scenario: Scenario.Scenario, found: Reproduce.File): Reproduce.Entry | undefined => {
+  const entry = found[scenario.name]
+  const claim = scenario.seedClaim
+  return entry !== undefined &&
+    claim !== undefined &&
+    entry.seedClaim.ecsUsdPerMonth === claim.ecsUsdPerMonth &&
+    entry.seedClaim.flyUsdPerMonth === claim.flyUsdPerMonth &&
+    entry.seedClaim.savingsPercent === claim.savingsPercent
+    ? entry
+    : undefined
+}
+
 /** The simulated sides of each scenario, from the jobs' outputs (in the jobs' order). */
 const collect = (
   chosen: ReadonlyArray<Scenario.Scenario>,
   inputs: ReadonlyArray<Scenario.Scenario>,
-  outputs: ReadonlyArray<Jobs.JobResult>
+  outputs: ReadonlyArray<Jobs.JobResult>,
+  found: Reproduce.File
 ) =>
   Effect.gen(function* () {
     const results: Array<CompareReport.ScenarioResult> = []
-    const sensitivity: Array<Sensitivity.SensitivityRow> = []
     let events = 0
     let simulatedMillis = 0
     let at = 0
@@ -189,13 +204,18 @@ const collect = (
       if (fly === undefined || regions.length !== scenario.regions.length)
         return yield* Effect.die(new Error(`jobs of ${scenario.name} came back out of order`))
       const ecs = Sides.combineEcs(scenario, trace.length, regions)
-      const result = { scenario, input: inputs[index]!, ecs, fly }
-      results.push(result)
-      sensitivity.push(...Sensitivity.rows(result, trace))
+      const reproduce = reproduceEntry(scenario, found)
+      results.push({
+        scenario,
+        input: inputs[index]!,
+        ecs,
+        fly,
+        ...(reproduce === undefined ? {} : { reproduce })
+      })
       events += ecs.events + fly.events + 2 * trace.length
       simulatedMillis += 2 * scenario.days * 86_400_000
     }
-    return { results, sensitivity, events, simulatedMillis }
+    return { results, events, simulatedMillis }
   })
 
 /** Simulates each scenario on both providers and writes the comparison. */
@@ -220,22 +240,20 @@ export const compareScenarios = (
     )
     const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
     progress.done()
-    const { results, sensitivity, events, simulatedMillis } = yield* collect(chosen, scenarios, outputs)
+    const found = yield* Effect.orDie(Reproduce.read(Scenarios.reproduceFile))
+    const { results, events, simulatedMillis } = yield* collect(chosen, scenarios, outputs, found)
     const wall = (performance.now() - wallStart) / 1000
+    const pointer =
+      "Re-simulated with one variable changed at a time (instance type × group minimum, idle timeout, workspace size, sessions per day): hangar-bench sensitivity [scenario]"
     const sections: ReadonlyArray<CompareReport.Section> = [
-      {
-        title: "Sensitivity (estimated around each simulated result)",
-        text: Table.text(Sensitivity.columns, sensitivity),
-        markdown: Table.markdown(Sensitivity.columns, sensitivity),
-        html: Table.html(Sensitivity.columns, sensitivity)
-      }
+      { title: "Sensitivity", text: pointer, markdown: pointer, html: `<p>${Table.escapeHtml(pointer)}</p>` }
     ]
     const costRows = results.flatMap((r) => [
       { scenario: Scenario.displayName(r.scenario), provider: "ECS + EC2", usdPerMonth: r.ecs.usdPerMonth },
       { scenario: Scenario.displayName(r.scenario), provider: "Fly.io", usdPerMonth: r.fly.usdPerMonth }
     ])
     const chart = yield* Effect.promise(() => Charts.costPerScenario(costRows))
-    const json = Results.stableJson(CompareReport.document(results, sensitivity))
+    const json = Results.stableJson(CompareReport.document(results))
     const markdown = CompareReport.markdown(results, sections)
     const html = HtmlReport.compare(results, sections, [
       Charts.costPerScenarioSpec(costRows),
@@ -286,6 +304,27 @@ export const compare = (
     return yield* compareScenarios(tunedAndSeed(scenarios, tuned, options.seedConfig ?? false), options)
   })
 
+/** The seed scenarios (with `--seed` and `--days`), or the one named; an unknown name is refused. */
+const pickScenarios = (
+  options: Pick<CommonOptions, "seed" | "days"> & { readonly scenario: Option.Option<string> },
+  method: string,
+  eligible: (s: Scenario.Scenario) => boolean = () => true
+): Effect.Effect<ReadonlyArray<Scenario.Scenario>, InputError> =>
+  Effect.gen(function* () {
+    const all = (yield* Scenarios.seedScenarios).filter(eligible).map((s) => withOverrides(s, options))
+    const name = Option.getOrUndefined(options.scenario)
+    const chosen = name === undefined ? all : all.filter((s) => s.name === name)
+    if (chosen.length === 0)
+      return yield* new ComputeError.InvalidRequest({
+        module: "Commands",
+        method,
+        field: "scenario",
+        expected: `one of ${all.map((s) => s.name).join(", ")}`,
+        actual: name ?? ""
+      })
+    return chosen
+  })
+
 /** Tunes each scenario (or the one named): per side, the cheapest configuration meeting its target. */
 export const tune = (
   options: Pick<CommonOptions, "seed" | "days"> & {
@@ -294,17 +333,7 @@ export const tune = (
   }
 ): Effect.Effect<void, InputError> =>
   Effect.gen(function* () {
-    const all = (yield* Scenarios.seedScenarios).map((s) => withOverrides(s, options))
-    const name = Option.getOrUndefined(options.scenario)
-    const chosen = name === undefined ? all : all.filter((s) => s.name === name)
-    if (chosen.length === 0)
-      return yield* new ComputeError.InvalidRequest({
-        module: "Commands",
-        method: "tune",
-        field: "scenario",
-        expected: `one of ${all.map((s) => s.name).join(", ")}`,
-        actual: name ?? ""
-      })
+    const chosen = yield* pickScenarios(options, "tune")
     const results: Array<Tune.TuneResult> = []
     for (const scenario of chosen) {
       yield* Console.log(
@@ -319,6 +348,116 @@ export const tune = (
     const previous = yield* Effect.orDie(Tune.readTuned(Scenarios.tunedFile))
     Tune.writeTuned(Scenarios.tunedFile, previous, results)
     yield* Console.log(`wrote ${Scenarios.tunedFile}`)
+  })
+
+// ---- sensitivity and reproduce: many whole simulations on the worker pool
+
+const workersOf = (options: Pick<CommonOptions, "workers">) =>
+  Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
+
+/** The sensitivity of each seed scenario (or the one named) around its tuned configuration, re-simulated. */
+export const sensitivity = (
+  options: CommonOptions & { readonly scenario: Option.Option<string> }
+): Effect.Effect<void, InputError> =>
+  Effect.gen(function* () {
+    yield* checkName(options)
+    const started = performance.now()
+    const tuned = yield* Effect.orDie(Tune.readTuned(Scenarios.tunedFile))
+    const bases = tunedAndSeed(yield* pickScenarios(options, "sensitivity"), tuned, false).map(
+      ({ label: _label, ...scenario }) => scenario
+    )
+    const workers = workersOf(options)
+    const simulated = yield* Sensitivity.simulate(bases, workers)
+    const rows = simulated.map((s) => s.row)
+    const wall = (performance.now() - started) / 1000
+    const json = Results.stableJson({
+      schemaVersion: Results.schemaVersion,
+      kind: "sensitivity",
+      tool: Results.tool,
+      currency: "USD",
+      scenarios: bases.map((s) => ({
+        name: s.name,
+        days: s.days,
+        seed: s.seed,
+        tuned: tuned[s.name] ?? null
+      })),
+      rows
+    })
+    const note = `Each row: the scenario simulated again on the engine over ${[...new Set(bases.map((s) => s.days))].join(", ")} days, one variable changed from its tuned configuration (tuned.yaml); $/mo scaled to 30 days.`
+    const markdown = [
+      "# Sensitivity, re-simulated",
+      "",
+      note,
+      "",
+      Table.markdown(Sensitivity.columns, rows)
+    ].join("\n")
+    yield* Console.error(
+      `${rows.length} rows from ${SideRuns.distinct(Sensitivity.runsOf(bases.flatMap(Sensitivity.variants))).length} side simulations on the engine in ${wall.toFixed(1)} s wall on ${workers} thread(s)`
+    )
+    yield* publish(
+      options,
+      { "sensitivity.json": json, "sensitivity.md": markdown },
+      {
+        table: () =>
+          [Table.text(Sensitivity.columns, rows, Style.forStream(process.stdout)), note].join("\n"),
+        json: () => json,
+        markdown: () => markdown
+      }
+    )
+  })
+
+/**
+ * For each seed row (or the one named), the configuration nearest to the tuned one under which it reproduces,
+ * searched on the engine over tune's space; writes reproduce.yaml.
+ */
+export const reproduce = (
+  options: Pick<CommonOptions, "seed" | "days" | "workers"> & {
+    readonly scenario: Option.Option<string>
+    readonly file: string
+  }
+): Effect.Effect<void, InputError> =>
+  Effect.gen(function* () {
+    const started = performance.now()
+    const chosen = yield* pickScenarios(options, "reproduce", (s) => s.seedClaim !== undefined)
+    // Read first: a file that does not decode fails the run before anything is simulated.
+    const previous = yield* Effect.orDie(Reproduce.read(options.file))
+    const tuned = yield* Effect.orDie(Tune.readTuned(Scenarios.tunedFile))
+    const searches = chosen.map((scenario) => ({ scenario, candidates: Reproduce.candidates(scenario) }))
+    const workers = workersOf(options)
+    const resultOf = yield* SideRuns.simulate(
+      searches.flatMap(({ candidates }) => [
+        ...candidates.ecs.map((c) => ({ side: "ecs" as const, scenario: c.scenario })),
+        ...candidates.fly.map((c) => ({ side: "fly" as const, scenario: c.scenario }))
+      ]),
+      workers,
+      "reproduce"
+    )
+    const entries: Record<string, Reproduce.Entry> = {}
+    for (const { scenario, candidates } of searches) {
+      const from = tuned[scenario.name] ?? Reproduce.configOf(scenario)
+      const ecs = candidates.ecs.map((c) =>
+        Reproduce.evaluate(c.scenario, c.config, resultOf({ side: "ecs", scenario: c.scenario }))
+      )
+      const fly = candidates.fly.map((c) =>
+        Reproduce.evaluate(c.scenario, c.config, resultOf({ side: "fly", scenario: c.scenario }))
+      )
+      const found = Reproduce.nearest(scenario.seedClaim!, from, ecs, fly)
+      if (found === undefined) continue
+      const entry: Reproduce.Entry = {
+        seedClaim: scenario.seedClaim!,
+        days: scenario.days,
+        tuned: from,
+        searched: { ecs, fly },
+        reproduces: found.reproduces,
+        configuration: found.choice
+      }
+      entries[scenario.name] = entry
+      yield* Console.log(`${scenario.name}: ${Reproduce.describe(entry)}`)
+    }
+    Reproduce.write(options.file, previous, entries)
+    yield* Console.log(
+      `wrote ${options.file} (${((performance.now() - started) / 1000).toFixed(1)} s wall on ${workers} thread(s))`
+    )
   })
 
 export const runFile = (

@@ -4,6 +4,7 @@
  * p50/p95/p99, what each bill is made of, the assumptions, and the prices the run used with their sources.
  */
 import { Pricing, PricingCatalog, Statistics } from "@hangar/core"
+import * as Reproduce from "./Reproduce.js"
 import * as Results from "./Results.js"
 import { displayName, execLimitSeconds, type Scenario } from "./Scenario.js"
 import type { SideResult } from "./Sides.js"
@@ -17,6 +18,8 @@ export interface ScenarioResult {
   readonly input: Scenario
   readonly ecs: SideResult
   readonly fly: SideResult
+  /** For a seed row: `reproduce.yaml`'s answer, the nearest configuration under which it reproduces. */
+  readonly reproduce?: Reproduce.Entry
 }
 
 const savings = (r: ScenarioResult) => 1 - r.fly.usdPerMonth / r.ecs.usdPerMonth
@@ -240,21 +243,18 @@ export const failures = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<
   )
 
 /**
- * Whether a seed row reproduces, judged in dollars: both monthly figures within 15% of the seed's and the
- * savings within 10 points; if not, which of the three is off and by how much.
+ * Whether a seed row reproduces, judged in dollars (Reproduce.judge: both monthly figures within 15% of the seed's
+ * and the savings within 10 points); if not, which of the three is off and by how much. Then, from
+ * `reproduce.yaml`, the nearest configuration under which the row reproduces, or the closest the search came.
  */
 export const reproduction = (r: ScenarioResult): string => {
   const claim = r.scenario.seedClaim
   if (claim === undefined) return ""
-  const ours = savings(r) * 100
-  const off = (value: number, seed: number) => (value - seed) / seed
-  const ecsOff = off(r.ecs.usdPerMonth, claim.ecsUsdPerMonth)
-  const flyOff = off(r.fly.usdPerMonth, claim.flyUsdPerMonth)
-  const points = ours - claim.savingsPercent
+  const j = Reproduce.judge(claim, r.ecs.usdPerMonth, r.fly.usdPerMonth)
   const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(0)}%`
-  const figures = `ECS ${Table.usd(r.ecs.usdPerMonth)} vs the seed's ${Table.usd(claim.ecsUsdPerMonth, 0)} (${pct(ecsOff)}), Fly ${Table.usd(r.fly.usdPerMonth)} vs ${Table.usd(claim.flyUsdPerMonth, 0)} (${pct(flyOff)}), savings ${ours.toFixed(0)}% vs ${claim.savingsPercent}% (${points >= 0 ? "+" : ""}${points.toFixed(0)} pts)`
-  const holds = Math.abs(ecsOff) <= 0.15 && Math.abs(flyOff) <= 0.15 && Math.abs(points) <= 10
-  return `${displayName(r.scenario)}: ${holds ? "reproduces" : "does not reproduce"} in dollars (both within 15%, savings within 10 points): ${figures}.`
+  const figures = `ECS ${Table.usd(r.ecs.usdPerMonth)} vs the seed's ${Table.usd(claim.ecsUsdPerMonth, 0)} (${pct(j.ecsOff)}), Fly ${Table.usd(r.fly.usdPerMonth)} vs ${Table.usd(claim.flyUsdPerMonth, 0)} (${pct(j.flyOff)}), savings ${j.savingsPercent.toFixed(0)}% vs ${claim.savingsPercent}% (${j.points >= 0 ? "+" : ""}${j.points.toFixed(0)} pts)`
+  const line = `${displayName(r.scenario)}: ${j.reproduces ? "reproduces" : "does not reproduce"} in dollars (both within 15%, savings within 10 points): ${figures}.`
+  return r.reproduce === undefined ? line : `${line}\n  ${Reproduce.describe(r.reproduce)}.`
 }
 
 /** The seed's reproduction, one line per scenario that carries its claim (none for a user's own workload). */
@@ -385,7 +385,7 @@ export const configuration = (scenario: Scenario) => ({
 })
 
 /** The results document: what `compare.json` holds and `--format json` prints. */
-export const document = (results: ReadonlyArray<ScenarioResult>, sensitivity: ReadonlyArray<unknown>) => ({
+export const document = (results: ReadonlyArray<ScenarioResult>) => ({
   schemaVersion: Results.schemaVersion,
   kind: "compare",
   tool: Results.tool,
@@ -399,8 +399,8 @@ export const document = (results: ReadonlyArray<ScenarioResult>, sensitivity: Re
     configuration: configuration(r.scenario),
     ecs: sideDocument(r.ecs),
     fly: sideDocument(r.fly),
-    breakdown: breakdownRows([r]).map(({ scenario: _scenario, ...row }) => row)
+    breakdown: breakdownRows([r]).map(({ scenario: _scenario, ...row }) => row),
+    nearestReproducing: r.reproduce ?? null
   })),
-  prices: pricesUsed(results),
-  sensitivity
+  prices: pricesUsed(results)
 })

@@ -24,3 +24,6 @@ export const seedScenarios: Effect.Effect<
 
 /** Where `hangar-bench tune` keeps each scenario's chosen configuration per side (beside the scenarios). */
 export const tunedFile = join(directory, "..", "tuned.yaml")
+
+/** Where `hangar-bench reproduce` keeps, per seed row, the nearest configuration under which it reproduces. */
+export const reproduceFile = join(directory, "..", "reproduce.yaml")

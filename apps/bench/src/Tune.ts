@@ -63,7 +63,8 @@ export const withFly = (scenario: Scenario, fly: FlyConfig): Scenario => ({
   fly: { ...scenario.fly, ...fly }
 })
 
-const priced = (scenario: Scenario, instanceType: string) =>
+/** Whether every region of the scenario prices the instance type (and what its bill needs beside it). */
+export const pricedEverywhere = (scenario: Scenario, instanceType: string): boolean =>
   scenario.regions.every((region) => {
     try {
       Pricing.ec2PricingStrict(region, Engine.ecsPriceKeys(instanceType))
@@ -76,7 +77,7 @@ const priced = (scenario: Scenario, instanceType: string) =>
 /** ECS candidates: types priced everywhere × minimum 0-2 × targetCapacity 100 or 75, the scenario's maximum. */
 export const ecsCandidates = (scenario: Scenario): ReadonlyArray<EcsConfig> =>
   instanceTypes
-    .filter((t) => priced(scenario, t))
+    .filter((t) => pricedEverywhere(scenario, t))
     .flatMap((instanceType) =>
       [0, 1, 2].flatMap((minInstances) =>
         [100, 75].map((targetCapacity) => ({
@@ -229,20 +230,27 @@ export const tune = (
   return { scenario: scenario.name, ecs, fly }
 }
 
-/** Reads `tuned.yaml` (an empty record when there is none). */
-export const readTuned = (path: string): Effect.Effect<Tuned, Error> =>
+/** Reads a committed YAML file of the bench's (tuned.yaml, reproduce.yaml): an empty record when there is none. */
+export const readYaml = <A, I>(
+  schema: Schema.Schema<A, I>,
+  path: string,
+  empty: A
+): Effect.Effect<A, Error> =>
   Effect.try({
     try: () => {
       let text: string
       try {
         text = readFileSync(path, "utf8")
       } catch {
-        return {}
+        return empty
       }
-      return Schema.decodeUnknownSync(Tuned)(parseYaml(text) ?? {})
+      return Schema.decodeUnknownSync(schema)(parseYaml(text) ?? {})
     },
     catch: (e) => new Error(`${path}: ${e instanceof Error ? e.message : String(e)}`)
   })
+
+/** Reads `tuned.yaml` (an empty record when there is none). */
+export const readTuned = (path: string): Effect.Effect<Tuned, Error> => readYaml(Tuned, path, {})
 
 /** Writes the chosen configurations, merged into the file's others. */
 export const writeTuned = (path: string, previous: Tuned, results: ReadonlyArray<TuneResult>): void => {

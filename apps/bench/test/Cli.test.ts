@@ -5,7 +5,9 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { Effect } from "effect"
 import { assert, describe, it } from "vitest"
+import * as Reproduce from "../src/Reproduce.js"
 import * as Results from "../src/Results.js"
 import * as Style from "../src/Style.js"
 import * as Table from "../src/Table.js"
@@ -271,4 +273,56 @@ describe("colours", () => {
       "\u001b["
     )
   })
+})
+
+describe("the README's sensitivity and reproduce examples", () => {
+  it("sensitivity prints the run folder's rows: each variable with its tuned row, re-simulated", async () => {
+    const dir = temporary("sensitivity")
+    const results = join(dir, "results")
+    const outcome = await run([
+      "sensitivity",
+      "always-on",
+      "--days",
+      "1",
+      "--out",
+      results,
+      "--format",
+      "json"
+    ])
+    assert.strictEqual(outcome.code, 0, outcome.err)
+    assert.strictEqual(`${outcome.out}\n`, readFileSync(join(results, "latest", "sensitivity.json"), "utf8"))
+    assert.isTrue(existsSync(join(results, "latest", "sensitivity.md")))
+    const document = JSON.parse(outcome.out)
+    assert.strictEqual(document.kind, "sensitivity")
+    const rows: ReadonlyArray<{ variable: string; tuned: boolean; ecsUsdPerMonth: number }> = document.rows
+    assert.sameMembers(
+      [...new Set(rows.map((r) => r.variable))],
+      ["ECS instance type × group minimum", "Fly idle timeout", "Workspace size", "Sessions per day"]
+    )
+    assert.strictEqual(rows.filter((r) => r.tuned).length, 4)
+    assert.isAbove(
+      new Set(rows.map((r) => r.ecsUsdPerMonth)).size,
+      4,
+      "the ECS rows are simulations of their own"
+    )
+    assert.match(outcome.err, /rows from \d+ side simulations on the engine/)
+  }, 300_000)
+
+  it("reproduce writes each searched row's answer to the file it is given, and refuses an unknown scenario", async () => {
+    const dir = temporary("reproduce")
+    const path = join(dir, "reproduce.yaml")
+    const outcome = await run(["reproduce", "always-on", "--days", "1", "--file", path])
+    assert.strictEqual(outcome.code, 0, outcome.err)
+    assert.match(
+      outcome.out,
+      /^always-on: (nearest configuration that reproduces|none in the searched space)/
+    )
+    const entries = await Effect.runPromise(Reproduce.read(path))
+    assert.deepStrictEqual(Object.keys(entries), ["always-on"])
+    assert.strictEqual(entries["always-on"]!.days, 1)
+    const unknown = await run(["reproduce", "nope", "--days", "1", "--file", path])
+    assert.strictEqual(unknown.code, 2)
+    assert.match(unknown.err, /scenario/)
+    assert.match(unknown.err, /hundred-tasks-a-day, always-on, bursty, global/)
+  }, 300_000)
 })

@@ -1,0 +1,85 @@
+/**
+ * Many whole simulations of one side of a scenario each (a configuration, a workload change), for `sensitivity`
+ * and `reproduce`: each becomes the same jobs `compare` runs (Jobs.ts: the Fly side as one job, the ECS side as
+ * one job per region), on the same worker pool, and each side's result is put together as `compare` does. The same
+ * side of the same scenario is simulated once however many rows ask for it.
+ */
+import { Effect } from "effect"
+import * as Jobs from "./Jobs.js"
+import * as Progress from "./Progress.js"
+import type { Scenario } from "./Scenario.js"
+import { combineEcs, type EcsRegionResult, type SideResult } from "./Sides.js"
+import * as Trace from "./Trace.js"
+
+/** One side of a scenario, simulated over the scenario's whole horizon. */
+export interface SideRun {
+  readonly side: "fly" | "ecs"
+  readonly scenario: Scenario
+}
+
+/** Two runs with the same key are the same simulation (same side, same scenario in every field). */
+export const keyOf = (run: SideRun): string => `${run.side} ${JSON.stringify(run.scenario)}`
+
+const jobsOf = (run: SideRun): ReadonlyArray<Jobs.Job> =>
+  run.side === "fly"
+    ? [{ kind: "fly", path: "engine", scenario: run.scenario }]
+    : run.scenario.regions.map((region) => ({
+        kind: "ecs" as const,
+        path: "engine" as const,
+        scenario: run.scenario,
+        region
+      }))
+
+/** Each run once (the first of those with its key), in order. */
+export const distinct = (runs: ReadonlyArray<SideRun>): ReadonlyArray<SideRun> => [
+  ...new Map(runs.map((r) => [keyOf(r), r] as const)).values()
+]
+
+/**
+ * Simulates every distinct run on `workers` threads (a progress bar labelled `label` on stderr) and answers a
+ * lookup from a run to its side's result.
+ */
+export const simulate = (
+  runs: ReadonlyArray<SideRun>,
+  workers: number,
+  label: string
+): Effect.Effect<(run: SideRun) => SideResult> =>
+  Effect.gen(function* () {
+    const distinctRuns = distinct(runs)
+    const perRun = distinctRuns.map(jobsOf)
+    const jobs = perRun.flat()
+    const weights = Jobs.weights(jobs)
+    const progress = Progress.make(
+      label,
+      {
+        simulatedMillis: jobs.reduce((sum, job) => sum + Jobs.daysOf(job) * 86_400_000, 0),
+        tasks: weights.reduce((a, b) => a + b, 0)
+      },
+      jobs.length
+    )
+    const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
+    progress.done()
+    const results = new Map<string, SideResult>()
+    let at = 0
+    for (const [i, run] of distinctRuns.entries()) {
+      const mine = outputs.slice(at, at + perRun[i]!.length)
+      at += perRun[i]!.length
+      if (run.side === "fly") {
+        const [only] = mine
+        if (only?.kind !== "fly") return yield* Effect.die(new Error("a Fly job came back out of order"))
+        results.set(keyOf(run), only.result)
+      } else {
+        const regions = mine.flatMap(
+          (o): ReadonlyArray<EcsRegionResult> => (o.kind === "ecs" ? [o.result] : [])
+        )
+        if (regions.length !== run.scenario.regions.length)
+          return yield* Effect.die(new Error("an ECS job came back out of order"))
+        results.set(keyOf(run), combineEcs(run.scenario, Trace.generate(run.scenario).length, regions))
+      }
+    }
+    return (run: SideRun) => {
+      const result = results.get(keyOf(run))
+      if (result === undefined) throw new Error(`${run.side} side of ${run.scenario.name} was not simulated`)
+      return result
+    }
+  })
