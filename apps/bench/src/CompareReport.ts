@@ -225,11 +225,17 @@ const priceColumns: ReadonlyArray<Table.Column<PriceUsed>> = [
   { header: "As of", value: (r) => r.asOf }
 ]
 
+/** Why the cluster is configured so: the scenario file's reasoning, or, when tuned, where the choice came from. */
+const ecsReason = (scenario: ScenarioResult["scenario"]): string =>
+  scenario.label === "tuned"
+    ? `chosen by hangar-bench tune (tuned.yaml), the cheapest meeting the target; the scenario file reasons for its own cluster: ${scenario.ecs.rationale}`
+    : scenario.ecs.rationale
+
 export const assumptions = (results: ReadonlyArray<ScenarioResult>): ReadonlyArray<string> =>
   results.map(
     (r) =>
       `${displayName(r.scenario)}: ${r.scenario.description}; ${r.scenario.days} simulated days (seed ${r.scenario.seed}), size ${r.scenario.size} (the same vCPUs and memory per session on both sides); start-latency target p95 ≤ ${r.scenario.startLatencyP95Seconds} s. ` +
-      `ECS: ${r.scenario.ecs.instanceType}, Auto Scaling group min ${r.scenario.ecs.minInstances} / max ${r.scenario.ecs.maxInstances} per region, managed scaling at targetCapacity ${r.scenario.ecs.targetCapacity}, one task per session (its own compute) released when its work ends, each instance with a public IPv4 and a 30 GiB gp3 root; each repository's workspace an EFS access point holding ${r.scenario.workspaceDataGb} GB, shared by its concurrent sessions — ${r.scenario.ecs.rationale} ` +
+      `ECS: ${r.scenario.ecs.instanceType}, Auto Scaling group min ${r.scenario.ecs.minInstances} / max ${r.scenario.ecs.maxInstances} per region, managed scaling at targetCapacity ${r.scenario.ecs.targetCapacity}, one task per session (its own compute) released when its work ends, each instance with a public IPv4 and a 30 GiB gp3 root; each repository's workspace an EFS access point holding ${r.scenario.workspaceDataGb} GB, shared by its concurrent sessions — ${ecsReason(r.scenario)} ` +
       `Fly: one machine per repository and region, sized for the most sessions of it that overlap (each gets the preset), ${r.scenario.fly.sleepsBy} after ${r.scenario.fly.idleTimeoutMinutes} idle minutes (fixed-timeout idle policy), a ${r.scenario.fly.volumeGb} GB workspace volume each. ` +
       `Both: prices of each region's own catalog; ${r.scenario.egressMbPerTaskMinute} MB sent to the internet per task-minute; a task's command may run up to ${execLimitSeconds(r.scenario)} s (the longest task plus 10 minutes).`
   )
