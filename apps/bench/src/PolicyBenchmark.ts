@@ -332,6 +332,8 @@ export interface ModelRow {
   readonly platform: string
   readonly costUsd: number
   readonly costOverOptimum: number
+  /** The platform with the least cost plus wait under this idle policy (ECS's launches can make it Fly). */
+  readonly totalPlatform: string
   /** Cost plus every wait (wakes, and each machine's creation) at the stated price, over the wait-aware optimum. */
   readonly totalUsd: number
   readonly totalOverWaitAware: number | null
@@ -365,16 +367,19 @@ export const idleInModel = (
             total: (result.costMicroUsd + lambda * wait) / 1e6
           }
         })
-      const best = priced.reduce((a, b) => (b.cost < a.cost ? b : a))
+      // Each bound may use any platform, so each ratio takes the policy on its own best platform for that measure.
+      const cheapest = priced.reduce((a, b) => (b.cost < a.cost ? b : a))
+      const leastTotal = priced.reduce((a, b) => (b.total < a.total ? b : a))
       return {
         trace: name,
         idle,
-        platform: best.platform,
-        costUsd: best.cost,
-        costOverOptimum: bound === undefined ? 0 : best.cost / bound.optimumUsd,
-        totalUsd: best.total,
+        platform: cheapest.platform,
+        costUsd: cheapest.cost,
+        costOverOptimum: bound === undefined ? 0 : cheapest.cost / bound.optimumUsd,
+        totalPlatform: leastTotal.platform,
+        totalUsd: leastTotal.total,
         totalOverWaitAware:
-          bound === undefined || bound.waitAwareUsd === null ? null : best.total / bound.waitAwareUsd
+          bound === undefined || bound.waitAwareUsd === null ? null : leastTotal.total / bound.waitAwareUsd
       }
     })
   })

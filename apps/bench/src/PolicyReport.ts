@@ -96,7 +96,7 @@ const heading = (
   const distance =
     alike === undefined
       ? ""
-      : `; in the oracle model ${best.idle} is ${ratio(alike.costOverOptimum)} the exact optimum, cost+wait ${ratio(alike.totalOverWaitAware)} the wait-aware one`
+      : `; in the oracle model ${best.idle} is ${ratio(alike.costOverOptimum)} the exact optimum (on ${alike.platform}), cost+wait ${ratio(alike.totalOverWaitAware)} the wait-aware one (on ${alike.totalPlatform})`
   return `${trace}: at $${waitUsdPerHour}/h of waiting, use ${policy(best)} (engine bill ${Table.usd(best.costUsd)}, cost+wait ${Table.usd(best.totalUsd)}${distance})`
 }
 
@@ -137,7 +137,8 @@ const sections = (
       table: render(frontColumns, front(rows, trace))
     })),
     {
-      title: "Idle policies in the oracle model: cost / exact optimum, and cost+wait / wait-aware optimum",
+      title:
+        "Idle policies in the oracle model: cost / exact optimum, and cost+wait / wait-aware optimum (each on the platform best for it)",
       table: render(matrix.columns, matrix.idles)
     }
   ]
