@@ -46,15 +46,20 @@ export const flyRegionMarkup = (region: string, catalog = PricingCatalog.fly): s
   PricingCatalog.ratio(catalog, `region-markup:${region}`)
 
 /** A started machine: CPUs of its kind plus RAM beyond what they include, times the region's markup. */
-export const flyGuestRate = (guest: FlyGuest, region: string, catalog = PricingCatalog.fly): Money.Rate => {
-  const cpu = Money.scale(PricingCatalog.rate(catalog, `cpu:${guest.cpuKind}`), guest.cpus)
-  const extraMb = Math.max(0, guest.memoryMb - includedMemoryMbPerCpu[guest.cpuKind] * guest.cpus)
-  const memory = Money.scale(
-    Money.scale(PricingCatalog.rate(catalog, "memory:additional"), extraMb),
-    "0.0009765625" // 1/1024: MB → GB, exact
+export const flyGuestRate = (guest: FlyGuest, region: string, catalog = PricingCatalog.fly): Money.Rate =>
+  PricingCatalog.cachedRate(
+    catalog,
+    `guest:${guest.cpuKind}/${guest.cpus}/${guest.memoryMb}/${region}`,
+    () => {
+      const cpu = Money.scale(PricingCatalog.rate(catalog, `cpu:${guest.cpuKind}`), guest.cpus)
+      const extraMb = Math.max(0, guest.memoryMb - includedMemoryMbPerCpu[guest.cpuKind] * guest.cpus)
+      const memory = Money.scale(
+        Money.scale(PricingCatalog.rate(catalog, "memory:additional"), extraMb),
+        "0.0009765625" // 1/1024: MB → GB, exact
+      )
+      return Money.scale(Money.addRates(cpu, memory), flyRegionMarkup(region, catalog))
+    }
   )
-  return Money.scale(Money.addRates(cpu, memory), flyRegionMarkup(region, catalog))
-}
 
 /** A stopped or suspended machine pays for its root filesystem only. */
 export const flyRootfsRate = (rootfsGb: number, catalog = PricingCatalog.fly): Money.Rate =>

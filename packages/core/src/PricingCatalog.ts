@@ -132,11 +132,33 @@ export const price = (catalog: PricingCatalog, key: string): Price => {
   return found
 }
 
-/** The exact rate of the price under `key` (for `ratio` units, the ratio per second is meaningless: use `ratio`). */
-export const rate = (catalog: PricingCatalog, key: string): Money.Rate => {
-  const p = price(catalog, key)
-  return Money.rate(p.usd, p.per)
+/** Rates worked out from each catalog, by key: catalogs never change once parsed. */
+const derived = new WeakMap<PricingCatalog, Map<string, Money.Rate>>()
+
+/**
+ * The rate `derive` works out from `catalog`, computed once per catalog and key: rates are exact decimal
+ * arithmetic (BigInt), and policies ask for the same few on every decision.
+ */
+export const cachedRate = (catalog: PricingCatalog, key: string, derive: () => Money.Rate): Money.Rate => {
+  let rates = derived.get(catalog)
+  if (rates === undefined) {
+    rates = new Map()
+    derived.set(catalog, rates)
+  }
+  let known = rates.get(key)
+  if (known === undefined) {
+    known = derive()
+    rates.set(key, known)
+  }
+  return known
 }
+
+/** The exact rate of the price under `key` (for `ratio` units, the ratio per second is meaningless: use `ratio`). */
+export const rate = (catalog: PricingCatalog, key: string): Money.Rate =>
+  cachedRate(catalog, `price:${key}`, () => {
+    const p = price(catalog, key)
+    return Money.rate(p.usd, p.per)
+  })
 
 /** A dimensionless multiplier stored as a price with unit `ratio` (Fly's regional markup). */
 export const ratio = (catalog: PricingCatalog, key: string, fallback = "1"): string =>

@@ -36,24 +36,15 @@ export const make = (options: Partial<Options> = {}): CostModel.CostModel => {
   const settings = { ...defaults, ...options }
   const instanceFor = (task: CostModel.Workload) =>
     task.requiresGpu ? settings.gpuInstanceType : settings.instanceType
-  // Policies ask for rates on every decision; a rate is exact decimal arithmetic, so each is worked out once.
-  const rates = new Map<string, Money.Rate>()
-  const rateOf = (instanceType: string): Money.Rate => {
-    let rate = rates.get(instanceType)
-    if (rate === undefined) {
-      rate = Pricing.ec2InstanceRate(instanceType)
-      rates.set(instanceType, rate)
-    }
-    return rate
-  }
-  const instanceRate = (task: CostModel.Workload) => Money.microUsdPerSecond(rateOf(instanceFor(task)))
+  const instanceRate = (task: CostModel.Workload) =>
+    Money.microUsdPerSecond(Pricing.ec2InstanceRate(instanceFor(task)))
   const taskShare = (task: CostModel.Workload) => instanceRate(task) * share(task.size, instanceFor(task))
   const launchBilled = Math.max(Pricing.ec2MinimumSeconds, settings.scaleOutSeconds)
 
   const estimate = (task: TaskSpec.TaskSpec): CostModel.Estimate => {
     const duration = CostModel.expectedSeconds(task)
     const instanceType = instanceFor(task)
-    const rate = rateOf(instanceType)
+    const rate = Pricing.ec2InstanceRate(instanceType)
     if (settings.hasSpareCapacity(task)) {
       const fraction = share(task.size, instanceType)
       return {

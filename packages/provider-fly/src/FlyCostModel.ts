@@ -29,18 +29,8 @@ const perSecond = (rate: Money.Rate): number => Money.microUsdPerSecond(rate)
 
 export const make = (options: Partial<Timing> = {}): CostModel.CostModel => {
   const timing = { ...defaultTiming, ...options }
-  // Policies ask for rates on every decision; a rate is exact decimal arithmetic, so each is worked out once.
-  const rates = new Map<string, Money.Rate>()
-  const rateOf = (task: CostModel.Workload): Money.Rate => {
-    const key = `${task.size}|${task.region}`
-    let rate = rates.get(key)
-    if (rate === undefined) {
-      rate = runningRate(task.size, task.region, timing.edgeRegion)
-      rates.set(key, rate)
-    }
-    return rate
-  }
-  const running = (task: CostModel.Workload) => perSecond(rateOf(task))
+  const running = (task: CostModel.Workload) =>
+    perSecond(runningRate(task.size, task.region, timing.edgeRegion))
   const rootfs = perSecond(Pricing.flyRootfsRate(Pricing.defaultFlyRootfsGb))
   const asleep = (seconds: number): CostModel.Dormant => ({
     microUsdPerSecond: rootfs,
@@ -50,7 +40,7 @@ export const make = (options: Partial<Timing> = {}): CostModel.CostModel => {
   return {
     estimate: (task) => {
       const duration = CostModel.expectedSeconds(task)
-      const rate = rateOf(task)
+      const rate = runningRate(task.size, task.region, timing.edgeRegion)
       const wake = timing.resumeSeconds
       return {
         costMicroUsd: Money.cost(rate, Math.round((duration + wake) * 1000)),
