@@ -9,7 +9,6 @@ import type * as InputIssues from "./InputIssues.js"
 import * as Jobs from "./Jobs.js"
 import * as PolicyBenchmark from "./PolicyBenchmark.js"
 import * as PolicyReport from "./PolicyReport.js"
-import * as Progress from "./Progress.js"
 import * as Reproduce from "./Reproduce.js"
 import * as Results from "./Results.js"
 import * as Scenario from "./Scenario.js"
@@ -122,17 +121,7 @@ export const policies = (
       run
     }))
     const workers = Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
-    const weights = Jobs.weights(jobs)
-    const progress = Progress.make(
-      "policies",
-      {
-        simulatedMillis: jobs.reduce((sum, job) => sum + Jobs.daysOf(job) * 86_400_000, 0),
-        tasks: weights.reduce((a, b) => a + b, 0)
-      },
-      jobs.length
-    )
-    const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
-    progress.done()
+    const outputs = yield* Jobs.runWithProgress(jobs, workers, "policies")
     const bounds = PolicyBenchmark.boundsOf(traces, settings.waitUsdPerSecond)
     const rows = PolicyBenchmark.rank(
       bounds,
@@ -230,16 +219,11 @@ export const compareScenarios = (
     const path = options.wire === true ? "wire" : "engine"
     const jobs = chosen.flatMap((s) => Jobs.jobsOf(s, path))
     const workers = Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
-    const progress = Progress.make(
-      options.wire === true ? "simulating (wire)" : "simulating",
-      {
-        simulatedMillis: jobs.reduce((sum, job) => sum + Jobs.daysOf(job) * 86_400_000, 0),
-        tasks: Jobs.weights(jobs).reduce((a, b) => a + b, 0)
-      },
-      jobs.length
+    const outputs = yield* Jobs.runWithProgress(
+      jobs,
+      workers,
+      options.wire === true ? "simulating (wire)" : "simulating"
     )
-    const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
-    progress.done()
     const found = yield* Effect.orDie(Reproduce.read(Scenarios.reproduceFile))
     const { results, events, simulatedMillis } = yield* collect(chosen, scenarios, outputs, found)
     const wall = (performance.now() - wallStart) / 1000

@@ -13,6 +13,7 @@ import type { Oracle } from "@hangar/router"
 import { Effect } from "effect"
 import * as Engine from "./engine/Engine.js"
 import * as PolicyBenchmark from "./PolicyBenchmark.js"
+import * as Progress from "./Progress.js"
 import type { Scenario } from "./Scenario.js"
 import type { EcsRegionResult, SideResult } from "./Sides.js"
 import * as Trace from "./Trace.js"
@@ -138,13 +139,14 @@ const onWorker = (worker: Worker, job: Job, progress: Engine.Progress): Promise<
 export const runAll = (
   jobs: ReadonlyArray<Job>,
   workers: number,
-  progress: (job: number, simulatedMillis: number, dispatched: number) => void
+  progress: (job: number, simulatedMillis: number, dispatched: number) => void,
+  jobWeights: ReadonlyArray<number> = weights(jobs)
 ): Effect.Effect<ReadonlyArray<JobResult>> => {
   if (workers <= 1 || jobs.length <= 1)
     return Effect.forEach(jobs, (job, i) => runJob(job, (millis, tasks) => progress(i, millis, tasks)))
   return Effect.promise(async () => {
     if (!existsSync(workerFile)) throw new Error(`--workers needs the built worker at ${workerFile}`)
-    const order = weights(jobs)
+    const order = jobWeights
       .map((weight, index) => ({ index, weight }))
       .sort((a, b) => b.weight - a.weight || a.index - b.index)
     const results: Array<JobResult | undefined> = jobs.map(() => undefined)
@@ -170,3 +172,25 @@ export const runAll = (
     return results.map((r) => r!)
   })
 }
+
+/**
+ * `runAll` with a progress bar labelled `label` on stderr over every job's simulated days and tasks (each job's
+ * trace generated once, for both the bar and the longest-first order).
+ */
+export const runWithProgress = (
+  jobs: ReadonlyArray<Job>,
+  workers: number,
+  label: string
+): Effect.Effect<ReadonlyArray<JobResult>> =>
+  Effect.suspend(() => {
+    const jobWeights = weights(jobs)
+    const bar = Progress.make(
+      label,
+      {
+        simulatedMillis: jobs.reduce((sum, job) => sum + daysOf(job) * 86_400_000, 0),
+        tasks: jobWeights.reduce((a, b) => a + b, 0)
+      },
+      jobs.length
+    )
+    return Effect.tap(runAll(jobs, workers, bar.update, jobWeights), () => Effect.sync(bar.done))
+  })

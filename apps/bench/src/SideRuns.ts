@@ -6,7 +6,6 @@
  */
 import { Effect } from "effect"
 import * as Jobs from "./Jobs.js"
-import * as Progress from "./Progress.js"
 import type { Scenario } from "./Scenario.js"
 import { combineEcs, type EcsRegionResult, type SideResult } from "./Sides.js"
 import * as Trace from "./Trace.js"
@@ -20,15 +19,9 @@ export interface SideRun {
 /** Two runs with the same key are the same simulation (same side, same scenario in every field). */
 export const keyOf = (run: SideRun): string => `${run.side} ${JSON.stringify(run.scenario)}`
 
+/** The side's jobs among those `compare` runs for the scenario (Fly's one; ECS's one per region). */
 const jobsOf = (run: SideRun): ReadonlyArray<Jobs.Job> =>
-  run.side === "fly"
-    ? [{ kind: "fly", path: "engine", scenario: run.scenario }]
-    : run.scenario.regions.map((region) => ({
-        kind: "ecs" as const,
-        path: "engine" as const,
-        scenario: run.scenario,
-        region
-      }))
+  Jobs.jobsOf(run.scenario).filter((job) => job.kind === run.side)
 
 /** Each run once (the first of those with its key), in order. */
 export const distinct = (runs: ReadonlyArray<SideRun>): ReadonlyArray<SideRun> => [
@@ -48,17 +41,7 @@ export const simulate = (
     const distinctRuns = distinct(runs)
     const perRun = distinctRuns.map(jobsOf)
     const jobs = perRun.flat()
-    const weights = Jobs.weights(jobs)
-    const progress = Progress.make(
-      label,
-      {
-        simulatedMillis: jobs.reduce((sum, job) => sum + Jobs.daysOf(job) * 86_400_000, 0),
-        tasks: weights.reduce((a, b) => a + b, 0)
-      },
-      jobs.length
-    )
-    const outputs = yield* Jobs.runAll(jobs, workers, progress.update)
-    progress.done()
+    const outputs = yield* Jobs.runWithProgress(jobs, workers, label)
     const results = new Map<string, SideResult>()
     let at = 0
     for (const [i, run] of distinctRuns.entries()) {
