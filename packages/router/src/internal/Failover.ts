@@ -63,17 +63,12 @@ const attemptOn = (
   ComputeError.ComputeError
 > =>
   Effect.gen(function* () {
-    yield* logged(
-      Effect.logInfo("route").pipe(
-        Effect.annotateLogs({
-          task: task.taskId,
-          provider: decision.provider,
-          policy: decision.policy,
-          reason: decision.reason
-        })
-      ),
-      LogLevel.Info
-    )
+    yield* logged(LogLevel.Info, "route", {
+      task: task.taskId,
+      provider: decision.provider,
+      policy: decision.policy,
+      reason: decision.reason
+    })
     const provider = yield* state.registry.get(decision.provider)
     const dispatchedAt = yield* Clock.currentTimeMillis
     const permit = state.permits.get(provider.id)

@@ -107,17 +107,12 @@ export const scheduleIdle = (
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
     const decision = yield* state.idle.onIdle(idleInput(provider, session, task, now))
-    yield* logged(
-      Effect.logDebug("idle decision").pipe(
-        Effect.annotateLogs({
-          provider: provider.id,
-          session: session.id,
-          action: decision.action,
-          reason: decision.reason
-        })
-      ),
-      LogLevel.Debug
-    )
+    yield* logged(LogLevel.Debug, "idle decision", {
+      provider: provider.id,
+      session: session.id,
+      action: decision.action,
+      reason: decision.reason
+    })
     if (decision.action === "keep" || decision.action === "platform") return
     const timer = idleTimer(state, provider, session.id, decision, decision.action)
     yield* FiberMap.run(state.timers, keyOf(provider.id, session.id), timer)

@@ -96,8 +96,14 @@ export const reportStep = (state: RouterState, progress: DispatchProgress): Effe
   state.options.onDispatchStep === undefined ? Effect.void : state.options.onDispatchStep(progress)
 
 /**
- * A log line of the dispatch path, built only when its level is enabled: its annotations cost more than the line
+ * A log line of the dispatch path, built only when `level` is enabled: its annotations cost more than the line
  * when nothing is logged, and a dispatch writes two.
  */
-export const logged = (line: Effect.Effect<void>, level: LogLevel.LogLevel): Effect.Effect<void> =>
-  Effect.asVoid(Effect.whenLogLevel(line, level))
+export const logged = (
+  level: LogLevel.LogLevel,
+  message: string,
+  annotations: Record<string, unknown>
+): Effect.Effect<void> =>
+  Effect.asVoid(
+    Effect.whenLogLevel(Effect.logWithLevel(level, message).pipe(Effect.annotateLogs(annotations)), level)
+  )
