@@ -36,7 +36,10 @@ export interface DispatchResult {
   readonly decision: RoutingPolicy.RouteDecision
   readonly result: TaskResult.TaskResult
   readonly failoverHistory: ReadonlyArray<ComputeError.FailoverAttempt>
-  /** Milliseconds from dispatch to a running session (queueing for a concurrency slot excluded). */
+  /**
+   * Milliseconds from the dispatch to a running session: what the task waited, including the time failed
+   * attempts on other providers took and queueing for a concurrency slot.
+   */
   readonly startLatencyMillis: number
   /** Whether the machine had to be created or woken (it was not running or idle-warm). */
   readonly coldStart: boolean

@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
-import { type ComputeError, ProviderRegistry } from "@hangar/core"
+import { ComputeError, ProviderRegistry } from "@hangar/core"
 import {
   Context,
   Effect,
@@ -81,6 +81,34 @@ describe("Router", () => {
         result.failoverHistory.map((a) => [a.provider, a.error]),
         [["fly", "CapacityUnavailable"]]
       )
+    })
+  )
+
+  it.scoped("the start latency of a failed-over task counts the time its failed attempt took", () =>
+    Effect.gen(function* () {
+      const providers = yield* fakes()
+      // Fly takes 20 s to find it has no capacity; ECS then starts in its 30 s.
+      const slowFull = {
+        ...providers.fly.provider,
+        create: () =>
+          Effect.zipRight(
+            Effect.sleep("20 seconds"),
+            new ComputeError.CapacityUnavailable({
+              module: "test",
+              method: "create",
+              reason: "InsufficientResources",
+              detail: "full after a wait"
+            })
+          )
+      }
+      const router = yield* buildRouter({ ...providers, fly: { ...providers.fly, provider: slowFull } })
+      const result = yield* drive(router.dispatch({ taskId: "t1", repository: "acme/web" }))
+      assert.strictEqual(result.provider, "ecs")
+      assert.deepStrictEqual(
+        result.failoverHistory.map((a) => a.error),
+        ["CapacityUnavailable"]
+      )
+      assert.strictEqual(result.startLatencyMillis, 50_000)
     })
   )
 

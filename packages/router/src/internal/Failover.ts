@@ -93,19 +93,28 @@ export const dispatch = (
 ): Effect.Effect<DispatchResult, DispatchError> =>
   Effect.gen(function* () {
     const task = yield* decodeTask(input)
+    const requestedAt = yield* Clock.currentTimeMillis
     const history: Array<ComputeError.FailoverAttempt> = []
     const excluded: Array<TaskSpec.ProviderId> = []
     for (;;) {
       const decided = yield* decide(state, task, excluded)
       if (decided._tag === "Left") return yield* noProviderLeft(task, decided.left, history)
       const { provider, outcome } = yield* attemptOn(state, task, decided.right)
-      if (outcome._tag === "Right") return { ...outcome.right, failoverHistory: history }
+      if (outcome._tag === "Right")
+        // The task waited from the dispatch on: the time its failed attempts took counts as start latency.
+        return {
+          ...outcome.right,
+          failoverHistory: history,
+          startLatencyMillis: outcome.right.startedAtMillis - requestedAt
+        }
       const error = outcome.left
       if (error._tag === "SessionStoreError") return yield* error
       history.push({ provider: provider.id, error: error._tag, message: error.message })
-      yield* Effect.logWarning("dispatch attempt failed").pipe(
-        Effect.annotateLogs({ task: task.taskId, provider: provider.id, error: error.message })
-      )
+      yield* logged(LogLevel.Warning, "dispatch attempt failed", {
+        task: task.taskId,
+        provider: provider.id,
+        error: error.message
+      })
       if (!failsOver(error)) {
         return yield* error._tag === "CapacityUnavailable"
           ? new ComputeError.CapacityUnavailable({ ...error, failoverHistory: history })
