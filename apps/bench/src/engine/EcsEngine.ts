@@ -19,7 +19,7 @@ import {
 import type { EcsModel } from "@hangar/ecs-simulator/model"
 import * as EcsConventions from "@hangar/provider-ecs/conventions"
 import * as EcsCostModel from "@hangar/provider-ecs/cost-model"
-import { Duration, Effect } from "effect"
+import { Effect } from "effect"
 import * as Commands from "./Commands.js"
 import type { EngineClock } from "./EngineClock.js"
 
@@ -203,38 +203,61 @@ const runTask = (engine: EngineState, sessionId: string, state: SessionState) =>
 
 // ---- waiting for RUNNING and for STOPPED
 
+/**
+ * Checks `check` now, then after `firstDelayMillis`, the delay doubling up to `maxDelayMillis`, until it gives an
+ * outcome. The polls are plain timers on the engine's clock, not fiber sleeps: a task waiting half an hour for
+ * capacity is polled about 120 times, and a policy run has thousands of them.
+ */
+const pollUntil = <A>(
+  clock: EngineClock,
+  firstDelayMillis: number,
+  maxDelayMillis: number,
+  check: () => Effect.Effect<A, ComputeError.ComputeError> | undefined
+): Effect.Effect<A, ComputeError.ComputeError> =>
+  Effect.suspend(() => {
+    const now = check()
+    if (now !== undefined) return now
+    return Effect.async<A, ComputeError.ComputeError>((resume) => {
+      let delay = firstDelayMillis
+      let cancel = clock.schedule(clock.now() + delay, function poll() {
+        const outcome = check()
+        if (outcome !== undefined) return resume(outcome)
+        delay = Math.min(delay * 2, maxDelayMillis)
+        cancel = clock.schedule(clock.now() + delay, poll)
+      })
+      return Effect.sync(() => cancel())
+    })
+  })
+
 /** Polls (2 s, doubling to 15 s) until the task runs; a task that stops first had no capacity. */
 const awaitRunning = (engine: EngineState, state: SessionState, seen: Task | undefined) =>
   Effect.suspend(() => {
     const startedAt = engine.clock.now()
-    const poll = (delay: number, first: Task | undefined): Effect.Effect<Task, ComputeError.ComputeError> =>
-      Effect.suspend(() => {
-        const task = first ?? describe(state)
-        if (task?.lastStatus === "RUNNING") return Effect.succeed(task)
-        if (task === undefined || task.lastStatus === "STOPPED")
-          return Effect.fail(
-            new ComputeError.CapacityUnavailable({
-              ...context("awaitRunning"),
-              reason: "ProvisioningFailed",
-              detail: task?.stoppedReason ?? "the task disappeared before it ran"
-            })
-          )
-        if (engine.clock.now() - startedAt > startDeadlineMillis) {
-          state.cluster.model.stopTask(task, "hangar: did not start in time")
-          return Effect.fail(
-            new ComputeError.Timeout({
-              ...context("awaitRunning"),
-              reason: "Deadline",
-              timeoutMillis: startDeadlineMillis
-            })
-          )
-        }
-        return Effect.zipRight(
-          Effect.sleep(Duration.millis(delay)),
-          poll(Math.min(delay * 2, 15_000), undefined)
+    let first = seen
+    return pollUntil(engine.clock, firstPollMillis, 15_000, () => {
+      const task = first ?? describe(state)
+      first = undefined
+      if (task?.lastStatus === "RUNNING") return Effect.succeed(task)
+      if (task === undefined || task.lastStatus === "STOPPED")
+        return Effect.fail(
+          new ComputeError.CapacityUnavailable({
+            ...context("awaitRunning"),
+            reason: "ProvisioningFailed",
+            detail: task?.stoppedReason ?? "the task disappeared before it ran"
+          })
         )
-      })
-    return poll(firstPollMillis, seen)
+      if (engine.clock.now() - startedAt > startDeadlineMillis) {
+        state.cluster.model.stopTask(task, "hangar: did not start in time")
+        return Effect.fail(
+          new ComputeError.Timeout({
+            ...context("awaitRunning"),
+            reason: "Deadline",
+            timeoutMillis: startDeadlineMillis
+          })
+        )
+      }
+      return undefined
+    })
   })
 
 const runFor = (engine: EngineState, sessionId: string, state: SessionState) =>
@@ -277,25 +300,21 @@ const stop = (engine: EngineState, sessionId: string) =>
       if (stopped.lastStatus === ("STOPPED" as EcsModel.TaskStatus))
         return Effect.succeed(toSession(sessionId, state, task))
       const startedAt = engine.clock.now()
-      const poll = (delay: number): Effect.Effect<Session.Session, ComputeError.ComputeError> =>
-        Effect.zipRight(
-          Effect.sleep(Duration.millis(delay)),
-          Effect.suspend(() => {
-            const now = describe(state)
-            if (now === undefined || now.lastStatus === "STOPPED")
-              return Effect.succeed(toSession(sessionId, state, now ?? task))
-            if (engine.clock.now() - startedAt > stopDeadlineMillis)
-              return Effect.fail(
-                new ComputeError.Timeout({
-                  ...context("stop"),
-                  reason: "Deadline",
-                  timeoutMillis: stopDeadlineMillis
-                })
-              )
-            return poll(Math.min(delay * 2, 10_000))
-          })
-        )
-      return poll(firstPollMillis)
+      // (pollUntil's first look, now, sees what StopTask just answered; the polls follow from 2 s.)
+      return pollUntil(engine.clock, firstPollMillis, 10_000, () => {
+        const now = describe(state)
+        if (now === undefined || now.lastStatus === "STOPPED")
+          return Effect.succeed(toSession(sessionId, state, now ?? task))
+        if (engine.clock.now() - startedAt > stopDeadlineMillis)
+          return Effect.fail(
+            new ComputeError.Timeout({
+              ...context("stop"),
+              reason: "Deadline",
+              timeoutMillis: stopDeadlineMillis
+            })
+          )
+        return undefined
+      })
     })
   )
 
