@@ -116,16 +116,20 @@ export const policies = (
       )
     ]
     const settings = { waitUsdPerSecond: options.waitUsdPerHour / 3600, seed }
-    const jobs: ReadonlyArray<Jobs.Job> = PolicyBenchmark.runsOf(traces, settings).map((run) => ({
+    const runs = PolicyBenchmark.runsOf(traces, settings)
+    const jobs: ReadonlyArray<Jobs.Job> = PolicyBenchmark.groupsOf(runs).map((group) => ({
       kind: "policy",
-      run
+      runs: group
     }))
     const workers = Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
     const outputs = yield* Jobs.runWithProgress(jobs, workers, "policies")
     const bounds = PolicyBenchmark.boundsOf(traces, settings.waitUsdPerSecond)
     const rows = PolicyBenchmark.rank(
       bounds,
-      outputs.flatMap((o) => (o.kind === "policy" ? [o.row] : [])),
+      PolicyBenchmark.inRunOrder(
+        runs,
+        outputs.flatMap((o) => (o.kind === "policy" ? o.rows : []))
+      ),
       settings.waitUsdPerSecond
     )
     const model = PolicyBenchmark.idleInModel(traces, bounds, settings)

@@ -20,16 +20,19 @@ import * as Trace from "./Trace.js"
 
 export type Path = "engine" | "wire"
 
-/** A side of the cost table (Fly, or one region's ECS cluster), or one policy run of `policies`. */
+/**
+ * A side of the cost table (Fly, or one region's ECS cluster), or the policy runs of `policies` on one trace under
+ * one idle policy (`PolicyBenchmark.groupsOf`: every routing policy's run).
+ */
 export type Job =
   | { readonly kind: "fly"; readonly path: Path; readonly scenario: Scenario }
   | { readonly kind: "ecs"; readonly path: Path; readonly scenario: Scenario; readonly region: string }
-  | { readonly kind: "policy"; readonly run: PolicyBenchmark.PolicyRun }
+  | { readonly kind: "policy"; readonly runs: ReadonlyArray<PolicyBenchmark.PolicyRun> }
 
 export type JobResult =
   | { readonly kind: "fly"; readonly result: SideResult }
   | { readonly kind: "ecs"; readonly result: EcsRegionResult }
-  | { readonly kind: "policy"; readonly row: PolicyBenchmark.PolicyRow }
+  | { readonly kind: "policy"; readonly rows: ReadonlyArray<PolicyBenchmark.PolicyRow> }
 
 export const jobsOf = (scenario: Scenario, path: Path = "engine"): ReadonlyArray<Job> => [
   { kind: "fly", path, scenario },
@@ -38,20 +41,29 @@ export const jobsOf = (scenario: Scenario, path: Path = "engine"): ReadonlyArray
 
 /** The trace a job replays (all of it: an ECS job takes its region's tasks). */
 export const traceOf = (job: Job): ReadonlyArray<Oracle.TraceTask> =>
-  job.kind === "policy" ? PolicyBenchmark.traceOf(job.run.trace.source) : Trace.generate(job.scenario)
+  job.kind === "policy" ? PolicyBenchmark.traceOf(job.runs[0]!.trace.source) : Trace.generate(job.scenario)
 
-/** Tasks a job dispatches. */
+/** Tasks a job dispatches (a policy job: its trace once per run). */
 export const tasksOf = (job: Job, trace: ReadonlyArray<{ readonly region: string }>): number =>
-  job.kind === "ecs" ? trace.filter((t) => t.region === job.region).length : trace.length
+  job.kind === "ecs"
+    ? trace.filter((t) => t.region === job.region).length
+    : job.kind === "policy"
+      ? trace.length * job.runs.length
+      : trace.length
 
 /** Simulated days of a job. */
 export const daysOf = (job: Job): number =>
-  job.kind === "policy" ? PolicyBenchmark.worldOf(job.run.trace.source).days : job.scenario.days
+  job.kind === "policy"
+    ? PolicyBenchmark.worldOf(job.runs[0]!.trace.source).days * job.runs.length
+    : job.scenario.days
 
 /** Runs a job; `progress` hears of its simulated time and dispatched tasks (the wire path: when it ends). */
 export const runJob = (job: Job, progress: Engine.Progress = () => undefined): Effect.Effect<JobResult> => {
   if (job.kind === "policy")
-    return Effect.sync(() => ({ kind: "policy" as const, row: PolicyBenchmark.simulate(job.run, progress) }))
+    return Effect.sync(() => ({
+      kind: "policy" as const,
+      rows: PolicyBenchmark.simulateGroup(job.runs, progress)
+    }))
   const trace = Trace.generate(job.scenario)
   if (job.path === "engine")
     return Effect.sync(() =>
@@ -90,7 +102,7 @@ export const defaultWorkers = (): number => (existsSync(workerFile) ? availableP
 export const weights = (jobs: ReadonlyArray<Job>): ReadonlyArray<number> => {
   const traces = new Map<unknown, ReadonlyArray<{ readonly region: string }>>()
   return jobs.map((job) => {
-    const key = job.kind === "policy" ? job.run.trace : job.scenario
+    const key = job.kind === "policy" ? job.runs[0]!.trace : job.scenario
     const trace = traces.get(key) ?? traceOf(job)
     traces.set(key, trace)
     return tasksOf(job, trace)
@@ -119,7 +131,7 @@ const onWorker = (worker: Worker, job: Job, progress: Engine.Progress): Promise<
       else
         reject(
           new Error(
-            `${job.kind === "policy" ? `${job.run.trace.name} ${job.run.routing} × ${job.run.idle}` : `${job.scenario.name} (${job.kind})`}: ${message.error}`
+            `${job.kind === "policy" ? `${job.runs[0]?.trace.name} × ${job.runs[0]?.idle}` : `${job.scenario.name} (${job.kind})`}: ${message.error}`
           )
         )
     }

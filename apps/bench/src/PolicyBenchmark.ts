@@ -8,8 +8,9 @@
  * (the fluid lower bound).
  *
  * The seam between an evaluator and the report is `PolicyRow`, a policy's outcomes on a trace (cost, start
- * latencies, cold starts, warm waste): `simulate` produces it on the engine; any other evaluator that fills it in
- * can replace it. `rank` turns outcomes and bounds into the report's rows (ratios, totals, the Pareto front,
+ * latencies, cold starts, warm waste): `simulateGroup` produces it on the engine (a run whose routing policy
+ * answers an earlier run's calls alike is that run, and is not simulated again: SameDecisions); any other
+ * evaluator that fills it in can replace it. `rank` turns outcomes and bounds into the report's rows (ratios, totals, the Pareto front,
  * the recommendation); it reads nothing else.
  */
 import { IdlePolicy, type RoutingPolicy, Statistics } from "@hangar/core"
@@ -19,6 +20,7 @@ import { IdlePolicies, Optimum, Oracle, RoutingPolicies } from "@hangar/router"
 import { Effect, Exit, type Layer } from "effect"
 import * as AzureTraces from "./AzureTraces.js"
 import * as Engine from "./engine/Engine.js"
+import * as SameDecisions from "./SameDecisions.js"
 import type { Scenario } from "./Scenario.js"
 import * as Trace from "./Trace.js"
 
@@ -40,6 +42,12 @@ export interface PolicyRow {
   readonly waitSeconds: number
   readonly wastedWarmHours: number
   readonly byProvider: Readonly<Record<string, number>>
+  /**
+   * The routing policy of an earlier run on this trace and idle policy whose calls this run's routing policy
+   * answered alike, one by one, so that the run is that run and was not simulated again (see SameDecisions);
+   * null when the run was simulated.
+   */
+  readonly sameDecisionsAs: string | null
 }
 
 /** A row of the report: the outcomes, their ratios to the bounds, and where they stand on the trace's front. */
@@ -162,16 +170,88 @@ export const runsOf = (
     )
   )
 
-/** Simulates one run on the engine; its row (Oracle ratios filled in by `rows`). */
-export const simulate = (run: PolicyRun, onProgress?: Engine.Progress): PolicyRow => {
-  const trace = traceOf(run.trace.source)
+const runKey = (run: { readonly trace: string; readonly routing: string; readonly idle: string }) =>
+  `${run.trace}\u0000${run.routing}\u0000${run.idle}`
+
+/** `rows` (of `runs`, in any order) in the order of `runs`, the report's. */
+export const inRunOrder = (
+  runs: ReadonlyArray<PolicyRun>,
+  rows: ReadonlyArray<PolicyRow>
+): ReadonlyArray<PolicyRow> => {
+  const byRun = new Map(rows.map((row) => [runKey(row), row]))
+  return runs.map((run) => {
+    const row = byRun.get(runKey({ ...run, trace: run.trace.name }))
+    if (row === undefined) throw new Error(`no row for ${run.trace.name} ${run.routing} × ${run.idle}`)
+    return row
+  })
+}
+
+/** The runs of one trace under one idle policy, each routing policy's: simulated together by `simulateGroup`. */
+export const groupsOf = (runs: ReadonlyArray<PolicyRun>): ReadonlyArray<ReadonlyArray<PolicyRun>> => {
+  const groups = new Map<string, Array<PolicyRun>>()
+  for (const run of runs) {
+    const key = `${run.trace.name}\u0000${run.idle}`
+    const group = groups.get(key)
+    if (group === undefined) groups.set(key, [run])
+    else group.push(run)
+  }
+  return [...groups.values()]
+}
+
+const policiesOf = (run: PolicyRun) => {
   const routing = routingPolicies.find(([name]) => name === run.routing)?.[1]
   const idle = idlePolicies(run.options.seed, run.options.waitUsdPerSecond * 1e6).find(
     ([name]) => name === run.idle
   )?.[1]
   if (routing === undefined || idle === undefined)
     throw new Error(`unknown policy ${run.routing} × ${run.idle}`)
-  const outcome = Engine.runPolicies(worldOf(run.trace.source), trace, routing(), idle(), onProgress)
+  return { routing, idle }
+}
+
+/**
+ * The runs of one trace under one idle policy (`groupsOf`), in order, on the engine: a run whose routing policy
+ * answers an earlier simulated run's calls alike is that run (SameDecisions) and takes its row; every other run
+ * is simulated. `onProgress` hears of the group's simulated time and dispatches over all its runs.
+ */
+export const simulateGroup = (
+  runs: ReadonlyArray<PolicyRun>,
+  onProgress?: Engine.Progress
+): ReadonlyArray<PolicyRow> => {
+  const first = runs[0]
+  if (first === undefined) return []
+  const trace = traceOf(first.trace.source)
+  const runMillis = worldOf(first.trace.source).days * 86_400_000
+  const simulated: Array<{ readonly row: PolicyRow; readonly calls: ReadonlyArray<SameDecisions.Call> }> = []
+  return runs.map((run, index) => {
+    const progress: Engine.Progress | undefined =
+      onProgress && ((millis, tasks) => onProgress(index * runMillis + millis, index * trace.length + tasks))
+    const { routing } = policiesOf(run)
+    const same = simulated.find((earlier) => SameDecisions.answersAlike(earlier.calls, routing()))
+    if (same !== undefined) {
+      progress?.(runMillis, trace.length)
+      return { ...same.row, routing: run.routing, sameDecisionsAs: same.row.routing }
+    }
+    const calls: Array<SameDecisions.Call> = []
+    const row = simulate(run, trace, SameDecisions.recording(routing(), calls), progress)
+    simulated.push({ row, calls })
+    return row
+  })
+}
+
+/** Simulates one run on the engine with `routing` (the run's routing policy); its row (ratios filled by `rank`). */
+const simulate = (
+  run: PolicyRun,
+  trace: ReadonlyArray<Oracle.TraceTask>,
+  routing: Layer.Layer<RoutingPolicy.RoutingPolicy>,
+  onProgress?: Engine.Progress
+): PolicyRow => {
+  const outcome = Engine.runPolicies(
+    worldOf(run.trace.source),
+    trace,
+    routing,
+    policiesOf(run).idle(),
+    onProgress
+  )
   const latencies: Array<number> = []
   const byProvider: Record<string, number> = {}
   let coldStarts = 0
@@ -200,7 +280,8 @@ export const simulate = (run: PolicyRun, onProgress?: Engine.Progress): PolicyRo
     p99StartSeconds: Statistics.percentile(latencies, 0.99),
     waitSeconds,
     wastedWarmHours: outcome.warmSeconds / 3600,
-    byProvider
+    byProvider,
+    sameDecisionsAs: null
   }
 }
 
@@ -314,14 +395,12 @@ export const run = (
   options: PolicyBenchmarkOptions
 ): { readonly bounds: ReadonlyArray<TraceBounds>; readonly rows: ReadonlyArray<RankedRow> } => {
   const bounds = boundsOf(traces, options.waitUsdPerSecond)
-  return {
-    bounds,
-    rows: rank(
-      bounds,
-      runsOf(traces, options).map((r) => simulate(r)),
-      options.waitUsdPerSecond
-    )
-  }
+  const runs = runsOf(traces, options)
+  const rows = inRunOrder(
+    runs,
+    groupsOf(runs).flatMap((group) => simulateGroup(group))
+  )
+  return { bounds, rows: rank(bounds, rows, options.waitUsdPerSecond) }
 }
 
 /** An idle policy priced in the oracle's own model: like for like with the exact and wait-aware optima. */

@@ -62,8 +62,15 @@ const fullColumns: ReadonlyArray<Table.Column<RankedRow>> = [
   { header: "Cost+wait", align: "right", value: (r) => Table.usd(r.totalUsd) },
   { header: "/wait-aware", align: "right", value: (r) => r.totalOverWaitAware?.toFixed(2) ?? "—" },
   { header: "Pareto", value: (r) => (r.pareto ? "*" : "") },
-  { header: "Rec.", value: (r) => (r.recommended ? "*" : "") }
+  { header: "Rec.", value: (r) => (r.recommended ? "*" : "") },
+  { header: "Same run as", value: (r) => r.sameDecisionsAs ?? "" }
 ]
+
+/** How many runs were another run, decision for decision, and so were not simulated again (SameDecisions). */
+const reuseNote = (rows: ReadonlyArray<RankedRow>) => {
+  const reused = rows.filter((r) => r.sameDecisionsAs !== null).length
+  return `${reused} of ${rows.length} runs were not simulated again: fed the calls of an earlier run on the same trace and idle policy, their routing policy answered every one alike, so each is that run ("Same run as" in the full table).`
+}
 
 /**
  * One trace's front, cheapest first, policies with identical outcomes on one line (the recommended one named
@@ -156,6 +163,7 @@ export const text = (
 ) =>
   [
     ...sections(bounds, rows, model, waitUsdPerHour, Table.text).flatMap((s) => [s.title, s.table, ""]),
+    reuseNote(rows),
     "The full table of every run is in policies.md and policies.json."
   ].join("\n")
 
@@ -177,6 +185,8 @@ export const markdown = (
       ""
     ]),
     "## Every run",
+    "",
+    reuseNote(rows),
     "",
     Table.markdown(fullColumns, rows)
   ].join("\n")
