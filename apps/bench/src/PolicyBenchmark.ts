@@ -209,9 +209,10 @@ const policiesOf = (run: PolicyRun) => {
 }
 
 /**
- * The runs of one trace under one idle policy (`groupsOf`), in order, on the engine: a run whose routing policy
- * answers an earlier simulated run's calls alike is that run (SameDecisions) and takes its row; every other run
- * is simulated. `onProgress` hears of the group's simulated time and dispatches over all its runs.
+ * The runs of one trace under one idle policy (`groupsOf`) on the engine, their rows in their order. Each run
+ * simulated carries the routing policies of the runs not yet done as shadows (SameDecisions): a shadow still
+ * alike at the end is that run, and takes its row. `onProgress` hears of the group's simulated time and
+ * dispatches over all its runs.
  */
 export const simulateGroup = (
   runs: ReadonlyArray<PolicyRun>,
@@ -221,21 +222,26 @@ export const simulateGroup = (
   if (first === undefined) return []
   const trace = traceOf(first.trace.source)
   const runMillis = worldOf(first.trace.source).days * 86_400_000
-  const simulated: Array<{ readonly row: PolicyRow; readonly calls: ReadonlyArray<SameDecisions.Call> }> = []
-  return runs.map((run, index) => {
+  const rows = new Map<PolicyRun, PolicyRow>()
+  for (const run of runs) {
+    if (rows.has(run)) continue
+    const done = rows.size
     const progress: Engine.Progress | undefined =
-      onProgress && ((millis, tasks) => onProgress(index * runMillis + millis, index * trace.length + tasks))
-    const { routing } = policiesOf(run)
-    const same = simulated.find((earlier) => SameDecisions.answersAlike(earlier.calls, routing()))
-    if (same !== undefined) {
-      progress?.(runMillis, trace.length)
-      return { ...same.row, routing: run.routing, sameDecisionsAs: same.row.routing }
-    }
-    const calls: Array<SameDecisions.Call> = []
-    const row = simulate(run, trace, SameDecisions.recording(routing(), calls), progress)
-    simulated.push({ row, calls })
-    return row
-  })
+      onProgress && ((millis, tasks) => onProgress(done * runMillis + millis, done * trace.length + tasks))
+    const later = runs.filter((other) => other !== run && !rows.has(other))
+    const shadows = later.map((other) => ({
+      name: other.routing,
+      policy: policiesOf(other).routing(),
+      alike: true
+    }))
+    const row = simulate(run, trace, SameDecisions.shadowed(policiesOf(run).routing(), shadows), progress)
+    rows.set(run, row)
+    for (const [index, shadow] of shadows.entries())
+      if (shadow.alike)
+        rows.set(later[index]!, { ...row, routing: shadow.name, sameDecisionsAs: run.routing })
+    onProgress?.(rows.size * runMillis, rows.size * trace.length)
+  }
+  return runs.map((run) => rows.get(run)!)
 }
 
 /** Simulates one run on the engine with `routing` (the run's routing policy); its row (ratios filled by `rank`). */

@@ -4,8 +4,9 @@
  * simulated.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { RoutingPolicy, type TaskSpec } from "@hangar/core"
 import { IdlePolicies, RoutingPolicies } from "@hangar/router"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as Engine from "../src/engine/Engine.js"
 import * as PolicyBenchmark from "../src/PolicyBenchmark.js"
 import * as SameDecisions from "../src/SameDecisions.js"
@@ -44,29 +45,50 @@ describe("runs with the same decisions", () => {
     })
   )
 
-  it.effect("a routing policy that picks another provider at any call does not answer alike", () =>
+  it.effect("a shadow that picks another provider at any one call is not alike", () =>
     Effect.gen(function* () {
       const scenario = yield* Scenario.parse(small, "small.yaml")
       const source = { kind: "scenario" as const, scenario }
-      const calls: Array<SameDecisions.Call> = []
-      Engine.runPolicies(
+      const trace = PolicyBenchmark.traceOf(source)
+      const lastTask = trace.at(-1)!.taskId
+      const fly = () => RoutingPolicies.preferred({ defaultProvider: "fly" })
+      // Fly first, except for the trace's last task.
+      const flyButLast = Layer.effect(
+        RoutingPolicy.RoutingPolicy,
+        Effect.map(RoutingPolicy.RoutingPolicy, (inner) => ({
+          ...inner,
+          decide: (input: RoutingPolicy.RouteInput) =>
+            input.task.taskId === lastTask
+              ? Effect.succeed(
+                  new RoutingPolicy.RouteDecision({
+                    provider: "ecs" as TaskSpec.ProviderId,
+                    fallbacks: [],
+                    policy: "test",
+                    reason: "test"
+                  })
+                )
+              : inner.decide(input)
+        }))
+      ).pipe(Layer.provide(fly()))
+      const shadows: Array<SameDecisions.Shadow> = [
+        { name: "fly", policy: fly(), alike: true },
+        { name: "ecs", policy: RoutingPolicies.preferred({ defaultProvider: "ecs" }), alike: true },
+        { name: "fly-but-last", policy: flyButLast, alike: true }
+      ]
+      const outcome = Engine.runPolicies(
         PolicyBenchmark.worldOf(source),
-        PolicyBenchmark.traceOf(source),
-        SameDecisions.recording(RoutingPolicies.preferred({ defaultProvider: "fly" }), calls),
+        trace,
+        SameDecisions.shadowed(fly(), shadows),
         IdlePolicies.fixedTimeout(5)
       )
-      expect(calls.filter((c) => c.kind === "decide").length).toBe(PolicyBenchmark.traceOf(source).length)
-      const fly = () => RoutingPolicies.preferred({ defaultProvider: "fly" })
-      expect(SameDecisions.answersAlike(calls, fly())).toBe(true)
-      expect(SameDecisions.answersAlike(calls, RoutingPolicies.preferred({ defaultProvider: "ecs" }))).toBe(
-        false
+      expect(outcome.dispatched.map((exit) => exit._tag === "Success" && exit.value.taskId)).toContain(
+        lastTask
       )
-      // One answer changed in the record is enough to refuse.
-      const last = calls.findLastIndex((c) => c.kind === "decide")
-      const changed = calls.map((c, i) =>
-        i === last && c.kind === "decide" ? { ...c, answer: "provider:ecs" } : c
-      )
-      expect(SameDecisions.answersAlike(changed, fly())).toBe(false)
+      expect(shadows.map((s) => [s.name, s.alike])).toEqual([
+        ["fly", true],
+        ["ecs", false],
+        ["fly-but-last", false]
+      ])
     })
   )
 })
