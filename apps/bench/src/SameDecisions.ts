@@ -8,8 +8,9 @@
  * and told each of its `observe` outcomes, picks the provider A's policy picks at every `decide` (or fails with
  * the same error tag), then by induction over the calls B's run is A's run step for step, and its bills, start
  * latencies and cold starts are A's. `shadowed` runs such policies (`Shadow`) beside a run's own, each until it
- * first answers otherwise. Policies reading anything else (randomness, real time) would break the argument;
- * none of the routing policies does, and the test holds taken-over rows to fresh simulations.
+ * first answers otherwise. A policy reading anything else (randomness, real time), or taking virtual time to
+ * answer (a shadow's answer is awaited inside the run), would break the argument; none of the routing policies
+ * does, and the test holds taken-over rows to fresh simulations.
  */
 import { RoutingPolicy } from "@hangar/core"
 import { Context, Effect, Either, Layer } from "effect"
