@@ -229,6 +229,10 @@ const pollUntil = <A>(
     })
   })
 
+/** A wait that gave up after `timeoutMillis`, as EcsProvider's. */
+const deadlinePassed = (method: string, timeoutMillis: number) =>
+  Effect.fail(new ComputeError.Timeout({ ...context(method), reason: "Deadline", timeoutMillis }))
+
 /** Polls (2 s, doubling to 15 s) until the task runs; a task that stops first had no capacity. */
 const awaitRunning = (engine: EngineState, state: SessionState, seen: Task | undefined) =>
   Effect.suspend(() => {
@@ -248,13 +252,7 @@ const awaitRunning = (engine: EngineState, state: SessionState, seen: Task | und
         )
       if (engine.clock.now() - startedAt > startDeadlineMillis) {
         state.cluster.model.stopTask(task, "hangar: did not start in time")
-        return Effect.fail(
-          new ComputeError.Timeout({
-            ...context("awaitRunning"),
-            reason: "Deadline",
-            timeoutMillis: startDeadlineMillis
-          })
-        )
+        return deadlinePassed("awaitRunning", startDeadlineMillis)
       }
       return undefined
     })
@@ -306,13 +304,7 @@ const stop = (engine: EngineState, sessionId: string) =>
         if (now === undefined || now.lastStatus === "STOPPED")
           return Effect.succeed(toSession(sessionId, state, now ?? task))
         if (engine.clock.now() - startedAt > stopDeadlineMillis)
-          return Effect.fail(
-            new ComputeError.Timeout({
-              ...context("stop"),
-              reason: "Deadline",
-              timeoutMillis: stopDeadlineMillis
-            })
-          )
+          return deadlinePassed("stop", stopDeadlineMillis)
         return undefined
       })
     })
