@@ -10,8 +10,8 @@
  * The seam between an evaluator and the report is `PolicyRow`, a policy's outcomes on a trace (cost, start
  * latencies, cold starts, warm waste): `simulateGroup` produces it on the engine (a run whose routing policy
  * answers an earlier run's calls alike is that run, and is not simulated again: SameDecisions); any other
- * evaluator that fills it in can replace it. `rank` turns outcomes and bounds into the report's rows (ratios, totals, the Pareto front,
- * the recommendation); it reads nothing else.
+ * evaluator that fills it in can replace it. `rank` turns outcomes and bounds into the report's rows (ratios,
+ * totals, the Pareto front, the recommendation); it reads nothing else.
  */
 import { IdlePolicy, type RoutingPolicy, Statistics } from "@hangar/core"
 import * as EcsCostModel from "@hangar/provider-ecs/cost-model"

@@ -69,7 +69,7 @@ const fullColumns: ReadonlyArray<Table.Column<RankedRow>> = [
 /** How many runs were another run, decision for decision, and so were not simulated again (SameDecisions). */
 const reuseNote = (rows: ReadonlyArray<RankedRow>) => {
   const reused = rows.filter((r) => r.sameDecisionsAs !== null).length
-  return `${reused} of ${rows.length} runs were not simulated again: fed the calls of an earlier run on the same trace and idle policy, their routing policy answered every one alike, so each is that run ("Same run as" in the full table).`
+  return `${reused} of ${rows.length} runs were not simulated again: asked every call another run's routing policy was asked (same trace, same idle policy), their routing policy answered every one alike, so each is that run ("Same run as" in the full table).`
 }
 
 /**

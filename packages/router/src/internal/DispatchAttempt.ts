@@ -11,6 +11,12 @@ import * as CreateGate from "./CreateGate.js"
 import { scheduleIdle } from "./IdleHandOff.js"
 import { keyOf, type RouterState, reportStep, type SessionActivity } from "./RouterState.js"
 
+/**
+ * What an attempt that ran gives the dispatch: a result but for what only the dispatch knows (the history of
+ * its failed attempts, and the start latency, which runs from the dispatch).
+ */
+export type AttemptResult = Omit<DispatchResult, "failoverHistory" | "startLatencyMillis">
+
 /** What every record of an attempt carries: the task, the provider, this router. */
 type AttemptRecord = Omit<SessionRecord, "sessionId" | "state" | "updatedAtMillis">
 
@@ -175,12 +181,10 @@ const attempt = (
       sessionId: ran.session.id,
       decision,
       result: ran.result,
-      failoverHistory: [],
-      startLatencyMillis: ran.startedAt - dispatchedAt,
       coldStart,
       startedAtMillis: ran.startedAt,
       finishedAtMillis: ran.finishedAt
-    } satisfies DispatchResult
+    } satisfies AttemptResult
   })
 
 /** An attempt, registered as under way for its whole length (reconciliation leaves its task alone). */
@@ -190,7 +194,7 @@ export const registeredAttempt = (
   task: TaskSpec.TaskSpec,
   decision: RoutingPolicy.RouteDecision,
   dispatchedAt: number
-): Effect.Effect<DispatchResult, DispatchError> =>
+): Effect.Effect<AttemptResult, DispatchError> =>
   Effect.acquireUseRelease(
     taskBegins(state, task.taskId),
     () => attempt(state, provider, task, decision, dispatchedAt),

@@ -5,7 +5,7 @@
 import { ComputeError, type ComputeProvider, type RoutingPolicy, TaskSpec } from "@hangar/core"
 import { Clock, Effect, type Either, LogLevel } from "effect"
 import type { DispatchError, DispatchResult } from "../Router.js"
-import { registeredAttempt } from "./DispatchAttempt.js"
+import { type AttemptResult, registeredAttempt } from "./DispatchAttempt.js"
 import { logged, type RouterState } from "./RouterState.js"
 
 const failsOver = (error: ComputeError.ComputeError): boolean =>
@@ -58,7 +58,7 @@ const attemptOn = (
 ): Effect.Effect<
   {
     readonly provider: ComputeProvider.ComputeProvider
-    readonly outcome: Either.Either<DispatchResult, DispatchError>
+    readonly outcome: Either.Either<AttemptResult, DispatchError>
   },
   ComputeError.ComputeError
 > =>
