@@ -15,10 +15,8 @@ import * as Scenario from "./Scenario.js"
 import * as Scenarios from "./Scenarios.js"
 import * as Sensitivity from "./Sensitivity.js"
 import * as SideRuns from "./SideRuns.js"
-import * as Sides from "./Sides.js"
 import * as Style from "./Style.js"
 import * as Table from "./Table.js"
-import * as Trace from "./Trace.js"
 import * as Tune from "./Tune.js"
 
 /** What stdout gets: the terminal table, the results document (as the run folder's JSON), or Markdown. */
@@ -78,6 +76,10 @@ export const withOverrides = (
   days: Option.getOrElse(options.days ?? Option.none(), () => scenario.days)
 })
 
+/** Worker threads: `--workers`, else one per core. */
+const workersOf = (options: Pick<CommonOptions, "workers">) =>
+  Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
+
 /**
  * The Azure-shaped traces `policies` adds to the scenarios: 20 repositories over a week each (or `--days`), on
  * `ecs`.
@@ -121,7 +123,7 @@ export const policies = (
       kind: "policy",
       runs: group
     }))
-    const workers = Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
+    const workers = workersOf(options)
     const outputs = yield* Jobs.runWithProgress(jobs, workers, "policies")
     const bounds = PolicyBenchmark.boundsOf(traces, settings.waitUsdPerSecond)
     const rows = PolicyBenchmark.rank(
@@ -176,41 +178,6 @@ const reproduceEntry = (scenario: Scenario.Scenario, found: Reproduce.File): Rep
     : undefined
 }
 
-/** The simulated sides of each scenario, from the jobs' outputs (in the jobs' order). */
-const collect = (
-  chosen: ReadonlyArray<Scenario.Scenario>,
-  inputs: ReadonlyArray<Scenario.Scenario>,
-  outputs: ReadonlyArray<Jobs.JobResult>,
-  found: Reproduce.File
-) =>
-  Effect.gen(function* () {
-    const results: Array<CompareReport.ScenarioResult> = []
-    let events = 0
-    let simulatedMillis = 0
-    let at = 0
-    for (const [index, scenario] of chosen.entries()) {
-      const [flyOutput, ...regionOutputs] = outputs.slice(at, at + 1 + scenario.regions.length)
-      at += 1 + scenario.regions.length
-      const trace = Trace.generate(scenario)
-      const fly = flyOutput?.kind === "fly" ? flyOutput.result : undefined
-      const regions = regionOutputs.flatMap((o) => (o.kind === "ecs" ? [o.result] : []))
-      if (fly === undefined || regions.length !== scenario.regions.length)
-        return yield* Effect.die(new Error(`jobs of ${scenario.name} came back out of order`))
-      const ecs = Sides.combineEcs(scenario, trace.length, regions)
-      const reproduce = reproduceEntry(scenario, found)
-      results.push({
-        scenario,
-        input: inputs[index]!,
-        ecs,
-        fly,
-        ...(reproduce === undefined ? {} : { reproduce })
-      })
-      events += ecs.events + fly.events + 2 * trace.length
-      simulatedMillis += 2 * scenario.days * 86_400_000
-    }
-    return { results, events, simulatedMillis }
-  })
-
 /** Simulates each scenario on both providers and writes the comparison. */
 export const compareScenarios = (
   scenarios: ReadonlyArray<Scenario.Scenario>,
@@ -221,15 +188,30 @@ export const compareScenarios = (
     const wallStart = performance.now()
     const chosen = scenarios.map((s) => withOverrides(s, options))
     const path = options.wire === true ? "wire" : "engine"
-    const jobs = chosen.flatMap((s) => Jobs.jobsOf(s, path))
-    const workers = Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
-    const outputs = yield* Jobs.runWithProgress(
-      jobs,
+    const workers = workersOf(options)
+    const resultOf = yield* SideRuns.simulate(
+      chosen.flatMap((scenario) => [
+        { side: "fly" as const, scenario },
+        { side: "ecs" as const, scenario }
+      ]),
       workers,
-      options.wire === true ? "simulating (wire)" : "simulating"
+      path === "wire" ? "simulating (wire)" : "simulating",
+      path
     )
     const found = yield* Effect.orDie(Reproduce.read(Scenarios.reproduceFile))
-    const { results, events, simulatedMillis } = yield* collect(chosen, scenarios, outputs, found)
+    const results = chosen.map((scenario, index): CompareReport.ScenarioResult => {
+      const reproduce = reproduceEntry(scenario, found)
+      return {
+        scenario,
+        input: scenarios[index]!,
+        ecs: resultOf({ side: "ecs", scenario }),
+        fly: resultOf({ side: "fly", scenario }),
+        ...(reproduce === undefined ? {} : { reproduce })
+      }
+    })
+    const events = results.reduce((n, r) => n + r.ecs.events + r.fly.events + r.ecs.tasks + r.fly.tasks, 0)
+    const simulatedMillis = chosen.reduce((sum, s) => sum + 2 * s.days * 86_400_000, 0)
+    const jobs = chosen.reduce((n, s) => n + 1 + s.regions.length, 0)
     const wall = (performance.now() - wallStart) / 1000
     const pointer =
       "Re-simulated with one variable changed at a time (instance type × group minimum, idle timeout, workspace size, sessions per day): hangar-bench sensitivity [scenario]"
@@ -248,7 +230,7 @@ export const compareScenarios = (
       Charts.breakdownSpec(CompareReport.breakdownRows(results))
     ])
     yield* Console.error(
-      `${path === "wire" ? "wire path" : "engine"}: wall ${wall.toFixed(1)} s on ${Math.min(workers, jobs.length)} thread(s); ${events} simulated events (${Math.round(events / wall)} per second); ${(simulatedMillis / 1000 / wall).toFixed(0)} simulated seconds per wall second`
+      `${path === "wire" ? "wire path" : "engine"}: wall ${wall.toFixed(1)} s on ${Math.min(workers, jobs)} thread(s); ${events} simulated events (${Math.round(events / wall)} per second); ${(simulatedMillis / 1000 / wall).toFixed(0)} simulated seconds per wall second`
     )
     yield* publish(
       options,
@@ -339,9 +321,6 @@ export const tune = (
   })
 
 // ---- sensitivity and reproduce: many whole simulations on the worker pool
-
-const workersOf = (options: Pick<CommonOptions, "workers">) =>
-  Option.getOrElse(options.workers ?? Option.none(), Jobs.defaultWorkers)
 
 /** The sensitivity of each seed scenario (or the one named) around its tuned configuration, re-simulated. */
 export const sensitivity = (

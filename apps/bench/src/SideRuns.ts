@@ -1,8 +1,8 @@
 /**
- * Many whole simulations of one side of a scenario each (a configuration, a workload change), for `sensitivity`
- * and `reproduce`: each becomes the same jobs `compare` runs (Jobs.ts: the Fly side as one job, the ECS side as
- * one job per region), on the same worker pool, and each side's result is put together as `compare` does. The same
- * side of the same scenario is simulated once however many rows ask for it.
+ * Whole simulations of one side of a scenario each, for `compare` (both sides of each scenario), `sensitivity`
+ * and `reproduce` (a configuration, a workload change): each becomes its jobs (Jobs.ts: the Fly side as one job,
+ * the ECS side as one job per region), run on the worker pool, and each side's result is put together from its
+ * jobs. The same side of the same scenario is simulated once however many rows ask for it.
  */
 import { Effect } from "effect"
 import * as Jobs from "./Jobs.js"
@@ -19,9 +19,9 @@ export interface SideRun {
 /** Two runs with the same key are the same simulation (same side, same scenario in every field). */
 export const keyOf = (run: SideRun): string => `${run.side} ${JSON.stringify(run.scenario)}`
 
-/** The side's jobs among those `compare` runs for the scenario (Fly's one; ECS's one per region). */
-const jobsOf = (run: SideRun): ReadonlyArray<Jobs.Job> =>
-  Jobs.jobsOf(run.scenario).filter((job) => job.kind === run.side)
+/** The side's jobs among the scenario's (Fly's one; ECS's one per region). */
+const jobsOf = (run: SideRun, path: Jobs.Path): ReadonlyArray<Jobs.Job> =>
+  Jobs.jobsOf(run.scenario, path).filter((job) => job.kind === run.side)
 
 /** Each run once (the first of those with its key), in order. */
 export const distinct = (runs: ReadonlyArray<SideRun>): ReadonlyArray<SideRun> => [
@@ -29,17 +29,18 @@ export const distinct = (runs: ReadonlyArray<SideRun>): ReadonlyArray<SideRun> =
 ]
 
 /**
- * Simulates every distinct run on `workers` threads (a progress bar labelled `label` on stderr) and answers a
- * lookup from a run to its side's result.
+ * Simulates every distinct run on `workers` threads (a progress bar labelled `label` on stderr), on the engine
+ * or the wire path, and answers a lookup from a run to its side's result.
  */
 export const simulate = (
   runs: ReadonlyArray<SideRun>,
   workers: number,
-  label: string
+  label: string,
+  path: Jobs.Path = "engine"
 ): Effect.Effect<(run: SideRun) => SideResult> =>
   Effect.gen(function* () {
     const distinctRuns = distinct(runs)
-    const perRun = distinctRuns.map(jobsOf)
+    const perRun = distinctRuns.map((run) => jobsOf(run, path))
     const jobs = perRun.flat()
     const outputs = yield* Jobs.runWithProgress(jobs, workers, label)
     const results = new Map<string, SideResult>()
