@@ -401,7 +401,7 @@ export const reproduce = (
     )
     const entries: Record<string, Reproduce.Entry> = {}
     for (const { scenario, candidates } of searches) {
-      const from = tuned[scenario.name] ?? Reproduce.configOf(scenario)
+      const from = tuned[scenario.name] ?? Tune.configOf(scenario)
       const ecs = candidates.ecs.map((c) =>
         Reproduce.evaluate(c.scenario, c.config, resultOf({ side: "ecs", scenario: c.scenario }))
       )

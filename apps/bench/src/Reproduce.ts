@@ -75,22 +75,16 @@ export const judge = (claim: Claim, ecsUsdPerMonth: number, flyUsdPerMonth: numb
 // ---- the nearest choice
 
 /** What a candidate's simulation gave, beside its configuration. */
-const outcome = {
+const Outcome = Schema.Struct({
   usdPerMonth: Schema.Number,
   p95Seconds: Schema.Number,
   failed: Schema.Int,
   meetsTarget: Schema.Boolean
-}
-const EvaluatedEcs = Schema.Struct({ config: Tune.EcsConfig, ...outcome })
-const EvaluatedFly = Schema.Struct({ config: Tune.FlyConfig, ...outcome })
+})
+const EvaluatedEcs = Schema.Struct({ config: Tune.EcsConfig, ...Outcome.fields })
+const EvaluatedFly = Schema.Struct({ config: Tune.FlyConfig, ...Outcome.fields })
 /** A candidate configuration of one side and what its simulation gave. */
-export type Evaluated<C> = {
-  readonly config: C
-  readonly usdPerMonth: number
-  readonly p95Seconds: number
-  readonly failed: number
-  readonly meetsTarget: boolean
-}
+export type Evaluated<C> = typeof Outcome.Type & { readonly config: C }
 
 export const Choice = Schema.Struct({
   ecs: EvaluatedEcs,
@@ -108,8 +102,7 @@ export const changedFields = <C extends object>(from: C, to: C): number =>
 /**
  * The pair nearest to `from` under which the claim reproduces (fewest changed fields, then the smallest dollar
  * error), or, when none does, the closest pair (least worst miss, then least total miss, then fewest changed
- * fields); undefined when a side
- * has no candidate.
+ * fields); undefined when a side has no candidate.
  */
 export const nearest = (
   claim: Claim,
@@ -162,19 +155,6 @@ export const evaluate = <C>(scenario: Scenario.Scenario, config: C, side: SideRe
   p95Seconds: Tune.p95(side),
   failed: side.failed,
   meetsTarget: Tune.meets(scenario, side)
-})
-
-/** A scenario's configuration of each side as its file sets it (the seed's, where no tuned one exists). */
-export const configOf = (
-  scenario: Scenario.Scenario
-): { readonly ecs: Tune.EcsConfig; readonly fly: Tune.FlyConfig } => ({
-  ecs: {
-    instanceType: scenario.ecs.instanceType,
-    minInstances: scenario.ecs.minInstances,
-    maxInstances: scenario.ecs.maxInstances,
-    targetCapacity: scenario.ecs.targetCapacity
-  },
-  fly: { idleTimeoutMinutes: scenario.fly.idleTimeoutMinutes, sleepsBy: scenario.fly.sleepsBy }
 })
 
 /** The candidates of each side of `scenario`: tune's space (Fly's kept where the scenario allows them). */

@@ -63,6 +63,17 @@ export const withFly = (scenario: Scenario, fly: FlyConfig): Scenario => ({
   fly: { ...scenario.fly, ...fly }
 })
 
+/** A scenario's configuration of each side as its file sets it (what `withEcs` and `withFly` set). */
+export const configOf = (scenario: Scenario): { readonly ecs: EcsConfig; readonly fly: FlyConfig } => ({
+  ecs: {
+    instanceType: scenario.ecs.instanceType,
+    minInstances: scenario.ecs.minInstances,
+    maxInstances: scenario.ecs.maxInstances,
+    targetCapacity: scenario.ecs.targetCapacity
+  },
+  fly: { idleTimeoutMinutes: scenario.fly.idleTimeoutMinutes, sleepsBy: scenario.fly.sleepsBy }
+})
+
 /** Whether every region of the scenario prices the instance type (and what its bill needs beside it). */
 export const pricedEverywhere = (scenario: Scenario, instanceType: string): boolean =>
   scenario.regions.every((region) => {
