@@ -2,8 +2,8 @@
  * hangar-bench's command line: the cost comparison of the seed's four workloads (default command), a user's own
  * workload (`run FILE`), the routing × idle policy benchmark (`policies`), the configuration search (`tune`), the
  * sensitivity by re-simulation (`sensitivity`), the seed rows' nearest reproducing configuration (`reproduce`) and
- * the difference of two runs (`diff A B`). `run` answers the process's exit code: 0 success, 1 a failed run, 2 a usage or input error (printed
- * once, one or two lines per issue, no stack and no log line).
+ * the difference of two runs (`diff A B`). `run` answers the process's exit code: 0 success, 1 a failed run, 2 a
+ * usage or input error (printed once, one or two lines per issue, no stack and no log line).
  */
 import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { SimulatorCli } from "@hangar/core/simulation"

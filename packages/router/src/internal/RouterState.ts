@@ -97,7 +97,7 @@ export const reportStep = (state: RouterState, progress: DispatchProgress): Effe
 
 /**
  * A log line of the dispatch path, built only when `level` is enabled: its annotations cost more than the line
- * when nothing is logged, and a dispatch writes two.
+ * when nothing is logged, and every dispatch writes some (its route, its idle decision, each failed attempt).
  */
 export const logged = (
   level: LogLevel.LogLevel,
