@@ -1,5 +1,6 @@
 /** @hangar/router: routing and idle policies, the Router (dispatch with failover), session stores, the oracle. */
 export * as CircuitBreaker from "./CircuitBreaker.js"
+export * as Dispatching from "./Dispatching.js"
 export * as Feasibility from "./Feasibility.js"
 export * as IdlePolicies from "./IdlePolicies.js"
 export * as Optimum from "./Optimum.js"

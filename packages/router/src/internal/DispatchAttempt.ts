@@ -5,17 +5,12 @@
  */
 import { ComputeProvider, type RoutingPolicy, type Session, TaskResult, type TaskSpec } from "@hangar/core"
 import { Clock, Effect, FiberMap } from "effect"
-import type { DispatchError, DispatchResult } from "../Router.js"
+import * as Dispatching from "../Dispatching.js"
+import type { DispatchError } from "../Router.js"
 import type { SessionRecord } from "../SessionStore.js"
 import * as CreateGate from "./CreateGate.js"
 import { scheduleIdle } from "./IdleHandOff.js"
 import { keyOf, type RouterState, reportStep, type SessionActivity } from "./RouterState.js"
-
-/**
- * What an attempt that ran gives the dispatch: a result but for what only the dispatch knows (the history of
- * its failed attempts, and the start latency, which runs from the dispatch).
- */
-export type AttemptResult = Omit<DispatchResult, "failoverHistory" | "startLatencyMillis">
 
 /** What every record of an attempt carries: the task, the provider, this router. */
 type AttemptRecord = Omit<SessionRecord, "sessionId" | "state" | "updatedAtMillis">
@@ -95,7 +90,7 @@ const holdSession = (
     const key = keyOf(provider.id, created.id)
     yield* FiberMap.remove(state.timers, key)
     const known = state.activity.get(key)
-    const coldStart = known === undefined || known.asleep || created.status !== "running"
+    const coldStart = Dispatching.coldStart(known, created.status === "running")
     if (known?.idleSince !== undefined && known.active === 0) {
       yield* state.idle.onArrival({
         repository: task.repository,
@@ -184,7 +179,7 @@ const attempt = (
       coldStart,
       startedAtMillis: ran.startedAt,
       finishedAtMillis: ran.finishedAt
-    } satisfies AttemptResult
+    } satisfies Dispatching.AttemptResult
   })
 
 /** An attempt, registered as under way for its whole length (reconciliation leaves its task alone). */
@@ -194,7 +189,7 @@ export const registeredAttempt = (
   task: TaskSpec.TaskSpec,
   decision: RoutingPolicy.RouteDecision,
   dispatchedAt: number
-): Effect.Effect<AttemptResult, DispatchError> =>
+): Effect.Effect<Dispatching.AttemptResult, DispatchError> =>
   Effect.acquireUseRelease(
     taskBegins(state, task.taskId),
     () => attempt(state, provider, task, decision, dispatchedAt),

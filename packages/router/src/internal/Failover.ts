@@ -4,12 +4,10 @@
  */
 import { ComputeError, type ComputeProvider, type RoutingPolicy, TaskSpec } from "@hangar/core"
 import { Clock, Effect, type Either, LogLevel } from "effect"
+import * as Dispatching from "../Dispatching.js"
 import type { DispatchError, DispatchResult } from "../Router.js"
-import { type AttemptResult, registeredAttempt } from "./DispatchAttempt.js"
+import { registeredAttempt } from "./DispatchAttempt.js"
 import { logged, type RouterState } from "./RouterState.js"
-
-const failsOver = (error: ComputeError.ComputeError): boolean =>
-  error.isRetryable || error._tag === "CapacityUnavailable" || error._tag === "ProviderUnavailable"
 
 const decodeTask = (input: TaskSpec.TaskSpecInput | TaskSpec.TaskSpec) =>
   input instanceof TaskSpec.TaskSpec
@@ -24,31 +22,9 @@ const decide = (
   task: TaskSpec.TaskSpec,
   excluded: ReadonlyArray<TaskSpec.ProviderId>
 ) => {
-  const candidates = state.registry.all.map((p) => ({
-    provider: p.id,
-    capabilities: p.capabilities,
-    costModel: p.costModel,
-    available: true
-  }))
+  const candidates = Dispatching.candidatesOf(state.registry.all)
   return Effect.either(state.routing.decide({ task, candidates, excluded }))
 }
-
-/** The routing policy found nothing (left): its own error at first, else every feasible provider failed. */
-const noProviderLeft = (
-  task: TaskSpec.TaskSpec,
-  error: ComputeError.ComputeError,
-  history: ReadonlyArray<ComputeError.FailoverAttempt>
-): ComputeError.ComputeError =>
-  history.length === 0
-    ? error
-    : new ComputeError.CapacityUnavailable({
-        module: "Router",
-        method: "dispatch",
-        reason: "NoFeasibleProvider",
-        region: task.region,
-        detail: `every feasible provider failed for task ${task.taskId}`,
-        failoverHistory: history
-      })
 
 /** One attempt on the decided provider, within its concurrency limit; the routing policy observes the outcome. */
 const attemptOn = (
@@ -58,7 +34,7 @@ const attemptOn = (
 ): Effect.Effect<
   {
     readonly provider: ComputeProvider.ComputeProvider
-    readonly outcome: Either.Either<AttemptResult, DispatchError>
+    readonly outcome: Either.Either<Dispatching.AttemptResult, DispatchError>
   },
   ComputeError.ComputeError
 > =>
@@ -98,7 +74,7 @@ export const dispatch = (
     const excluded: Array<TaskSpec.ProviderId> = []
     for (;;) {
       const decided = yield* decide(state, task, excluded)
-      if (decided._tag === "Left") return yield* noProviderLeft(task, decided.left, history)
+      if (decided._tag === "Left") return yield* Dispatching.noProviderLeft(task, decided.left, history)
       const { provider, outcome } = yield* attemptOn(state, task, decided.right)
       if (outcome._tag === "Right")
         // The task waited from the dispatch on: the time its failed attempts took counts as start latency.
@@ -115,11 +91,7 @@ export const dispatch = (
         provider: provider.id,
         error: error.message
       })
-      if (!failsOver(error)) {
-        return yield* error._tag === "CapacityUnavailable"
-          ? new ComputeError.CapacityUnavailable({ ...error, failoverHistory: history })
-          : error
-      }
+      if (!Dispatching.failsOver(error)) return yield* Dispatching.finalError(error, history)
       excluded.push(provider.id)
     }
   }).pipe(Effect.withSpan("Router.dispatch", { captureStackTrace: false }))

@@ -2,44 +2,11 @@
  * Idle hand-off: a session whose last task finished goes to the idle policy, which decides when it sleeps (and
  * whether to pre-warm it); `release` puts to sleep every session this router holds.
  */
-import {
-  type ComputeError,
-  type ComputeProvider,
-  CostModel,
-  type IdlePolicy,
-  type Session,
-  type TaskSpec
-} from "@hangar/core"
+import type { ComputeError, ComputeProvider, IdlePolicy, Session, TaskSpec } from "@hangar/core"
 import { Clock, Duration, Effect, FiberMap, LogLevel, Option } from "effect"
+import * as Dispatching from "../Dispatching.js"
 import type { SessionStoreError } from "../SessionStore.js"
 import { keyOf, logged, type RouterState } from "./RouterState.js"
-
-/**
- * What the idle policy is told about an idle session: the prices its provider's cost model declares for running
- * and for the sleep it can take (a provider that declares none sleeps at the running price: sleeping saves
- * nothing), and whether it can suspend.
- */
-const idleInput = (
-  provider: ComputeProvider.ComputeProvider,
-  session: Session.Session,
-  task: TaskSpec.TaskSpec,
-  since: number
-): IdlePolicy.IdleInput => {
-  const canSuspend = provider.capabilities.unsupported.suspend === undefined
-  const states = provider.costModel.machineStates(task)
-  const prices = CostModel.idlePrices(states, canSuspend)
-  return {
-    repository: task.repository,
-    provider: provider.id,
-    sessionId: session.id,
-    idleSinceMillis: since,
-    runningMicroUsdPerSecond: states.running,
-    sleepingMicroUsdPerSecond: prices?.sleeping ?? states.running,
-    wakeCostMicroUsd: prices?.wakeCostMicroUsd ?? 0,
-    wakeSeconds: prices?.wakeSeconds ?? 0,
-    canSuspend
-  }
-}
 
 /** Marks a held session awake or asleep in memory and in the store. */
 const markAsleep = (
@@ -106,7 +73,7 @@ export const scheduleIdle = (
 ) =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
-    const decision = yield* state.idle.onIdle(idleInput(provider, session, task, now))
+    const decision = yield* state.idle.onIdle(Dispatching.idleInput(provider, session.id, task, now))
     yield* logged(LogLevel.Debug, "idle decision", {
       provider: provider.id,
       session: session.id,
