@@ -197,20 +197,25 @@ export const costAware = (options: Partial<CostAwareOptions> = {}) => {
       if (best === undefined) return Effect.fail(noFeasibleProvider("cost-aware", input))
       const rest = usable.filter((e) => e !== best).sort((a, b) => a.costMicroUsd - b.costMicroUsd)
       return Effect.succeed(
-        new RoutingPolicy.RouteDecision({
-          provider: best.provider,
-          fallbacks: rest.map((e) => e.provider),
-          policy: "cost-aware",
-          reason:
-            fast.length > 0
-              ? `cheapest within the ${startLatencyTargetSeconds}s start target: ${best.costMicroUsd} µ$ (${best.note})`
-              : `no provider meets the ${startLatencyTargetSeconds}s start target; cheapest: ${best.costMicroUsd} µ$`,
-          estimates: estimates.map((e) => ({
-            ...e,
-            costMicroUsd: Number.isFinite(e.costMicroUsd) ? e.costMicroUsd : -1,
-            startLatencySeconds: Number.isFinite(e.startLatencySeconds) ? e.startLatencySeconds : -1
-          }))
-        })
+        new RoutingPolicy.RouteDecision(
+          {
+            provider: best.provider,
+            fallbacks: rest.map((e) => e.provider),
+            policy: "cost-aware",
+            reason:
+              fast.length > 0
+                ? `cheapest within the ${startLatencyTargetSeconds}s start target: ${best.costMicroUsd} µ$ (${best.note})`
+                : `no provider meets the ${startLatencyTargetSeconds}s start target; cheapest: ${best.costMicroUsd} µ$`,
+            estimates: estimates.map((e) => ({
+              ...e,
+              costMicroUsd: Number.isFinite(e.costMicroUsd) ? e.costMicroUsd : -1,
+              startLatencySeconds: Number.isFinite(e.startLatencySeconds) ? e.startLatencySeconds : -1
+            }))
+          },
+          // Built here from the candidates' own cost models, field by field: well-formed by construction, and a
+          // decision per task is too many to validate again.
+          true
+        )
       )
     }
   })
