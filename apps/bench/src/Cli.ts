@@ -134,6 +134,11 @@ const policies = Command.make(
     format,
     days,
     workers,
+    router: Options.boolean("router").pipe(
+      Options.withDescription(
+        "drive each run with the Router itself instead of the engine's kernel (slow; the kernel's check)"
+      )
+    ),
     waitUsdPerHour: Options.float("wait-usd-per-hour").pipe(
       Options.withDefault(60),
       Options.withDescription("what an hour of waiting for sessions to start is worth")

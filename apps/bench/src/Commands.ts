@@ -95,7 +95,7 @@ const azureTraces = (
   }))
 
 export const policies = (
-  options: CommonOptions & { readonly waitUsdPerHour: number }
+  options: CommonOptions & { readonly waitUsdPerHour: number; readonly router?: boolean }
 ): Effect.Effect<void, InputError> =>
   Effect.gen(function* () {
     yield* checkName(options)
@@ -119,9 +119,11 @@ export const policies = (
     ]
     const settings = { waitUsdPerSecond: options.waitUsdPerHour / 3600, seed }
     const runs = PolicyBenchmark.runsOf(traces, settings)
+    const driver: Engine.Driver = options.router === true ? "router" : "kernel"
     const jobs: ReadonlyArray<Jobs.Job> = PolicyBenchmark.groupsOf(runs).map((group) => ({
       kind: "policy",
-      runs: group
+      runs: group,
+      driver
     }))
     const workers = workersOf(options)
     const outputs = yield* Jobs.runWithProgress(jobs, workers, "policies")
@@ -152,7 +154,7 @@ export const policies = (
     const markdown = PolicyReport.markdown(bounds, rows, model, options.waitUsdPerHour)
     const seconds = (performance.now() - started) / 1000
     yield* Console.error(
-      `${rows.length} policy runs over ${traces.length} traces (${bounds.reduce((n, b) => n + b.tasks, 0)} tasks) on the engine in ${seconds.toFixed(1)} s wall on ${Math.min(workers, jobs.length)} thread(s)`
+      `${rows.length} policy runs over ${traces.length} traces (${bounds.reduce((n, b) => n + b.tasks, 0)} tasks) on the engine (${driver === "kernel" ? "its kernel" : "the Router"}) in ${seconds.toFixed(1)} s wall on ${Math.min(workers, jobs.length)} thread(s)`
     )
     yield* publish(
       options,

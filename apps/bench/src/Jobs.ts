@@ -27,7 +27,12 @@ export type Path = "engine" | "wire"
 export type Job =
   | { readonly kind: "fly"; readonly path: Path; readonly scenario: Scenario }
   | { readonly kind: "ecs"; readonly path: Path; readonly scenario: Scenario; readonly region: string }
-  | { readonly kind: "policy"; readonly runs: ReadonlyArray<PolicyBenchmark.PolicyRun> }
+  | {
+      readonly kind: "policy"
+      readonly runs: ReadonlyArray<PolicyBenchmark.PolicyRun>
+      /** What drives each run: the engine's kernel, or the Router itself (its check). */
+      readonly driver: Engine.Driver
+    }
 
 export type JobResult =
   | { readonly kind: "fly"; readonly result: SideResult }
@@ -62,7 +67,7 @@ export const runJob = (job: Job, progress: Engine.Progress = () => undefined): E
   if (job.kind === "policy")
     return Effect.sync(() => ({
       kind: "policy" as const,
-      rows: PolicyBenchmark.simulateGroup(job.runs, progress)
+      rows: PolicyBenchmark.simulateGroup(job.runs, progress, job.driver)
     }))
   const trace = Trace.generate(job.scenario)
   if (job.path === "engine")

@@ -216,7 +216,8 @@ const policiesOf = (run: PolicyRun) => {
  */
 export const simulateGroup = (
   runs: ReadonlyArray<PolicyRun>,
-  onProgress?: Engine.Progress
+  onProgress?: Engine.Progress,
+  driver: Engine.Driver = "kernel"
 ): ReadonlyArray<PolicyRow> => {
   const first = runs[0]
   if (first === undefined) return []
@@ -234,7 +235,8 @@ export const simulateGroup = (
       policy: policiesOf(other).routing(),
       alike: true
     }))
-    const row = simulate(run, trace, SameDecisions.shadowed(policiesOf(run).routing(), shadows), progress)
+    const routing = SameDecisions.shadowed(policiesOf(run).routing(), shadows)
+    const row = simulate(run, trace, routing, progress, driver)
     rows.set(run, row)
     for (const [index, shadow] of shadows.entries())
       if (shadow.alike)
@@ -249,14 +251,16 @@ const simulate = (
   run: PolicyRun,
   trace: ReadonlyArray<Oracle.TraceTask>,
   routing: Layer.Layer<RoutingPolicy.RoutingPolicy>,
-  onProgress?: Engine.Progress
+  onProgress: Engine.Progress | undefined,
+  driver: Engine.Driver
 ): PolicyRow => {
   const outcome = Engine.runPolicies(
     worldOf(run.trace.source),
     trace,
     routing,
     policiesOf(run).idle(),
-    onProgress
+    onProgress,
+    driver
   )
   const latencies: Array<number> = []
   const byProvider: Record<string, number> = {}

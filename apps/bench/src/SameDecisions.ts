@@ -13,7 +13,8 @@
  * does, and the test holds taken-over rows to fresh simulations.
  */
 import { RoutingPolicy } from "@hangar/core"
-import { Context, Effect, Either, Layer } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Option } from "effect"
+import { atOnce } from "./engine/Kernel.js"
 
 /** A routing policy asked what a run's own is asked; `alike` until it first answers otherwise. */
 export interface Shadow {
@@ -22,12 +23,23 @@ export interface Shadow {
   alike: boolean
 }
 
-const answerOf = (decided: Either.Either<RoutingPolicy.RouteDecision, { readonly _tag: string }>) =>
-  Either.isRight(decided) ? `provider:${decided.right.provider}` : `error:${decided.left._tag}`
+type Answer = Exit.Exit<RoutingPolicy.RouteDecision, { readonly _tag: string }>
+
+/**
+ * What the Router takes of an answer: the provider, or the error's tag. (A shadow that dies is not alike: its run
+ * is simulated on its own, and fails there.)
+ */
+const answerOf = (decided: Answer) => {
+  if (Exit.isSuccess(decided)) return `provider:${decided.value.provider}`
+  const error = Cause.failureOption(decided.cause)
+  return Option.isSome(error) ? `error:${error.value._tag}` : `defect:${Cause.pretty(decided.cause)}`
+}
 
 /**
  * `policy`, answering as it does; every `decide` and `observe` it gets also goes to each shadow still alike,
- * and a shadow that answers a `decide` otherwise is marked not alike and asked nothing more.
+ * and a shadow that answers a `decide` otherwise is marked not alike and asked nothing more. Answers a policy
+ * gives at once (an `Exit`, as the stateless policies do) are compared at once, and the own answer is then
+ * given as it is, so that a caller can take it without running an effect.
  */
 export const shadowed = (
   policy: Layer.Layer<RoutingPolicy.RoutingPolicy>,
@@ -44,28 +56,38 @@ export const shadowed = (
         }))
       )
       const alike = () => others.filter(({ shadow }) => shadow.alike)
+      /** Each shadow still alike, asked `input`: compared at once where it answers at once, else later. */
+      const compare = (input: RoutingPolicy.RouteInput, answer: string) => {
+        const later: Array<Effect.Effect<void>> = []
+        for (const { shadow, service } of alike()) {
+          const theirs = service.decide(input)
+          const judge = (decided: Answer) => {
+            if (answerOf(decided) !== answer) shadow.alike = false
+          }
+          if (atOnce(theirs)) judge(theirs)
+          else later.push(Effect.map(Effect.exit(theirs), judge))
+        }
+        return later
+      }
       return {
         name: own.name,
-        decide: (input) =>
-          Effect.flatMap(Effect.either(own.decide(input)), (decided) => {
-            const answer = answerOf(decided)
-            return Effect.zipRight(
-              Effect.forEach(
-                alike(),
-                ({ shadow, service }) =>
-                  Effect.map(Effect.either(service.decide(input)), (theirs) => {
-                    if (answerOf(theirs) !== answer) shadow.alike = false
-                  }),
-                { discard: true }
-              ),
-              decided
-            )
-          }),
-        observe: (outcome) =>
-          Effect.zipRight(
-            Effect.forEach(alike(), ({ service }) => service.observe(outcome), { discard: true }),
-            own.observe(outcome)
+        decide: (input) => {
+          const decided = own.decide(input)
+          if (atOnce(decided)) {
+            const later = compare(input, answerOf(decided))
+            return later.length === 0
+              ? decided
+              : Effect.zipRight(Effect.all(later, { discard: true }), decided)
+          }
+          return Effect.flatMap(Effect.exit(decided), (exit) =>
+            Effect.zipRight(Effect.all(compare(input, answerOf(exit)), { discard: true }), exit)
           )
+        },
+        observe: (outcome) => {
+          const told = [...alike().map(({ service }) => service.observe(outcome)), own.observe(outcome)]
+          const later = told.filter((effect) => !atOnce(effect))
+          return later.length === 0 ? Effect.void : Effect.all(later, { discard: true })
+        }
       } satisfies RoutingPolicy.Service
     })
   ).pipe(Layer.provide(policy))

@@ -1,9 +1,19 @@
 /**
  * What both paths share: a side's result, the Router a side runs (its one provider preferred for every task, the
  * scenario's idle timeout and exec limit), the replay of a trace through it, and the summary of its outcomes.
- * The engine (engine/) and the wire path (CostTable) differ only in the providers under the Router.
+ * The wire path (CostTable) runs the plugins under the Router; the engine (engine/) runs its own providers on the
+ * simulators' models, under its kernel or (its check) under the Router.
  */
-import { Money, Pricing, PricingCatalog, type ProviderRegistry, type Region, TaskSpec } from "@hangar/core"
+import {
+  type IdlePolicy,
+  Money,
+  Pricing,
+  PricingCatalog,
+  type ProviderRegistry,
+  type Region,
+  type RoutingPolicy,
+  TaskSpec
+} from "@hangar/core"
 import { IdlePolicies, Optimum, type Oracle, Router, RoutingPolicies, SessionStore } from "@hangar/router"
 import { Cause, Clock, Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import { execLimitSeconds, type Scenario } from "./Scenario.js"
@@ -148,11 +158,23 @@ export const summarise = (
 }
 
 /**
- * The scenario's idle policy: a fixed timeout, then the scenario's way to sleep (suspend where the provider can,
- * else stop; or stop always), so suspend vs stop is part of a side's configuration.
+ * A side's policies: its one provider preferred for every task, and the scenario's idle policy — a fixed timeout,
+ * then the scenario's way to sleep (suspend where the provider can, else stop; or stop always), so suspend vs
+ * stop is part of a side's configuration.
  */
-const idlePolicy = (minutes: number, sleepsBy: "suspend" | "stop") =>
-  IdlePolicies.fixedTimeout(minutes, { sleep: sleepsBy })
+export const sidePolicies = (
+  scenario: Scenario,
+  defaultProvider: string,
+  idleTimeoutMinutes: number
+): {
+  readonly routing: Layer.Layer<RoutingPolicy.RoutingPolicy>
+  readonly idle: Layer.Layer<IdlePolicy.IdlePolicy>
+  readonly execTimeoutSeconds: number
+} => ({
+  routing: RoutingPolicies.preferred({ defaultProvider }),
+  idle: IdlePolicies.fixedTimeout(idleTimeoutMinutes, { sleep: scenario.fly.sleepsBy }),
+  execTimeoutSeconds: execLimitSeconds(scenario)
+})
 
 /** A side's Router: its one provider preferred for every task, the idle timeout, the scenario's exec limit. */
 export const routerFor = <E>(
@@ -161,19 +183,14 @@ export const routerFor = <E>(
   registry: Layer.Layer<ProviderRegistry.ProviderRegistry, E>,
   defaultProvider: string,
   idleTimeoutMinutes: number
-) =>
+) => {
+  const { routing, idle, execTimeoutSeconds } = sidePolicies(scenario, defaultProvider, idleTimeoutMinutes)
   // The simulated router never crashes, so reconciliation would find nothing to do: its rounds (every provider
   // listed every 10 minutes for a month) would cost time and change no bill.
-  Router.layer({ instanceId, execTimeoutSeconds: execLimitSeconds(scenario), reconcile: false }).pipe(
-    Layer.provide(
-      Layer.mergeAll(
-        registry,
-        RoutingPolicies.preferred({ defaultProvider }),
-        idlePolicy(idleTimeoutMinutes, scenario.fly.sleepsBy),
-        SessionStore.layerMemory
-      )
-    )
+  return Router.layer({ instanceId, execTimeoutSeconds, reconcile: false }).pipe(
+    Layer.provide(Layer.mergeAll(registry, routing, idle, SessionStore.layerMemory))
   )
+}
 
 /** One region's ECS cluster over the scenario (ECS is regional: a cluster and simulator per region). */
 export interface EcsRegionResult {

@@ -1,14 +1,25 @@
 /**
- * The simulation engine: the real Router with the real routing and idle policies over in-process providers
- * built on the simulators' own models (FlyEngine, EcsEngine), on one virtual clock driven without the event loop
- * (EngineClock). A side of the cost table is one such simulation; so is a policy run. Every dollar comes from a
- * model's ledger (`Billing.compute` of the fly-simulator and of the ecs-simulator), every latency and cold start
- * from the Router's recorded dispatch results.
+ * The simulation engine: the real routing and idle policies and the Router's dispatch over in-process providers
+ * working on the simulators' own models (FlyMachines, EcsTasks), on one virtual clock driven without the event
+ * loop (EngineClock). The kernel (Kernel.ts) drives a simulation; `driver: "router"` has the Router itself drive it
+ * over the same providers made by core's `ComputeProvider.make` (FlyEngine, EcsEngine): the kernel's check. A side
+ * of the cost table is one such simulation; so is a policy run. Every dollar comes from a model's ledger
+ * (`Billing.compute` of the fly-simulator and of the ecs-simulator), every latency and cold start from the recorded
+ * dispatch results.
  */
-import { type IdlePolicy, Pricing, ProviderRegistry, type RoutingPolicy } from "@hangar/core"
+import {
+  type ComputeProvider,
+  type IdlePolicy,
+  Pricing,
+  ProviderRegistry,
+  type RoutingPolicy,
+  type TaskSpec
+} from "@hangar/core"
 import * as ExecBackend from "@hangar/core/simulation/exec-backend"
 import { Billing as EcsBilling, EcsModel } from "@hangar/ecs-simulator/model"
 import { Billing as FlyBilling, FlyModel } from "@hangar/fly-simulator/model"
+import * as EcsCostModel from "@hangar/provider-ecs/cost-model"
+import * as FlyCostModel from "@hangar/provider-fly/cost-model"
 import { type Oracle, Router, SessionStore } from "@hangar/router"
 import { Cause, Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import type { Scenario } from "../Scenario.js"
@@ -19,13 +30,18 @@ import {
   flySide,
   peakSessions,
   replay,
-  routerFor,
   type SideResult,
-  start
+  sidePolicies,
+  start,
+  taskSpec
 } from "../Sides.js"
+import * as Callbacks from "./Callbacks.js"
 import * as EcsEngine from "./EcsEngine.js"
+import * as EcsTasks from "./EcsTasks.js"
 import * as EngineClock from "./EngineClock.js"
 import * as FlyEngine from "./FlyEngine.js"
+import * as FlyMachines from "./FlyMachines.js"
+import * as Kernel from "./Kernel.js"
 
 /** How far a simulation has come: simulated milliseconds since its start, and tasks dispatched so far. */
 export type Progress = (simulatedMillis: number, dispatched: number) => void
@@ -65,14 +81,18 @@ const simulate = <A, E>(
 export const runFly = (
   scenario: Scenario,
   trace: ReadonlyArray<Oracle.TraceTask>,
-  onProgress?: Progress
+  onProgress?: Progress,
+  driver: Driver = "kernel"
 ): SideResult => {
   const clock = new EngineClock.EngineClock(start)
   const model = new FlyModel.FlyModel({ clock, seed: scenario.seed, regions: [...scenario.regions] })
-  const registry = Layer.effect(
-    ProviderRegistry.ProviderRegistry,
-    Effect.map(
-      FlyEngine.make({
+  const horizon = scenario.days * day
+  const onTime = progressOver(trace, onProgress)
+  const { dispatched } = drive(
+    {
+      instanceId: "bench-fly",
+      clock,
+      fly: {
         model,
         clock,
         regions: scenario.regions,
@@ -80,18 +100,18 @@ export const runFly = (
         volumeSizeGb: scenario.fly.volumeGb,
         autostop: "off",
         sessionsPerMachine: peakSessions(trace)
-      }),
-      (provider) => ProviderRegistry.fromProviders([provider])
-    )
+      },
+      trace,
+      horizon,
+      ...sidePolicies(scenario, "fly", scenario.fly.idleTimeoutMinutes),
+      onTime
+    },
+    driver
   )
-  const horizon = scenario.days * day
-  const router = routerFor("bench-fly", scenario, registry, "fly", scenario.fly.idleTimeoutMinutes)
-  const onTime = progressOver(trace, onProgress)
-  const outcomes = simulate(clock, router, replay(trace, horizon), onTime)
   clock.runTimersUntil(start + horizon)
   onTime?.(clock.now())
   const bill = FlyBilling.compute(model)
-  return flySide(scenario, outcomes, trace, bill, model.transitions)
+  return flySide(scenario, dispatched, trace, bill, model.transitions)
 }
 
 export interface ClusterShape {
@@ -158,7 +178,8 @@ export const runEcsRegion = (
   scenario: Scenario,
   trace: ReadonlyArray<Oracle.TraceTask>,
   region: string,
-  onProgress?: Progress
+  onProgress?: Progress,
+  driver: Driver = "kernel"
 ): EcsRegionResult => {
   const clock = new EngineClock.EngineClock(start)
   const index = scenario.regions.indexOf(region)
@@ -169,25 +190,29 @@ export const runEcsRegion = (
     targetCapacity: scenario.ecs.targetCapacity,
     workspaceDataGb: scenario.workspaceDataGb
   })
-  const registry = Layer.effect(
-    ProviderRegistry.ProviderRegistry,
-    Effect.map(EcsEngine.make({ clock, clusters: [cluster] }), (ecs) =>
-      ProviderRegistry.fromProviders([ecs.provider])
-    )
-  )
   const horizon = scenario.days * day
   const tasks = trace.filter((t) => t.region === region)
-  const router = routerFor(`bench-ecs-${region}`, scenario, registry, "ecs", 0)
   const onTime = progressOver(tasks, onProgress)
-  const outcomes = simulate(clock, router, replay(tasks, horizon), onTime)
+  const { dispatched } = drive(
+    {
+      instanceId: `bench-ecs-${region}`,
+      clock,
+      ecs: { clock, clusters: [cluster] },
+      trace: tasks,
+      horizon,
+      ...sidePolicies(scenario, "ecs", 0),
+      onTime
+    },
+    driver
+  )
   clock.runTimersUntil(start + horizon)
   onTime?.(clock.now())
   const bill = EcsBilling.compute(cluster.model)
   cluster.model.dispose()
-  return ecsRegion(scenario, region, outcomes, tasks, bill, cluster.model.events)
+  return ecsRegion(scenario, region, dispatched, tasks, bill, cluster.model.events)
 }
 
-// ---- a policy run: both providers under one Router
+// ---- a policy run: both providers composed
 
 export interface PolicyWorld {
   readonly regions: ReadonlyArray<string>
@@ -195,6 +220,8 @@ export interface PolicyWorld {
   readonly days: number
   readonly ecs: ClusterShape
   readonly flyVolumeGb: number
+  /** Concurrent dispatches per provider (the Router's option; default 32). */
+  readonly concurrencyPerProvider?: number
 }
 
 export interface PolicyOutcome {
@@ -206,48 +233,174 @@ export interface PolicyOutcome {
   readonly events: number
 }
 
+/** What drives a simulation: the kernel (the default), or the Router itself over the engine's providers. */
+export type Driver = "kernel" | "router"
+
+/** A simulation: the providers composed (Fly, ECS or both, on one clock), the policies, the trace. */
+interface Drive {
+  /** The Router's identity (no number depends on it). */
+  readonly instanceId: string
+  readonly clock: EngineClock.EngineClock
+  readonly fly?: FlyMachines.Options
+  readonly ecs?: EcsTasks.Options
+  readonly trace: ReadonlyArray<Oracle.TraceTask>
+  readonly horizon: number
+  readonly execTimeoutSeconds: number
+  readonly concurrencyPerProvider?: number | undefined
+  readonly routing: Layer.Layer<RoutingPolicy.RoutingPolicy>
+  readonly idle: Layer.Layer<IdlePolicy.IdlePolicy>
+  readonly onTime: ((now: number) => void) | undefined
+}
+
+interface Driven {
+  readonly dispatched: ReadonlyArray<Exit.Exit<Router.DispatchResult, unknown>>
+  readonly taskRunningSeconds: () => number
+}
+
+/** The run on the Router, with the engine's providers made by core's `ComputeProvider.make`. */
+const onRouter = (drive: Drive): Driven => {
+  let ecsEngine: EcsEngine.EcsEngine | undefined
+  const registry = Layer.effect(
+    ProviderRegistry.ProviderRegistry,
+    Effect.gen(function* () {
+      const providers: Array<ComputeProvider.ComputeProvider> = []
+      if (drive.fly !== undefined) providers.push(yield* FlyEngine.make(drive.fly))
+      if (drive.ecs !== undefined) {
+        ecsEngine = yield* EcsEngine.make(drive.ecs)
+        providers.push(ecsEngine.provider)
+      }
+      return ProviderRegistry.fromProviders(providers)
+    })
+  )
+  const router = Router.layer({
+    instanceId: drive.instanceId,
+    execTimeoutSeconds: drive.execTimeoutSeconds,
+    ...(drive.concurrencyPerProvider === undefined
+      ? {}
+      : { concurrencyPerProvider: drive.concurrencyPerProvider }),
+    // A simulated router never crashes, so reconciliation would find nothing to do: its rounds (every provider
+    // listed every 10 minutes for a month) would cost time and change no bill.
+    reconcile: false
+  }).pipe(Layer.provide(Layer.mergeAll(registry, drive.routing, drive.idle, SessionStore.layerMemory)))
+  const dispatched = simulate(drive.clock, router, replay(drive.trace, drive.horizon), drive.onTime)
+  return { dispatched, taskRunningSeconds: () => ecsEngine?.taskRunningSeconds() ?? 0 }
+}
+
+/** Each task of a trace with its spec, made once per trace (a policy group runs one trace many times). */
+const specs = new WeakMap<
+  ReadonlyArray<Oracle.TraceTask>,
+  ReadonlyArray<{ readonly arrivalMillis: number; readonly spec: TaskSpec.TaskSpec }>
+>()
+const specsOf = (trace: ReadonlyArray<Oracle.TraceTask>) => {
+  let made = specs.get(trace)
+  if (made === undefined) {
+    made = trace.map((task) => ({ arrivalMillis: task.arrivalMillis, spec: taskSpec(task) }))
+    specs.set(trace, made)
+  }
+  return made
+}
+
+/** Fly's operations as the kernel drives them. */
+const flyForKernel = (options: FlyMachines.Options): Kernel.KernelProvider => {
+  const fly = FlyMachines.envOf(options)
+  return {
+    id: FlyMachines.provider,
+    capabilities: FlyEngine.capabilities(options.regions),
+    costModel: FlyCostModel.make(),
+    create: (task, hangarManagesSleep) =>
+      Callbacks.map((m: FlyModel.Machine) => ({
+        sessionId: FlyMachines.sessionIdOf(m),
+        running: () => FlyMachines.statusOf(m.state) === "running"
+      }))(FlyMachines.create(fly, task, hangarManagesSleep)),
+    start: (sessionId) => FlyMachines.start(fly, sessionId),
+    sleep: (sessionId, action) => FlyMachines.transition(fly, sessionId, action),
+    exec: (sessionId, command, timeoutSeconds) => FlyMachines.exec(fly, sessionId, command, timeoutSeconds)
+  }
+}
+
+/** ECS's operations as the kernel drives them (ECS cannot suspend: its sleep is a stop). */
+const ecsForKernel = (ecs: EcsTasks.EngineState, clusters: ReadonlyArray<EcsTasks.RegionCluster>) => {
+  const answer = Callbacks.map((answer: EcsTasks.Answer) => ({
+    sessionId: EcsTasks.sessionIdOf(answer.state.task.taskId),
+    running: () => EcsTasks.statusOf(answer.task) === "running"
+  }))
+  return {
+    id: EcsTasks.provider,
+    capabilities: EcsEngine.capabilities(clusters),
+    costModel: EcsCostModel.make(),
+    create: (task) => answer(EcsTasks.create(ecs, task)),
+    start: (sessionId) => EcsTasks.start(ecs, sessionId),
+    sleep: (sessionId) => EcsTasks.stop(ecs, sessionId),
+    exec: (sessionId, command) => EcsTasks.exec(ecs, sessionId, command)
+  } satisfies Kernel.KernelProvider
+}
+
+/** The run on the kernel, over the same operations of the engine's providers. */
+const onKernel = (drive: Drive): Driven => {
+  const ecs = drive.ecs === undefined ? undefined : EcsTasks.stateOf(drive.ecs)
+  const providers: Array<Kernel.KernelProvider> = []
+  if (drive.fly !== undefined) providers.push(flyForKernel(drive.fly))
+  if (ecs !== undefined && drive.ecs !== undefined) providers.push(ecsForKernel(ecs, drive.ecs.clusters))
+  const kernel = new Kernel.Kernel({
+    clock: drive.clock,
+    execTimeoutSeconds: drive.execTimeoutSeconds,
+    ...(drive.concurrencyPerProvider === undefined
+      ? {}
+      : { concurrencyPerProvider: drive.concurrencyPerProvider }),
+    routing: drive.routing,
+    idle: drive.idle,
+    providers
+  })
+  let last = 0
+  for (const t of drive.trace) last = Math.max(last, t.arrivalMillis + t.durationMillis)
+  const dispatched = kernel.replay(specsOf(drive.trace), Math.max(0, drive.horizon - last), drive.onTime)
+  return { dispatched, taskRunningSeconds: () => (ecs === undefined ? 0 : EcsTasks.taskRunningSeconds(ecs)) }
+}
+
+const drive = (setup: Drive, driver: Driver): Driven => (driver === "kernel" ? onKernel : onRouter)(setup)
+
 /**
  * A trace under one routing and one idle policy with both providers composed, as a team would deploy them: Fly
  * (one model, every region; the platform's autostop when the idle policy leaves sleep to it) and ECS (the shared
- * cluster per region that the cost table simulates).
+ * cluster per region that the cost table simulates). The kernel drives it unless `driver` says the Router.
  */
 export const runPolicies = (
   world: PolicyWorld,
   trace: ReadonlyArray<Oracle.TraceTask>,
   routing: Layer.Layer<RoutingPolicy.RoutingPolicy>,
   idle: Layer.Layer<IdlePolicy.IdlePolicy>,
-  onProgress?: Progress
+  onProgress?: Progress,
+  driver: Driver = "kernel"
 ): PolicyOutcome => {
   const clock = new EngineClock.EngineClock(start)
   const fly = new FlyModel.FlyModel({ clock, seed: world.seed, regions: [...world.regions] })
   const clusters = world.regions.map((region, index) =>
     ecsRegionCluster(clock, region, world.seed + index, world.ecs)
   )
-  let ecsEngine: EcsEngine.EcsEngine | undefined
-  const registry = Layer.effect(
-    ProviderRegistry.ProviderRegistry,
-    Effect.gen(function* () {
-      const flyProvider = yield* FlyEngine.make({
-        model: fly,
-        clock,
-        regions: world.regions,
-        primaryRegion: world.regions[0]!,
-        volumeSizeGb: world.flyVolumeGb,
-        autostop: "suspend"
-      })
-      ecsEngine = yield* EcsEngine.make({ clock, clusters })
-      return ProviderRegistry.fromProviders([flyProvider, ecsEngine.provider])
-    })
-  )
   const horizon = world.days * day
   const longest = trace.reduce((m, t) => Math.max(m, t.durationMillis), 0) / 1000
-  const router = Router.layer({
-    instanceId: "bench-policies",
-    execTimeoutSeconds: Math.ceil(longest) + 600,
-    reconcile: false // as in routerFor: a router that never crashes has nothing to reconcile
-  }).pipe(Layer.provide(Layer.mergeAll(registry, routing, idle, SessionStore.layerMemory)))
   const onTime = progressOver(trace, onProgress)
-  const dispatched = simulate(clock, router, replay(trace, horizon), onTime)
+  const setup: Drive = {
+    instanceId: "bench-policies",
+    clock,
+    fly: {
+      model: fly,
+      clock,
+      regions: world.regions,
+      primaryRegion: world.regions[0]!,
+      volumeSizeGb: world.flyVolumeGb,
+      autostop: "suspend"
+    },
+    ecs: { clock, clusters },
+    trace,
+    horizon,
+    execTimeoutSeconds: Math.ceil(longest) + 600,
+    concurrencyPerProvider: world.concurrencyPerProvider,
+    routing,
+    idle,
+    onTime
+  }
+  const { dispatched, taskRunningSeconds } = drive(setup, driver)
   clock.runTimersUntil(start + horizon)
   onTime?.(clock.now())
   const flyBill = FlyBilling.compute(fly)
@@ -256,7 +409,7 @@ export const runPolicies = (
   let busy = 0
   for (const exit of dispatched)
     if (Exit.isSuccess(exit)) busy += (exit.value.finishedAtMillis - exit.value.startedAtMillis) / 1000
-  const up = (flyBill.secondsByState.started ?? 0) + (ecsEngine?.taskRunningSeconds() ?? 0)
+  const up = (flyBill.secondsByState.started ?? 0) + taskRunningSeconds()
   return {
     flyMicroUsd: flyBill.totalMicroUsd,
     ecsMicroUsd,
