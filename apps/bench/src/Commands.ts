@@ -120,14 +120,14 @@ export const policies = (
     const settings = { waitUsdPerSecond: options.waitUsdPerHour / 3600, seed }
     const runs = PolicyBenchmark.runsOf(traces, settings)
     const driver: Engine.Driver = options.router === true ? "router" : "kernel"
-    const jobs: ReadonlyArray<Jobs.Job> = PolicyBenchmark.groupsOf(runs).map((group) => ({
-      kind: "policy",
-      runs: group,
-      driver
-    }))
+    // Each trace's bounds are a job too: the workers compute them while the last runs finish.
+    const jobs: ReadonlyArray<Jobs.Job> = [
+      ...PolicyBenchmark.groupsOf(runs).map((group) => ({ kind: "policy" as const, runs: group, driver })),
+      ...traces.map((trace) => ({ kind: "bounds" as const, trace, options: settings }))
+    ]
     const workers = workersOf(options)
     const outputs = yield* Jobs.runWithProgress(jobs, workers, "policies")
-    const bounds = PolicyBenchmark.boundsOf(traces, settings.waitUsdPerSecond)
+    const bounds = outputs.flatMap((o) => (o.kind === "bounds" ? [o.bounds] : []))
     const rows = PolicyBenchmark.rank(
       bounds,
       PolicyBenchmark.inRunOrder(
@@ -136,7 +136,7 @@ export const policies = (
       ),
       settings.waitUsdPerSecond
     )
-    const model = PolicyBenchmark.idleInModel(traces, bounds, settings)
+    const model = outputs.flatMap((o) => (o.kind === "bounds" ? o.model : []))
     const chart = yield* Effect.promise(() =>
       Charts.costVersusLatency(rows.map((r) => ({ ...r, policy: `${r.routing} × ${r.idle}` })))
     )

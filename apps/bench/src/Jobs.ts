@@ -21,8 +21,9 @@ import * as Trace from "./Trace.js"
 export type Path = "engine" | "wire"
 
 /**
- * A side of the cost table (Fly, or one region's ECS cluster), or the policy runs of `policies` on one trace under
- * one idle policy (`PolicyBenchmark.groupsOf`: every routing policy's run).
+ * A side of the cost table (Fly, or one region's ECS cluster), the policy runs of `policies` on one trace under
+ * one idle policy (`PolicyBenchmark.groupsOf`: every routing policy's run), or a trace's analytic bounds and its
+ * idle policies in the oracle's model (no simulation: they fill the workers' tail).
  */
 export type Job =
   | { readonly kind: "fly"; readonly path: Path; readonly scenario: Scenario }
@@ -33,34 +34,62 @@ export type Job =
       /** What drives each run: the engine's kernel, or the Router itself (its check). */
       readonly driver: Engine.Driver
     }
+  | {
+      readonly kind: "bounds"
+      readonly trace: PolicyBenchmark.PolicyTrace
+      readonly options: PolicyBenchmark.PolicyBenchmarkOptions
+    }
 
 export type JobResult =
   | { readonly kind: "fly"; readonly result: SideResult }
   | { readonly kind: "ecs"; readonly result: EcsRegionResult }
   | { readonly kind: "policy"; readonly rows: ReadonlyArray<PolicyBenchmark.PolicyRow> }
+  | {
+      readonly kind: "bounds"
+      readonly bounds: PolicyBenchmark.TraceBounds
+      readonly model: ReadonlyArray<PolicyBenchmark.ModelRow>
+    }
 
 export const jobsOf = (scenario: Scenario, path: Path = "engine"): ReadonlyArray<Job> => [
   { kind: "fly", path, scenario },
   ...scenario.regions.map((region) => ({ kind: "ecs" as const, path, scenario, region }))
 ]
 
+/** What a job's trace is made from: a policy trace, or a scenario. */
+const sourceOf = (job: Job): PolicyBenchmark.PolicyTrace | Scenario =>
+  job.kind === "policy" ? job.runs[0]!.trace : job.kind === "bounds" ? job.trace : job.scenario
+
 /** The trace a job replays (all of it: an ECS job takes its region's tasks). */
 export const traceOf = (job: Job): ReadonlyArray<Oracle.TraceTask> =>
-  job.kind === "policy" ? PolicyBenchmark.traceOf(job.runs[0]!.trace.source) : Trace.generate(job.scenario)
+  job.kind === "policy" || job.kind === "bounds"
+    ? PolicyBenchmark.traceOf(job.kind === "policy" ? job.runs[0]!.trace.source : job.trace.source)
+    : Trace.generate(job.scenario)
 
-/** Tasks a job dispatches (a policy job: its trace once per run). */
+/** Tasks a job dispatches (a policy job: its trace once per run; a bounds job: none). */
 export const tasksOf = (job: Job, trace: ReadonlyArray<{ readonly region: string }>): number =>
   job.kind === "ecs"
     ? trace.filter((t) => t.region === job.region).length
     : job.kind === "policy"
       ? trace.length * job.runs.length
-      : trace.length
+      : job.kind === "bounds"
+        ? 0
+        : trace.length
 
 /** Simulated days of a job. */
 export const daysOf = (job: Job): number =>
   job.kind === "policy"
     ? PolicyBenchmark.worldOf(job.runs[0]!.trace.source).days * job.runs.length
-    : job.scenario.days
+    : job.kind === "bounds"
+      ? 0
+      : job.scenario.days
+
+/** What names a job in an error. */
+const nameOf = (job: Job): string =>
+  job.kind === "policy"
+    ? `${job.runs[0]?.trace.name} × ${job.runs[0]?.idle}`
+    : job.kind === "bounds"
+      ? `${job.trace.name} (bounds)`
+      : `${job.scenario.name} (${job.kind})`
 
 /** Runs a job; `progress` hears of its simulated time and dispatched tasks (the wire path: when it ends). */
 export const runJob = (job: Job, progress: Engine.Progress = () => undefined): Effect.Effect<JobResult> => {
@@ -69,6 +98,15 @@ export const runJob = (job: Job, progress: Engine.Progress = () => undefined): E
       kind: "policy" as const,
       rows: PolicyBenchmark.simulateGroup(job.runs, progress, job.driver)
     }))
+  if (job.kind === "bounds")
+    return Effect.sync(() => {
+      const bounds = PolicyBenchmark.boundsOf([job.trace], job.options.waitUsdPerSecond)
+      return {
+        kind: "bounds" as const,
+        bounds: bounds[0]!,
+        model: PolicyBenchmark.idleInModel([job.trace], bounds, job.options)
+      }
+    })
   const trace = Trace.generate(job.scenario)
   if (job.path === "engine")
     return Effect.sync(() =>
@@ -107,7 +145,7 @@ export const defaultWorkers = (): number => (existsSync(workerFile) ? availableP
 export const weights = (jobs: ReadonlyArray<Job>): ReadonlyArray<number> => {
   const traces = new Map<unknown, ReadonlyArray<{ readonly region: string }>>()
   return jobs.map((job) => {
-    const key = job.kind === "policy" ? job.runs[0]!.trace : job.scenario
+    const key = sourceOf(job)
     const trace = traces.get(key) ?? traceOf(job)
     traces.set(key, trace)
     return tasksOf(job, trace)
@@ -133,12 +171,7 @@ const onWorker = (worker: Worker, job: Job, progress: Engine.Progress): Promise<
       }
       done()
       if (message.ok) resolve(message.value)
-      else
-        reject(
-          new Error(
-            `${job.kind === "policy" ? `${job.runs[0]?.trace.name} × ${job.runs[0]?.idle}` : `${job.scenario.name} (${job.kind})`}: ${message.error}`
-          )
-        )
+      else reject(new Error(`${nameOf(job)}: ${message.error}`))
     }
     const onError = (error: Error) => {
       done()
