@@ -52,6 +52,23 @@ export const andThen =
     return () => (cancelNext ?? cancelFirst)()
   }
 
+/**
+ * `simulated` failures by a key (their detail): each made once and then shared, as a failure is an immutable
+ * value; at most `bound` are kept.
+ */
+export const simulatedOnce = <E>(make: (key: string) => E, bound = 256): ((key: string) => E) => {
+  const made = new Map<string, E>()
+  return (key) => {
+    let error = made.get(key)
+    if (error === undefined) {
+      if (made.size >= bound) made.clear()
+      error = simulated(() => make(key))
+      made.set(key, error)
+    }
+    return error
+  }
+}
+
 /** The operation, its value mapped by `f`. */
 export const map =
   <A, B>(f: (a: A) => B) =>

@@ -18,6 +18,7 @@ import {
   type Operation,
   type Outcome,
   simulated,
+  simulatedOnce,
   succeed
 } from "./Callbacks.js"
 
@@ -227,10 +228,28 @@ const pollUntil =
   }
 
 /** A wait that gave up after `timeoutMillis`, as EcsProvider's. */
-const deadlinePassed = (method: string, timeoutMillis: number) =>
-  Either.left(
-    simulated(() => new ComputeError.Timeout({ ...context(method), reason: "Deadline", timeoutMillis }, true))
-  )
+const timedOut = (method: string, timeoutMillis: number) =>
+  simulated(() => new ComputeError.Timeout({ ...context(method), reason: "Deadline", timeoutMillis }, true))
+const startTimedOut = timedOut("awaitRunning", startDeadlineMillis)
+const stopTimedOut = timedOut("stop", stopDeadlineMillis)
+
+/** A task that stopped before it ran, for `detail` (its stopped reason). */
+const provisioningFailed = simulatedOnce(
+  (detail) =>
+    new ComputeError.CapacityUnavailable(
+      { ...context("awaitRunning"), reason: "ProvisioningFailed", detail },
+      true
+    )
+)
+
+/** RunTask placed no task, for `detail` (the failure's reason and detail). */
+const insufficientResources = simulatedOnce(
+  (detail) =>
+    new ComputeError.CapacityUnavailable(
+      { ...context("runTask"), reason: "InsufficientResources", detail },
+      true
+    )
+)
 
 /** Polls (2 s, doubling to 15 s) until the task runs; a task that stops first had no capacity. */
 const awaitRunning = (engine: EngineState, state: SessionState, seen: Task | undefined): Operation<Task> => {
@@ -241,22 +260,10 @@ const awaitRunning = (engine: EngineState, state: SessionState, seen: Task | und
     first = undefined
     if (task?.lastStatus === "RUNNING") return Either.right(task)
     if (task === undefined || task.lastStatus === "STOPPED")
-      return Either.left(
-        simulated(
-          () =>
-            new ComputeError.CapacityUnavailable(
-              {
-                ...context("awaitRunning"),
-                reason: "ProvisioningFailed",
-                detail: task?.stoppedReason ?? "the task disappeared before it ran"
-              },
-              true
-            )
-        )
-      )
+      return Either.left(provisioningFailed(task?.stoppedReason ?? "the task disappeared before it ran"))
     if (engine.clock.now() - startedAt > startDeadlineMillis) {
       state.cluster.model.stopTask(task, "hangar: did not start in time")
-      return deadlinePassed("awaitRunning", startDeadlineMillis)
+      return Either.left(startTimedOut)
     }
     return undefined
   })
@@ -270,16 +277,8 @@ const runFor = (engine: EngineState, sessionId: string, state: SessionState, don
     const failure = ran.right.failures[0]
     return fail(
       done,
-      simulated(
-        () =>
-          new ComputeError.CapacityUnavailable(
-            {
-              ...context("runTask"),
-              reason: "InsufficientResources",
-              detail: `${failure?.reason ?? "no task started"}${failure?.detail === undefined ? "" : `: ${failure.detail}`}`
-            },
-            true
-          )
+      insufficientResources(
+        `${failure?.reason ?? "no task started"}${failure?.detail === undefined ? "" : `: ${failure.detail}`}`
       )
     )
   }
@@ -347,8 +346,7 @@ export const stop =
         const now = describe(state)
         if (now === undefined || now.lastStatus === "STOPPED")
           return Either.right({ state, task: now ?? task })
-        if (engine.clock.now() - startedAt > stopDeadlineMillis)
-          return deadlinePassed("stop", stopDeadlineMillis)
+        if (engine.clock.now() - startedAt > stopDeadlineMillis) return Either.left(stopTimedOut)
         return undefined
       })(done)
     })
