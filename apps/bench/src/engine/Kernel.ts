@@ -75,7 +75,10 @@ class Ready {
   }
 }
 
-/** A provider's concurrency limit: waiters get a permit in the order they asked, once one is given back. */
+/**
+ * A provider's concurrency limit, as Effect's semaphore under the Router: a permit given back wakes the waiters
+ * on the next turn, and each goes on, in the order it asked, on the turn after.
+ */
 class Permits {
   private readonly waiting: Array<() => void> = []
   constructor(
