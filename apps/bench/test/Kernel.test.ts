@@ -4,11 +4,18 @@
  * run the Router itself drives.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { ComputeError, TaskResult, type TaskSpec } from "@hangar/core"
+import * as FlyCostModel from "@hangar/provider-fly/cost-model"
 import { IdlePolicies, RoutingPolicies } from "@hangar/router"
-import { Effect, Exit } from "effect"
+import { Effect, Either, Exit } from "effect"
+import * as Callbacks from "../src/engine/Callbacks.js"
 import * as Engine from "../src/engine/Engine.js"
+import * as EngineClock from "../src/engine/EngineClock.js"
+import * as FlyEngine from "../src/engine/FlyEngine.js"
+import * as Kernel from "../src/engine/Kernel.js"
 import * as PolicyBenchmark from "../src/PolicyBenchmark.js"
 import * as Scenario from "../src/Scenario.js"
+import * as Sides from "../src/Sides.js"
 import * as Trace from "../src/Trace.js"
 import { smallWorkload } from "./CommandLine.js"
 
@@ -122,4 +129,85 @@ describe("the kernel", () => {
       }
     })
   )
+
+  describe("calls a provider as core does", () => {
+    /** A provider whose creates answer `failures` in turn, then succeed after a second; commands run at once. */
+    const flaky = (
+      clock: EngineClock.EngineClock,
+      id: string,
+      failures: Array<ComputeError.ComputeError>
+    ) => {
+      let creates = 0
+      const provider: Kernel.KernelProvider = {
+        id: id as TaskSpec.ProviderId,
+        capabilities: FlyEngine.capabilities(["iad"]),
+        costModel: FlyCostModel.make(),
+        create: (task) => (done) => {
+          creates++
+          const failure = failures.shift()
+          if (failure !== undefined) return Callbacks.fail(done, failure)
+          return clock.schedule(clock.now() + 1_000, () =>
+            done(Either.right({ sessionId: `${id}-${task.taskId}`, running: () => true }))
+          )
+        },
+        start: () => (done) => Callbacks.succeed(done, undefined),
+        sleep: () => (done) => Callbacks.succeed(done, undefined),
+        exec: () => (done) =>
+          Callbacks.succeed(
+            done,
+            new TaskResult.TaskResult({ exitCode: 0, stdout: "", stderr: "", durationMs: 0 })
+          )
+      }
+      return { provider, creates: () => creates }
+    }
+    const dispatchOne = (providers: ReadonlyArray<Kernel.KernelProvider>, clock: EngineClock.EngineClock) => {
+      const kernel = new Kernel.Kernel({
+        clock,
+        providers,
+        routing: RoutingPolicies.preferred({ defaultProvider: providers[0]!.id }),
+        idle: IdlePolicies.fixedTimeout(5)
+      })
+      const task = {
+        taskId: "t-1",
+        repository: "acme/api",
+        region: "iad",
+        arrivalMillis: 0,
+        durationMillis: 60_000,
+        size: "dev" as const,
+        requiresGpu: false
+      }
+      const [exit] = kernel.replay([{ arrivalMillis: 0, spec: Sides.taskSpec(task) }], 0)
+      if (exit === undefined || Exit.isFailure(exit)) throw new Error(`the dispatch failed: ${String(exit)}`)
+      return exit.value
+    }
+    const rateLimited = new ComputeError.RateLimited({
+      module: "test",
+      method: "create",
+      reason: "Throttled",
+      retryAfterMillis: 5_000
+    })
+
+    it("retries a retryable failure after the wait it asks for", () => {
+      const clock = new EngineClock.EngineClock(Sides.start)
+      const fly = flaky(clock, "fly", [rateLimited, rateLimited])
+      const result = dispatchOne([fly.provider], clock)
+      // Two refusals, each retried after its 5 s, then a create that takes 1 s.
+      expect(fly.creates()).toBe(3)
+      expect(result.startLatencyMillis).toBe(11_000)
+      expect(result.failoverHistory).toEqual([])
+    })
+
+    it("fails over once the retries would wait past core's deadline", () => {
+      const clock = new EngineClock.EngineClock(Sides.start)
+      // Each wait is 50 s: the third would end past the 2-minute deadline of the call.
+      const slow = new ComputeError.RateLimited({ ...rateLimited, retryAfterMillis: 50_000 })
+      const fly = flaky(clock, "fly", [slow, slow, slow])
+      const ecs = flaky(clock, "ecs", [])
+      const result = dispatchOne([fly.provider, ecs.provider], clock)
+      expect(fly.creates()).toBe(3)
+      expect(result.provider).toBe("ecs")
+      expect(result.failoverHistory.map((attempt) => attempt.error)).toEqual(["RateLimited"])
+      expect(result.startLatencyMillis).toBe(101_000)
+    })
+  })
 })

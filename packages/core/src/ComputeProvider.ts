@@ -87,6 +87,9 @@ export const defaultRetryPolicy: RetryPolicy = Retry.defaultRetryPolicy
  */
 export const retrySchedule = Retry.retrySchedule
 
+/** The schedule's wait before a retry, for callers that retry without a schedule (the bench's kernel). */
+export const retryDelayMillis = Retry.retryDelayMillis
+
 /** Inside a call of a provider made with a `deadline`: the instant (clock millis) the call must end by. */
 export const callDeadlineAt: FiberRef.FiberRef<number> = Deadline.callDeadlineAt
 

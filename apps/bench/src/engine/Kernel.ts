@@ -116,13 +116,9 @@ export const atOnce = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): effect is Exit.Exit<A, E> & Effect.Effect<A, E, R> => Exit.isExit(effect)
 
-/** Core's retry policy (the engine's providers ask for no other), in milliseconds. */
-const retryPolicy = {
-  maxRetries: ComputeProvider.defaultRetryPolicy.maxRetries,
-  baseMillis: Duration.toMillis(ComputeProvider.defaultRetryPolicy.baseDelay),
-  capMillis: Duration.toMillis(ComputeProvider.defaultRetryPolicy.maxDelay),
-  deadlineMillis: Duration.toMillis(ComputeProvider.defaultRetryPolicy.deadline)
-}
+/** Core's retry policy: the engine's providers ask for no other. */
+const retryPolicy = ComputeProvider.defaultRetryPolicy
+const retryDeadlineMillis = Duration.toMillis(retryPolicy.deadline)
 
 export class Kernel {
   private readonly ready = new Ready()
@@ -206,12 +202,9 @@ export class Kernel {
       cancel = this.await(operation, (outcome) => {
         if (Either.isRight(outcome) || !outcome.left.isRetryable || retries >= retryPolicy.maxRetries)
           return then(outcome)
-        const error = outcome.left
         const jitter = 0.8 + this.random.next() * 0.4
-        const backoff = Math.min(retryPolicy.capMillis, retryPolicy.baseMillis * 2 ** retries) * jitter
-        const retryAfter = error._tag === "RateLimited" ? (error.retryAfterMillis ?? 0) : 0
-        const delay = Math.round(Math.max(backoff, retryAfter))
-        if (this.clock.now() + delay > startedAt + retryPolicy.deadlineMillis) return then(outcome)
+        const delay = ComputeProvider.retryDelayMillis(retryPolicy, outcome.left, retries, jitter)
+        if (this.clock.now() + delay > startedAt + retryDeadlineMillis) return then(outcome)
         cancel = this.sleep(delay, () => attempt(retries + 1))
       })
     }

@@ -29,6 +29,25 @@ export interface RetryStep {
 }
 
 /**
+ * The wait before retry number `attempt + 1` (0 for the first retry) after `error`: exponential from `baseDelay`,
+ * capped at `maxDelay`, times `jitter` (drawn from [0.8, 1.2)), and never shorter than a `retryAfterMillis` the
+ * error carries. Whole milliseconds.
+ */
+export const retryDelayMillis = (
+  policy: RetryPolicy,
+  error: ComputeError,
+  attempt: number,
+  jitter: number
+): number => {
+  const backoff = Math.min(
+    Duration.toMillis(policy.maxDelay),
+    Duration.toMillis(policy.baseDelay) * 2 ** attempt
+  )
+  const retryAfter = error._tag === "RateLimited" ? (error.retryAfterMillis ?? 0) : 0
+  return Math.round(Math.max(backoff * jitter, retryAfter))
+}
+
+/**
  * The retry schedule for one call started now: exponential from `baseDelay` capped at `maxDelay`, jittered by
  * ±20%, never shorter than a `retryAfterMillis` the error carries, at most `maxRetries` times, and never a wait
  * that would end past the deadline. It continues only while the error is retryable.
@@ -37,19 +56,20 @@ export const retrySchedule = (
   policy: RetryPolicy,
   startedAt: number
 ): Schedule.Schedule<RetryStep, ComputeError> => {
-  const base = Duration.toMillis(policy.baseDelay)
-  const cap = Duration.toMillis(policy.maxDelay)
   const deadlineAt = startedAt + Duration.toMillis(policy.deadline)
   return Schedule.identity<ComputeError>().pipe(
     Schedule.intersect(Schedule.count),
     Schedule.whileInput((error: ComputeError) => error.isRetryable),
     Schedule.intersect(Schedule.recurs(policy.maxRetries)),
     Schedule.mapEffect(([[error, attempt]]) =>
-      Effect.map(Random.nextRange(0.8, 1.2), (jitter): RetryStep => {
-        const backoff = Math.min(cap, base * 2 ** attempt) * jitter
-        const retryAfter = error._tag === "RateLimited" ? (error.retryAfterMillis ?? 0) : 0
-        return { error, attempt, delayMillis: Math.round(Math.max(backoff, retryAfter)) }
-      })
+      Effect.map(
+        Random.nextRange(0.8, 1.2),
+        (jitter): RetryStep => ({
+          error,
+          attempt,
+          delayMillis: retryDelayMillis(policy, error, attempt, jitter)
+        })
+      )
     ),
     Schedule.checkEffect((_input, step: RetryStep) =>
       Effect.map(Clock.currentTimeMillis, (now) => now + step.delayMillis <= deadlineAt)
