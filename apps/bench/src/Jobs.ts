@@ -55,15 +55,20 @@ export const jobsOf = (scenario: Scenario, path: Path = "engine"): ReadonlyArray
   ...scenario.regions.map((region) => ({ kind: "ecs" as const, path, scenario, region }))
 ]
 
-/** What a job's trace is made from: a policy trace, or a scenario. */
-const sourceOf = (job: Job): PolicyBenchmark.PolicyTrace | Scenario =>
-  job.kind === "policy" ? job.runs[0]!.trace : job.kind === "bounds" ? job.trace : job.scenario
+/** The trace of a policy or bounds job. */
+const policyTraceOf = (
+  job: Extract<Job, { readonly kind: "policy" | "bounds" }>
+): PolicyBenchmark.PolicyTrace => (job.kind === "policy" ? job.runs[0]!.trace : job.trace)
+
+/** What a job's trace is made from: a scenario, or a policy trace. */
+const sourceOf = (job: Job): Scenario | PolicyBenchmark.PolicyTrace =>
+  job.kind === "fly" || job.kind === "ecs" ? job.scenario : policyTraceOf(job)
 
 /** The trace a job replays (all of it: an ECS job takes its region's tasks). */
 export const traceOf = (job: Job): ReadonlyArray<Oracle.TraceTask> =>
-  job.kind === "policy" || job.kind === "bounds"
-    ? PolicyBenchmark.traceOf(job.kind === "policy" ? job.runs[0]!.trace.source : job.trace.source)
-    : Trace.generate(job.scenario)
+  job.kind === "fly" || job.kind === "ecs"
+    ? Trace.generate(job.scenario)
+    : PolicyBenchmark.traceOf(policyTraceOf(job).source)
 
 /** Tasks a job dispatches (a policy job: its trace once per run; a bounds job: none). */
 export const tasksOf = (job: Job, trace: ReadonlyArray<{ readonly region: string }>): number =>

@@ -319,7 +319,10 @@ const flyForKernel = (options: FlyMachines.Options): Kernel.KernelProvider => {
 }
 
 /** ECS's operations as the kernel drives them (ECS cannot suspend: its sleep is a stop). */
-const ecsForKernel = (ecs: EcsTasks.EngineState, clusters: ReadonlyArray<EcsTasks.RegionCluster>) => {
+const ecsForKernel = (
+  ecs: EcsTasks.EngineState,
+  clusters: ReadonlyArray<EcsTasks.RegionCluster>
+): Kernel.KernelProvider => {
   const answer = Callbacks.map((answer: EcsTasks.Answer) => ({
     sessionId: EcsTasks.sessionIdOf(answer.state.task.taskId),
     running: () => EcsTasks.statusOf(answer.task) === "running"
@@ -332,7 +335,7 @@ const ecsForKernel = (ecs: EcsTasks.EngineState, clusters: ReadonlyArray<EcsTask
     start: (sessionId) => EcsTasks.start(ecs, sessionId),
     sleep: (sessionId) => EcsTasks.stop(ecs, sessionId),
     exec: (sessionId, command) => EcsTasks.exec(ecs, sessionId, command)
-  } satisfies Kernel.KernelProvider
+  }
 }
 
 /** The run on the kernel, over the same operations of the engine's providers. */
