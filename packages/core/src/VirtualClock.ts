@@ -58,28 +58,29 @@ export class TimerQueue {
     let i = h.length - 1
     while (i > 0) {
       const parent = (i - 1) >> 1
-      if (!before(h[i]!, h[parent]!)) break
-      ;[h[i], h[parent]] = [h[parent]!, h[i]!]
+      if (!before(timer, h[parent]!)) break
+      h[i] = h[parent]!
       i = parent
     }
+    h[i] = timer
   }
   pop(): Timer | undefined {
     const h = this.heap
     const top = h[0]
     const last = h.pop()
     if (h.length > 0 && last !== undefined) {
-      h[0] = last
+      // Sift `last` down from the root: each smaller child moves up into the hole, no swaps.
       let i = 0
       for (;;) {
         const l = 2 * i + 1
         const r = l + 1
-        let m = i
-        if (l < h.length && before(h[l]!, h[m]!)) m = l
-        if (r < h.length && before(h[r]!, h[m]!)) m = r
-        if (m === i) break
-        ;[h[i], h[m]] = [h[m]!, h[i]!]
+        let m = l < h.length && before(h[l]!, last) ? l : -1
+        if (r < h.length && before(h[r]!, m === -1 ? last : h[m]!)) m = r
+        if (m === -1) break
+        h[i] = h[m]!
         i = m
       }
+      h[i] = last
     }
     return top
   }

@@ -92,4 +92,28 @@ describe("RealClock.schedule", () => {
     assert.deepStrictEqual(early, [])
     assert.isFalse(cancelledFired)
   })
+
+  it.prop(
+    "the timer queue gives the earliest timer (ties: the first scheduled) under any mix of pushes and pops",
+    [fc.array(fc.option(fc.integer({ min: 0, max: 20 }), { nil: undefined }), { maxLength: 300 })],
+    ([steps]) => {
+      // A number pushes a timer due then; undefined pops. The reference is a list kept sorted by (at, seq).
+      const queue = new VirtualClock.TimerQueue()
+      const reference: Array<VirtualClock.Timer> = []
+      let seq = 0
+      for (const at of steps) {
+        if (at === undefined) {
+          assert.strictEqual(queue.pop(), reference.shift())
+        } else {
+          const timer = { at, seq: seq++, fire: () => {}, cancelled: false }
+          queue.push(timer)
+          reference.push(timer)
+          reference.sort((a, b) => a.at - b.at || a.seq - b.seq)
+        }
+        assert.strictEqual(queue.size, reference.length)
+        assert.strictEqual(queue.peek(), reference[0])
+      }
+    },
+    { fastCheck: { seed: 20261206, numRuns: 300 } }
+  )
 })
