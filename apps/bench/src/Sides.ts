@@ -83,6 +83,20 @@ export const taskSpec = (task: Oracle.TraceTask): TaskSpec.TaskSpec => {
  * Dispatches every task at its arrival time through the router (each on a fiber of its own, forked when the task
  * arrives), then lets the horizon run out.
  */
+/** The trace's task indices in the order they arrive (ties: trace order). */
+export const arrivalOrder = (trace: ReadonlyArray<{ readonly arrivalMillis: number }>): Array<number> =>
+  trace.map((_, i) => i).sort((a, b) => trace[a]!.arrivalMillis - trace[b]!.arrivalMillis || a - b)
+
+/**
+ * How long a replay waits once every task is done: the horizon less the latest end a task could have had (its
+ * arrival plus its duration), so that the run covers the horizon however long the tasks waited.
+ */
+export const tailMillis = (trace: ReadonlyArray<Oracle.TraceTask>, horizonMillis: number): number => {
+  let last = 0
+  for (const t of trace) last = Math.max(last, t.arrivalMillis + t.durationMillis)
+  return Math.max(0, horizonMillis - last)
+}
+
 export const replay = (trace: ReadonlyArray<Oracle.TraceTask>, horizonMillis: number) =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -91,10 +105,7 @@ export const replay = (trace: ReadonlyArray<Oracle.TraceTask>, horizonMillis: nu
       // Each dispatch leaves its outcome in its slot; a finished fiber is let go at once (a month is thousands).
       const outcomes: Array<Exit.Exit<Router.DispatchResult, Router.DispatchError>> = new Array(trace.length)
       const running = yield* FiberSet.make<void>()
-      const order = trace
-        .map((_, i) => i)
-        .sort((a, b) => trace[a]!.arrivalMillis - trace[b]!.arrivalMillis || a - b)
-      for (const i of order) {
+      for (const i of arrivalOrder(trace)) {
         const task = trace[i]!
         const wait = startedAt + task.arrivalMillis - (yield* Clock.currentTimeMillis)
         if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
@@ -108,9 +119,7 @@ export const replay = (trace: ReadonlyArray<Oracle.TraceTask>, horizonMillis: nu
         )
       }
       yield* FiberSet.awaitEmpty(running)
-      let last = 0
-      for (const t of trace) last = Math.max(last, t.arrivalMillis + t.durationMillis)
-      yield* Effect.sleep(Duration.millis(Math.max(0, horizonMillis - last)))
+      yield* Effect.sleep(Duration.millis(tailMillis(trace, horizonMillis)))
       return outcomes as ReadonlyArray<Exit.Exit<Router.DispatchResult, Router.DispatchError>>
     })
   )

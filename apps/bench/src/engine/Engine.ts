@@ -33,6 +33,7 @@ import {
   type SideResult,
   sidePolicies,
   start,
+  tailMillis,
   taskSpec
 } from "../Sides.js"
 import * as Callbacks from "./Callbacks.js"
@@ -354,9 +355,7 @@ const onKernel = (drive: Drive): Driven => {
     idle: drive.idle,
     providers
   })
-  let last = 0
-  for (const t of drive.trace) last = Math.max(last, t.arrivalMillis + t.durationMillis)
-  const dispatched = kernel.replay(specsOf(drive.trace), Math.max(0, drive.horizon - last), drive.onTime)
+  const dispatched = kernel.replay(specsOf(drive.trace), tailMillis(drive.trace, drive.horizon), drive.onTime)
   return { dispatched, taskRunningSeconds: () => (ecs === undefined ? 0 : EcsTasks.taskRunningSeconds(ecs)) }
 }
 

@@ -146,6 +146,29 @@ export interface DriveOptions {
 }
 
 /**
+ * The drive of a simulation on `clock`: run what is ready (`drain`), and while it is not `done`, move time to the
+ * next timer and fire it; `onTime` hears the time reached about once per simulated hour. False when no timer is
+ * left before it is done (it waits on something outside virtual time).
+ */
+export const driveUntil = (
+  clock: EngineClock,
+  drain: () => void,
+  done: () => boolean,
+  options: DriveOptions = {}
+): boolean => {
+  let reported = clock.now()
+  for (;;) {
+    drain()
+    if (done()) return true
+    if (!clock.fireNext()) return false
+    if (options.onTime !== undefined && clock.now() - reported >= 3_600_000) {
+      reported = clock.now()
+      options.onTime(reported)
+    }
+  }
+}
+
+/**
  * Runs `effect` on `clock` to completion: the fiber's ready work runs, then time moves to the next timer, and so
  * on, synchronously. Fails (a defect) if the effect waits on something that no timer will ever bring.
  */
@@ -161,22 +184,19 @@ export const run = <A, E>(
       scheduler
     }
   )
-  let reported = clock.now()
-  for (;;) {
-    scheduler.drain()
-    const exit = fiber.unsafePoll()
-    if (exit !== null) return exit
-    if (!clock.fireNext()) {
-      // Nothing ready and no timer left: the fiber waits on something outside virtual time.
-      Effect.runFork(Fiber.interrupt(fiber), { scheduler })
-      scheduler.drain()
-      return Exit.die(
-        new Error("engine: the simulation waits on something that no timer will ever bring (a Promise?)")
-      )
-    }
-    if (options.onTime !== undefined && clock.now() - reported >= 3_600_000) {
-      reported = clock.now()
-      options.onTime(reported)
-    }
-  }
+  if (
+    driveUntil(
+      clock,
+      () => scheduler.drain(),
+      () => fiber.unsafePoll() !== null,
+      options
+    )
+  )
+    return fiber.unsafePoll()!
+  // Nothing ready and no timer left: the fiber waits on something outside virtual time.
+  Effect.runFork(Fiber.interrupt(fiber), { scheduler })
+  scheduler.drain()
+  return Exit.die(
+    new Error("engine: the simulation waits on something that no timer will ever bring (a Promise?)")
+  )
 }

@@ -5,7 +5,7 @@
  * the moments the Router calls them; what the Router decides from their answers is `@hangar/router`'s own
  * `Dispatching` (the same functions the Router calls).
  *
- * It is the Router's engine run (Engine.runPolicies on the Router) without Effect's run loop: every place the
+ * It is the Router's engine run (`driver: "router"` in Engine.ts) without Effect's run loop: every place the
  * Router's fiber waits on something later (a model's watcher or timer, a sleep, a permit), the kernel's
  * continuation is queued, and the queue is run before time moves, in order, as Effect's scheduler runs fibers.
  * What the Router does that no number here depends on is left out: the session store's records (a simulated
@@ -25,8 +25,9 @@ import {
 } from "@hangar/core"
 import { Dispatching, type Router } from "@hangar/router"
 import { Cause, Context, Duration, Effect, Either, Exit, Layer, Option, Runtime, Scope } from "effect"
+import { arrivalOrder } from "../Sides.js"
 import type { Cancel, Done, Operation } from "./Callbacks.js"
-import type { EngineClock } from "./EngineClock.js"
+import { driveUntil, type EngineClock } from "./EngineClock.js"
 
 /** A provider as the kernel drives it: the operations of FlyMachines or EcsTasks. */
 export interface KernelProvider {
@@ -226,9 +227,7 @@ export class Kernel {
     const { clock } = this
     const startedAt = clock.now()
     const outcomes: Array<Exit.Exit<Router.DispatchResult, Router.DispatchError>> = new Array(tasks.length)
-    const order = tasks
-      .map((_, i) => i)
-      .sort((a, b) => tasks[a]!.arrivalMillis - tasks[b]!.arrivalMillis || a - b)
+    const order = arrivalOrder(tasks)
     let running = 0
     let arrived = false
     let finished = false
@@ -259,17 +258,14 @@ export class Kernel {
       }
     }
     this.later(() => arrive(0))
-    let reported = clock.now()
-    for (;;) {
-      this.ready.drain()
-      if (finished) return outcomes
-      if (!clock.fireNext())
-        throw new Error("kernel: the simulation waits on something that no timer will ever bring")
-      if (onTime !== undefined && clock.now() - reported >= 3_600_000) {
-        reported = clock.now()
-        onTime(reported)
-      }
-    }
+    const done = driveUntil(
+      clock,
+      () => this.ready.drain(),
+      () => finished,
+      onTime === undefined ? {} : { onTime }
+    )
+    if (!done) throw new Error("kernel: the simulation waits on something that no timer will ever bring")
+    return outcomes
   }
 
   // ---- a dispatch (the Router's Failover)
@@ -298,7 +294,7 @@ export class Kernel {
     if (Exit.isFailure(exit)) throw new Error(`kernel: a policy failed: ${Cause.pretty(exit.cause)}`)
   }
 
-  dispatch(
+  private dispatch(
     task: TaskSpec.TaskSpec,
     done: (exit: Exit.Exit<Router.DispatchResult, Router.DispatchError>) => void
   ): void {
