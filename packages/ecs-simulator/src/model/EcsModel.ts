@@ -137,10 +137,15 @@ export class EcsModel {
   readonly groups = new Map<string, AutoScalingGroup.AutoScalingGroup>()
   /** Every instance ever launched (billing needs terminated ones too). */
   readonly instances = new Map<string, Instance>()
+  /** The instances not terminated, in launch order, so scaling does not walk history. */
+  private readonly live = new Set<Instance>()
   /** Tasks within the retention window. */
   readonly tasks = new Map<string, Task>()
   /** Tasks not yet STOPPED, so scaling does not walk history. */
   readonly activeTasks = new Set<Task>()
+  /** STOPPED tasks in the order they stopped, from `stoppedHead` on, so forgetting does not walk the window. */
+  private stopped: Array<Task> = []
+  private stoppedHead = 0
   /** RunTask's first answer per (cluster, clientToken): the tasks it started and the failures it gave. */
   readonly tokens = new Map<
     string,
@@ -165,8 +170,8 @@ export class EcsModel {
   private epoch = 0
   private scaling = false
   private zoneCursor = 0
-  private readonly lowSince = new Map<string, number>()
-  private readonly lastScaleIn = new Map<string, number>()
+  /** Per cluster, per capacity provider: since when the scale-in alarm's data points have been low. */
+  private readonly lowSince = new Map<string, Map<string, number>>()
   private readonly realTimers = new Set<ReturnType<typeof setTimeout>>()
   /** Task and instance state changes made (for the benchmark). */
   events = 0
@@ -206,11 +211,13 @@ export class EcsModel {
       this.instances,
       this.tasks,
       this.tokens,
-      this.lowSince,
-      this.lastScaleIn
+      this.lowSince
     ])
       map.clear()
     this.activeTasks.clear()
+    this.live.clear()
+    this.stopped = []
+    this.stoppedHead = 0
     this.workspaces.reset()
     this.unsaved.clear()
     this.unsaved.reset = true
@@ -531,8 +538,7 @@ export class EcsModel {
 
   liveInstances(cluster: string, provider: string): Array<Instance> {
     const out: Array<Instance> = []
-    for (const i of this.instances.values())
-      if (i.cluster === cluster && i.capacityProvider === provider && i.state !== "terminated") out.push(i)
+    for (const i of this.live) if (i.cluster === cluster && i.capacityProvider === provider) out.push(i)
     return out
   }
 
@@ -591,6 +597,7 @@ export class EcsModel {
       ...ContainerInstance.unreserved()
     }
     this.instances.set(instance.id, instance)
+    this.live.add(instance)
     this.unsaved.instances.add(instance.id)
     this.events++
     this.activity(group.name, `Launching a new EC2 instance: ${instance.id} in ${zone}.`)
@@ -618,6 +625,7 @@ export class EcsModel {
       Lifecycle.check(Lifecycle.containerInstanceTransitions, "container instance", instance.status, status)
     instance.state = state
     instance.status = status
+    if (state === "terminated") this.live.delete(instance)
     this.events++
   }
 
@@ -972,6 +980,7 @@ export class EcsModel {
     this.move(task, "STOPPED")
     task.stoppedAt = this.clock.now()
     this.activeTasks.delete(task)
+    this.stopped.push(task)
     const instance = task.instance === undefined ? undefined : this.instances.get(task.instance)
     if (instance?.tasks.delete(task.arn)) {
       instance.reservedCpu -= task.definition.cpu
@@ -989,8 +998,15 @@ export class EcsModel {
 
   /** Drops stopped tasks past the retention window (instances stay: billing needs them). */
   private forget(now: number): void {
-    for (const [arn, task] of this.tasks) {
-      if (task.stoppedAt !== undefined && now - task.stoppedAt > this.timing.retention) this.tasks.delete(arn)
+    while (this.stoppedHead < this.stopped.length) {
+      const task = this.stopped[this.stoppedHead]!
+      if (now - task.stoppedAt! <= this.timing.retention) break
+      this.tasks.delete(task.arn)
+      this.stoppedHead++
+    }
+    if (this.stoppedHead > 1024 && this.stoppedHead * 2 > this.stopped.length) {
+      this.stopped = this.stopped.slice(this.stoppedHead)
+      this.stoppedHead = 0
     }
     for (const [token, answer] of this.tokens)
       if (now - answer.at > this.timing.retention && answer.tasks.every((a) => !this.tasks.has(a)))
@@ -1154,26 +1170,30 @@ export class EcsModel {
           maximumStep: provider.maximumScalingStepSize,
           warmingUp
         })
-        const key = `${cluster.name}/${name}`
-        if (!decision.low) this.lowSince.delete(key)
-        else if (!this.lowSince.has(key)) this.lowSince.set(key, now)
+        const lowSince = this.lowSince.get(cluster.name) ?? new Map<string, number>()
+        this.lowSince.set(cluster.name, lowSince)
+        if (!decision.low) lowSince.delete(name)
+        else if (!lowSince.has(name)) lowSince.set(name, now)
         if (decision.desired > live.length) {
           group.desired = decision.desired
           this.unsaved.groups.add(group.name)
           for (let i = live.length; i < decision.desired; i++) this.launch(cluster.name, provider, group)
         } else if (
           decision.low &&
-          now - this.lowSince.get(key)! >= this.timing.scaleInAfter - this.timing.scalingPeriod
+          now - lowSince.get(name)! >= this.timing.scaleInAfter - this.timing.scalingPeriod
         ) {
           // The scale-in alarm has seen 15 low data points: one step, never an instance with tasks.
-          const removable = live
-            .filter((i) => i.state === "running" && i.tasks.size === 0)
-            .sort((a, b) => a.launchedAt - b.launchedAt)
-            .slice(0, Math.min(ManagedScaling.scaleInStep(live.length), live.length - decision.desired))
+          const step = Math.min(ManagedScaling.scaleInStep(live.length), live.length - decision.desired)
+          const removable =
+            step <= 0
+              ? []
+              : live
+                  .filter((i) => i.state === "running" && i.tasks.size === 0)
+                  .sort((a, b) => a.launchedAt - b.launchedAt)
+                  .slice(0, step)
           for (const instance of removable) this.terminate(instance, "scale-in")
           group.desired = live.length - removable.length
           this.unsaved.groups.add(group.name)
-          this.lastScaleIn.set(key, now)
         } else if (live.length < group.desired) {
           // Replace lost instances (a zone outage, a failed launch) up to the desired count.
           for (let i = live.length; i < group.desired; i++) this.launch(cluster.name, provider, group)

@@ -28,6 +28,7 @@ export interface Observation {
 
 /** Instances needed for the waiting tasks, binpacked per group of identical demands. */
 export const instancesForWaiting = (shape: Demand, waiting: ReadonlyArray<Demand>): number => {
+  if (waiting.length === 0) return 0
   const groups = new Map<string, { demand: Demand; count: number }>()
   for (const d of waiting) {
     const key = `${d.cpu}/${d.memory}/${d.gpus}`
