@@ -20,7 +20,7 @@ import * as ManagedScaling from "./ManagedScaling.js"
 import * as Placement from "./Placement.js"
 import { SeededRandom } from "./Random.js"
 import * as Tags from "./Tags.js"
-import type { StopCode, Task } from "./Task.js"
+import { Running, type StopCode, type Task } from "./Task.js"
 import * as TaskDefinition from "./TaskDefinition.js"
 import { Workspaces } from "./Workspaces.js"
 
@@ -179,6 +179,11 @@ export class EcsModel {
   scalingEvaluations = 0
   /** CloudWatch alarm evaluations (a high and a low alarm per data point). */
   alarmEvaluations = 0
+  /**
+   * Hears of every task status change as it is made (an in-process driver that waits on tasks, instead of polling
+   * them); it must not change the model.
+   */
+  onTaskChange: ((task: Task) => void) | undefined = undefined
 
   constructor(options: ModelOptions) {
     this.clock = options.clock
@@ -724,7 +729,7 @@ export class EcsModel {
       enableExecuteCommand: request.enableExecuteCommand ?? false,
       tags: [...(request.tags ?? [])],
       exitCode: undefined,
-      running: new AbortController(),
+      running: new Running(),
       generation: 0
     }
     this.tasks.set(task.arn, task)
@@ -872,6 +877,7 @@ export class EcsModel {
     task.lastStatus = status
     task.generation++
     this.events++
+    this.onTaskChange?.(task)
   }
 
   private assign(task: Task, instance: Instance): void {

@@ -36,7 +36,30 @@ export interface Task {
   tags: Array<Tag>
   exitCode: number | undefined
   /** Aborted when the task stops: exec sessions and the essential command end with it. */
-  readonly running: AbortController
+  readonly running: Running
   /** Bumped on every status change, so a stale timer does nothing. */
   generation: number
+}
+
+/**
+ * A task's run, aborted when the task stops. Its AbortController is made when something first asks for the
+ * signal: most tasks never have a listener, and aborting a controller dispatches an event.
+ */
+export class Running {
+  private controller: AbortController | undefined = undefined
+  private abortedWith: { readonly reason: unknown } | undefined = undefined
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController()
+      if (this.abortedWith !== undefined) this.controller.abort(this.abortedWith.reason)
+    }
+    return this.controller.signal
+  }
+
+  abort(reason?: unknown): void {
+    if (this.abortedWith !== undefined) return
+    this.abortedWith = { reason }
+    this.controller?.abort(reason)
+  }
 }
