@@ -36,8 +36,17 @@ export const make = (options: Partial<Options> = {}): CostModel.CostModel => {
   const settings = { ...defaults, ...options }
   const instanceFor = (task: CostModel.Workload) =>
     task.requiresGpu ? settings.gpuInstanceType : settings.instanceType
-  const instanceRate = (task: CostModel.Workload) =>
-    Money.microUsdPerSecond(Pricing.ec2InstanceRate(instanceFor(task)))
+  // Policies ask on every decision, for one or two instance types: worked out once each.
+  const rates = new Map<string, number>()
+  const instanceRate = (task: CostModel.Workload) => {
+    const instanceType = instanceFor(task)
+    let known = rates.get(instanceType)
+    if (known === undefined) {
+      known = Money.microUsdPerSecond(Pricing.ec2InstanceRate(instanceType))
+      rates.set(instanceType, known)
+    }
+    return known
+  }
   const taskShare = (task: CostModel.Workload) => instanceRate(task) * share(task.size, instanceFor(task))
   const launchBilled = Math.max(Pricing.ec2MinimumSeconds, settings.scaleOutSeconds)
 

@@ -29,8 +29,21 @@ const perSecond = (rate: Money.Rate): number => Money.microUsdPerSecond(rate)
 
 export const make = (options: Partial<Timing> = {}): CostModel.CostModel => {
   const timing = { ...defaultTiming, ...options }
-  const running = (task: CostModel.Workload) =>
-    perSecond(runningRate(task.size, task.region, timing.edgeRegion))
+  // Policies ask on every decision, for a handful of sizes and regions: worked out once each.
+  const rates = new Map<SizePreset.SizePreset, Map<string, number>>()
+  const running = (task: CostModel.Workload) => {
+    let bySize = rates.get(task.size)
+    if (bySize === undefined) {
+      bySize = new Map()
+      rates.set(task.size, bySize)
+    }
+    let known = bySize.get(task.region)
+    if (known === undefined) {
+      known = perSecond(runningRate(task.size, task.region, timing.edgeRegion))
+      bySize.set(task.region, known)
+    }
+    return known
+  }
   const rootfs = perSecond(Pricing.flyRootfsRate(Pricing.defaultFlyRootfsGb))
   const asleep = (seconds: number): CostModel.Dormant => ({
     microUsdPerSecond: rootfs,

@@ -95,14 +95,26 @@ export interface Env {
   readonly clock: EngineClock
   readonly prefix: string
   readonly options: Options
+  /** Each repository's app name, worked out once (a task's create asks for it every time). */
+  readonly apps: Map<string, string>
 }
 
 export const envOf = (options: Options): Env => ({
   model: options.model,
   clock: options.clock,
   prefix: options.appPrefix ?? "hangar",
-  options
+  options,
+  apps: new Map()
 })
+
+const appOf = (env: Env, repository: string): string => {
+  let app = env.apps.get(repository)
+  if (app === undefined) {
+    app = appName(env.prefix, repository)
+    env.apps.set(repository, app)
+  }
+  return app
+}
 
 /** A session's id: the machine's app and id. */
 export const sessionIdOf = (m: FlyModel.Machine): string => `${m.app}/${m.id}`
@@ -225,7 +237,7 @@ const machineConfig = (env: Env, task: TaskSpec.TaskSpec, volumeId: string, hang
 const findOrLaunch = (env: Env, task: TaskSpec.TaskSpec, hangarManagesSleep: boolean) =>
   attempt("create", () => {
     const { model, options } = env
-    const app = appName(env.prefix, task.repository)
+    const app = appOf(env, task.repository)
     const region = task.region === "edge" ? options.primaryRegion : task.region
     const name = `workspace-${region}`
     const newApp = !model.apps.has(app)
