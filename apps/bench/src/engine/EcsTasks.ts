@@ -82,6 +82,8 @@ export interface EngineState {
   settledSeconds: number
   /** Each repository's access point request, as EcsProvider makes it (its token is a SHA-256: made once). */
   readonly accessPoints: Map<string, EcsConventions.AccessPointRequest>
+  /** The tasks something waits on, each with what to do when its status changes (the models' `onTaskChange`). */
+  readonly watchers: Map<Task, Set<() => void>>
 }
 
 const accessPointOf = (engine: EngineState, fileSystemId: string, repository: string) => {
@@ -116,15 +118,38 @@ export const taskRunningSeconds = (engine: EngineState) => {
   return seconds
 }
 
-export const stateOf = (options: Options): EngineState => ({
-  clock: options.clock,
-  prefix: options.familyPrefix ?? "hangar",
-  byRegion: new Map(options.clusters.map((c) => [c.region, c])),
-  sessions: new Map(),
-  unsettled: new Set(),
-  settledSeconds: 0,
-  accessPoints: new Map()
-})
+export const stateOf = (options: Options): EngineState => {
+  const watchers = new Map<Task, Set<() => void>>()
+  for (const { model } of options.clusters)
+    model.onTaskChange = (task) => {
+      const heard = watchers.get(task)
+      if (heard !== undefined) for (const onChange of heard) onChange()
+    }
+  return {
+    clock: options.clock,
+    prefix: options.familyPrefix ?? "hangar",
+    byRegion: new Map(options.clusters.map((c) => [c.region, c])),
+    sessions: new Map(),
+    unsettled: new Set(),
+    settledSeconds: 0,
+    accessPoints: new Map(),
+    watchers
+  }
+}
+
+/** Calls `onChange` at each status change of `task` until the returned cancel. */
+const watch = (engine: EngineState, task: Task, onChange: () => void): Cancel => {
+  let heard = engine.watchers.get(task)
+  if (heard === undefined) {
+    heard = new Set()
+    engine.watchers.set(task, heard)
+  }
+  heard.add(onChange)
+  return () => {
+    heard.delete(onChange)
+    if (heard.size === 0) engine.watchers.delete(task)
+  }
+}
 
 export const sessionOf = (engine: EngineState, sessionId: string, method: string): Outcome<SessionState> => {
   const state = engine.sessions.get(sessionId)
@@ -199,16 +224,41 @@ const runTask = (
 
 // ---- waiting for RUNNING and for STOPPED
 
-/**
- * Checks `check` now, then after `firstDelayMillis`, the delay doubling up to `maxDelayMillis`, until it gives an
- * outcome. The polls are plain timers on the engine's clock: a task waiting half an hour for capacity is polled
- * about 120 times, and a policy run has thousands of them.
- */
-const pollUntil =
-  <A>(
-    clock: EngineClock,
+/** The instants of polls from `startedAt`: the first after `firstDelayMillis`, the delay doubling up to a maximum. */
+class PollInstants {
+  private delay: number
+  private at: number
+  constructor(
+    startedAt: number,
     firstDelayMillis: number,
-    maxDelayMillis: number,
+    private readonly maxDelayMillis: number
+  ) {
+    this.delay = firstDelayMillis
+    this.at = startedAt + firstDelayMillis
+  }
+  /** The first poll at or after `millis` (asked with times that never go back). */
+  from(millis: number): number {
+    while (this.at < millis && this.delay < this.maxDelayMillis) {
+      this.delay = Math.min(this.delay * 2, this.maxDelayMillis)
+      this.at += this.delay
+    }
+    if (this.at < millis) this.at += Math.ceil((millis - this.at) / this.delay) * this.delay
+    return this.at
+  }
+}
+
+/**
+ * What polling `check` answers (now, then after `firstDelayMillis`, the delay doubling up to `maxDelayMillis`,
+ * until it gives an outcome), without the polls that could not: `check` reads only `task`'s status and the time,
+ * so it runs at the first poll after each change of the task (its model tells) and at the first poll past
+ * `deadlineMillis`. A task waiting half an hour for capacity was polled about 120 times; now it is looked at once
+ * per change of status.
+ */
+const pollTask =
+  <A>(
+    engine: EngineState,
+    task: Task | undefined,
+    delays: { readonly firstMillis: number; readonly maxMillis: number; readonly deadlineMillis: number },
     check: () => Outcome<A> | undefined
   ): Operation<A> =>
   (done) => {
@@ -217,14 +267,40 @@ const pollUntil =
       done(now)
       return noCancel
     }
-    let delay = firstDelayMillis
-    let cancel = clock.schedule(clock.now() + delay, function poll() {
+    const { clock } = engine
+    const polls = new PollInstants(clock.now(), delays.firstMillis, delays.maxMillis)
+    const deadlineAt = new PollInstants(clock.now(), delays.firstMillis, delays.maxMillis).from(
+      clock.now() + delays.deadlineMillis + 1
+    )
+    // The one timer pending: at the first poll after a change, else at the deadline's poll.
+    let wakeAt = deadlineAt
+    let cancelWake = clock.schedule(deadlineAt, wake)
+    let pending = true
+    const wakeBy = (at: number) => {
+      if (pending && at >= wakeAt) return
+      if (pending) cancelWake()
+      wakeAt = at
+      cancelWake = clock.schedule(at, wake)
+      pending = true
+    }
+    const unwatch = task === undefined ? noCancel : watch(engine, task, () => wakeBy(polls.from(clock.now())))
+    function wake() {
+      pending = false
+      // This instant's poll is done: a change later in it is seen at the next one, as a poll would see it.
+      polls.from(clock.now() + 1)
       const outcome = check()
-      if (outcome !== undefined) return done(outcome)
-      delay = Math.min(delay * 2, maxDelayMillis)
-      cancel = clock.schedule(clock.now() + delay, poll)
-    })
-    return () => cancel()
+      if (outcome !== undefined) {
+        unwatch()
+        if (pending) cancelWake()
+        return done(outcome)
+      }
+      if (clock.now() >= deadlineAt) throw new Error("pollTask: the check gave no outcome past its deadline")
+      if (!pending) wakeBy(deadlineAt)
+    }
+    return () => {
+      unwatch()
+      cancelWake()
+    }
   }
 
 /** A wait that gave up after `timeoutMillis`, as EcsProvider's. */
@@ -255,7 +331,8 @@ const insufficientResources = simulatedOnce(
 const awaitRunning = (engine: EngineState, state: SessionState, seen: Task | undefined): Operation<Task> => {
   const startedAt = engine.clock.now()
   let first = seen
-  return pollUntil(engine.clock, firstPollMillis, 15_000, () => {
+  const delays = { firstMillis: firstPollMillis, maxMillis: 15_000, deadlineMillis: startDeadlineMillis }
+  return pollTask(engine, seen ?? describe(state), delays, () => {
     const task = first ?? describe(state)
     first = undefined
     if (task?.lastStatus === "RUNNING") return Either.right(task)
@@ -341,8 +418,9 @@ export const stop =
       const stopped = state.cluster.model.stopTask(task, "hangar: session released")
       if (stopped.lastStatus === ("STOPPED" as EcsModel.TaskStatus)) return succeed(done, { state, task })
       const startedAt = engine.clock.now()
-      // (pollUntil's first look, now, sees what StopTask just answered; the polls follow from 2 s.)
-      return pollUntil(engine.clock, firstPollMillis, 10_000, () => {
+      // (pollTask's first look, now, sees what StopTask just answered; the polls follow from 2 s.)
+      const delays = { firstMillis: firstPollMillis, maxMillis: 10_000, deadlineMillis: stopDeadlineMillis }
+      return pollTask(engine, task, delays, () => {
         const now = describe(state)
         if (now === undefined || now.lastStatus === "STOPPED")
           return Either.right({ state, task: now ?? task })
@@ -377,24 +455,18 @@ export const exec =
       const { clock } = engine
       const outcome = Commands.outcomeOf(command)
       const startedAt = clock.now()
-      const signal = task.running.signal
-      let ended = false
-      const onAbort = () => {
-        if (ended) return
-        ended = true
-        cancel()
-        done(Either.right(Commands.killed(clock.now() - startedAt)))
-      }
-      signal.addEventListener("abort", onAbort, { once: true })
-      const cancel = clock.schedule(startedAt + outcome.durationMillis, () => {
-        if (ended) return
-        ended = true
-        signal.removeEventListener("abort", onAbort)
-        done(Either.right(Commands.result(outcome)))
+      // The task stopping (asked to, or its host lost) kills the command at once.
+      const unwatch = watch(engine, task, () => {
+        if (task.desiredStatus === "STOPPED") end(Commands.killed(clock.now() - startedAt))
       })
+      const cancel = clock.schedule(startedAt + outcome.durationMillis, () => end(Commands.result(outcome)))
+      const end = (result: TaskResult.TaskResult) => {
+        unwatch()
+        cancel()
+        done(Either.right(result))
+      }
       return () => {
-        ended = true
-        signal.removeEventListener("abort", onAbort)
+        unwatch()
         cancel()
       }
     })
