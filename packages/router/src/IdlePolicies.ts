@@ -345,8 +345,12 @@ export const expectedCost = (options: Partial<ExpectedCostOptions> = {}) =>
           const cap = settings.robustness * b
           let best = 0
           let bestCost = expectedGapCost(seen, 0, prices)
-          // ascending, so that of equally good times the earliest wins
+          // ascending, so that of equally good times the earliest wins; a time seen again costs the same (the
+          // gaps past the cap all become the cap), so it is priced once
+          let previous = Number.NaN
           for (const candidate of [b, ...seen].map((t) => Math.min(t, cap)).sort((x, y) => x - y)) {
+            if (candidate === previous) continue
+            previous = candidate
             const cost = expectedGapCost(seen, candidate, prices)
             if (cost < bestCost) {
               best = candidate
