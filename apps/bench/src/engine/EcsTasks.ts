@@ -3,7 +3,8 @@
  * region, each with its Auto Scaling group behind a managed-scaling capacity provider, binpack placement and the
  * instance ledger; per session what EcsProvider does over the AWS SDK — a task per session from the size's task
  * definition, DescribeTasks polls from 2 s doubling to 15 s until it runs, the command through ECS Exec,
- * StopTask and polls from 2 s until it stopped — as model calls in virtual time. EcsEngine makes them a
+ * StopTask and polls from 2 s until it stopped — as model calls in virtual time (the polls that could not see a
+ * change are left out: see `pollTask`). EcsEngine makes them a
  * provider; the kernel calls them directly.
  */
 import { ComputeError, Pricing, type SizePreset, type TaskResult, type TaskSpec } from "@hangar/core"
