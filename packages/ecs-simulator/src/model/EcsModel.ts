@@ -143,6 +143,8 @@ export class EcsModel {
   readonly tasks = new Map<string, Task>()
   /** Tasks not yet STOPPED, so scaling does not walk history. */
   readonly activeTasks = new Set<Task>()
+  /** The tasks still PROVISIONING, in the order they were run: what placement and scaling look at. */
+  private readonly provisioning = new Set<Task>()
   /** STOPPED tasks in the order they stopped, from `stoppedHead` on, so forgetting does not walk the window. */
   private stopped: Array<Task> = []
   private stoppedHead = 0
@@ -220,6 +222,7 @@ export class EcsModel {
     ])
       map.clear()
     this.activeTasks.clear()
+    this.provisioning.clear()
     this.live.clear()
     this.stopped = []
     this.stoppedHead = 0
@@ -734,6 +737,7 @@ export class EcsModel {
     }
     this.tasks.set(task.arn, task)
     this.activeTasks.add(task)
+    this.provisioning.add(task)
     this.events++
     return task
   }
@@ -874,6 +878,7 @@ export class EcsModel {
 
   private move(task: Task, status: Lifecycle.TaskStatus): void {
     Lifecycle.check(Lifecycle.taskTransitions, "task", task.lastStatus, status)
+    if (task.lastStatus === "PROVISIONING") this.provisioning.delete(task)
     task.lastStatus = status
     task.generation++
     this.events++
@@ -920,8 +925,8 @@ export class EcsModel {
   }
 
   private placeProvisioning(cluster: string): void {
-    for (const task of this.activeTasks) {
-      if (task.cluster !== cluster || task.lastStatus !== "PROVISIONING") continue
+    for (const task of this.provisioning) {
+      if (task.cluster !== cluster) continue
       const placement = Placement.binpack(
         this.candidates(cluster, task.capacityProvider === undefined ? [] : [task.capacityProvider]),
         task.definition
@@ -1155,9 +1160,8 @@ export class EcsModel {
         const live = this.liveInstances(cluster.name, name)
         const shape = AutoScalingGroup.shape(group.instanceType)
         const waiting: Array<Placement.Demand> = []
-        for (const t of this.activeTasks)
-          if (t.cluster === cluster.name && t.capacityProvider === name && t.lastStatus === "PROVISIONING")
-            waiting.push(t.definition)
+        for (const t of this.provisioning)
+          if (t.cluster === cluster.name && t.capacityProvider === name) waiting.push(t.definition)
         let busy = 0
         let warmingUp = false
         for (const i of live) {
