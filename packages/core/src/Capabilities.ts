@@ -35,12 +35,16 @@ export const supports = (capabilities: Capabilities, feature: Feature): boolean 
 export const unsupportedReason = (capabilities: Capabilities, feature: Feature): Option.Option<string> =>
   Option.fromNullable(capabilities.unsupported[feature])
 
-/** The features a task needs. */
-export const required = (task: TaskSpec): ReadonlyArray<Feature> => [
-  ...(task.requiresGpu ? (["gpu"] as const) : []),
-  ...(task.region === "edge" ? (["edge"] as const) : []),
-  ...(task.command !== undefined ? (["exec"] as const) : [])
+/** Each feature, with whether a task needs it, in the order `check` reports them. */
+const needs: ReadonlyArray<readonly [Feature, (task: TaskSpec) => boolean]> = [
+  ["gpu", (task) => task.requiresGpu],
+  ["edge", (task) => task.region === "edge"],
+  ["exec", (task) => task.command !== undefined]
 ]
+
+/** The features a task needs. */
+export const required = (task: TaskSpec): ReadonlyArray<Feature> =>
+  needs.flatMap(([feature, needed]) => (needed(task) ? [feature] : []))
 
 /**
  * Why `provider` cannot take `task`, if it cannot: `Unsupported` for a missing feature, `InvalidRequest` for a
@@ -52,8 +56,9 @@ export const check = (
   task: TaskSpec,
   method = "createSession"
 ): Option.Option<Unsupported | InvalidRequest> => {
-  for (const feature of required(task)) {
-    const reason = capabilities.unsupported[feature]
+  // (not through `required`: routing policies check every candidate on every decision)
+  for (const [feature, needed] of needs) {
+    const reason = needed(task) ? capabilities.unsupported[feature] : undefined
     if (reason !== undefined) {
       return Option.some(
         new Unsupported({ module: "Capabilities", method, provider, feature, providerReason: reason })
