@@ -183,7 +183,8 @@ export class EcsModel {
   alarmEvaluations = 0
   /**
    * Hears of every task status change as it is made (an in-process driver that waits on tasks, instead of polling
-   * them); it must not change the model.
+   * them). It is called in the middle of the change (a stopping task's `stoppedAt` is not set yet), so it must
+   * only take note, and never change the model.
    */
   onTaskChange: ((task: Task) => void) | undefined = undefined
 
