@@ -1,10 +1,11 @@
 /**
- * How ECS tasks map onto Hangar's terms, with nothing but core's types (`@hangar/provider-ecs/conventions`): a
- * task's last status as a session status, and a repository's workspace access point. The plugin uses it, and so does an in-process model of ECS (the bench
- * engine) that must report tasks exactly as the plugin does.
+ * How ECS tasks map onto Hangar's terms, with nothing but core (`@hangar/provider-ecs/conventions`): a task's last
+ * status as a session status, the refusal of a command on a task that is not running, and a repository's
+ * workspace access point. The plugin uses it, and so does an in-process model of ECS (the bench engine) that must
+ * report tasks exactly as the plugin does.
  */
 import { createHash } from "node:crypto"
-import type { Session } from "@hangar/core"
+import { ComputeError, type Session } from "@hangar/core"
 
 /** An ECS task's `lastStatus` as a Hangar session status (a task not found is stopped). */
 export const statusOf = (
@@ -21,6 +22,19 @@ export const statusOf = (
       return "stopped"
   }
 }
+
+/** A command refused because the session's task is not RUNNING; `origin` says who refuses it. */
+export const notRunning = (
+  origin: { readonly module: string; readonly method: string; readonly provider: string },
+  task: { readonly lastStatus?: string | undefined } | undefined
+): ComputeError.InvalidRequest =>
+  new ComputeError.InvalidRequest({
+    ...origin,
+    reason: "Conflict",
+    field: "session",
+    expected: "a running session (start it first)",
+    actual: task?.lastStatus ?? "no task"
+  })
 
 /** The repository's workspace access point as a request: its file system, client token, directory and owner. */
 export interface AccessPointRequest {

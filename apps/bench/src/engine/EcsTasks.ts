@@ -4,8 +4,7 @@
  * instance ledger; per session what EcsProvider does over the AWS SDK — a task per session from the size's task
  * definition, DescribeTasks polls from 2 s doubling to 15 s until it runs, the command through ECS Exec,
  * StopTask and polls from 2 s until it stopped — as model calls in virtual time (the polls that could not see a
- * change are left out: see `pollTask`). EcsEngine makes them a
- * provider; the kernel calls them directly.
+ * change are left out: see `pollTask`). EcsEngine makes them a provider; the kernel calls them directly.
  */
 import { ComputeError, Pricing, type SizePreset, type TaskResult, type TaskSpec } from "@hangar/core"
 import type { EcsModel } from "@hangar/ecs-simulator/model"
@@ -442,17 +441,7 @@ export const exec =
   (done) =>
     withSession(engine, sessionId, "exec", done, (state) => {
       const task = describe(state)
-      if (task?.lastStatus !== "RUNNING")
-        return fail(
-          done,
-          new ComputeError.InvalidRequest({
-            ...context("exec"),
-            reason: "Conflict",
-            field: "session",
-            expected: "a running session (start it first)",
-            actual: task?.lastStatus ?? "no task"
-          })
-        )
+      if (task?.lastStatus !== "RUNNING") return fail(done, EcsConventions.notRunning(context("exec"), task))
       const { clock } = engine
       const outcome = Commands.outcomeOf(command)
       const startedAt = clock.now()

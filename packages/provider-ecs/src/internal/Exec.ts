@@ -2,20 +2,14 @@
 import { ExecuteCommandCommand, type Task } from "@aws-sdk/client-ecs"
 import { ComputeError, TaskResult } from "@hangar/core"
 import { Clock, Effect } from "effect"
+import * as Conventions from "../Conventions.js"
 import * as SessionManagerChannel from "../SessionManagerChannel.js"
 import type { EcsEnvironment, SessionState } from "./EcsEnvironment.js"
 import { origin } from "./Provenance.js"
 import * as Sessions from "./Sessions.js"
 import * as TaskLifecycle from "./TaskLifecycle.js"
 
-const notRunning = (task: Task | undefined) =>
-  new ComputeError.InvalidRequest({
-    ...origin("exec"),
-    reason: "Conflict",
-    field: "session",
-    expected: "a running session (start it first)",
-    actual: task?.lastStatus ?? "no task"
-  })
+const notRunning = (task: Task | undefined) => Conventions.notRunning(origin("exec"), task)
 
 /**
  * ExecuteCommand on the session's task. `known`: the task was taken as last seen, so a refusal is checked by
